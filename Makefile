@@ -1,0 +1,65 @@
+# Two entry points: `make demo` and `make test`. Everything else is a step of those two.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+PYTHON ?= python3
+# cargo-lambda finds zig as `python -m ziglang` of the first python on PATH: the venv's must come first.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
+
+.PHONY: test demo venv fmt clippy unit lint-template cdk-test e2e build sam-build bench fuzz clean
+
+test: fmt clippy unit lint-template cdk-test e2e
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+demo: venv
+	cargo build --quiet --bin ecs-redeploy
+	$(VENV)/bin/python scripts/demo.py target/debug/ecs-redeploy events/ecr-push.json
+
+fmt:
+	cargo fmt --check
+
+clippy:
+	cargo clippy --all-targets --quiet -- -D warnings
+
+unit: venv
+	cargo test --all-targets
+
+# --- Deployment (template.yaml, cdk/) ---
+# Lambda architecture for `build` and `sam-build`: arm64 or x86_64 (the SAM Architecture parameter's values).
+ARCH ?= arm64
+$(if $(filter-out arm64 x86_64,$(ARCH)),$(error ARCH must be arm64 or x86_64, not $(ARCH)))
+CDK_DIR := cdk
+# SAM asks before collecting telemetry on first use; tests and builds must not prompt or phone home.
+SAM := SAM_CLI_TELEMETRY=0 sam
+
+build: venv
+	cargo lambda build --release $(if $(filter x86_64,$(ARCH)),--x86-64,--arm64)
+
+sam-build: venv
+	$(SAM) build --beta-features --parameter-overrides Architecture=$(ARCH)
+
+lint-template: venv
+	cfn-lint template.yaml
+	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint
+
+# npm ci only when the lock changed; it wipes node_modules, stamp included.
+$(CDK_DIR)/node_modules/.installed: $(CDK_DIR)/package-lock.json
+	cd $(CDK_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+# The synth builds the crate with cargo-lambda (venv) and fails on any unacknowledged cdk-nag finding.
+cdk-test: venv $(CDK_DIR)/node_modules/.installed
+	cd $(CDK_DIR) && npx tsc --noEmit
+	cd $(CDK_DIR) && npm test
+	cd $(CDK_DIR) && npx cdk synth --no-notices -q
+
+clean:
+	cargo clean
+	rm -rf $(VENV)

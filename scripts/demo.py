@@ -1,0 +1,125 @@
+"""`make demo`: a local ECS (moto) with a small fleet, one push of app:latest, and what it redeployed.
+
+Usage: demo.py BINARY EVENT_FILE
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+
+import boto3
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+PINNED = f"{REGISTRY}/app@sha256:" + "1" * 64
+
+# (cluster, service, container images, tags): what a push of app:latest should do to each is in the summary.
+FLEET = [
+    ("shop", "web", [f"{REGISTRY}/app:latest"], {}),
+    ("shop", "worker", [f"{REGISTRY}/envoy:v1.31", f"{REGISTRY}/app:latest"], {}),
+    ("shop", "legacy", [f"{REGISTRY}/app:v1"], {}),
+    ("shop", "pinned", [PINNED], {}),
+    ("back-office", "admin", [f"{REGISTRY}/app"], {"ecs-redeploy": "on"}),
+    ("back-office", "frozen", [f"{REGISTRY}/app:latest"], {"ecs-redeploy": "off"}),
+    ("back-office", "reports", [f"210987654321.dkr.ecr.{REGION}.amazonaws.com/app:latest"], {}),
+    ("back-office", "db", ["postgres:16"], {}),
+]
+
+
+def free_port():
+    with closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_moto(venv_bin):
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(venv_bin / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    sys.exit("moto_server did not start")
+
+
+def seed(ecs):
+    for cluster in sorted({c for c, *_ in FLEET}):
+        ecs.create_cluster(clusterName=cluster)
+    for cluster, name, images, tags in FLEET:
+        containers = [{"name": f"c{i}", "image": image, "memory": 128} for i, image in enumerate(images)]
+        arn = ecs.register_task_definition(family=name, containerDefinitions=containers)["taskDefinition"][
+            "taskDefinitionArn"
+        ]
+        ecs.create_service(
+            cluster=cluster,
+            serviceName=name,
+            taskDefinition=arn,
+            desiredCount=1,
+            tags=[{"key": k, "value": v} for k, v in tags.items()],
+        )
+
+
+def deployment_ids(ecs):
+    ids = {}
+    for cluster in sorted({c for c, *_ in FLEET}):
+        arns = ecs.list_services(cluster=cluster)["serviceArns"]
+        for service in ecs.describe_services(cluster=cluster, services=arns)["services"]:
+            ids[f"{cluster}/{service['serviceName']}"] = service["deployments"][0]["id"]
+    return ids
+
+
+def main():
+    binary, event = sys.argv[1], sys.argv[2]
+    venv_bin = Path(sys.executable).parent
+    moto, endpoint = start_moto(venv_bin)
+    try:
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "demo",
+            "AWS_SECRET_ACCESS_KEY": "demo",
+            "AWS_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        env.pop("AWS_PROFILE", None)
+        ecs = boto3.client(
+            "ecs", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="demo", aws_secret_access_key="demo"
+        )
+        seed(ecs)
+        before = deployment_ids(ecs)
+        print(f"Local ECS (moto) at {endpoint}: {len(FLEET)} services in 2 clusters.")
+        print(f"$ ecs-redeploy apply --event {event}\n")
+        run = subprocess.run([binary, "apply", "--event", event], env=env, capture_output=True, text=True)
+        print(run.stderr, end="")
+        if run.returncode != 0:
+            sys.exit(f"ecs-redeploy exited with {run.returncode}")
+        report = json.loads(run.stdout)
+        after = deployment_ids(ecs)
+        changed = sorted(name for name in after if after[name] != before[name])
+        print("\nAccording to the local ECS, new deployments were started for:")
+        for name in changed:
+            print(f"  {name:<20} {before[name]} -> {after[name]}")
+        reported = sorted(f"{s['cluster']}/{s['service']}" for s in report["services"] if s["outcome"] == "redeployed")
+        if changed != reported:
+            sys.exit(f"mismatch: ECS changed {changed}, report says {reported}")
+        print("\nThe full JSON report is what the Lambda function returns; run the CLI with RUST_LOG=info for the log lines.")
+    finally:
+        moto.kill()
+        moto.wait()
+
+
+if __name__ == "__main__":
+    main()

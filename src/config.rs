@@ -1,0 +1,262 @@
+//! Settings, read from environment variables through a lookup function so tests never touch the
+//! process environment. An empty variable counts as unset (SAM passes empty parameters that way).
+
+use std::num::NonZeroUsize;
+
+use thiserror::Error;
+
+pub const DEFAULT_TAG_KEY: &str = "ecs-redeploy";
+const DEFAULT_MAX_CONCURRENCY: usize = 8;
+const MAX_CONCURRENCY_LIMIT: usize = 64;
+const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+const MAX_ATTEMPTS_LIMIT: u32 = 10;
+
+/// Which services a matching push may touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Select {
+    /// Every matching service, unless its tag says `off`.
+    Matching,
+    /// Only services whose tag is present with a value other than `off`.
+    OptedIn,
+}
+
+/// Whether changes are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunMode {
+    Apply,
+    /// Plan, report and log only.
+    Plan,
+}
+
+/// Which clusters are searched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClusterScope {
+    All,
+    /// Names or ARNs, as given.
+    Listed(Vec<String>),
+}
+
+/// The SDK's retry strategy; retries are the SDK's job, never a hand-written loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryMode {
+    Standard,
+    /// Standard plus client-side rate limiting when throttled.
+    Adaptive,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub tag_key: String,
+    pub select: Select,
+    pub clusters: ClusterScope,
+    pub max_concurrency: NonZeroUsize,
+    pub run_mode: RunMode,
+    pub retry_mode: RetryMode,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("invalid {variable}=`{value}`: expected {expected}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_lookup(|_| None).expect("defaults are valid")
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let invalid = |variable: &'static str, value: &str, expected: &'static str| ConfigError {
+            variable,
+            value: value.to_owned(),
+            expected,
+        };
+
+        let tag_key = match get("TAG_KEY") {
+            None => DEFAULT_TAG_KEY.to_owned(),
+            Some(key) if key.len() <= 128 && !key.starts_with("aws:") => key,
+            Some(key) => {
+                return Err(invalid(
+                    "TAG_KEY",
+                    &key,
+                    "a tag key of 1-128 characters not starting with `aws:`",
+                ));
+            }
+        };
+        let select = match get("SELECT").as_deref() {
+            None | Some("matching") => Select::Matching,
+            Some("opted-in") => Select::OptedIn,
+            Some(other) => return Err(invalid("SELECT", other, "`matching` or `opted-in`")),
+        };
+        let clusters = match get("CLUSTERS") {
+            None => ClusterScope::All,
+            Some(list) => {
+                let names: Vec<String> = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if names.iter().any(|c| !is_cluster_name_or_arn(c)) {
+                    return Err(invalid(
+                        "CLUSTERS",
+                        &list,
+                        "comma-separated cluster names (letters, digits, `-`, `_`) or cluster ARNs",
+                    ));
+                }
+                ClusterScope::Listed(names)
+            }
+        };
+        let max_concurrency = match get("MAX_CONCURRENCY") {
+            None => NonZeroUsize::new(DEFAULT_MAX_CONCURRENCY).expect("non-zero"),
+            Some(value) => value
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= MAX_CONCURRENCY_LIMIT)
+                .and_then(NonZeroUsize::new)
+                .ok_or_else(|| invalid("MAX_CONCURRENCY", &value, "a whole number from 1 to 64"))?,
+        };
+        let run_mode = match get("DRY_RUN").as_deref() {
+            None | Some("false") => RunMode::Apply,
+            Some("true") => RunMode::Plan,
+            Some(other) => return Err(invalid("DRY_RUN", other, "`true` or `false`")),
+        };
+        let retry_mode = match get("RETRY_MODE").as_deref() {
+            None | Some("standard") => RetryMode::Standard,
+            Some("adaptive") => RetryMode::Adaptive,
+            Some(other) => return Err(invalid("RETRY_MODE", other, "`standard` or `adaptive`")),
+        };
+        let max_attempts = match get("MAX_ATTEMPTS") {
+            None => DEFAULT_MAX_ATTEMPTS,
+            Some(value) => value
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_ATTEMPTS_LIMIT).contains(n))
+                .ok_or_else(|| invalid("MAX_ATTEMPTS", &value, "a whole number from 1 to 10"))?,
+        };
+        Ok(Config {
+            tag_key,
+            select,
+            clusters,
+            max_concurrency,
+            run_mode,
+            retry_mode,
+            max_attempts,
+        })
+    }
+}
+
+fn is_cluster_name_or_arn(value: &str) -> bool {
+    if let Some(rest) = value.strip_prefix("arn:") {
+        return rest.split(':').nth(4).is_some_and(|r| r.starts_with("cluster/"));
+    }
+    (1..=255).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.tag_key, "ecs-redeploy");
+        assert_eq!(c.select, Select::Matching);
+        assert_eq!(c.clusters, ClusterScope::All);
+        assert_eq!(c.max_concurrency.get(), 8);
+        assert_eq!(c.run_mode, RunMode::Apply);
+        assert_eq!(c.retry_mode, RetryMode::Standard);
+        assert_eq!(c.max_attempts, 5);
+        assert_eq!(config(&[("SELECT", ""), ("CLUSTERS", "  ")]).unwrap(), c);
+    }
+
+    #[test]
+    fn reads_every_setting() {
+        let c = config(&[
+            ("TAG_KEY", "deploy"),
+            ("SELECT", "opted-in"),
+            ("CLUSTERS", "prod, arn:aws:ecs:us-east-1:123456789012:cluster/stage,"),
+            ("MAX_CONCURRENCY", "16"),
+            ("DRY_RUN", "true"),
+            ("RETRY_MODE", "adaptive"),
+            ("MAX_ATTEMPTS", "3"),
+        ])
+        .unwrap();
+        assert_eq!(c.tag_key, "deploy");
+        assert_eq!(c.select, Select::OptedIn);
+        assert_eq!(
+            c.clusters,
+            ClusterScope::Listed(vec![
+                "prod".into(),
+                "arn:aws:ecs:us-east-1:123456789012:cluster/stage".into()
+            ])
+        );
+        assert_eq!(c.max_concurrency.get(), 16);
+        assert_eq!(c.run_mode, RunMode::Plan);
+        assert_eq!(c.retry_mode, RetryMode::Adaptive);
+        assert_eq!(c.max_attempts, 3);
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_accepted_values() {
+        let cases = [
+            (
+                ("SELECT", "all"),
+                "invalid SELECT=`all`: expected `matching` or `opted-in`",
+            ),
+            (
+                ("MAX_CONCURRENCY", "eight"),
+                "invalid MAX_CONCURRENCY=`eight`: expected a whole number from 1 to 64",
+            ),
+            (
+                ("MAX_CONCURRENCY", "0"),
+                "invalid MAX_CONCURRENCY=`0`: expected a whole number from 1 to 64",
+            ),
+            (
+                ("MAX_CONCURRENCY", "65"),
+                "invalid MAX_CONCURRENCY=`65`: expected a whole number from 1 to 64",
+            ),
+            (("DRY_RUN", "yes"), "invalid DRY_RUN=`yes`: expected `true` or `false`"),
+            (
+                ("RETRY_MODE", "legacy"),
+                "invalid RETRY_MODE=`legacy`: expected `standard` or `adaptive`",
+            ),
+            (
+                ("MAX_ATTEMPTS", "11"),
+                "invalid MAX_ATTEMPTS=`11`: expected a whole number from 1 to 10",
+            ),
+            (
+                ("TAG_KEY", "aws:x"),
+                "invalid TAG_KEY=`aws:x`: expected a tag key of 1-128 characters not starting with `aws:`",
+            ),
+            (
+                ("CLUSTERS", "prod,bad name"),
+                "invalid CLUSTERS=`prod,bad name`: expected comma-separated cluster names (letters, digits, `-`, `_`) or cluster ARNs",
+            ),
+            (
+                ("CLUSTERS", "arn:aws:ecs:us-east-1:123456789012:service/x/y"),
+                "invalid CLUSTERS=`arn:aws:ecs:us-east-1:123456789012:service/x/y`: expected comma-separated cluster names (letters, digits, `-`, `_`) or cluster ARNs",
+            ),
+        ];
+        for ((key, value), message) in cases {
+            assert_eq!(config(&[(key, value)]).unwrap_err().to_string(), message);
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The ECS port: what the redeployer needs from Amazon ECS, in our own vocabulary.
+//! `ecs_sdk` adapts it to `aws_sdk_ecs`; tests adapt it to in-memory fakes.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+/// `DescribeServices` takes at most this many services per call.
+pub const DESCRIBE_SERVICES_MAX: usize = 10;
+/// `ListServices` / `ListClusters` page size maximum.
+pub const LIST_PAGE_MAX: i32 = 100;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    pub arn: String,
+    pub name: String,
+    pub cluster_arn: String,
+    /// `ACTIVE`, `DRAINING` or `INACTIVE`.
+    pub status: String,
+    pub task_definition: String,
+    pub tags: BTreeMap<String, String>,
+    pub deployments: Vec<Deployment>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deployment {
+    pub id: String,
+    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
+    pub status: String,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskDefinition {
+    pub arn: String,
+    pub containers: Vec<Container>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+    pub version_consistency: VersionConsistency,
+}
+
+/// Whether ECS resolves a container's tag to a digest once per deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VersionConsistency {
+    Enabled,
+    /// Tasks of one deployment may resolve the tag differently, or use a cached image.
+    Disabled,
+}
+
+/// Services of one `DescribeServices` answer: the found ones and the ARNs ECS reported as failures.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DescribedServices {
+    pub services: Vec<Service>,
+    pub failures: Vec<DescribeFailure>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DescribeFailure {
+    pub arn: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EcsErrorKind {
+    Throttling,
+    NotFound,
+    InvalidParameter,
+    AccessDenied,
+    /// Transport failures, timeouts, server errors and anything unclassified.
+    Other,
+}
+
+#[derive(Debug, Error)]
+#[error("ecs {operation} failed: {message}")]
+pub struct EcsError {
+    pub operation: &'static str,
+    pub kind: EcsErrorKind,
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl EcsError {
+    pub fn new(operation: &'static str, kind: EcsErrorKind, message: impl Into<String>) -> Self {
+        EcsError {
+            operation,
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
+/// The ECS operations the redeployer uses. Listing calls return every page; `describe_services`
+/// accepts any number of services and batches them to the API maximum.
+pub trait EcsApi: Send + Sync {
+    fn list_clusters(&self) -> impl Future<Output = Result<Vec<String>, EcsError>> + Send;
+
+    fn list_services(&self, cluster: &str) -> impl Future<Output = Result<Vec<String>, EcsError>> + Send;
+
+    fn describe_services(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> impl Future<Output = Result<DescribedServices, EcsError>> + Send;
+
+    fn describe_task_definition(&self, arn: &str) -> impl Future<Output = Result<TaskDefinition, EcsError>> + Send;
+
+    /// `UpdateService(forceNewDeployment=true)`; returns the new primary deployment.
+    fn force_new_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<Deployment, EcsError>> + Send;
+}
+
+/// The last path segment of an ARN (`…:cluster/prod` → `prod`); a plain name is returned as is.
+pub fn short_name(arn_or_name: &str) -> &str {
+    arn_or_name.rsplit('/').next().unwrap_or(arn_or_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_name;
+
+    #[test]
+    fn short_names() {
+        assert_eq!(short_name("arn:aws:ecs:us-east-1:123456789012:cluster/prod"), "prod");
+        assert_eq!(short_name("arn:aws:ecs:us-east-1:123456789012:service/prod/web"), "web");
+        assert_eq!(short_name("arn:aws:ecs:us-east-1:123456789012:service/web"), "web");
+        assert_eq!(short_name("prod"), "prod");
+    }
+}

@@ -1,0 +1,327 @@
+//! The EventBridge events we receive, and the one thing we act on: a successful, tagged ECR push.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use crate::image::{self, ImageRef, ImageRefError, Registry};
+
+pub const ECR_SOURCE: &str = "aws.ecr";
+pub const IMAGE_ACTION: &str = "ECR Image Action";
+const PUSH: &str = "PUSH";
+const SUCCESS: &str = "SUCCESS";
+
+/// `detail` of an `ECR Image Action` event. Unknown fields are kept so events round-trip.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct EcrImageActionDetail {
+    pub action_type: String,
+    pub result: String,
+    pub repository_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    /// Absent or empty for untagged pushes (by digest, multi-arch children, attestations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_tag: Option<String>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+pub type EcrImageActionEvent = EventBridgeEvent<EcrImageActionDetail>;
+
+/// A successful push of a tagged image: what every redeploy decision is made against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Push {
+    pub registry: Registry,
+    pub repository: String,
+    pub tag: String,
+    pub digest: Option<String>,
+    /// EventBridge event id; `None` when the push was described on the command line.
+    pub event_id: Option<String>,
+    pub time: Option<DateTime<Utc>>,
+}
+
+impl Push {
+    /// A push described by an image URI (`REGISTRY/REPO:TAG[@sha256:…]`), as the CLI's `--image` takes it.
+    pub fn from_image_uri(uri: &str) -> Result<Self, EventError> {
+        let image = ImageRef::parse(uri).map_err(|source| EventError::InvalidImage {
+            uri: uri.to_owned(),
+            source,
+        })?;
+        if !matches!(image.registry, Registry::Ecr { .. }) {
+            return Err(EventError::NotEcr(uri.to_owned()));
+        }
+        let tag = image
+            .effective_tag()
+            .map(str::to_owned)
+            .ok_or_else(|| EventError::UntaggedImage(uri.to_owned()))?;
+        Ok(Push {
+            registry: image.registry,
+            repository: image.repository,
+            tag,
+            digest: image.digest,
+            event_id: None,
+            time: None,
+        })
+    }
+
+    /// The pushed image as a reference: `REGISTRY/REPO:TAG[@DIGEST]`.
+    pub fn image(&self) -> ImageRef {
+        ImageRef {
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
+            tag: Some(self.tag.clone()),
+            digest: self.digest.clone(),
+        }
+    }
+}
+
+/// Why an event was received but not acted on. None of these is an error: retrying would not help.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ignored {
+    OtherSource(String),
+    OtherDetailType(String),
+    NotAPush(String),
+    NotSuccessful(String),
+    Untagged,
+}
+
+impl Ignored {
+    /// Stable kebab-case code for reports and log fields.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Ignored::OtherSource(_) => "other-source",
+            Ignored::OtherDetailType(_) => "other-detail-type",
+            Ignored::NotAPush(_) => "not-a-push",
+            Ignored::NotSuccessful(_) => "not-successful",
+            Ignored::Untagged => "untagged",
+        }
+    }
+}
+
+impl std::fmt::Display for Ignored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ignored::OtherSource(s) => write!(f, "source `{s}` is not `{ECR_SOURCE}`"),
+            Ignored::OtherDetailType(d) => write!(f, "detail-type `{d}` is not `{IMAGE_ACTION}`"),
+            Ignored::NotAPush(a) => write!(f, "action-type `{a}` is not `{PUSH}`"),
+            Ignored::NotSuccessful(r) => write!(f, "result `{r}` is not `{SUCCESS}`"),
+            Ignored::Untagged => f.write_str("push has no image-tag (by digest, multi-arch child or attestation)"),
+        }
+    }
+}
+
+/// What an incoming event amounts to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Classified {
+    Push(Push),
+    Ignored(Ignored),
+}
+
+#[derive(Debug, Error)]
+pub enum EventError {
+    #[error("event is not valid JSON: {source}")]
+    Json { source: serde_json::Error },
+    #[error("malformed EventBridge event: {source}")]
+    Envelope { source: serde_json::Error },
+    #[error("malformed `detail` of an `{IMAGE_ACTION}` event: {source}")]
+    Detail { source: serde_json::Error },
+    #[error("missing field `{0}`")]
+    MissingField(&'static str),
+    #[error("invalid field `{field}`: {source}")]
+    InvalidField { field: &'static str, source: ImageRefError },
+    #[error("invalid image `{uri}`: {source}")]
+    InvalidImage { uri: String, source: ImageRefError },
+    #[error("image `{0}` is not in an ECR registry (ACCOUNT.dkr.ecr.REGION.amazonaws.com)")]
+    NotEcr(String),
+    #[error("image `{0}` is pinned by digest only: give REGISTRY/REPO:TAG[@DIGEST]")]
+    UntaggedImage(String),
+}
+
+/// Classifies raw event text (the CLI's `--event FILE`).
+pub fn classify_json(text: &str) -> Result<Classified, EventError> {
+    let value = serde_json::from_str(text).map_err(|source| EventError::Json { source })?;
+    classify(value)
+}
+
+/// Classifies an EventBridge event: a push to act on, an event to ignore (with why), or an error
+/// naming what is malformed. Source and detail-type are checked before the detail is read, so other
+/// events with other detail shapes are ignored rather than rejected.
+pub fn classify(value: Value) -> Result<Classified, EventError> {
+    let envelope: EventBridgeEvent<Value> =
+        serde_json::from_value(value).map_err(|source| EventError::Envelope { source })?;
+    if envelope.source != ECR_SOURCE {
+        return Ok(Classified::Ignored(Ignored::OtherSource(envelope.source)));
+    }
+    if envelope.detail_type != IMAGE_ACTION {
+        return Ok(Classified::Ignored(Ignored::OtherDetailType(envelope.detail_type)));
+    }
+    let detail: EcrImageActionDetail =
+        serde_json::from_value(envelope.detail).map_err(|source| EventError::Detail { source })?;
+    if detail.action_type != PUSH {
+        return Ok(Classified::Ignored(Ignored::NotAPush(detail.action_type)));
+    }
+    if detail.result != SUCCESS {
+        return Ok(Classified::Ignored(Ignored::NotSuccessful(detail.result)));
+    }
+    let Some(tag) = detail.image_tag.filter(|t| !t.is_empty()) else {
+        return Ok(Classified::Ignored(Ignored::Untagged));
+    };
+    let account = envelope.account.ok_or(EventError::MissingField("account"))?;
+    let region = envelope.region.ok_or(EventError::MissingField("region"))?;
+    let registry = Registry::ecr(&account, &region).map_err(|source| EventError::InvalidField {
+        field: if matches!(source, ImageRefError::InvalidAccount(_)) {
+            "account"
+        } else {
+            "region"
+        },
+        source,
+    })?;
+    let invalid = |field| move |source| EventError::InvalidField { field, source };
+    image::validate_repository(&detail.repository_name).map_err(invalid("detail.repository-name"))?;
+    let tag = image::validate_tag(&tag).map_err(invalid("detail.image-tag"))?;
+    let digest = detail
+        .image_digest
+        .as_deref()
+        .map(image::validate_digest)
+        .transpose()
+        .map_err(invalid("detail.image-digest"))?;
+    Ok(Classified::Push(Push {
+        registry,
+        repository: detail.repository_name,
+        tag,
+        digest,
+        event_id: envelope.id,
+        time: envelope.time,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn push_event() -> Value {
+        json!({
+            "version": "0", "id": "e-1", "detail-type": "ECR Image Action", "source": "aws.ecr",
+            "account": "123456789012", "time": "2026-11-29T10:00:00Z", "region": "us-east-1", "resources": [],
+            "detail": {
+                "result": "SUCCESS", "repository-name": "team/app", "action-type": "PUSH", "image-tag": "latest",
+                "image-digest": "sha256:0000000000000000000000000000000000000000000000000000000000000001"
+            }
+        })
+    }
+
+    fn with(mut event: Value, pointer: &str, value: Value) -> Value {
+        *event.pointer_mut(pointer).expect("pointer exists") = value;
+        event
+    }
+
+    fn without(mut event: Value, parent: &str, key: &str) -> Value {
+        event
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .expect("object")
+            .remove(key);
+        event
+    }
+
+    #[test]
+    fn a_successful_tagged_push_is_acted_on() {
+        let Classified::Push(push) = classify(push_event()).unwrap() else {
+            panic!("not a push")
+        };
+        assert_eq!(push.registry, Registry::ecr("123456789012", "us-east-1").unwrap());
+        assert_eq!(push.repository, "team/app");
+        assert_eq!(push.tag, "latest");
+        assert_eq!(push.event_id.as_deref(), Some("e-1"));
+        assert_eq!(
+            push.image().to_string(),
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:latest@sha256:0000000000000000000000000000000000000000000000000000000000000001"
+        );
+    }
+
+    #[test]
+    fn other_events_are_ignored_with_their_reason() {
+        let cases = [
+            (with(push_event(), "/source", json!("aws.s3")), "other-source"),
+            (
+                with(push_event(), "/detail-type", json!("ECR Image Scan")),
+                "other-detail-type",
+            ),
+            (with(push_event(), "/detail/action-type", json!("DELETE")), "not-a-push"),
+            (with(push_event(), "/detail/result", json!("FAILED")), "not-successful"),
+            (with(push_event(), "/detail/image-tag", json!("")), "untagged"),
+            (without(push_event(), "/detail", "image-tag"), "untagged"),
+            // A scan event's detail has another shape: ignored before the detail is read.
+            (with(push_event(), "/detail", json!({"image-tags": ["x"]})), "ok"),
+        ];
+        for (event, code) in cases {
+            match classify(event) {
+                Ok(Classified::Ignored(why)) => assert_eq!(why.code(), code),
+                Ok(Classified::Push(_)) if code == "ok" => panic!("a push with a scan-shaped detail"),
+                Err(EventError::Detail { .. }) if code == "ok" => {}
+                other => panic!("{code}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_events_name_the_field() {
+        let cases = [
+            (without(push_event(), "", "detail-type"), "detail-type"),
+            (without(push_event(), "", "account"), "account"),
+            (without(push_event(), "", "region"), "region"),
+            (without(push_event(), "/detail", "repository-name"), "repository-name"),
+            (without(push_event(), "/detail", "action-type"), "action-type"),
+            (with(push_event(), "/account", json!("12")), "account"),
+            (with(push_event(), "/region", json!("Mars")), "region"),
+            (with(push_event(), "/account", json!(123456789012u64)), "invalid type"),
+            (with(push_event(), "/detail/image-tag", json!("bad tag")), "image-tag"),
+            (
+                with(push_event(), "/detail/repository-name", json!("Team/App")),
+                "repository-name",
+            ),
+            (
+                with(push_event(), "/detail/image-digest", json!("sha256:zz")),
+                "image-digest",
+            ),
+            (
+                with(push_event(), "/time", json!("yesterday")),
+                "input contains invalid characters",
+            ),
+            (json!([1, 2]), "invalid type"),
+        ];
+        for (event, needle) in cases {
+            let error = classify(event).expect_err(needle).to_string();
+            assert!(error.contains(needle), "`{error}` does not mention `{needle}`");
+        }
+        let error = classify_json("{not json").unwrap_err().to_string();
+        assert!(error.starts_with("event is not valid JSON"), "{error}");
+    }
+
+    #[test]
+    fn image_uris_describe_pushes() {
+        let push = Push::from_image_uri("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v2").unwrap();
+        assert_eq!(push.tag, "v2");
+        assert_eq!(push.digest, None);
+        assert_eq!(push.time, None);
+        let implied = Push::from_image_uri("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app").unwrap();
+        assert_eq!(implied.tag, "latest");
+        let digest = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
+        let pinned = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@{digest}");
+        for (uri, needle) in [
+            ("nginx:latest", "not in an ECR registry"),
+            (pinned.as_str(), "pinned by digest only"),
+            (
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/App:v1",
+                "invalid repository",
+            ),
+        ] {
+            let error = Push::from_image_uri(uri).unwrap_err().to_string();
+            assert!(error.contains(needle), "{uri}: {error}");
+        }
+    }
+}

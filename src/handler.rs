@@ -1,0 +1,62 @@
+//! One event in, one invocation result out: shared by the Lambda handler and the CLI.
+
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+use thiserror::Error;
+use tracing::info;
+
+use crate::ecs::EcsApi;
+use crate::event::{Classified, EventError, classify};
+use crate::redeploy::Redeployer;
+use crate::report::{Invocation, Mode, Report};
+
+/// Why an invocation fails, so Lambda's retries and on-failure destination see it.
+#[derive(Debug, Error)]
+pub enum InvocationError {
+    #[error("invalid event: {0}")]
+    InvalidEvent(#[from] EventError),
+    #[error(
+        "redeploy incomplete for {}: {} failed, {} redeployed; every decision is in the log",
+        .report.image.uri, .failures.join(", "), .report.counts.redeployed
+    )]
+    Incomplete { report: Box<Report>, failures: Vec<String> },
+}
+
+impl From<InvocationError> for Diagnostic {
+    fn from(error: InvocationError) -> Self {
+        let error_type = match error {
+            InvocationError::InvalidEvent(_) => "InvalidEvent",
+            InvocationError::Incomplete { .. } => "RedeployIncomplete",
+        };
+        Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// The Lambda handler: after everything was attempted, any failure fails the invocation.
+pub async fn handle<E: EcsApi>(
+    redeployer: &Redeployer<E>,
+    event: LambdaEvent<Value>,
+) -> Result<Invocation, InvocationError> {
+    let classified = classify(event.payload)?;
+    match process(redeployer, classified, redeployer.apply_mode()).await {
+        Invocation::Processed(report) if report.has_failures() => {
+            let failures = report.failure_names();
+            Err(InvocationError::Incomplete { report, failures })
+        }
+        invocation => Ok(invocation),
+    }
+}
+
+/// Acts on a classified event: logs an ignored one, runs the redeployer in `mode` for a push.
+pub async fn process<E: EcsApi>(redeployer: &Redeployer<E>, event: Classified, mode: Mode) -> Invocation {
+    match event {
+        Classified::Ignored(why) => {
+            info!(reason = why.code(), detail = %why, "event ignored");
+            Invocation::ignored(&why)
+        }
+        Classified::Push(push) => Invocation::Processed(Box::new(redeployer.run(&push, mode).await)),
+    }
+}

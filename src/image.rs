@@ -1,0 +1,478 @@
+//! Container image references, as written in task definitions and as pushed to ECR.
+//!
+//! Pure: parsing follows the Docker reference grammar `[host[:port]/]path[:tag][@digest]`,
+//! with Docker Hub's implied host and `library/` prefix, and ECR hosts reduced to the
+//! registry they name (account and region), so `dkr.ecr` and `dkr.ecr-fips` hosts of one
+//! registry compare equal.
+
+use std::fmt;
+
+use thiserror::Error;
+
+const DOCKER_HUB: &str = "docker.io";
+const DEFAULT_TAG: &str = "latest";
+const MAX_TAG_LEN: usize = 128;
+const MAX_REPOSITORY_LEN: usize = 256;
+
+/// The registry an image lives in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Registry {
+    /// An Amazon ECR private registry, whatever endpoint host names it.
+    Ecr { account: String, region: String },
+    /// Any other registry host (with port), lowercased; Docker Hub is `docker.io`.
+    Host(String),
+}
+
+impl Registry {
+    /// The private ECR registry of an account in a region.
+    pub fn ecr(account: &str, region: &str) -> Result<Self, ImageRefError> {
+        if !is_account_id(account) {
+            return Err(ImageRefError::InvalidAccount(account.to_owned()));
+        }
+        if !is_region(region) {
+            return Err(ImageRefError::InvalidRegion(region.to_owned()));
+        }
+        Ok(Registry::Ecr {
+            account: account.to_owned(),
+            region: region.to_owned(),
+        })
+    }
+
+    fn from_host(host: &str) -> Self {
+        let host = host.to_ascii_lowercase();
+        match host.as_str() {
+            "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
+                return Registry::Host(DOCKER_HUB.to_owned());
+            }
+            _ => {}
+        }
+        parse_ecr_host(&host).unwrap_or(Registry::Host(host))
+    }
+}
+
+impl fmt::Display for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Registry::Ecr { account, region } => {
+                let suffix = if region.starts_with("cn-") {
+                    "amazonaws.com.cn"
+                } else {
+                    "amazonaws.com"
+                };
+                write!(f, "{account}.dkr.ecr.{region}.{suffix}")
+            }
+            Registry::Host(host) => f.write_str(host),
+        }
+    }
+}
+
+/// `ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com[.cn]` or the dual-stack `ACCOUNT.dkr-ecr.REGION.on.aws`.
+fn parse_ecr_host(host: &str) -> Option<Registry> {
+    let (account, rest) = host.split_once('.')?;
+    let rest = rest
+        .strip_prefix("dkr.ecr.")
+        .or_else(|| rest.strip_prefix("dkr.ecr-fips."))
+        .or_else(|| rest.strip_prefix("dkr-ecr."))?;
+    let region = rest
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| rest.strip_suffix(".amazonaws.com.cn"))
+        .or_else(|| rest.strip_suffix(".on.aws"))?;
+    (is_account_id(account) && is_region(region)).then(|| Registry::Ecr {
+        account: account.to_owned(),
+        region: region.to_owned(),
+    })
+}
+
+/// A parsed image reference. `tag` is `None` when the reference names no tag; see [`ImageRef::effective_tag`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ImageRef {
+    pub registry: Registry,
+    pub repository: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ImageRefError {
+    #[error("image reference is empty")]
+    Empty,
+    #[error("invalid repository name `{0}`: lowercase letters, digits and separators `.` `_` `-` `/`")]
+    InvalidRepository(String),
+    #[error("invalid tag `{0}`: up to 128 letters, digits, `_`, `.` or `-`, not starting with `.` or `-`")]
+    InvalidTag(String),
+    #[error("invalid digest `{0}`: expected `sha256:` and 64 lowercase hex digits")]
+    InvalidDigest(String),
+    #[error("invalid registry host `{0}`")]
+    InvalidHost(String),
+    #[error("invalid AWS account id `{0}`: expected 12 digits")]
+    InvalidAccount(String),
+    #[error("invalid AWS region `{0}`")]
+    InvalidRegion(String),
+}
+
+impl ImageRef {
+    /// Parses a reference as ECS accepts it in a container definition.
+    pub fn parse(reference: &str) -> Result<Self, ImageRefError> {
+        let reference = reference.trim();
+        if reference.is_empty() {
+            return Err(ImageRefError::Empty);
+        }
+        let (name, digest) = match reference.split_once('@') {
+            Some((name, digest)) => (name, Some(validate_digest(digest)?)),
+            None => (reference, None),
+        };
+        // A tag is a `:` after the last `/`; a `:` before it belongs to the host's port.
+        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match name[last_slash..].rfind(':') {
+            Some(i) => {
+                let (name, tag) = name.split_at(last_slash + i);
+                (name, Some(validate_tag(&tag[1..])?))
+            }
+            None => (name, None),
+        };
+        let (registry, repository) = match name.split_once('/') {
+            Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+                validate_host(first)?;
+                (Registry::from_host(first), rest.to_owned())
+            }
+            _ => (Registry::Host(DOCKER_HUB.to_owned()), name.to_owned()),
+        };
+        let repository = if registry == Registry::Host(DOCKER_HUB.to_owned()) && !repository.contains('/') {
+            format!("library/{repository}")
+        } else {
+            repository
+        };
+        validate_repository(&repository)?;
+        Ok(ImageRef {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
+    }
+
+    /// The tag a pull resolves: the named one, or `latest` when neither a tag nor a digest is given.
+    pub fn effective_tag(&self) -> Option<&str> {
+        match (&self.tag, &self.digest) {
+            (Some(tag), _) => Some(tag),
+            (None, None) => Some(DEFAULT_TAG),
+            (None, Some(_)) => None,
+        }
+    }
+
+    /// The same image pinned to `digest`, keeping the tag for readability (`repo:tag@sha256:…`).
+    pub fn pinned_to(&self, digest: &str) -> ImageRef {
+        ImageRef {
+            digest: Some(digest.to_owned()),
+            ..self.clone()
+        }
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.registry, self.repository)?;
+        if let Some(tag) = &self.tag {
+            write!(f, ":{tag}")?;
+        }
+        if let Some(digest) = &self.digest {
+            write!(f, "@{digest}")?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `us-east-1`, `cn-north-1`, `us-gov-west-1`, `eu-central-2`...: letters-dash-groups ending in a number.
+pub(crate) fn is_region(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let Some(first) = parts.next() else { return false };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return false;
+    };
+    first.len() == 2
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && !middle.is_empty()
+        && middle
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && !last.is_empty()
+        && last.len() <= 2
+        && last.bytes().all(|b| b.is_ascii_digit())
+}
+
+pub(crate) fn validate_tag(tag: &str) -> Result<String, ImageRefError> {
+    let valid = (1..=MAX_TAG_LEN).contains(&tag.len())
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && !tag.starts_with(['.', '-']);
+    valid
+        .then(|| tag.to_owned())
+        .ok_or_else(|| ImageRefError::InvalidTag(tag.to_owned()))
+}
+
+pub(crate) fn validate_digest(digest: &str) -> Result<String, ImageRefError> {
+    let valid = digest
+        .strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+    valid
+        .then(|| digest.to_owned())
+        .ok_or_else(|| ImageRefError::InvalidDigest(digest.to_owned()))
+}
+
+/// Path components of lowercase alphanumerics joined by single separators (`.`, `_`, `__`, `-`s).
+pub(crate) fn validate_repository(repository: &str) -> Result<(), ImageRefError> {
+    let component_ok = |c: &str| {
+        let bytes = c.as_bytes();
+        !bytes.is_empty()
+            && bytes
+                .first()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && bytes
+                .last()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+            && !c.contains("..")
+            && !c.contains("___")
+    };
+    let valid = (1..=MAX_REPOSITORY_LEN).contains(&repository.len()) && repository.split('/').all(component_ok);
+    if valid {
+        Ok(())
+    } else {
+        Err(ImageRefError::InvalidRepository(repository.to_owned()))
+    }
+}
+
+fn validate_host(host: &str) -> Result<(), ImageRefError> {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .split('.')
+            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    if name_ok && port_ok {
+        Ok(())
+    } else {
+        Err(ImageRefError::InvalidHost(host.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd12345678";
+
+    fn ecr(account: &str, region: &str) -> Registry {
+        Registry::Ecr {
+            account: account.into(),
+            region: region.into(),
+        }
+    }
+
+    fn host(h: &str) -> Registry {
+        Registry::Host(h.into())
+    }
+
+    #[test]
+    fn parses_references() {
+        let d = Some(DIGEST);
+        let cases: Vec<(String, Registry, &str, Option<&str>, Option<&str>)> = vec![
+            ("nginx".into(), host("docker.io"), "library/nginx", None, None),
+            (
+                "nginx:1.27".into(),
+                host("docker.io"),
+                "library/nginx",
+                Some("1.27"),
+                None,
+            ),
+            (
+                "bitnami/redis:7".into(),
+                host("docker.io"),
+                "bitnami/redis",
+                Some("7"),
+                None,
+            ),
+            (
+                "docker.io/library/nginx".into(),
+                host("docker.io"),
+                "library/nginx",
+                None,
+                None,
+            ),
+            (
+                "index.docker.io/nginx".into(),
+                host("docker.io"),
+                "library/nginx",
+                None,
+                None,
+            ),
+            ("localhost/app".into(), host("localhost"), "app", None, None),
+            (
+                "localhost:5000/team/app:v1".into(),
+                host("localhost:5000"),
+                "team/app",
+                Some("v1"),
+                None,
+            ),
+            (
+                "ghcr.io/org/app:main".into(),
+                host("ghcr.io"),
+                "org/app",
+                Some("main"),
+                None,
+            ),
+            ("Quay.IO/org/app".into(), host("quay.io"), "org/app", None, None),
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest".into(),
+                ecr("123456789012", "us-east-1"),
+                "app",
+                Some("latest"),
+                None,
+            ),
+            (
+                "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/team/svc/api:v2".into(),
+                ecr("123456789012", "us-gov-west-1"),
+                "team/svc/api",
+                Some("v2"),
+                None,
+            ),
+            (
+                "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/app".into(),
+                ecr("123456789012", "cn-north-1"),
+                "app",
+                None,
+                None,
+            ),
+            (
+                "123456789012.dkr-ecr.eu-west-1.on.aws/app:1".into(),
+                ecr("123456789012", "eu-west-1"),
+                "app",
+                Some("1"),
+                None,
+            ),
+            (
+                format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/app@{DIGEST}"),
+                ecr("123456789012", "us-east-1"),
+                "app",
+                None,
+                d,
+            ),
+            (
+                format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest@{DIGEST}"),
+                ecr("123456789012", "us-east-1"),
+                "app",
+                Some("latest"),
+                d,
+            ),
+            // Not an ECR host: the account part is not 12 digits, so it is just another host.
+            (
+                "12345.dkr.ecr.us-east-1.amazonaws.com/app".into(),
+                host("12345.dkr.ecr.us-east-1.amazonaws.com"),
+                "app",
+                None,
+                None,
+            ),
+        ];
+        for (input, registry, repository, tag, digest) in cases {
+            let parsed = ImageRef::parse(&input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(parsed.registry, registry, "{input}");
+            assert_eq!(parsed.repository, repository, "{input}");
+            assert_eq!(parsed.tag.as_deref(), tag, "{input}");
+            assert_eq!(parsed.digest.as_deref(), digest, "{input}");
+        }
+    }
+
+    #[test]
+    fn rejects_invalid_references() {
+        let cases = [
+            ("", ImageRefError::Empty),
+            ("   ", ImageRefError::Empty),
+            ("App", ImageRefError::InvalidRepository("library/App".into())),
+            ("ghcr.io/Org/app", ImageRefError::InvalidRepository("Org/app".into())),
+            ("ghcr.io/org//app", ImageRefError::InvalidRepository("org//app".into())),
+            ("app:", ImageRefError::InvalidTag(String::new())),
+            ("app:-x", ImageRefError::InvalidTag("-x".into())),
+            ("app:a/b", ImageRefError::InvalidHost("app:a".into())),
+            ("app:tag!", ImageRefError::InvalidTag("tag!".into())),
+            ("app@sha256:abc", ImageRefError::InvalidDigest("sha256:abc".into())),
+            ("app@md5:0", ImageRefError::InvalidDigest("md5:0".into())),
+            ("bad_host.io:x/app", ImageRefError::InvalidHost("bad_host.io:x".into())),
+        ];
+        for (input, error) in cases {
+            assert_eq!(ImageRef::parse(input), Err(error), "{input:?}");
+        }
+        let long_tag = format!("app:{}", "t".repeat(129));
+        assert!(matches!(ImageRef::parse(&long_tag), Err(ImageRefError::InvalidTag(_))));
+    }
+
+    #[test]
+    fn effective_tag_defaults_to_latest_only_without_digest() {
+        let tag = |r: &str| ImageRef::parse(r).unwrap().effective_tag().map(str::to_owned);
+        assert_eq!(tag("app").as_deref(), Some("latest"));
+        assert_eq!(tag("app:v1").as_deref(), Some("v1"));
+        assert_eq!(tag(&format!("app@{DIGEST}")), None);
+        assert_eq!(tag(&format!("app:v1@{DIGEST}")).as_deref(), Some("v1"));
+    }
+
+    #[test]
+    fn displays_canonical_form_and_pins() {
+        let image = ImageRef::parse("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com/app:v1").unwrap();
+        assert_eq!(image.to_string(), "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1");
+        assert_eq!(
+            image.pinned_to(DIGEST).to_string(),
+            format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1@{DIGEST}")
+        );
+        let china = Registry::ecr("123456789012", "cn-northwest-1").unwrap();
+        assert_eq!(
+            china.to_string(),
+            "123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn"
+        );
+        assert_eq!(ImageRef::parse("nginx").unwrap().to_string(), "docker.io/library/nginx");
+    }
+
+    #[test]
+    fn validates_accounts_and_regions() {
+        for region in [
+            "us-east-1",
+            "cn-north-1",
+            "us-gov-west-1",
+            "ap-southeast-5",
+            "eu-central-2",
+        ] {
+            assert!(is_region(region), "{region}");
+        }
+        for region in [
+            "",
+            "us",
+            "us-east",
+            "US-EAST-1",
+            "us-east-x",
+            "useast-1",
+            "us--1",
+            "us-east-123",
+        ] {
+            assert!(!is_region(region), "{region}");
+        }
+        assert!(Registry::ecr("123456789012", "us-east-1").is_ok());
+        assert_eq!(
+            Registry::ecr("12345678901", "us-east-1"),
+            Err(ImageRefError::InvalidAccount("12345678901".into()))
+        );
+        assert_eq!(
+            Registry::ecr("123456789012", "moon-1"),
+            Err(ImageRefError::InvalidRegion("moon-1".into()))
+        );
+    }
+}

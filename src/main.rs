@@ -1,0 +1,34 @@
+//! Wiring only: the Lambda runtime when Lambda starts us, the CLI otherwise.
+
+use std::process::ExitCode;
+
+use ecs_redeploy::config::Config;
+use ecs_redeploy::ecs_sdk::{SdkEcs, load_sdk_config};
+use ecs_redeploy::redeploy::Redeployer;
+use ecs_redeploy::{cli, handler};
+use lambda_runtime::service_fn;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return cli::main().await;
+    }
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(%error, "invalid configuration");
+            return ExitCode::FAILURE;
+        }
+    };
+    let sdk = load_sdk_config(&config).await;
+    let redeployer = Redeployer::new(SdkEcs::new(aws_sdk_ecs::Client::new(&sdk)), config);
+    let redeployer = &redeployer;
+    match lambda_runtime::run(service_fn(move |event| handler::handle(redeployer, event))).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "lambda runtime stopped");
+            ExitCode::FAILURE
+        }
+    }
+}

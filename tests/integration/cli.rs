@@ -1,0 +1,143 @@
+//! The binary as a user runs it: `plan` / `apply` against moto through the standard AWS config chain.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::events::events_dir;
+use crate::support::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
+use crate::support::moto::{Moto, REGION};
+
+fn run(moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ecs-redeploy"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().copied())
+        .output()
+        .expect("binary runs")
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn plan_then_apply_from_the_command_line() {
+    let moto = Moto::start();
+    let client = moto.ecs_client();
+    let app = format!("{}/app:latest", registry());
+    fleet::seed(
+        &client,
+        &[
+            ServiceSpec::new("alpha", "web", &[&app]),
+            ServiceSpec::new("alpha", "old", &[&format!("{}/app:v1", registry())]),
+        ],
+    )
+    .await;
+    let before = deployment_ids(&client, &["alpha"]).await;
+    let event = events_dir().join("ecr-push.json");
+    let event = event.to_str().unwrap();
+
+    let plan = run(&moto, &["plan", "--event", event], &[]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let report = json(&plan);
+    assert_eq!(report["result"], "processed");
+    assert_eq!(report["mode"], "plan");
+    assert_eq!(report["counts"]["planned"], 1);
+    assert!(stderr(&plan).contains("planned    alpha/web"), "{}", stderr(&plan));
+    assert_eq!(
+        deployment_ids(&client, &["alpha"]).await,
+        before,
+        "plan changes nothing"
+    );
+
+    let dry = run(&moto, &["apply", "--image", &app], &[("DRY_RUN", "true")]);
+    assert!(dry.status.success());
+    assert_eq!(json(&dry)["mode"], "plan", "DRY_RUN makes apply a plan");
+    assert_eq!(deployment_ids(&client, &["alpha"]).await, before);
+
+    let apply = run(&moto, &["apply", "--image", &app], &[]);
+    assert!(apply.status.success(), "{}", stderr(&apply));
+    let report = json(&apply);
+    assert_eq!(report["counts"]["redeployed"], 1);
+    assert_eq!(report["image"]["tag"], "latest");
+    let web = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "web")
+        .unwrap();
+    assert_eq!(web["outcome"], "redeployed");
+    assert_eq!(web["decision"], "redeploy");
+    let old = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "old")
+        .unwrap();
+    assert_eq!(
+        (&old["outcome"], &old["reason"]),
+        (&Value::from("skipped"), &Value::from("tag-mismatch"))
+    );
+    let after = deployment_ids(&client, &["alpha"]).await;
+    assert_eq!(redeployed(&before, &after), vec!["alpha/web"]);
+    assert_eq!(
+        web["deployment_id"].as_str(),
+        after.get("alpha/web").map(String::as_str)
+    );
+}
+
+#[tokio::test]
+async fn ignored_events_and_bad_input_from_the_command_line() {
+    let moto = Moto::start();
+    let delete = events_dir().join("ecr-delete.json");
+    let ignored = run(&moto, &["apply", "--event", delete.to_str().unwrap()], &[]);
+    assert!(ignored.status.success());
+    assert_eq!(json(&ignored)["result"], "ignored");
+    assert_eq!(json(&ignored)["reason"], "not-a-push");
+
+    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
+        (&["plan", "--image", "nginx:latest"], &[], "not in an ECR registry"),
+        (
+            &["plan", "--event", "no-such-file.json"],
+            &[],
+            "cannot read no-such-file.json",
+        ),
+        (&["plan", "--event", "Cargo.toml"], &[], "event is not valid JSON"),
+        (
+            &["plan", "--image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1"],
+            &[("SELECT", "all")],
+            "invalid SELECT=`all`: expected `matching` or `opted-in`",
+        ),
+        (&["plan"], &[], "--event <FILE>|--image <URI>"),
+    ];
+    for (args, env, needle) in cases {
+        let output = run(&moto, args, env);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&output).contains(needle), "{args:?}: {}", stderr(&output));
+        assert!(output.stdout.is_empty(), "{args:?}: no report on bad input");
+    }
+}
+
+#[tokio::test]
+async fn a_scan_failure_exits_non_zero() {
+    let moto = Moto::start();
+    let image = format!("{}/app:latest", registry());
+    let output = run(&moto, &["apply", "--image", &image], &[("CLUSTERS", "missing")]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["scan_errors"][0]["step"], "list-services");
+    assert_eq!(report["scan_errors"][0]["cluster"], "missing");
+}

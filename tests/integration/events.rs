@@ -1,0 +1,70 @@
+//! `events/*.json` are the single source of fixtures: each round-trips through its typed model and
+//! classifies as its name says.
+
+use std::path::PathBuf;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use ecs_redeploy::event::{Classified, EcrImageActionEvent, IMAGE_ACTION, classify};
+use serde_json::Value;
+
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events")
+}
+
+pub fn load(name: &str) -> Value {
+    let text = std::fs::read_to_string(events_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Every file in `events/`, with what it must classify as: `push` or the ignore reason code.
+pub const EXPECTED: &[(&str, &str)] = &[
+    ("ecr-push.json", "push"),
+    ("ecr-push-untagged.json", "untagged"),
+    ("ecr-delete.json", "not-a-push"),
+    ("ecr-push-failed.json", "not-successful"),
+    ("ecr-image-scan.json", "other-detail-type"),
+    ("ecr-storage-class.json", "not-a-push"),
+];
+
+fn event_files() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(events_dir())
+        .expect("events/ exists")
+        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_event_file_has_an_expectation() {
+    let mut expected: Vec<String> = EXPECTED.iter().map(|(n, _)| (*n).to_owned()).collect();
+    expected.sort();
+    assert_eq!(event_files(), expected);
+}
+
+#[test]
+fn event_files_round_trip_through_their_typed_model() {
+    for name in event_files() {
+        let original = load(&name);
+        let reserialized = if original["detail-type"] == IMAGE_ACTION {
+            let typed: EcrImageActionEvent = serde_json::from_value(original.clone()).expect(&name);
+            serde_json::to_value(&typed).expect(&name)
+        } else {
+            let typed: EventBridgeEvent<Value> = serde_json::from_value(original.clone()).expect(&name);
+            serde_json::to_value(&typed).expect(&name)
+        };
+        assert_eq!(reserialized, original, "{name} does not round-trip");
+    }
+}
+
+#[test]
+fn event_files_classify_as_named() {
+    for (name, expected) in EXPECTED {
+        let got = match classify(load(name)).unwrap_or_else(|e| panic!("{name}: {e}")) {
+            Classified::Push(_) => "push",
+            Classified::Ignored(why) => why.code(),
+        };
+        assert_eq!(got, *expected, "{name}");
+    }
+}

@@ -1,0 +1,110 @@
+//! A moto server per test: started on a free loopback port, reset on demand, killed on drop.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+/// `MOTO_SERVER`, or the project venv's `moto_server` (`make venv` installs it).
+fn moto_server_path() -> PathBuf {
+    std::env::var_os("MOTO_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let path = moto_server_path();
+        assert!(
+            path.exists(),
+            "{} not found: run `make venv` (or set MOTO_SERVER)",
+            path.display()
+        );
+        // Another process may take the port between our probe and moto's bind: try a few.
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(&path)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
+            let started = Instant::now();
+            while started.elapsed() < READY_TIMEOUT {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Moto {
+                        child,
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("moto_server did not start");
+    }
+
+    /// Forgets every resource (`POST /moto-api/reset`).
+    pub fn reset(&self) {
+        let address = self.endpoint.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).expect("moto is reachable");
+        write!(
+            stream,
+            "POST /moto-api/reset HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .expect("request sent");
+        let mut status_line = String::new();
+        BufReader::new(stream)
+            .read_line(&mut status_line)
+            .expect("response read");
+        assert!(
+            status_line.starts_with("HTTP/1.1 200") || status_line.starts_with("HTTP/1.0 200"),
+            "moto reset: {status_line}"
+        );
+    }
+
+    /// An ECS client of the test account, talking to this server, with the SDK's own retries.
+    pub fn ecs_client(&self) -> aws_sdk_ecs::Client {
+        ecs_client_for(&self.endpoint)
+    }
+}
+
+pub fn ecs_client_for(endpoint: &str) -> aws_sdk_ecs::Client {
+    let config = aws_sdk_ecs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "static"))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_ecs::Client::from_conf(config)
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
