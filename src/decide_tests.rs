@@ -212,10 +212,7 @@ fn every_matching_container_is_named() {
     ]);
     let decision = decide(&push("app", "latest"), &service(&[]), &td, MATCHING).unwrap();
     assert_eq!(decision.containers, vec!["web", "worker"]);
-    assert_eq!(
-        decision.detail,
-        format!("`web`, `worker` use `{REGISTRY}/app:latest`")
-    );
+    assert_eq!(decision.detail, format!("`web`, `worker` use `{REGISTRY}/app:latest`"));
 }
 
 #[test]

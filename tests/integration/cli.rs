@@ -1,26 +1,30 @@
 //! The binary as a user runs it: `plan` / `apply` against moto through the standard AWS config chain.
 
-use std::process::{Command, Output};
+use std::process::Output;
+
+use tokio::process::Command;
 
 use serde_json::Value;
 
 use crate::events::events_dir;
 use crate::support::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
-use crate::support::moto::{Moto, REGION};
+use crate::support::harness::Harness;
+use crate::support::moto::REGION;
 
-fn run(moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Output {
+async fn run(harness: &Harness, args: &[&str], vars: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ecs-redeploy"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ENDPOINT_URL", harness.front.endpoint_url())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", REGION)
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .envs(env.iter().copied())
+        .envs(vars.iter().copied())
         .output()
+        .await
         .expect("binary runs")
 }
 
@@ -35,8 +39,8 @@ fn stderr(output: &Output) -> String {
 
 #[tokio::test]
 async fn plan_then_apply_from_the_command_line() {
-    let moto = Moto::start();
-    let client = moto.ecs_client();
+    let env = Harness::start().await;
+    let client = env.seeder();
     let app = format!("{}/app:latest", registry());
     fleet::seed(
         &client,
@@ -50,7 +54,7 @@ async fn plan_then_apply_from_the_command_line() {
     let event = events_dir().join("ecr-push.json");
     let event = event.to_str().unwrap();
 
-    let plan = run(&moto, &["plan", "--event", event], &[]);
+    let plan = run(&env, &["plan", "--event", event], &[]).await;
     assert!(plan.status.success(), "{}", stderr(&plan));
     let report = json(&plan);
     assert_eq!(report["result"], "processed");
@@ -63,12 +67,12 @@ async fn plan_then_apply_from_the_command_line() {
         "plan changes nothing"
     );
 
-    let dry = run(&moto, &["apply", "--image", &app], &[("DRY_RUN", "true")]);
+    let dry = run(&env, &["apply", "--image", &app], &[("DRY_RUN", "true")]).await;
     assert!(dry.status.success());
     assert_eq!(json(&dry)["mode"], "plan", "DRY_RUN makes apply a plan");
     assert_eq!(deployment_ids(&client, &["alpha"]).await, before);
 
-    let apply = run(&moto, &["apply", "--image", &app], &[]);
+    let apply = run(&env, &["apply", "--image", &app], &[]).await;
     assert!(apply.status.success(), "{}", stderr(&apply));
     let report = json(&apply);
     assert_eq!(report["counts"]["redeployed"], 1);
@@ -101,9 +105,9 @@ async fn plan_then_apply_from_the_command_line() {
 
 #[tokio::test]
 async fn ignored_events_and_bad_input_from_the_command_line() {
-    let moto = Moto::start();
+    let env = Harness::start().await;
     let delete = events_dir().join("ecr-delete.json");
-    let ignored = run(&moto, &["apply", "--event", delete.to_str().unwrap()], &[]);
+    let ignored = run(&env, &["apply", "--event", delete.to_str().unwrap()], &[]).await;
     assert!(ignored.status.success());
     assert_eq!(json(&ignored)["result"], "ignored");
     assert_eq!(json(&ignored)["reason"], "not-a-push");
@@ -123,8 +127,8 @@ async fn ignored_events_and_bad_input_from_the_command_line() {
         ),
         (&["plan"], &[], "--event <FILE>|--image <URI>"),
     ];
-    for (args, env, needle) in cases {
-        let output = run(&moto, args, env);
+    for (args, vars, needle) in cases {
+        let output = run(&env, args, vars).await;
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(stderr(&output).contains(needle), "{args:?}: {}", stderr(&output));
         assert!(output.stdout.is_empty(), "{args:?}: no report on bad input");
@@ -133,9 +137,9 @@ async fn ignored_events_and_bad_input_from_the_command_line() {
 
 #[tokio::test]
 async fn a_scan_failure_exits_non_zero() {
-    let moto = Moto::start();
+    let env = Harness::start().await;
     let image = format!("{}/app:latest", registry());
-    let output = run(&moto, &["apply", "--image", &image], &[("CLUSTERS", "missing")]);
+    let output = run(&env, &["apply", "--image", &image], &[("CLUSTERS", "missing")]).await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = json(&output);
     assert_eq!(report["scan_errors"][0]["step"], "list-services");

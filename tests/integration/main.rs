@@ -2,5 +2,6 @@
 
 mod cli;
 mod events;
+mod front_tests;
 mod scenarios;
 mod support;

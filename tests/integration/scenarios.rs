@@ -12,7 +12,7 @@ use lambda_runtime::{Context, LambdaEvent};
 
 use crate::events::{EXPECTED, load};
 use crate::support::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
-use crate::support::moto::Moto;
+use crate::support::harness::Harness;
 
 const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
@@ -108,15 +108,20 @@ fn kinds() -> Vec<(
 
 #[tokio::test]
 async fn a_large_fleet_gets_exactly_the_matching_services_redeployed() {
-    let moto = Moto::start();
-    let client = moto.ecs_client();
+    let env = Harness::start().await;
+    let client = env.seeder();
     let clusters = ["alpha", "bravo", "charlie"];
     let kinds = kinds();
     let mut specs = Vec::new();
     let mut expected = BTreeMap::new();
     // 255 services; beyond the listed kinds, fill with unrelated ones as real fleets are.
     for i in 0..255 {
-        let cluster = clusters[i % clusters.len()];
+        // Uneven clusters: alpha needs two ListServices pages of 100.
+        let cluster = match i {
+            0..130 => "alpha",
+            130..200 => "bravo",
+            _ => "charlie",
+        };
         let (kind, images, tags, reason) = kinds
             .get(i % 20)
             .cloned()
@@ -140,7 +145,7 @@ async fn a_large_fleet_gets_exactly_the_matching_services_redeployed() {
     let before = deployment_ids(&client, &clusters).await;
     assert_eq!(before.len(), 255);
 
-    let redeployer = Redeployer::new(SdkEcs::new(client.clone()), config(&[]));
+    let redeployer = Redeployer::new(SdkEcs::new(env.function_client()), config(&[]));
     let report = run_push_event(&redeployer).await.expect("no failure");
     let after = deployment_ids(&client, &clusters).await;
 
@@ -176,8 +181,8 @@ async fn a_large_fleet_gets_exactly_the_matching_services_redeployed() {
 
 #[tokio::test]
 async fn opted_in_selection_and_cluster_restriction() {
-    let moto = Moto::start();
-    let client = moto.ecs_client();
+    let env = Harness::start().await;
+    let client = env.seeder();
     let app = format!("{}/app:latest", registry());
     let specs = vec![
         ServiceSpec::new("alpha", "plain", &[&app]),
@@ -190,7 +195,7 @@ async fn opted_in_selection_and_cluster_restriction() {
     let clusters = ["alpha", "bravo"];
 
     let before = deployment_ids(&client, &clusters).await;
-    let opted_in = Redeployer::new(SdkEcs::new(client.clone()), config(&[("SELECT", "opted-in")]));
+    let opted_in = Redeployer::new(SdkEcs::new(env.function_client()), config(&[("SELECT", "opted-in")]));
     let report = run_push_event(&opted_in).await.unwrap();
     let after = deployment_ids(&client, &clusters).await;
     assert_eq!(redeployed(&before, &after), vec!["alpha/tagged", "bravo/tagged"]);
@@ -204,7 +209,7 @@ async fn opted_in_selection_and_cluster_restriction() {
     );
 
     let custom = Redeployer::new(
-        SdkEcs::new(client.clone()),
+        SdkEcs::new(env.function_client()),
         config(&[
             ("SELECT", "opted-in"),
             ("TAG_KEY", "team-deploy"),
@@ -253,8 +258,8 @@ impl EcsApi for FailingUpdate {
 
 #[tokio::test]
 async fn one_failed_update_fails_the_invocation_after_the_rest_succeed() {
-    let moto = Moto::start();
-    let client = moto.ecs_client();
+    let env = Harness::start().await;
+    let client = env.seeder();
     let app = format!("{}/app:latest", registry());
     let specs: Vec<ServiceSpec> = ["one", "two", "broken", "four"]
         .iter()
@@ -264,7 +269,7 @@ async fn one_failed_update_fails_the_invocation_after_the_rest_succeed() {
     let before = deployment_ids(&client, &["alpha"]).await;
 
     let ecs = FailingUpdate {
-        inner: SdkEcs::new(client.clone()),
+        inner: SdkEcs::new(env.function_client()),
         service: "broken",
     };
     let error = run_push_event(&Redeployer::new(ecs, config(&[])))
@@ -289,8 +294,8 @@ async fn one_failed_update_fails_the_invocation_after_the_rest_succeed() {
 
 #[tokio::test]
 async fn non_push_events_change_nothing_and_dry_run_only_plans() {
-    let moto = Moto::start();
-    let client = moto.ecs_client();
+    let env = Harness::start().await;
+    let client = env.seeder();
     let app = format!("{}/app:latest", registry());
     fleet::seed(
         &client,
@@ -303,19 +308,19 @@ async fn non_push_events_change_nothing_and_dry_run_only_plans() {
     let clusters = ["alpha", "bravo"];
     let before = deployment_ids(&client, &clusters).await;
 
-    let redeployer = Redeployer::new(SdkEcs::new(client.clone()), config(&[]));
+    let redeployer = Redeployer::new(SdkEcs::new(env.function_client()), config(&[]));
     for (name, expected) in EXPECTED.iter().filter(|(_, e)| *e != "push") {
         match handle(&redeployer, lambda_event(name)).await {
             Ok(Invocation::Ignored { reason, .. }) => assert_eq!(reason, *expected, "{name}"),
             other => panic!("{name}: {other:?}"),
         }
     }
-    let dry_run = Redeployer::new(SdkEcs::new(client.clone()), config(&[("DRY_RUN", "true")]));
+    let dry_run = Redeployer::new(SdkEcs::new(env.function_client()), config(&[("DRY_RUN", "true")]));
     let report = run_push_event(&dry_run).await.unwrap();
     assert_eq!((report.counts.planned, report.counts.redeployed), (2, 0));
     assert_eq!(deployment_ids(&client, &clusters).await, before, "nothing was deployed");
 
-    moto.reset();
+    env.moto.reset();
     let listed = client.list_clusters().send().await.expect("list clusters");
     assert!(listed.cluster_arns().is_empty(), "reset forgets the fleet");
 }

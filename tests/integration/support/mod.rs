@@ -1,2 +1,4 @@
 pub mod fleet;
+pub mod front;
+pub mod harness;
 pub mod moto;

@@ -1,0 +1,133 @@
+//! Latency and injected faults.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::{Ecs, with_faults};
+use crate::support::front::{FaultKind, Front, FrontConfig};
+use crate::support::moto::Moto;
+
+#[tokio::test]
+async fn latency_is_added_to_every_call() {
+    let moto = Moto::start();
+    let latency = Duration::from_millis(200);
+    let front = Front::start(
+        &moto.endpoint,
+        FrontConfig {
+            latency,
+            ..FrontConfig::strict()
+        },
+    )
+    .await
+    .expect("front starts");
+    let ecs = Ecs::at(&front.endpoint_url());
+    let started = Instant::now();
+    assert_eq!(ecs.call("ListClusters", json!({})).await.status, 200);
+    assert_eq!(ecs.call("ListClusters", json!({"maxResults": 0})).await.status, 400);
+    assert!(started.elapsed() >= 2 * latency, "{:?}", started.elapsed());
+}
+
+async fn create_clusters(front: &Front, prefix: &str, count: usize) -> Vec<(String, Option<String>)> {
+    let ecs = Ecs::at(&front.endpoint_url());
+    let mut outcomes = Vec::new();
+    for index in 0..count {
+        let name = format!("{prefix}{index:02}");
+        let answer = ecs.call("CreateCluster", json!({"clusterName": name})).await;
+        outcomes.push((name, answer.error_code));
+    }
+    outcomes
+}
+
+#[tokio::test]
+async fn faults_follow_the_seed_and_a_faulted_call_never_reaches_moto() {
+    let moto = Moto::start();
+    let kinds = vec![FaultKind::Http500, FaultKind::Http503, FaultKind::Throttling];
+    let config = |seed| with_faults(seed, 0.5, kinds.clone(), Duration::ZERO);
+    let first = Front::start(&moto.endpoint, config(7)).await.expect("front starts");
+    let again = Front::start(&moto.endpoint, config(7)).await.expect("front starts");
+    let other = Front::start(&moto.endpoint, config(8)).await.expect("front starts");
+    let first_run = create_clusters(&first, "a", 40).await;
+    let codes = |run: &[(String, Option<String>)]| run.iter().map(|(_, code)| code.clone()).collect::<Vec<_>>();
+    assert_eq!(codes(&first_run), codes(&create_clusters(&again, "b", 40).await));
+    assert_ne!(codes(&first_run), codes(&create_clusters(&other, "c", 40).await));
+    for code in ["ServerException", "ServiceUnavailableException", "ThrottlingException"] {
+        assert!(
+            first_run.iter().any(|(_, got)| got.as_deref() == Some(code)),
+            "no {code}"
+        );
+    }
+
+    let created: Vec<String> = first_run
+        .iter()
+        .filter(|(_, code)| code.is_none())
+        .map(|(name, _)| name.clone())
+        .collect();
+    let mut in_moto: Vec<String> = Ecs::at(&moto.endpoint)
+        .call("ListClusters", json!({}))
+        .await
+        .strings("clusterArns")
+        .into_iter()
+        .filter_map(|arn| {
+            arn.rsplit('/')
+                .next()
+                .filter(|name| name.starts_with('a'))
+                .map(str::to_owned)
+        })
+        .collect();
+    in_moto.sort();
+    assert_eq!(in_moto, created, "exactly the calls that succeeded reached moto");
+    let counts = first.calls().action("CreateCluster");
+    assert_eq!(counts.forwarded as usize, created.len());
+    assert_eq!(counts.faulted as usize, 40 - created.len());
+}
+
+const RAW_LIST_CLUSTERS: &str = "POST / HTTP/1.1\r\nhost: front\r\n\
+    x-amz-target: AmazonEC2ContainerServiceV20141113.ListClusters\r\n\
+    content-type: application/x-amz-json-1.1\r\ncontent-length: 2\r\n\r\n{}";
+
+#[tokio::test]
+async fn a_connection_reset_closes_the_connection_without_a_response() {
+    let moto = Moto::start();
+    let config = with_faults(1, 1.0, vec![FaultKind::ConnectionReset], Duration::ZERO);
+    let front = Front::start(&moto.endpoint, config).await.expect("front starts");
+    let address = front.endpoint_url().trim_start_matches("http://").to_owned();
+    // Blocking std socket on the blocking pool: the raw bytes are the point here.
+    let (received, read) = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(&address).expect("connect to the front");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        stream.write_all(RAW_LIST_CLUSTERS.as_bytes()).expect("send request");
+        let mut received = Vec::new();
+        let read = stream.read_to_end(&mut received);
+        (received, read)
+    })
+    .await
+    .expect("raw client finishes");
+    let error = read.expect_err("a reset, not a clean end of stream");
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
+    assert!(received.is_empty(), "no response bytes: {received:?}");
+    let counts = front.calls().action("ListClusters");
+    assert_eq!((counts.faulted, counts.forwarded), (1, 0));
+}
+
+#[tokio::test]
+async fn a_slow_response_stalls_then_fails_without_reaching_moto() {
+    let moto = Moto::start();
+    let slow_delay = Duration::from_millis(400);
+    let config = with_faults(1, 1.0, vec![FaultKind::SlowResponse], slow_delay);
+    let front = Front::start(&moto.endpoint, config).await.expect("front starts");
+    let started = Instant::now();
+    let answer = Ecs::at(&front.endpoint_url())
+        .call("CreateCluster", json!({"clusterName": "slow"}))
+        .await;
+    assert!(started.elapsed() >= slow_delay);
+    assert_eq!(
+        (answer.status, answer.error_code()),
+        (503, "ServiceUnavailableException")
+    );
+    let listed = Ecs::at(&moto.endpoint).call("ListClusters", json!({})).await;
+    assert!(listed.strings("clusterArns").is_empty());
+}

@@ -1,0 +1,91 @@
+//! Throttling by the ECS token buckets.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::Ecs;
+use crate::support::front::{Front, FrontConfig, ThrottleCategory, throttle_lower_bound};
+use crate::support::moto::Moto;
+
+#[tokio::test]
+async fn throttling_starts_after_the_burst_and_refill_brings_calls_back() {
+    let moto = Moto::start();
+    let front = Front::start(&moto.endpoint, FrontConfig::strict())
+        .await
+        .expect("front starts");
+    let endpoint = front.endpoint_url();
+    let started = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..150 {
+        let endpoint = endpoint.clone();
+        calls.spawn(async move { Ecs::at(&endpoint).call("ListClusters", json!({})).await });
+    }
+    let answers = calls.join_all().await;
+    let elapsed = started.elapsed();
+    let admitted = answers.iter().filter(|answer| answer.status == 200).count();
+    let throttled: Vec<_> = answers.iter().filter(|answer| answer.status != 200).collect();
+    assert!(
+        !throttled.is_empty(),
+        "150 calls in {elapsed:?} must outrun a 50/20 bucket"
+    );
+    for answer in &throttled {
+        assert_eq!((answer.status, answer.error_code()), (400, "ThrottlingException"));
+        assert_eq!(answer.body["message"], "Rate exceeded");
+    }
+    let refill_bound = 50.0 + 20.0 * elapsed.as_secs_f64() + 1.0;
+    assert!((admitted as f64) <= refill_bound, "{admitted} admitted in {elapsed:?}");
+    assert!(admitted >= 50, "the burst is admitted at once");
+
+    let ecs = Ecs::at(&endpoint);
+    let other_category = ecs.call("ListTaskDefinitions", json!({})).await;
+    assert_eq!(other_category.status, 200, "buckets are per category");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ecs.call("ListClusters", json!({})).await.status, 200, "refilled");
+    let counts = front.calls().action("ListClusters");
+    assert_eq!(counts.throttled as usize, throttled.len());
+}
+
+#[tokio::test]
+async fn actions_outside_the_throttle_table_are_never_throttled() {
+    let moto = Moto::start();
+    let front = Front::start(&moto.endpoint, FrontConfig::strict())
+        .await
+        .expect("front starts");
+    let ecs = Ecs::at(&front.endpoint_url());
+    for index in 0..60 {
+        let created = ecs
+            .call("CreateCluster", json!({"clusterName": format!("free{index}")}))
+            .await;
+        assert_eq!(created.status, 200);
+    }
+    assert_eq!(front.calls().action("CreateCluster").throttled, 0);
+}
+
+#[test]
+fn throttle_lower_bound_spends_the_burst_first_then_the_refill_rate() {
+    use ThrottleCategory::*;
+    let cases = [
+        (vec![], Duration::ZERO),
+        (vec![(ServiceModify, 50)], Duration::ZERO),
+        (vec![(ServiceModify, 51)], Duration::from_millis(200)),
+        (vec![(ServiceModify, 100)], Duration::from_secs(10)),
+        (vec![(TaskDefinitionModify, 25)], Duration::from_secs(5)),
+        (vec![(ClusterRead, 70)], Duration::from_secs(1)),
+        (vec![(ServiceRead, 110), (TagModify, 25)], Duration::from_millis(500)),
+        (vec![(ServiceRead, 60), (ServiceRead, 60)], Duration::from_secs(1)),
+        (vec![(TaskDefinitionRead, 53)], Duration::from_millis(150)),
+    ];
+    for (calls, expected) in cases {
+        assert_eq!(throttle_lower_bound(&calls), expected, "{calls:?}");
+    }
+    assert_eq!(ThrottleCategory::of_action("UpdateService"), Some(ServiceModify));
+    assert_eq!(
+        ThrottleCategory::of_action("ListTaskDefinitionFamilies"),
+        Some(TaskDefinitionRead)
+    );
+    assert_eq!(ThrottleCategory::of_action("CreateCluster"), None);
+    for category in ThrottleCategory::ALL {
+        assert!(category.burst() >= category.refill_per_second());
+    }
+}

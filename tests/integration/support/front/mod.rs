@@ -1,0 +1,198 @@
+//! The strict ECS front: an HTTP proxy between the SDK and moto that makes moto behave like
+//! real ECS where the tests depend on it: request limits and paging, per-category throttling,
+//! latency and seeded faults. Test and bench support only; never part of the Lambda.
+//!
+//! Each call goes through, in order: count as received, latency, body check, fault dice,
+//! throttle buckets, limits, and only then moto.
+
+mod buckets;
+mod counts;
+mod faults;
+mod paging;
+mod pipeline;
+mod wire;
+
+use std::convert::Infallible;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::Uri;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio::task::{JoinHandle, JoinSet};
+
+pub use buckets::{ThrottleCategory, throttle_lower_bound};
+pub use counts::{ActionCounts, CallCounts, NOT_AN_ECS_CALL};
+pub use faults::FaultKind;
+
+use pipeline::Shared;
+
+/// Whether ECS request limits are checked (moto checks none of them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limits {
+    /// `DescribeServices` takes at most 10 services; `ListServices`/`ListClusters` honour
+    /// `maxResults` (1–100) and `nextToken`.
+    Enforced,
+    /// Every call goes to moto as sent.
+    Off,
+}
+
+/// Whether calls are throttled like ECS does it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Throttle {
+    /// Token buckets per category, see [`ThrottleCategory`].
+    EcsBuckets,
+    Off,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Faults {
+    None,
+    /// Each call fails with probability `rate` (0–1), with one of `kinds` picked by a PRNG
+    /// seeded with `seed`. `slow_delay` is how long a [`FaultKind::SlowResponse`] stalls.
+    Injected {
+        seed: u64,
+        rate: f64,
+        kinds: Vec<FaultKind>,
+        slow_delay: Duration,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrontConfig {
+    pub limits: Limits,
+    pub throttle: Throttle,
+    /// Added to every call before it is answered.
+    pub latency: Duration,
+    pub faults: Faults,
+}
+
+impl FrontConfig {
+    /// Limits and throttling like real ECS; no latency, no faults.
+    pub fn strict() -> Self {
+        Self {
+            limits: Limits::Enforced,
+            throttle: Throttle::EcsBuckets,
+            latency: Duration::ZERO,
+            faults: Faults::None,
+        }
+    }
+}
+
+/// A running front on a free loopback port. Dropping it stops it, open connections included.
+#[derive(Debug)]
+pub struct Front {
+    address: SocketAddr,
+    shared: Arc<Shared>,
+    accept_task: JoinHandle<()>,
+}
+
+impl Front {
+    /// Starts a front in front of `upstream` (`http://127.0.0.1:PORT`; loopback only).
+    pub async fn start(upstream: &str, config: FrontConfig) -> io::Result<Front> {
+        let upstream = loopback_base_url(upstream)?;
+        let shared = Arc::new(Shared::new(upstream, config)?);
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let address = listener.local_addr()?;
+        let accept_task = tokio::spawn(accept_connections(listener, Arc::clone(&shared)));
+        Ok(Front {
+            address,
+            shared,
+            accept_task,
+        })
+    }
+
+    /// What to give the SDK as endpoint URL.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub fn calls(&self) -> CallCounts {
+        self.shared.counts.snapshot()
+    }
+
+    pub fn reset_counts(&self) {
+        self.shared.counts.clear();
+    }
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        // The accept task owns the connection tasks (a JoinSet), so they end with it.
+        self.accept_task.abort();
+    }
+}
+
+fn loopback_base_url(upstream: &str) -> io::Result<String> {
+    let invalid = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("upstream {upstream:?}: {why}"));
+    let uri: Uri = upstream.parse().map_err(|_| invalid("not a URL"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(invalid("must be http://"));
+    }
+    let host = uri.host().ok_or_else(|| invalid("has no host"))?;
+    let is_loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !is_loopback {
+        return Err(invalid("must be a loopback address"));
+    }
+    let authority = uri.authority().ok_or_else(|| invalid("has no host"))?;
+    Ok(format!("http://{authority}"))
+}
+
+async fn accept_connections(listener: TcpListener, shared: Arc<Shared>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve_connection(stream, Arc::clone(&shared)));
+                }
+                // Out of file descriptors or similar: back off instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
+    // A second descriptor of the same socket, to turn the close into a reset (SO_LINGER 0)
+    // after hyper, which owns the stream, has been dropped.
+    let Ok(std_stream) = stream.into_std() else {
+        return;
+    };
+    let Ok(reset_handle) = std_stream.try_clone() else {
+        return;
+    };
+    let Ok(stream) = TcpStream::from_std(std_stream) else {
+        return;
+    };
+    let reset_requested = Arc::new(Notify::new());
+    let service = service_fn({
+        let reset_requested = Arc::clone(&reset_requested);
+        move |request| {
+            let shared = Arc::clone(&shared);
+            let reset_requested = Arc::clone(&reset_requested);
+            async move { Ok::<_, Infallible>(pipeline::answer(&shared, request, &reset_requested).await) }
+        }
+    });
+    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        _ = connection => {}
+        () = reset_requested.notified() => {
+            if let Ok(reset_handle) = TcpStream::from_std(reset_handle) {
+                // Best effort: without it the close is a plain FIN, still without a response.
+                let _ = reset_handle.set_zero_linger();
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! What the front does with one call.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONNECTION, CONTENT_LENGTH, HOST, HeaderMap, TRANSFER_ENCODING};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Map, Value};
+use tokio::sync::Notify;
+
+use super::buckets::{Admission, EcsBuckets, ThrottleCategory};
+use super::counts::{CountBook, NOT_AN_ECS_CALL, Tally};
+use super::faults::{FaultDice, FaultKind};
+use super::paging::{self, Listing, PageRequest};
+use super::wire::{AwsError, FrontBody};
+use super::{Faults, FrontConfig, Limits, Throttle};
+
+const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
+const REQUEST_BYTES_MAX: usize = 1 << 20;
+const RESPONSE_BYTES_MAX: usize = 64 << 20;
+/// Bounds a hung moto; far above anything moto needs.
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything the connections of one front share.
+#[derive(Debug)]
+pub(super) struct Shared {
+    upstream: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+    limits: Limits,
+    throttle: Throttle,
+    latency: Duration,
+    fault_dice: Option<FaultDice>,
+    slow_delay: Duration,
+    buckets: EcsBuckets,
+    pub(super) counts: CountBook,
+}
+
+impl Shared {
+    pub(super) fn new(upstream: String, config: FrontConfig) -> io::Result<Self> {
+        let (fault_dice, slow_delay) = match config.faults {
+            Faults::None => (None, Duration::ZERO),
+            Faults::Injected {
+                seed,
+                rate,
+                kinds,
+                slow_delay,
+            } => {
+                let dice = FaultDice::new(seed, rate, &kinds).ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("fault rate {rate} must be in [0, 1], with at least one kind when above 0"),
+                    )
+                })?;
+                (Some(dice), slow_delay)
+            }
+        };
+        Ok(Self {
+            upstream,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            limits: config.limits,
+            throttle: config.throttle,
+            latency: config.latency,
+            fault_dice,
+            slow_delay,
+            buckets: EcsBuckets::default(),
+            counts: CountBook::default(),
+        })
+    }
+}
+
+/// How a call is answered once the front has decided.
+enum Reply {
+    Now(Response<FrontBody>),
+    After(Duration, Response<FrontBody>),
+    /// Close the connection without a response.
+    Reset,
+}
+
+impl From<AwsError> for Reply {
+    fn from(error: AwsError) -> Self {
+        Reply::Now(error.into_response())
+    }
+}
+
+pub(super) async fn answer(
+    shared: &Shared,
+    request: Request<Incoming>,
+    reset_requested: &Notify,
+) -> Response<FrontBody> {
+    let action = ecs_action(request.headers());
+    let count_key = action.clone().unwrap_or_else(|| NOT_AN_ECS_CALL.to_owned());
+    shared.counts.add(&count_key, Tally::Received);
+    if !shared.latency.is_zero() {
+        tokio::time::sleep(shared.latency).await;
+    }
+    // Each outcome is counted when decided, before its effect, so a client that gives up
+    // early (slow response, reset) still leaves counts that add up.
+    let counted = |tally| shared.counts.add(&count_key, tally);
+    let reply = match action {
+        Some(action) => decide(shared, &action, request, counted).await,
+        None => {
+            counted(Tally::Rejected);
+            AwsError::unknown_operation("X-Amz-Target names no Amazon ECS action").into()
+        }
+    };
+    match reply {
+        Reply::Now(response) => response,
+        Reply::After(delay, response) => {
+            tokio::time::sleep(delay).await;
+            response
+        }
+        Reply::Reset => {
+            // The connection task drops this connection with SO_LINGER 0 once notified.
+            reset_requested.notify_one();
+            std::future::pending().await
+        }
+    }
+}
+
+fn ecs_action(headers: &HeaderMap) -> Option<String> {
+    let target = headers.get("x-amz-target")?.to_str().ok()?;
+    let action = target.strip_prefix(ECS_TARGET_PREFIX)?;
+    (!action.is_empty()).then(|| action.to_owned())
+}
+
+async fn decide(shared: &Shared, action: &str, request: Request<Incoming>, counted: impl Fn(Tally)) -> Reply {
+    let (parts, body) = request.into_parts();
+    let (raw_body, json_body) = match read_json_object(body).await {
+        Ok(read) => read,
+        Err(error) => {
+            counted(Tally::Rejected);
+            return error.into();
+        }
+    };
+
+    // Faults are decided and applied before anything reaches moto: a faulted call is never
+    // applied upstream, so a client retry cannot apply a non-idempotent call (UpdateService)
+    // twice. Real ECS could fail after applying; the tests are about retries, not that.
+    if let Some(kind) = shared.fault_dice.as_ref().and_then(FaultDice::roll) {
+        counted(Tally::Faulted);
+        return fault_reply(kind, shared.slow_delay);
+    }
+
+    if shared.throttle == Throttle::EcsBuckets
+        && let Some(category) = ThrottleCategory::of_action(action)
+        && shared.buckets.try_take(category, Instant::now()) == Admission::Throttled
+    {
+        counted(Tally::Throttled);
+        return AwsError::throttling().into();
+    }
+
+    let page = match shared.limits {
+        Limits::Off => None,
+        Limits::Enforced => match check_limits(action, json_body) {
+            Ok(page) => page,
+            Err(error) => {
+                counted(Tally::Rejected);
+                return error.into();
+            }
+        },
+    };
+
+    counted(Tally::Forwarded);
+    let upstream_body = match &page {
+        Some(page) => Bytes::from(Value::Object(page.upstream_request.clone()).to_string()),
+        None => raw_body,
+    };
+    let response = match forward(shared, &parts, upstream_body).await {
+        Ok(response) => response,
+        Err(error) => return error.into(),
+    };
+    match page {
+        Some(page) if response.status.is_success() => match paging::page_response(&page, &response.body) {
+            Ok(body) => Reply::Now(response.with_body(body.into()).into_front_response()),
+            Err(error) => error.into(),
+        },
+        _ => Reply::Now(response.into_front_response()),
+    }
+}
+
+fn fault_reply(kind: FaultKind, slow_delay: Duration) -> Reply {
+    match kind {
+        FaultKind::Http500 => AwsError::server("injected fault: internal failure").into(),
+        FaultKind::Http503 => AwsError::service_unavailable("injected fault: unavailable").into(),
+        FaultKind::Throttling => AwsError::throttling().into(),
+        FaultKind::ConnectionReset => Reply::Reset,
+        FaultKind::SlowResponse => Reply::After(
+            slow_delay,
+            AwsError::service_unavailable("injected fault: slow response").into_response(),
+        ),
+    }
+}
+
+/// The page to cut when the action is paged by the front; an error when a limit is broken.
+fn check_limits(action: &str, body: Map<String, Value>) -> Result<Option<PageRequest>, AwsError> {
+    if action == "DescribeServices" {
+        paging::check_describe_services(&body)?;
+    }
+    Listing::of_action(action)
+        .map(|listing| paging::parse_page_request(listing, body))
+        .transpose()
+}
+
+async fn read_json_object(body: Incoming) -> Result<(Bytes, Map<String, Value>), AwsError> {
+    let raw = Limited::new(body, REQUEST_BYTES_MAX)
+        .collect()
+        .await
+        .map_err(|error| AwsError::serialization(format!("cannot read request body: {error}")))?
+        .to_bytes();
+    let json = serde_json::from_slice(&raw)
+        .map_err(|error| AwsError::serialization(format!("request body is not a JSON object: {error}")))?;
+    Ok((raw, json))
+}
+
+struct UpstreamResponse {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl UpstreamResponse {
+    fn with_body(self, body: Bytes) -> Self {
+        Self { body, ..self }
+    }
+
+    fn into_front_response(self) -> Response<FrontBody> {
+        let mut response = Response::new(Full::new(self.body));
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers;
+        response
+    }
+}
+
+async fn forward(
+    shared: &Shared,
+    parts: &hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<UpstreamResponse, AwsError> {
+    let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(format!("{}{path}", shared.upstream))
+        .body(Full::new(body))
+        .map_err(|error| AwsError::server(format!("cannot build upstream request: {error}")))?;
+    let headers = request.headers_mut();
+    *headers = parts.headers.clone();
+    strip_framing_headers(headers);
+    headers.remove(HOST);
+
+    let response = tokio::time::timeout(UPSTREAM_TIMEOUT, shared.client.request(request))
+        .await
+        .map_err(|_| AwsError::server("moto did not answer in time"))?
+        .map_err(|error| AwsError::server(format!("cannot reach moto: {error}")))?;
+    let (parts, body) = response.into_parts();
+    let body = Limited::new(body, RESPONSE_BYTES_MAX)
+        .collect()
+        .await
+        .map_err(|error| AwsError::server(format!("cannot read moto's answer: {error}")))?
+        .to_bytes();
+    let mut headers = parts.headers;
+    strip_framing_headers(&mut headers);
+    Ok(UpstreamResponse {
+        status: parts.status,
+        headers,
+        body,
+    })
+}
+
+/// Framing belongs to each hop: hyper sets the right length for the body it sends.
+fn strip_framing_headers(headers: &mut HeaderMap) {
+    for name in [CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+}

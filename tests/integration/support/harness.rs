@@ -1,0 +1,30 @@
+//! moto behind the strict ECS front: tests seed and inspect moto directly (no throttling of the
+//! set-up), while the code under test talks to the front, which pages, limits and throttles like ECS.
+
+use super::front::{Front, FrontConfig};
+use super::moto::{Moto, ecs_client_for};
+
+pub struct Harness {
+    pub moto: Moto,
+    pub front: Front,
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        let moto = Moto::start();
+        let front = Front::start(&moto.endpoint, FrontConfig::strict())
+            .await
+            .expect("the strict front starts");
+        Harness { moto, front }
+    }
+
+    /// Straight to moto: for seeding and for reading back state.
+    pub fn seeder(&self) -> aws_sdk_ecs::Client {
+        self.moto.ecs_client()
+    }
+
+    /// Through the front: what the code under test uses.
+    pub fn function_client(&self) -> aws_sdk_ecs::Client {
+        ecs_client_for(&self.front.endpoint_url())
+    }
+}
