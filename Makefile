@@ -31,6 +31,16 @@ clippy:
 unit: venv
 	cargo test --all-targets
 
+# The function through the real Lambda runtime API (cargo lambda watch + invoke) against moto.
+e2e: venv
+	$(VENV)/bin/python tests/e2e/lambda_emulator.py
+
+# Calls, wall time, throttling and process figures against moto behind the strict ECS front; `build` makes
+# the arm64 bootstrap whose size it reports. The table ends the output; target/bench/summary.json has it all.
+bench: venv build
+	cargo bench --bench redeploy
+	@echo "table: target/bench/table.txt  summary: target/bench/summary.json"
+
 # --- Deployment (template.yaml, cdk/) ---
 # Lambda architecture for `build` and `sam-build`: arm64 or x86_64 (the SAM Architecture parameter's values).
 ARCH ?= arm64

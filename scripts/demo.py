@@ -8,8 +8,10 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import closing
+from datetime import datetime, timezone
 from pathlib import Path
 
 import boto3
@@ -100,9 +102,15 @@ def main():
         )
         seed(ecs)
         before = deployment_ids(ecs)
+        # The push happens now: deployments of the fleet just seeded are older than it.
+        pushed = json.loads(Path(event).read_text())
+        pushed["time"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as now_event:
+            json.dump(pushed, now_event)
         print(f"Local ECS (moto) at {endpoint}: {len(FLEET)} services in 2 clusters.")
-        print(f"$ ecs-redeploy apply --event {event}\n")
-        run = subprocess.run([binary, "apply", "--event", event], env=env, capture_output=True, text=True)
+        print(f"$ ecs-redeploy apply --event {event}   # with time set to now\n")
+        run = subprocess.run([binary, "apply", "--event", now_event.name], env=env, capture_output=True, text=True)
+        os.unlink(now_event.name)
         print(run.stderr, end="")
         if run.returncode != 0:
             sys.exit(f"ecs-redeploy exited with {run.returncode}")

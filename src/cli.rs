@@ -6,11 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::app;
 use crate::config::Config;
-use crate::ecs_sdk::{SdkEcs, load_sdk_config};
 use crate::event::{Classified, Push, classify_json};
 use crate::handler::process;
-use crate::redeploy::Redeployer;
 use crate::report::{Invocation, Mode};
 
 const AFTER_HELP: &str = "\
@@ -20,6 +19,8 @@ Settings come from environment variables, as in the Lambda function:
   CLUSTERS         comma-separated cluster names or ARNs           [default: all clusters]
   MAX_CONCURRENCY  1-64 concurrent ECS calls                       [default: 8]
   DRY_RUN          true | false; true makes `apply` a plan         [default: false]
+  DEFAULT_ACTION   force | pin, for services whose tag does not say [default: force]
+  LOCK_TABLE       DynamoDB table that makes duplicate deliveries deploy once [default: none]
   RETRY_MODE       standard | adaptive (SDK retries)               [default: standard]
   MAX_ATTEMPTS     1-10 attempts per ECS call                      [default: 5]
 AWS credentials, region and endpoint come from the standard chain (AWS_PROFILE, AWS_REGION,
@@ -66,8 +67,7 @@ pub async fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => return usage_error(&e),
     };
-    let sdk = load_sdk_config(&config).await;
-    let redeployer = Redeployer::new(SdkEcs::new(aws_sdk_ecs::Client::new(&sdk)), config);
+    let redeployer = app::build(config).await;
     let mode = match requested {
         Mode::Plan => Mode::Plan,
         Mode::Apply => redeployer.apply_mode(),

@@ -20,6 +20,15 @@ pub enum Select {
     OptedIn,
 }
 
+/// What a redeploy does to a service whose tag does not choose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultAction {
+    /// A new deployment of the same task definition (`forceNewDeployment`).
+    Force,
+    /// A new task-definition revision pinned to the pushed digest.
+    Pin,
+}
+
 /// Whether changes are made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunMode {
@@ -51,6 +60,9 @@ pub struct Config {
     pub clusters: ClusterScope,
     pub max_concurrency: NonZeroUsize,
     pub run_mode: RunMode,
+    pub default_action: DefaultAction,
+    /// DynamoDB table that makes concurrent duplicates of one push deploy once; `None`: no lock.
+    pub lock_table: Option<String>,
     pub retry_mode: RetryMode,
     pub max_attempts: u32,
 }
@@ -131,6 +143,22 @@ impl Config {
             Some("true") => RunMode::Plan,
             Some(other) => return Err(invalid("DRY_RUN", other, "`true` or `false`")),
         };
+        let default_action = match get("DEFAULT_ACTION").as_deref() {
+            None | Some("force") => DefaultAction::Force,
+            Some("pin") => DefaultAction::Pin,
+            Some(other) => return Err(invalid("DEFAULT_ACTION", other, "`force` or `pin`")),
+        };
+        let lock_table = match get("LOCK_TABLE") {
+            None => None,
+            Some(name) if is_table_name(&name) => Some(name),
+            Some(name) => {
+                return Err(invalid(
+                    "LOCK_TABLE",
+                    &name,
+                    "a DynamoDB table name (3-255 letters, digits, `_`, `-`, `.`) or its ARN",
+                ));
+            }
+        };
         let retry_mode = match get("RETRY_MODE").as_deref() {
             None | Some("standard") => RetryMode::Standard,
             Some("adaptive") => RetryMode::Adaptive,
@@ -150,10 +178,26 @@ impl Config {
             clusters,
             max_concurrency,
             run_mode,
+            default_action,
+            lock_table,
             retry_mode,
             max_attempts,
         })
     }
+}
+
+fn is_table_name(value: &str) -> bool {
+    let name = match value.strip_prefix("arn:") {
+        Some(rest) => match rest.split(':').nth(4).and_then(|r| r.strip_prefix("table/")) {
+            Some(name) => name,
+            None => return false,
+        },
+        None => value,
+    };
+    (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 fn is_cluster_name_or_arn(value: &str) -> bool {
@@ -182,6 +226,8 @@ mod tests {
         assert_eq!(c.clusters, ClusterScope::All);
         assert_eq!(c.max_concurrency.get(), 8);
         assert_eq!(c.run_mode, RunMode::Apply);
+        assert_eq!(c.default_action, DefaultAction::Force);
+        assert_eq!(c.lock_table, None);
         assert_eq!(c.retry_mode, RetryMode::Standard);
         assert_eq!(c.max_attempts, 5);
         assert_eq!(config(&[("SELECT", ""), ("CLUSTERS", "  ")]).unwrap(), c);
@@ -195,6 +241,8 @@ mod tests {
             ("CLUSTERS", "prod, arn:aws:ecs:us-east-1:123456789012:cluster/stage,"),
             ("MAX_CONCURRENCY", "16"),
             ("DRY_RUN", "true"),
+            ("DEFAULT_ACTION", "pin"),
+            ("LOCK_TABLE", "ecs-redeploy-locks"),
             ("RETRY_MODE", "adaptive"),
             ("MAX_ATTEMPTS", "3"),
         ])
@@ -210,6 +258,8 @@ mod tests {
         );
         assert_eq!(c.max_concurrency.get(), 16);
         assert_eq!(c.run_mode, RunMode::Plan);
+        assert_eq!(c.default_action, DefaultAction::Pin);
+        assert_eq!(c.lock_table.as_deref(), Some("ecs-redeploy-locks"));
         assert_eq!(c.retry_mode, RetryMode::Adaptive);
         assert_eq!(c.max_attempts, 3);
     }

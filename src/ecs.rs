@@ -118,6 +118,22 @@ pub trait EcsApi: Send + Sync {
         cluster: &str,
         service: &str,
     ) -> impl Future<Output = Result<Deployment, EcsError>> + Send;
+
+    /// Registers a new revision of `source` (a task-definition ARN) with every field and tag (except `aws:` keys)
+    /// preserved and the named containers' images replaced; returns the new revision's ARN.
+    fn register_revision(
+        &self,
+        source: &str,
+        images: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<String, EcsError>> + Send;
+
+    /// `UpdateService(taskDefinition)`: deploys `task_definition` to the service; returns the new primary deployment.
+    fn deploy_revision(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> impl Future<Output = Result<Deployment, EcsError>> + Send;
 }
 
 /// The last path segment of an ARN (`…:cluster/prod` → `prod`); a plain name is returned as is.

@@ -1,11 +1,13 @@
 //! The ECS port over `aws_sdk_ecs::Client`: the only module that knows the SDK's types.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
 use aws_sdk_ecs::types::{self as sdk, ServiceField};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use chrono::{DateTime, Utc};
@@ -16,6 +18,9 @@ use crate::ecs::{
     Container, DESCRIBE_SERVICES_MAX, Deployment, DescribeFailure, DescribedServices, EcsApi, EcsError, EcsErrorKind,
     LIST_PAGE_MAX, Service, TaskDefinition, VersionConsistency,
 };
+
+#[path = "ecs_sdk_revision.rs"]
+mod revision;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 /// One slow answer should be retried, not wait for Lambda's own timeout.
@@ -142,11 +147,38 @@ impl EcsApi for SdkEcs {
             .send()
             .await
             .map_err(|e| ecs_error("UpdateService", e))?;
-        output
-            .service()
-            .and_then(|s| newest_deployment(s.deployments()))
-            .ok_or_else(|| EcsError::new("UpdateService", EcsErrorKind::Other, "answer has no deployment"))
+        updated_deployment(&output)
     }
+
+    async fn register_revision(&self, source: &str, images: &BTreeMap<String, String>) -> Result<String, EcsError> {
+        revision::register_revision(&self.client, source, images).await
+    }
+
+    async fn deploy_revision(
+        &self,
+        cluster: &str,
+        service_arn: &str,
+        task_definition: &str,
+    ) -> Result<Deployment, EcsError> {
+        let output = self
+            .client
+            .update_service()
+            .cluster(cluster)
+            .service(service_arn)
+            .task_definition(task_definition)
+            .send()
+            .await
+            .map_err(|e| ecs_error("UpdateService", e))?;
+        updated_deployment(&output)
+    }
+}
+
+/// The deployment an `UpdateService` call started.
+fn updated_deployment(output: &UpdateServiceOutput) -> Result<Deployment, EcsError> {
+    output
+        .service()
+        .and_then(|s| newest_deployment(s.deployments()))
+        .ok_or_else(|| EcsError::new("UpdateService", EcsErrorKind::Other, "answer has no deployment"))
 }
 
 fn service(s: &sdk::Service) -> Service {

@@ -423,3 +423,6 @@ async fn answers_that_are_not_service_errors_are_other() {
         assert!(!error.message.is_empty() && error.source().is_some(), "{error:?}");
     }
 }
+
+#[path = "ecs_sdk_revision_tests.rs"]
+mod revision_tests;

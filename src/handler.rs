@@ -7,11 +7,12 @@ use tracing::info;
 
 use crate::ecs::EcsApi;
 use crate::event::{Classified, EventError, classify};
+use crate::lock::DeployLock;
 use crate::redeploy::Redeployer;
 use crate::report::{Invocation, Mode, Report};
 
 /// Why an invocation fails, so Lambda's retries and on-failure destination see it.
-#[derive(Debug, Error)]
+#[derive(Error)]
 pub enum InvocationError {
     #[error("invalid event: {0}")]
     InvalidEvent(#[from] EventError),
@@ -20,6 +21,13 @@ pub enum InvocationError {
         .report.image.uri, .failures.join(", "), .report.counts.redeployed
     )]
     Incomplete { report: Box<Report>, failures: Vec<String> },
+}
+
+/// The runtime logs errors with `Debug`: give it the readable message, not the whole report.
+impl std::fmt::Debug for InvocationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl From<InvocationError> for Diagnostic {
@@ -36,8 +44,8 @@ impl From<InvocationError> for Diagnostic {
 }
 
 /// The Lambda handler: after everything was attempted, any failure fails the invocation.
-pub async fn handle<E: EcsApi>(
-    redeployer: &Redeployer<E>,
+pub async fn handle<E: EcsApi, L: DeployLock>(
+    redeployer: &Redeployer<E, L>,
     event: LambdaEvent<Value>,
 ) -> Result<Invocation, InvocationError> {
     let classified = classify(event.payload)?;
@@ -51,7 +59,11 @@ pub async fn handle<E: EcsApi>(
 }
 
 /// Acts on a classified event: logs an ignored one, runs the redeployer in `mode` for a push.
-pub async fn process<E: EcsApi>(redeployer: &Redeployer<E>, event: Classified, mode: Mode) -> Invocation {
+pub async fn process<E: EcsApi, L: DeployLock>(
+    redeployer: &Redeployer<E, L>,
+    event: Classified,
+    mode: Mode,
+) -> Invocation {
     match event {
         Classified::Ignored(why) => {
             info!(reason = why.code(), detail = %why, "event ignored");

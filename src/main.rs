@@ -3,9 +3,7 @@
 use std::process::ExitCode;
 
 use ecs_redeploy::config::Config;
-use ecs_redeploy::ecs_sdk::{SdkEcs, load_sdk_config};
-use ecs_redeploy::redeploy::Redeployer;
-use ecs_redeploy::{cli, handler};
+use ecs_redeploy::{app, cli, handler};
 use lambda_runtime::service_fn;
 
 #[tokio::main]
@@ -21,8 +19,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let sdk = load_sdk_config(&config).await;
-    let redeployer = Redeployer::new(SdkEcs::new(aws_sdk_ecs::Client::new(&sdk)), config);
+    let redeployer = app::build(config).await;
     let redeployer = &redeployer;
     match lambda_runtime::run(service_fn(move |event| handler::handle(redeployer, event))).await {
         Ok(()) => ExitCode::SUCCESS,

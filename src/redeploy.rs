@@ -1,41 +1,47 @@
-//! The redeployer: finds the services a push affects and redeploys each once.
-//! Discovery is list → describe (10 at a time) → task definitions (once per revision, cached for
-//! the warm process); every step fans out at most `MAX_CONCURRENCY` calls, and a failure is
-//! recorded against the services or cluster it concerns while everything else carries on.
+//! The redeployer: decides for every discovered service and redeploys each affected one once —
+//! guarded by the deploy lock, sharing one new revision among services on the same revision.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::{StreamExt, stream};
 use tracing::{debug, info, warn};
 
-use crate::config::{ClusterScope, Config, RunMode};
-use crate::decide::{self, Action, Decision, Selection};
-use crate::ecs::{DESCRIBE_SERVICES_MAX, EcsApi, EcsError, Service, TaskDefinition, short_name};
+use crate::config::{Config, RunMode};
+use crate::decide::{self, Action, Decision, Method, Reason, Selection};
+use crate::discover::{Discovery, TaskDefinitionCache, Unexamined, discover};
+use crate::ecs::{EcsApi, Service, short_name};
 use crate::event::Push;
-use crate::report::{Mode, Outcome, Report, ScanError, ServiceReport};
+use crate::lock::{Claim, ClaimState, DeployLock, LockKey, NoLock};
+use crate::report::{Mode, Outcome, Report, ServiceReport};
 
-pub struct Redeployer<E> {
+pub struct Redeployer<E, L = NoLock> {
     ecs: E,
+    lock: L,
     config: Config,
-    /// Task-definition revisions are immutable, so a warm process never needs to describe one twice.
-    task_definitions: Mutex<HashMap<String, Arc<TaskDefinition>>>,
+    task_definitions: TaskDefinitionCache,
 }
 
-/// A service that could not be examined: it is reported as failed with this reason.
-struct Unexamined {
-    cluster: String,
-    arn: String,
-    reason: &'static str,
-    error: String,
+/// A service the decision says to redeploy, with its report line filled in as it goes.
+struct Job {
+    service: Service,
+    images: BTreeMap<String, String>,
+    lock_key: Option<LockKey>,
+    report: ServiceReport,
 }
 
-impl<E: EcsApi> Redeployer<E> {
+impl<E: EcsApi> Redeployer<E, NoLock> {
     pub fn new(ecs: E, config: Config) -> Self {
+        Redeployer::with_lock(ecs, NoLock, config)
+    }
+}
+
+impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
+    pub fn with_lock(ecs: E, lock: L, config: Config) -> Self {
         Redeployer {
             ecs,
+            lock,
             config,
-            task_definitions: Mutex::new(HashMap::new()),
+            task_definitions: TaskDefinitionCache::default(),
         }
     }
 
@@ -52,174 +58,173 @@ impl<E: EcsApi> Redeployer<E> {
     }
 
     pub async fn run(&self, push: &Push, mode: Mode) -> Report {
-        let limit = self.config.max_concurrency.get();
-        let mut scan_errors = Vec::new();
-        let mut unexamined = Vec::new();
-
-        let clusters = match &self.config.clusters {
-            ClusterScope::Listed(clusters) => clusters.clone(),
-            ClusterScope::All => self.ecs.list_clusters().await.unwrap_or_else(|e| {
-                scan_errors.push(scan_error(None, "list-clusters", &e));
-                Vec::new()
-            }),
-        };
-
-        let listed: Vec<_> = stream::iter(&clusters)
-            .map(|cluster| async move { (cluster, self.ecs.list_services(cluster).await) })
-            .buffer_unordered(limit)
-            .collect()
-            .await;
-        let mut batches = Vec::new();
-        for (cluster, result) in listed {
-            match result {
-                Ok(arns) => batches.extend(arns.chunks(DESCRIBE_SERVICES_MAX).map(|b| (cluster, b.to_vec()))),
-                Err(e) => scan_errors.push(scan_error(Some(cluster), "list-services", &e)),
-            }
-        }
-
-        let described: Vec<_> = stream::iter(batches)
-            .map(|(cluster, batch)| async move {
-                let result = self.ecs.describe_services(cluster, &batch).await;
-                (cluster, batch, result)
-            })
-            .buffer_unordered(limit)
-            .collect()
-            .await;
-        let mut services = Vec::new();
-        for (cluster, batch, result) in described {
-            match result {
-                Ok(found) => {
-                    services.extend(found.services);
-                    unexamined.extend(found.failures.into_iter().map(|f| Unexamined {
-                        cluster: short_name(cluster).to_owned(),
-                        arn: f.arn,
-                        reason: "describe-failed",
-                        error: format!("DescribeServices reported {}", f.reason),
-                    }));
-                }
-                Err(e) => unexamined.extend(batch.into_iter().map(|arn| Unexamined {
-                    cluster: short_name(cluster).to_owned(),
-                    arn,
-                    reason: "describe-failed",
-                    error: e.to_string(),
-                })),
-            }
-        }
-        let scanned = services.len() + unexamined.len();
-
-        let task_definitions = self.task_definitions(&services).await;
+        let discovery = discover(&self.ecs, &self.config, &self.task_definitions).await;
+        let scanned = discovery.scanned();
+        let Discovery {
+            clusters,
+            services,
+            unexamined,
+            scan_errors,
+        } = discovery;
         let selection = Selection {
             tag_key: &self.config.tag_key,
             select: self.config.select,
+            default_action: self.config.default_action,
         };
-        let mut decided = Vec::new();
-        for service in services {
-            let task_definition = task_definitions
-                .get(&service.task_definition)
-                .cloned()
-                .unwrap_or_else(|| Err("task definition was not described".to_owned()));
-            match task_definition {
-                Ok(td) => match decide::decide(push, &service, &td, selection) {
-                    Some(decision) => decided.push((service, decision)),
-                    None => debug!(service = %service.arn, "unrelated to the push"),
-                },
-                Err(error) => unexamined.push(Unexamined {
-                    cluster: short_name(&service.cluster_arn).to_owned(),
-                    arn: service.arn,
-                    reason: "task-definition-unavailable",
-                    error,
+        let mut reports: Vec<ServiceReport> = unexamined.into_iter().map(failed_unexamined).collect();
+        let mut jobs = Vec::new();
+        for (service, task_definition) in services {
+            let Some(decision) = decide::decide(push, &service, &task_definition, selection) else {
+                debug!(service = %service.arn, "unrelated to the push");
+                continue;
+            };
+            let images = decision.images.clone();
+            let report = decided_report(&service, decision);
+            match (report.decision, mode) {
+                (Some(Action::Redeploy), Mode::Apply) => jobs.push(Job {
+                    lock_key: push.digest.as_ref().map(|d| LockKey::new(&service.arn, d)),
+                    service,
+                    images,
+                    report,
                 }),
+                (Some(Action::Redeploy), Mode::Plan) => reports.push(ServiceReport {
+                    outcome: Outcome::Planned,
+                    ..report
+                }),
+                _ => reports.push(report),
             }
         }
-
-        let mut reports: Vec<ServiceReport> = stream::iter(decided)
-            .map(|(service, decision)| self.act(service, decision, mode))
-            .buffer_unordered(limit)
-            .collect()
-            .await;
-        reports.extend(unexamined.into_iter().map(failed_unexamined));
-
-        let report = Report::new(push, mode, clusters.len(), scanned, reports, scan_errors);
+        reports.extend(self.execute(jobs).await);
+        let report = Report::new(push, mode, clusters, scanned, reports, scan_errors);
         log(&report);
         report
     }
 
-    /// Describes each distinct revision not yet cached, at most `MAX_CONCURRENCY` at a time.
-    async fn task_definitions(&self, services: &[Service]) -> HashMap<String, Result<Arc<TaskDefinition>, String>> {
-        let wanted: BTreeSet<&str> = services.iter().map(|s| s.task_definition.as_str()).collect();
-        let mut found = HashMap::new();
-        let mut missing = Vec::new();
-        {
-            let cache = self.task_definitions.lock().unwrap_or_else(PoisonError::into_inner);
-            for arn in wanted {
-                match cache.get(arn) {
-                    Some(td) => {
-                        found.insert(arn.to_owned(), Ok(Arc::clone(td)));
-                    }
-                    None => missing.push(arn),
-                }
-            }
-        }
-        let fetched: Vec<_> = stream::iter(missing)
-            .map(|arn| async move { (arn, self.ecs.describe_task_definition(arn).await) })
-            .buffer_unordered(self.config.max_concurrency.get())
+    /// Claims, registers the shared revisions, deploys, and completes or releases each claim.
+    async fn execute(&self, jobs: Vec<Job>) -> Vec<ServiceReport> {
+        let limit = self.config.max_concurrency.get();
+        let claimed: Vec<(Job, Result<Claim, String>)> = stream::iter(jobs)
+            .map(|job| async move {
+                let claim = match &job.lock_key {
+                    Some(key) => self.lock.claim(key).await.map_err(|e| e.to_string()),
+                    None => Ok(Claim::Acquired),
+                };
+                (job, claim)
+            })
+            .buffer_unordered(limit)
             .collect()
             .await;
-        let mut cache = self.task_definitions.lock().unwrap_or_else(PoisonError::into_inner);
-        for (arn, result) in fetched {
-            let entry = match result {
-                Ok(td) => {
-                    let td = Arc::new(td);
-                    cache.insert(arn.to_owned(), Arc::clone(&td));
-                    Ok(td)
+        let mut done = Vec::new();
+        let mut acquired = Vec::new();
+        for (mut job, claim) in claimed {
+            match claim {
+                Ok(Claim::Acquired) => acquired.push(job),
+                Ok(Claim::Held(state)) => {
+                    let (reason, detail) = match state {
+                        ClaimState::Done => (Reason::AlreadyDeployed, "the lock table records this push as deployed"),
+                        ClaimState::InProgress => (Reason::InProgress, "another delivery of this push is deploying it"),
+                    };
+                    job.report.reason = reason.code();
+                    job.report.detail = detail.to_owned();
+                    job.report.decision = Some(Action::Skip);
+                    job.report.outcome = Outcome::Skipped;
+                    done.push(job.report);
                 }
-                Err(e) => Err(e.to_string()),
-            };
-            found.insert(arn.to_owned(), entry);
-        }
-        found
-    }
-
-    async fn act(&self, service: Service, decision: Decision, mode: Mode) -> ServiceReport {
-        let mut report = ServiceReport {
-            cluster: short_name(&service.cluster_arn).to_owned(),
-            service: service.name.clone(),
-            service_arn: service.arn.clone(),
-            task_definition: Some(service.task_definition.clone()),
-            decision: Some(decision.action),
-            reason: decision.reason.code(),
-            detail: decision.detail,
-            containers: decision.containers,
-            warnings: decision.warnings,
-            outcome: Outcome::Skipped,
-            deployment_id: None,
-            error: None,
-        };
-        match (decision.action, mode) {
-            (Action::Skip, _) => {}
-            (Action::Redeploy, Mode::Plan) => report.outcome = Outcome::Planned,
-            (Action::Redeploy, Mode::Apply) => {
-                match self.ecs.force_new_deployment(&service.cluster_arn, &service.arn).await {
-                    Ok(deployment) => {
-                        report.outcome = Outcome::Redeployed;
-                        report.deployment_id = Some(deployment.id);
-                    }
-                    Err(e) => {
-                        report.outcome = Outcome::Failed;
-                        report.error = Some(e.to_string());
-                    }
+                Err(error) => {
+                    job.report.outcome = Outcome::Failed;
+                    job.report.error = Some(error);
+                    done.push(job.report);
                 }
             }
         }
-        report
+
+        // One registration per distinct (source revision, new images), shared by its services.
+        let sources: BTreeSet<(String, BTreeMap<String, String>)> = acquired
+            .iter()
+            .filter(|job| !job.images.is_empty())
+            .map(|job| (job.service.task_definition.clone(), job.images.clone()))
+            .collect();
+        let revisions: BTreeMap<_, _> = stream::iter(sources)
+            .map(|source| async move {
+                let result = self.ecs.register_revision(&source.0, &source.1).await;
+                (source, result.map_err(|e| e.to_string()))
+            })
+            .buffer_unordered(limit)
+            .collect()
+            .await;
+
+        let deployed: Vec<ServiceReport> = stream::iter(acquired)
+            .map(|job| {
+                let revision = revisions
+                    .get(&(job.service.task_definition.clone(), job.images.clone()))
+                    .cloned();
+                self.deploy(job, revision)
+            })
+            .buffer_unordered(limit)
+            .collect()
+            .await;
+        done.extend(deployed);
+        done
+    }
+
+    async fn deploy(&self, mut job: Job, revision: Option<Result<String, String>>) -> ServiceReport {
+        let cluster = job.service.cluster_arn.as_str();
+        let result = match (job.report.method, revision) {
+            (Some(Method::Pin), Some(Ok(arn))) => {
+                job.report.new_task_definition = Some(arn.clone());
+                self.ecs
+                    .deploy_revision(cluster, &job.service.arn, &arn)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            (Some(Method::Pin), Some(Err(error))) => Err(error),
+            _ => self
+                .ecs
+                .force_new_deployment(cluster, &job.service.arn)
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        match result {
+            Ok(deployment) => {
+                job.report.outcome = Outcome::Redeployed;
+                job.report.deployment_id = Some(deployment.id);
+                if let Some(key) = &job.lock_key
+                    && let Err(error) = self.lock.complete(key).await
+                {
+                    warn!(service = %job.service.arn, %error, "deployed, but the lock was not marked done");
+                }
+            }
+            Err(error) => {
+                job.report.outcome = Outcome::Failed;
+                job.report.error = Some(error);
+                if let Some(key) = &job.lock_key
+                    && let Err(error) = self.lock.release(key).await
+                {
+                    warn!(service = %job.service.arn, %error, "the lock was not released; a retry waits for it to expire");
+                }
+            }
+        }
+        job.report
     }
 }
 
-fn scan_error(cluster: Option<&String>, step: &'static str, error: &EcsError) -> ScanError {
-    ScanError {
-        cluster: cluster.map(|c| short_name(c).to_owned()),
-        step,
-        error: error.to_string(),
+fn decided_report(service: &Service, decision: Decision) -> ServiceReport {
+    ServiceReport {
+        cluster: short_name(&service.cluster_arn).to_owned(),
+        service: service.name.clone(),
+        service_arn: service.arn.clone(),
+        task_definition: Some(service.task_definition.clone()),
+        decision: Some(decision.action),
+        method: decision.method,
+        reason: decision.reason.code(),
+        detail: decision.detail,
+        containers: decision.containers,
+        images: decision.images,
+        warnings: decision.warnings,
+        outcome: Outcome::Skipped,
+        new_task_definition: None,
+        deployment_id: None,
+        error: None,
     }
 }
 
@@ -230,11 +235,14 @@ fn failed_unexamined(u: Unexamined) -> ServiceReport {
         service_arn: u.arn,
         task_definition: None,
         decision: None,
+        method: None,
         reason: u.reason,
         detail: "the service could not be examined".to_owned(),
         containers: Vec::new(),
+        images: BTreeMap::new(),
         warnings: Vec::new(),
         outcome: Outcome::Failed,
+        new_task_definition: None,
         deployment_id: None,
         error: Some(u.error),
     }
@@ -245,15 +253,17 @@ fn log(report: &Report) {
     let image = report.image.uri.as_str();
     for s in &report.services {
         let decision = s.decision.map_or("none", Action::as_str);
+        let method = s.method.map_or("", Method::as_str);
         let outcome = s.outcome.as_str();
         match &s.error {
             Some(error) => warn!(
                 cluster = %s.cluster, service = %s.service, service_arn = %s.service_arn, image,
-                decision, reason = s.reason, detail = %s.detail, outcome, error = %error, "decision"
+                decision, method, reason = s.reason, detail = %s.detail, outcome, error = %error, "decision"
             ),
             None => info!(
                 cluster = %s.cluster, service = %s.service, service_arn = %s.service_arn, image,
-                decision, reason = s.reason, detail = %s.detail, outcome,
+                decision, method, reason = s.reason, detail = %s.detail, outcome,
+                new_task_definition = s.new_task_definition.as_deref().unwrap_or(""),
                 deployment_id = s.deployment_id.as_deref().unwrap_or(""), "decision"
             ),
         }

@@ -4,7 +4,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::*;
-use crate::ecs::{Container, Deployment, DescribeFailure, DescribedServices, EcsErrorKind, VersionConsistency};
+use crate::ecs::{
+    Container, DESCRIBE_SERVICES_MAX, Deployment, DescribeFailure, DescribedServices, EcsError, EcsErrorKind,
+    TaskDefinition, VersionConsistency,
+};
 use crate::image::Registry;
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -21,6 +24,8 @@ struct FakeEcs {
     missing_services: Vec<String>,
     calls: Mutex<BTreeMap<&'static str, usize>>,
     updated: Mutex<Vec<String>>,
+    /// `register_revision` calls: source task definition, container name → image.
+    registered: Mutex<Vec<(String, BTreeMap<String, String>)>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
 }
@@ -152,6 +157,43 @@ impl EcsApi for FakeEcs {
             status: "PRIMARY".into(),
             created_at: None,
         })
+    }
+
+    /// Refuses container names the source lacks before registering, like `SdkEcs`; the new revision is the
+    /// source's + 1.
+    async fn register_revision(&self, source: &str, images: &BTreeMap<String, String>) -> Result<String, EcsError> {
+        let invalid =
+            |message: String| EcsError::new("RegisterTaskDefinition", EcsErrorKind::InvalidParameter, message);
+        let definition = self
+            .task_definitions
+            .get(source)
+            .ok_or_else(|| invalid(format!("unknown task definition {source}")))?;
+        if let Some(name) = images
+            .keys()
+            .find(|n| definition.containers.iter().all(|c| &c.name != *n))
+        {
+            return Err(invalid(format!("{source} has no container named {name}")));
+        }
+        self.call("RegisterTaskDefinition").await;
+        let (unrevised, revision) = source
+            .rsplit_once(':')
+            .expect("a task-definition ARN ends in :revision");
+        let revision: u32 = revision.parse().expect("a numeric revision");
+        self.registered
+            .lock()
+            .unwrap()
+            .push((source.to_owned(), images.clone()));
+        Ok(format!("{unrevised}:{}", revision + 1))
+    }
+
+    /// An `UpdateService` like `force_new_deployment`: counted, failing for `failing_updates`, recorded in `updated`.
+    async fn deploy_revision(
+        &self,
+        cluster: &str,
+        service: &str,
+        _task_definition: &str,
+    ) -> Result<Deployment, EcsError> {
+        self.force_new_deployment(cluster, service).await
     }
 }
 

@@ -4,7 +4,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::decide::Action;
+use std::collections::BTreeMap;
+
+use crate::decide::{Action, Method};
 use crate::event::{Ignored, Push};
 
 /// The result of one event: ignored (with why), or processed into a report.
@@ -89,12 +91,20 @@ pub struct ServiceReport {
     pub task_definition: Option<String>,
     /// `None` when the service could not be examined (its description or task definition failed).
     pub decision: Option<Action>,
+    /// How a redeploy is done: `force` (same task definition) or `pin` (a new revision).
+    pub method: Option<Method>,
     pub reason: &'static str,
     pub detail: String,
     pub containers: Vec<String>,
+    /// Pin mode: container → the image its new revision names.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     pub outcome: Outcome,
+    /// Pin mode: the revision the service was moved to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_task_definition: Option<String>,
     pub deployment_id: Option<String>,
     pub error: Option<String>,
 }
@@ -198,10 +208,11 @@ impl Report {
             .unwrap_or(0);
         for s in &self.services {
             let name = format!("{}/{}", s.cluster, s.service);
-            let extra = match (&s.deployment_id, &s.error) {
-                (_, Some(error)) => format!(" — error: {error}"),
-                (Some(id), None) => format!(" — deployment {id}"),
-                (None, None) => String::new(),
+            let extra = match (&s.deployment_id, &s.error, &s.new_task_definition) {
+                (_, Some(error), _) => format!(" — error: {error}"),
+                (Some(id), None, Some(revision)) => format!(" — {} deployment {id}", short_revision(revision)),
+                (Some(id), None, None) => format!(" — deployment {id}"),
+                (None, None, _) => String::new(),
             };
             let _ = writeln!(
                 out,
@@ -226,4 +237,9 @@ impl Report {
         );
         out
     }
+}
+
+/// `…:task-definition/web:8` → `web:8`.
+fn short_revision(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
 }

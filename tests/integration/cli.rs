@@ -6,7 +6,7 @@ use tokio::process::Command;
 
 use serde_json::Value;
 
-use crate::events::events_dir;
+use crate::events::{events_dir, load_now};
 use crate::support::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
 use crate::support::harness::Harness;
 use crate::support::moto::REGION;
@@ -51,8 +51,9 @@ async fn plan_then_apply_from_the_command_line() {
     )
     .await;
     let before = deployment_ids(&client, &["alpha"]).await;
-    let event = events_dir().join("ecr-push.json");
-    let event = event.to_str().unwrap();
+    let event_file = std::env::temp_dir().join(format!("ecs-redeploy-cli-{}.json", std::process::id()));
+    std::fs::write(&event_file, load_now("ecr-push.json").to_string()).unwrap();
+    let event = event_file.to_str().unwrap();
 
     let plan = run(&env, &["plan", "--event", event], &[]).await;
     assert!(plan.status.success(), "{}", stderr(&plan));

@@ -16,6 +16,14 @@ pub fn load(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+/// An event file as EventBridge would deliver it now: `time` is the moment of the call, so
+/// deployments of a fleet seeded just before count as older than the push.
+pub fn load_now(name: &str) -> Value {
+    let mut event = load(name);
+    event["time"] = Value::from(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    event
+}
+
 /// Every file in `events/`, with what it must classify as: `push` or the ignore reason code.
 pub const EXPECTED: &[(&str, &str)] = &[
     ("ecr-push.json", "push"),

@@ -1,7 +1,11 @@
 //! Integration tests: the real SDK client against a moto server started by the harness.
 
+mod bad_input;
 mod cli;
 mod events;
 mod front_tests;
+mod lock;
+mod pin_revision;
+mod properties;
 mod scenarios;
 mod support;

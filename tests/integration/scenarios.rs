@@ -10,7 +10,7 @@ use ecs_redeploy::redeploy::Redeployer;
 use ecs_redeploy::report::{Invocation, Outcome, Report};
 use lambda_runtime::{Context, LambdaEvent};
 
-use crate::events::{EXPECTED, load};
+use crate::events::{EXPECTED, load_now};
 use crate::support::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
 use crate::support::harness::Harness;
 
@@ -21,7 +21,7 @@ fn config(vars: &[(&str, &str)]) -> Config {
 }
 
 fn lambda_event(name: &str) -> LambdaEvent<serde_json::Value> {
-    LambdaEvent::new(load(name), Context::default())
+    LambdaEvent::new(load_now(name), Context::default())
 }
 
 async fn run_push_event<E: EcsApi>(redeployer: &Redeployer<E>) -> Result<Report, InvocationError> {
@@ -253,6 +253,17 @@ impl EcsApi for FailingUpdate {
             ));
         }
         self.inner.force_new_deployment(cluster, service).await
+    }
+    async fn register_revision(&self, source: &str, images: &BTreeMap<String, String>) -> Result<String, EcsError> {
+        self.inner.register_revision(source, images).await
+    }
+    async fn deploy_revision(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> Result<Deployment, EcsError> {
+        self.inner.deploy_revision(cluster, service, task_definition).await
     }
 }
 

@@ -31,9 +31,23 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `moto_server`'s own `main` with werkzeug's threaded server turned off.
+const SERIAL_MOTO_SERVER: &str = "import moto.server as s; run = s.run_simple; \
+    s.run_simple = lambda *a, **k: run(*a, **{**k, 'threaded': False}); s.main()";
+
 impl Moto {
     pub fn start() -> Moto {
-        let path = moto_server_path();
+        Moto::launch(moto_server_path(), &[])
+    }
+
+    /// A moto server that handles one request at a time, so every request is atomic, as a DynamoDB write to one
+    /// item is. The threaded default checks a `PutItem` condition and writes the item in separate steps: two
+    /// concurrent conditional puts of one item can both succeed there, never on DynamoDB.
+    pub fn start_serial() -> Moto {
+        Moto::launch(moto_server_path().with_file_name("python"), &["-c", SERIAL_MOTO_SERVER])
+    }
+
+    fn launch(path: PathBuf, leading_args: &[&str]) -> Moto {
         assert!(
             path.exists(),
             "{} not found: run `make venv` (or set MOTO_SERVER)",
@@ -43,6 +57,7 @@ impl Moto {
         for _ in 0..5 {
             let port = free_port();
             let mut child = Command::new(&path)
+                .args(leading_args)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -89,6 +104,17 @@ impl Moto {
     /// An ECS client of the test account, talking to this server, with the SDK's own retries.
     pub fn ecs_client(&self) -> aws_sdk_ecs::Client {
         ecs_client_for(&self.endpoint)
+    }
+
+    /// A DynamoDB client of the test account, talking to this server (moto serves every API at one endpoint).
+    pub fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "static"))
+            .endpoint_url(&self.endpoint)
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
     }
 }
 

@@ -1,0 +1,49 @@
+//! The redeployer the binary runs — Lambda and CLI alike — built from `Config` and the standard
+//! AWS configuration chain: one SDK configuration, one ECS client, and the deploy lock when
+//! `LOCK_TABLE` names one.
+
+use crate::config::Config;
+use crate::ecs_sdk::{SdkEcs, load_sdk_config};
+use crate::lock::{Claim, DeployLock, LockError, LockKey, NoLock};
+use crate::lock_dynamodb::DynamoDbLock;
+use crate::redeploy::Redeployer;
+
+pub type App = Redeployer<SdkEcs, ConfiguredLock>;
+
+/// The lock `LOCK_TABLE` selects.
+pub enum ConfiguredLock {
+    Off(NoLock),
+    DynamoDb(DynamoDbLock),
+}
+
+pub async fn build(config: Config) -> App {
+    let sdk = load_sdk_config(&config).await;
+    let lock = match &config.lock_table {
+        Some(table) => ConfiguredLock::DynamoDb(DynamoDbLock::new(aws_sdk_dynamodb::Client::new(&sdk), table)),
+        None => ConfiguredLock::Off(NoLock),
+    };
+    Redeployer::with_lock(SdkEcs::new(aws_sdk_ecs::Client::new(&sdk)), lock, config)
+}
+
+impl DeployLock for ConfiguredLock {
+    async fn claim(&self, key: &LockKey) -> Result<Claim, LockError> {
+        match self {
+            ConfiguredLock::Off(lock) => lock.claim(key).await,
+            ConfiguredLock::DynamoDb(lock) => lock.claim(key).await,
+        }
+    }
+
+    async fn complete(&self, key: &LockKey) -> Result<(), LockError> {
+        match self {
+            ConfiguredLock::Off(lock) => lock.complete(key).await,
+            ConfiguredLock::DynamoDb(lock) => lock.complete(key).await,
+        }
+    }
+
+    async fn release(&self, key: &LockKey) -> Result<(), LockError> {
+        match self {
+            ConfiguredLock::Off(lock) => lock.release(key).await,
+            ConfiguredLock::DynamoDb(lock) => lock.release(key).await,
+        }
+    }
+}

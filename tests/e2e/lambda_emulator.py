@@ -1,0 +1,299 @@
+"""`make e2e`: the function through the real Lambda runtime API, against a local ECS (moto).
+
+`cargo lambda watch` runs the debug binary under its Lambda emulator; `cargo lambda invoke` sends it every
+file of events/ (with `time` set to now) and a malformed event. Checks the returned JSON, moto's deployments
+and the function's JSON log lines. Prints `e2e: N passed, M failed`; exits non-zero on any failure.
+
+Usage: .venv/bin/python tests/e2e/lambda_emulator.py   (from anywhere; `make e2e` does it)
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / "target" / "e2e"  # event copies and the watch log; kept after a run for debugging
+ACCOUNT, REGION = "123456789012", "us-east-1"
+REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+# A secret value that must never show up in the function's output.
+SECRET = "e2e-secret-must-not-be-logged"
+
+# (cluster, service, images, tags, expected (outcome, reason) after the push; None: unrelated, not listed).
+FLEET = [
+    ("shop", "web", [f"{REGISTRY}/app:latest"], {}, ("redeployed", "image-match")),
+    ("shop", "worker", [f"{REGISTRY}/envoy:v1", f"{REGISTRY}/app:latest"], {}, ("redeployed", "image-match")),
+    ("shop", "legacy", [f"{REGISTRY}/app:v1"], {}, ("skipped", "tag-mismatch")),
+    ("shop", "pinned", [f"{REGISTRY}/app@sha256:" + "1" * 64], {}, ("skipped", "digest-pinned")),
+    ("shop", "sidecar", [f"{REGISTRY}/app-worker:latest"], {}, None),
+    ("back-office", "admin", [f"{REGISTRY}/app"], {"ecs-redeploy": "on"}, ("redeployed", "image-match")),
+    ("back-office", "frozen", [f"{REGISTRY}/app:latest"], {"ecs-redeploy": "off"}, ("skipped", "opted-out")),
+    ("back-office", "reports", [f"210987654321.dkr.ecr.{REGION}.amazonaws.com/app:latest"], {},
+     ("skipped", "other-registry")),
+    ("back-office", "db", ["postgres:16"], {}, None),
+]
+CLUSTERS = sorted({f[0] for f in FLEET})
+LISTED = {f"{c}/{s}": want for c, s, _, _, want in FLEET if want}
+REDEPLOYED = sorted(name for name, (outcome, _) in LISTED.items() if outcome == "redeployed")
+# README's event table: every file but the push is ignored, with this reason.
+IGNORED = {
+    "ecr-push-untagged.json": "untagged",
+    "ecr-delete.json": "not-a-push",
+    "ecr-push-failed.json": "not-successful",
+    "ecr-image-scan.json": "other-detail-type",
+    "ecr-storage-class.json": "not-a-push",
+}
+# cargo-lambda's own log lines (tracing's text format, no timestamp): ` INFO starting Runtime server ...`.
+EMULATOR_LINE = re.compile(r"^\s*(TRACE|DEBUG|INFO|WARN|ERROR) ")
+LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR"}
+
+results = Counter()
+
+
+def check(name, ok, detail=""):
+    results["passed" if ok else "failed"] += 1
+    print(f"{'ok  ' if ok else 'FAIL'} {name}" + ("" if ok else f"\n     {detail}"), flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc, what, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"{what} exited with {proc.returncode} before listening on {port}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"{what} did not listen on {port} within {timeout} s")
+
+
+def children(pid):
+    """PIDs whose parent is `pid`: the function instance runs in a session of its own, outside watch's group."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def stop(proc, group=False):
+    """SIGTERM (cargo-lambda then stops its function instance), SIGKILL after 10 s; leftovers by PID."""
+    if proc is None or proc.poll() is not None:
+        return
+    leftovers = children(proc.pid) if group else []
+    send = (lambda sig: os.killpg(proc.pid, sig)) if group else proc.send_signal
+    send(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        send(signal.SIGKILL)
+        proc.wait()
+    for pid in leftovers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def seed(ecs):
+    for cluster in CLUSTERS:
+        ecs.create_cluster(clusterName=cluster)
+    for cluster, name, images, tags, _ in FLEET:
+        containers = [{"name": f"c{i}", "image": image, "memory": 128} for i, image in enumerate(images)]
+        arn = ecs.register_task_definition(family=name, containerDefinitions=containers)["taskDefinition"][
+            "taskDefinitionArn"
+        ]
+        ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=arn, desiredCount=1,
+                           tags=[{"key": k, "value": v} for k, v in tags.items()])
+
+
+def deployment_ids(ecs):
+    """`cluster/service` → id of its newest deployment (moto keeps one and renews its id and createdAt)."""
+    ids = {}
+    for cluster in CLUSTERS:
+        arns = ecs.list_services(cluster=cluster)["serviceArns"]
+        for service in ecs.describe_services(cluster=cluster, services=arns)["services"]:
+            newest = max(service["deployments"], key=lambda d: d["createdAt"])
+            ids[f"{cluster}/{service['serviceName']}"] = newest["id"]
+    return ids
+
+
+def changed(before, after):
+    return sorted(name for name in after if after[name] != before.get(name))
+
+
+def fresh_copy(event_file):
+    """The event byte for byte, but pushed now: only the value of `time` is replaced."""
+    text = event_file.read_text()
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text, n = re.subn(r'("time"\s*:\s*")[^"]*(")', rf"\g<1>{now}\g<2>", text)
+    assert n == 1, f"{event_file.name}: {n} `time` fields"
+    copy = WORK / "events" / event_file.name
+    copy.write_text(text)
+    return copy
+
+
+def invoke(port, *data):
+    """`cargo lambda invoke`: the result JSON on stdout and exit 0, or exit 1 and the error on stderr."""
+    return subprocess.run(
+        ["cargo", "lambda", "invoke", "ecs-redeploy", "--invoke-address", "127.0.0.1",
+         "--invoke-port", str(port), *data],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+
+
+def function_lines(log_text):
+    """The function's stdout lines from the watch output: everything that is not cargo-lambda's own line."""
+    return [line for line in log_text.splitlines() if line.strip() and not EMULATOR_LINE.match(line)]
+
+
+def run_checks(ecs, port):
+    before = deployment_ids(ecs)
+    for name, reason in IGNORED.items():
+        run = invoke(port, "--data-file", str(fresh_copy(ROOT / "events" / name)))
+        out = json.loads(run.stdout) if run.returncode == 0 else {"exit": run.returncode, "stderr": run.stderr}
+        check(f"{name}: ignored, reason {reason}",
+              out.get("result") == "ignored" and out.get("reason") == reason, out)
+        after = deployment_ids(ecs)
+        check(f"{name}: no deployment started", changed(before, after) == [], changed(before, after))
+
+    push_event = json.loads((ROOT / "events" / "ecr-push.json").read_text())
+    run = invoke(port, "--data-file", str(fresh_copy(ROOT / "events" / "ecr-push.json")))
+    report = json.loads(run.stdout) if run.returncode == 0 else {}
+    check("ecr-push.json: invocation succeeds, result processed in apply mode",
+          report.get("result") == "processed" and report.get("mode") == "apply"
+          and report.get("event_id") == push_event["id"], run.stdout + run.stderr)
+    check("ecr-push.json: reported image is the pushed one",
+          report.get("image", {}).get("uri")
+          == f"{REGISTRY}/app:latest@{push_event['detail']['image-digest']}", report.get("image"))
+    listed = {f"{s['cluster']}/{s['service']}": (s["outcome"], s["reason"]) for s in report.get("services", [])}
+    check("ecr-push.json: every related service listed with its outcome and reason, unrelated ones not",
+          listed == LISTED, f"got {listed}")
+    counts = report.get("counts", {})
+    want = {"clusters": 2, "scanned": len(FLEET), "considered": len(LISTED), "redeployed": len(REDEPLOYED),
+            "planned": 0, "skipped": len(LISTED) - len(REDEPLOYED), "failed": 0, "scan_errors": 0}
+    check("ecr-push.json: counts", counts == want, f"got {counts}, want {want}")
+    worker = next((s for s in report.get("services", []) if s["service"] == "worker"), {})
+    check("ecr-push.json: worker's matching container named", worker.get("containers") == ["c1"], worker)
+
+    after = deployment_ids(ecs)
+    check("moto: a new deployment for exactly the matching services", changed(before, after) == REDEPLOYED,
+          f"changed {changed(before, after)}, want {REDEPLOYED}")
+    reported_ids = {f"{s['cluster']}/{s['service']}": s["deployment_id"] for s in report.get("services", [])
+                    if s["outcome"] == "redeployed"}
+    check("moto: reported deployment ids are the new ones",
+          reported_ids == {name: after[name] for name in REDEPLOYED}, reported_ids)
+
+    # A malformed event (no `account`) fails the invocation: Lambda retries it and sees the error type.
+    malformed = dict(push_event)
+    del malformed["account"]
+    run = invoke(port, "--data-ascii", json.dumps(malformed))
+    check("malformed event: invocation fails with InvalidEvent naming `account`",
+          run.returncode != 0 and run.stdout.strip() == "" and "Error: InvalidEvent" in run.stderr
+          and "missing field `account`" in run.stderr, f"exit {run.returncode}: {run.stdout} {run.stderr}")
+    check("malformed event: no deployment started", changed(after, deployment_ids(ecs)) == [])
+    return report
+
+
+def check_logs(log_text, report):
+    lines = function_lines(log_text)
+    parsed = []
+    for line in lines:
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:
+            parsed.append(None)
+    bad = [line for line, p in zip(lines, parsed) if not (isinstance(p, dict) and p.get("level") in LEVELS)]
+    check("logs: every function line is a JSON object with a level", bool(lines) and not bad, f"{len(bad)}: {bad[:3]}")
+    records = [p for p in parsed if isinstance(p, dict)]
+
+    def message(p):  # lambda_runtime's JSON subscriber nests the message and fields under `fields`
+        return p.get("fields", {}).get("message")
+
+    summaries = [p for p in records if message(p) == "summary"]
+    check("logs: one summary line for the push", len(summaries) == 1, summaries)
+    request = summaries[0].get("span", {}).get("requestId") if summaries else None
+    decisions = {f"{d['fields'].get('cluster')}/{d['fields'].get('service')}":
+                 (d["fields"].get("outcome"), d["fields"].get("reason"))
+                 for d in records if message(d) == "decision" and d.get("span", {}).get("requestId") == request}
+    count = sum(message(d) == "decision" for d in records)
+    check("logs: one decision line per listed service, same outcome and reason",
+          decisions == LISTED and count == len(LISTED), f"{count} lines: {decisions}")
+    fields = summaries[0].get("fields", {}) if summaries else {}
+    check("logs: summary counts match the report",
+          bool(report.get("counts")) and all(fields.get(k) == v for k, v in report["counts"].items()), fields)
+    ignored = Counter(p["fields"].get("reason") for p in records if message(p) == "event ignored")
+    check("logs: one `event ignored` line per ignored event, with its reason",
+          ignored == Counter(IGNORED.values()), ignored)
+    errors = [p for p in records if p.get("level") == "ERROR" and "account" in json.dumps(p)]
+    check("logs: the malformed event is logged at ERROR naming `account`", len(errors) == 1, errors)
+    check("logs: no secret in any output line", SECRET not in log_text)
+
+
+def main():
+    started = time.monotonic()
+    venv_bin = Path(sys.executable).parent
+    os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ['PATH']}"  # zig is found via the venv's python
+    (WORK / "events").mkdir(parents=True, exist_ok=True)
+    log_path = WORK / "watch.log"
+    # Build first, so the first invoke does not wait on a compile (watch runs `cargo run` on it).
+    subprocess.run(["cargo", "build", "--quiet", "--bin", "ecs-redeploy"], cwd=ROOT, check=True)
+
+    moto = watch = None
+    try:
+        moto_port = free_port()
+        moto = subprocess.Popen([str(venv_bin / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(moto_port, moto, "moto_server")
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        ecs = boto3.client("ecs", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
+                           aws_secret_access_key=SECRET)
+        seed(ecs)
+
+        # The function inherits watch's environment: moto, static credentials, JSON logs, default settings.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in {
+            "RUST_LOG", "TAG_KEY", "SELECT", "CLUSTERS", "MAX_CONCURRENCY", "DRY_RUN", "RETRY_MODE", "MAX_ATTEMPTS"}}
+        env.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY=SECRET,
+                   AWS_REGION=REGION, AWS_EC2_METADATA_DISABLED="true", AWS_LAMBDA_LOG_FORMAT="JSON",
+                   AWS_LAMBDA_LOG_LEVEL="INFO")
+        invoke_port = free_port()
+        with open(log_path, "w") as log:
+            # --ignore-changes: no file watcher, no rebuilds; own process group so stop() reaches it all.
+            watch = subprocess.Popen(
+                ["cargo", "lambda", "watch", "--ignore-changes", "--quiet", "--bin", "ecs-redeploy",
+                 "--invoke-address", "127.0.0.1", "--invoke-port", str(invoke_port)],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for_port(invoke_port, watch, "cargo lambda watch")
+        report = run_checks(ecs, invoke_port)
+        stop(watch, group=True)  # flushes and closes the function's output before it is read
+        check_logs(log_path.read_text(), report)
+    finally:
+        stop(watch, group=True)
+        stop(moto)
+    print(f"e2e: watch output in {log_path.relative_to(ROOT)}; took {time.monotonic() - started:.0f} s")
+    print(f"e2e: {results['passed']} passed, {results['failed']} failed")
+    sys.exit(1 if results["failed"] else 0)
+
+
+if __name__ == "__main__":
+    main()
