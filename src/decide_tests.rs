@@ -17,6 +17,7 @@ fn push(repository: &str, tag: &str) -> Push {
         digest: Some(DIGEST.into()),
         event_id: None,
         time: None,
+        replicated_from: None,
     }
 }
 

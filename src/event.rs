@@ -10,10 +10,13 @@ use crate::image::{self, ImageRef, ImageRefError, Registry};
 
 pub const ECR_SOURCE: &str = "aws.ecr";
 pub const IMAGE_ACTION: &str = "ECR Image Action";
+pub const REPLICATION_ACTION: &str = "ECR Replication Action";
 const PUSH: &str = "PUSH";
+const REPLICATE: &str = "REPLICATE";
 const SUCCESS: &str = "SUCCESS";
 
-/// `detail` of an `ECR Image Action` event. Unknown fields are kept so events round-trip.
+/// `detail` of an `ECR Image Action` event, and of an `ECR Replication Action` event (which adds
+/// `source-account` and `source-region`). Unknown fields are kept so events round-trip.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct EcrImageActionDetail {
@@ -25,6 +28,11 @@ pub struct EcrImageActionDetail {
     /// Absent or empty for untagged pushes (by digest, multi-arch children, attestations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_tag: Option<String>,
+    /// Replication only: where the image was replicated from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_region: Option<String>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -41,6 +49,8 @@ pub struct Push {
     /// EventBridge event id; `None` when the push was described on the command line.
     pub event_id: Option<String>,
     pub time: Option<DateTime<Utc>>,
+    /// Set when the image arrived by ECR replication rather than a push to this registry.
+    pub replicated_from: Option<Registry>,
 }
 
 impl Push {
@@ -64,6 +74,7 @@ impl Push {
             digest: image.digest,
             event_id: None,
             time: None,
+            replicated_from: None,
         })
     }
 
@@ -105,8 +116,13 @@ impl std::fmt::Display for Ignored {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Ignored::OtherSource(s) => write!(f, "source `{s}` is not `{ECR_SOURCE}`"),
-            Ignored::OtherDetailType(d) => write!(f, "detail-type `{d}` is not `{IMAGE_ACTION}`"),
-            Ignored::NotAPush(a) => write!(f, "action-type `{a}` is not `{PUSH}`"),
+            Ignored::OtherDetailType(d) => {
+                write!(
+                    f,
+                    "detail-type `{d}` is neither `{IMAGE_ACTION}` nor `{REPLICATION_ACTION}`"
+                )
+            }
+            Ignored::NotAPush(a) => write!(f, "action-type `{a}` is neither `{PUSH}` nor `{REPLICATE}`"),
             Ignored::NotSuccessful(r) => write!(f, "result `{r}` is not `{SUCCESS}`"),
             Ignored::Untagged => f.write_str("push has no image-tag (by digest, multi-arch child or attestation)"),
         }
@@ -126,7 +142,7 @@ pub enum EventError {
     Json { source: serde_json::Error },
     #[error("malformed EventBridge event: {source}")]
     Envelope { source: serde_json::Error },
-    #[error("malformed `detail` of an `{IMAGE_ACTION}` event: {source}")]
+    #[error("malformed `detail` of an ECR action event: {source}")]
     Detail { source: serde_json::Error },
     #[error("missing field `{0}`")]
     MissingField(&'static str),
@@ -155,12 +171,15 @@ pub fn classify(value: Value) -> Result<Classified, EventError> {
     if envelope.source != ECR_SOURCE {
         return Ok(Classified::Ignored(Ignored::OtherSource(envelope.source)));
     }
-    if envelope.detail_type != IMAGE_ACTION {
-        return Ok(Classified::Ignored(Ignored::OtherDetailType(envelope.detail_type)));
-    }
+    // A replicated image is a push into this (the destination) registry: same matching, same actions.
+    let expected_action = match envelope.detail_type.as_str() {
+        IMAGE_ACTION => PUSH,
+        REPLICATION_ACTION => REPLICATE,
+        _ => return Ok(Classified::Ignored(Ignored::OtherDetailType(envelope.detail_type))),
+    };
     let detail: EcrImageActionDetail =
         serde_json::from_value(envelope.detail).map_err(|source| EventError::Detail { source })?;
-    if detail.action_type != PUSH {
+    if detail.action_type != expected_action {
         return Ok(Classified::Ignored(Ignored::NotAPush(detail.action_type)));
     }
     if detail.result != SUCCESS {
@@ -188,6 +207,13 @@ pub fn classify(value: Value) -> Result<Classified, EventError> {
         .map(image::validate_digest)
         .transpose()
         .map_err(invalid("detail.image-digest"))?;
+    let replicated_from = match (expected_action, &detail.source_account, &detail.source_region) {
+        (REPLICATE, Some(account), Some(region)) => {
+            Some(Registry::ecr(account, region).map_err(invalid("detail.source-account/source-region"))?)
+        }
+        (REPLICATE, _, _) => return Err(EventError::MissingField("detail.source-account/source-region")),
+        _ => None,
+    };
     Ok(Classified::Push(Push {
         registry,
         repository: detail.repository_name,
@@ -195,6 +221,7 @@ pub fn classify(value: Value) -> Result<Classified, EventError> {
         digest,
         event_id: envelope.id,
         time: envelope.time,
+        replicated_from,
     }))
 }
 
@@ -241,6 +268,46 @@ mod tests {
             push.image().to_string(),
             "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:latest@sha256:0000000000000000000000000000000000000000000000000000000000000001"
         );
+    }
+
+    #[test]
+    fn a_replication_into_this_registry_is_a_push() {
+        let event = json!({
+            "version": "0", "id": "r-1", "detail-type": "ECR Replication Action", "source": "aws.ecr",
+            "account": "123456789012", "time": "2026-11-29T10:00:00Z", "region": "eu-west-1", "resources": [],
+            "detail": {
+                "result": "SUCCESS", "repository-name": "app", "action-type": "REPLICATE", "image-tag": "v2",
+                "image-digest": "sha256:0000000000000000000000000000000000000000000000000000000000000001",
+                "source-account": "210987654321", "source-region": "us-east-1"
+            }
+        });
+        let Classified::Push(push) = classify(event.clone()).unwrap() else {
+            panic!("not a push")
+        };
+        assert_eq!(
+            push.registry,
+            Registry::ecr("123456789012", "eu-west-1").unwrap(),
+            "the destination registry"
+        );
+        assert_eq!(
+            push.replicated_from,
+            Some(Registry::ecr("210987654321", "us-east-1").unwrap())
+        );
+        assert_eq!(push.tag, "v2");
+        let push_type = with(event.clone(), "/detail/action-type", json!("PUSH"));
+        assert!(matches!(
+            classify(push_type),
+            Ok(Classified::Ignored(Ignored::NotAPush(_)))
+        ));
+        let failed = with(event.clone(), "/detail/result", json!("FAILED"));
+        assert!(matches!(
+            classify(failed),
+            Ok(Classified::Ignored(Ignored::NotSuccessful(_)))
+        ));
+        let error = classify(without(event, "/detail", "source-region"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("source-region"), "{error}");
     }
 
     #[test]

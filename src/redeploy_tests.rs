@@ -205,6 +205,7 @@ fn push(repository: &str, tag: &str) -> Push {
         digest: None,
         event_id: Some("e-1".into()),
         time: None,
+        replicated_from: None,
     }
 }
 

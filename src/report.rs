@@ -69,6 +69,9 @@ pub struct PushedImage {
     pub repository: String,
     pub tag: String,
     pub digest: Option<String>,
+    /// The registry an `ECR Replication Action` copied the image from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicated_from: Option<String>,
 }
 
 impl From<&Push> for PushedImage {
@@ -79,6 +82,7 @@ impl From<&Push> for PushedImage {
             repository: push.repository.clone(),
             tag: push.tag.clone(),
             digest: push.digest.clone(),
+            replicated_from: push.replicated_from.as_ref().map(ToString::to_string),
         }
     }
 }

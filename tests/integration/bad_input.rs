@@ -12,7 +12,7 @@ use serde_json::Value;
 /// Every file in `tests/bad-events/` and its outcome: `error:TEXT` (the message contains TEXT),
 /// `ignored:CODE` (the reason code) or `push` (acted on, with the event's repository and tag).
 const EXPECTED: &[(&str, &str)] = &[
-    // Wrong JSON types. serde does not say which field had the wrong type: see the notes.
+    // Wrong JSON types: serde does not say which field had the wrong type, so these can only name the type.
     (
         "account-as-number.json",
         "error:invalid type: integer `123456789012`, expected a string",

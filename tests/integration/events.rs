@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use ecs_redeploy::event::{Classified, EcrImageActionEvent, IMAGE_ACTION, classify};
+use ecs_redeploy::event::{Classified, EcrImageActionEvent, IMAGE_ACTION, REPLICATION_ACTION, classify};
 use serde_json::Value;
 
 pub fn events_dir() -> PathBuf {
@@ -27,6 +27,7 @@ pub fn load_now(name: &str) -> Value {
 /// Every file in `events/`, with what it must classify as: `push` or the ignore reason code.
 pub const EXPECTED: &[(&str, &str)] = &[
     ("ecr-push.json", "push"),
+    ("ecr-replication.json", "push"),
     ("ecr-push-untagged.json", "untagged"),
     ("ecr-delete.json", "not-a-push"),
     ("ecr-push-failed.json", "not-successful"),
@@ -55,7 +56,7 @@ fn every_event_file_has_an_expectation() {
 fn event_files_round_trip_through_their_typed_model() {
     for name in event_files() {
         let original = load(&name);
-        let reserialized = if original["detail-type"] == IMAGE_ACTION {
+        let reserialized = if original["detail-type"] == IMAGE_ACTION || original["detail-type"] == REPLICATION_ACTION {
             let typed: EcrImageActionEvent = serde_json::from_value(original.clone()).expect(&name);
             serde_json::to_value(&typed).expect(&name)
         } else {

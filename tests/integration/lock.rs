@@ -2,16 +2,13 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use ecs_redeploy::lock::{Claim, ClaimState, DONE_TTL, DeployLock, IN_PROGRESS_TTL, LockKey};
 use ecs_redeploy::lock_dynamodb::DynamoDbLock;
 use futures_util::future::join_all;
 
-use crate::support::moto::Moto;
+use crate::support::moto::{Moto, create_lock_table};
 
 const TABLE: &str = "ecs-redeploy-locks";
 const WEB: &str = "arn:aws:ecs:us-east-1:123456789012:service/shop/web";
@@ -19,50 +16,12 @@ const WORKER: &str = "arn:aws:ecs:us-east-1:123456789012:service/shop/worker";
 const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 const OTHER_DIGEST: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
 
-/// The lock table as documented: partition key `id` (S), on demand, TTL on `expires_at`.
-async fn create_lock_table(client: &aws_sdk_dynamodb::Client) {
-    client
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("lock table created");
-    client
-        .update_time_to_live()
-        .table_name(TABLE)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name("expires_at")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("ttl enabled");
-}
-
 /// A moto server with the lock table, the lock over it, and a client to inspect the table. The server is serial:
 /// moto's threaded one does not make a conditional put atomic, and the lock relies on DynamoDB doing so.
 async fn lock_in_moto() -> (Moto, DynamoDbLock, aws_sdk_dynamodb::Client) {
     let moto = Moto::start_serial();
     let client = moto.dynamodb_client();
-    create_lock_table(&client).await;
+    create_lock_table(&client, TABLE).await;
     let lock = DynamoDbLock::new(client.clone(), TABLE);
     (moto, lock, client)
 }

@@ -7,5 +7,6 @@ mod front_tests;
 mod lock;
 mod pin_revision;
 mod properties;
+mod safety;
 mod scenarios;
 mod support;

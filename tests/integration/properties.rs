@@ -224,6 +224,7 @@ fn push_event() -> impl Strategy<Value = (Value, Push)> {
                 digest,
                 event_id: id,
                 time,
+                replicated_from: None,
             };
             (event, push)
         },
@@ -367,4 +368,3 @@ proptest! {
         prop_assert_eq!(classify(event).map_err(|e| e.to_string()), Ok(Classified::Push(push)));
     }
 }
-

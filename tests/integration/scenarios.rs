@@ -226,9 +226,15 @@ async fn opted_in_selection_and_cluster_restriction() {
 }
 
 /// The SDK adapter, with `UpdateService` failing for one named service.
-struct FailingUpdate {
+pub struct FailingUpdate {
     inner: SdkEcs,
     service: &'static str,
+}
+
+impl FailingUpdate {
+    pub fn new(inner: SdkEcs, service: &'static str) -> Self {
+        FailingUpdate { inner, service }
+    }
 }
 
 impl EcsApi for FailingUpdate {
@@ -279,10 +285,7 @@ async fn one_failed_update_fails_the_invocation_after_the_rest_succeed() {
     fleet::seed(&client, &specs).await;
     let before = deployment_ids(&client, &["alpha"]).await;
 
-    let ecs = FailingUpdate {
-        inner: SdkEcs::new(env.function_client()),
-        service: "broken",
-    };
+    let ecs = FailingUpdate::new(SdkEcs::new(env.function_client()), "broken");
     let error = run_push_event(&Redeployer::new(ecs, config(&[])))
         .await
         .expect_err("invocation fails");

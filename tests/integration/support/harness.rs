@@ -11,7 +11,15 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start() -> Harness {
-        let moto = Moto::start();
+        Harness::in_front_of(Moto::start()).await
+    }
+
+    /// Behind a moto that answers one request at a time: DynamoDB conditional writes are atomic there.
+    pub async fn start_serial() -> Harness {
+        Harness::in_front_of(Moto::start_serial()).await
+    }
+
+    async fn in_front_of(moto: Moto) -> Harness {
         let front = Front::start(&moto.endpoint, FrontConfig::strict())
             .await
             .expect("the strict front starts");
