@@ -9,6 +9,7 @@ use crate::ecs::{
     TaskDefinition, VersionConsistency,
 };
 use crate::image::Registry;
+use crate::lock::{Claim, ClaimState, DeployLock, LockKey};
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const ACCOUNT_PREFIX: &str = "arn:aws:ecs:us-east-1:123456789012";
@@ -397,4 +398,129 @@ async fn fan_out_is_bounded_by_max_concurrency() {
     let max = redeployer.ecs.max_in_flight.load(Ordering::SeqCst);
     assert!(max <= 3, "{max} calls in flight");
     assert!(max > 1, "calls ran concurrently");
+}
+
+/// A lock whose answers are scripted per service name, recording what was completed and released.
+#[derive(Default)]
+struct FakeLock {
+    held: BTreeMap<String, ClaimState>,
+    broken: Vec<String>,
+    completed: Mutex<Vec<String>>,
+    released: Mutex<Vec<String>>,
+}
+
+impl DeployLock for FakeLock {
+    async fn claim(&self, key: &LockKey) -> Result<Claim, crate::lock::LockError> {
+        let name = short_name(&key.service_arn);
+        if self.broken.iter().any(|b| b == name) {
+            return Err(crate::lock::LockError {
+                operation: "claim",
+                id: key.id(),
+                message: "table unavailable".into(),
+                source: None,
+            });
+        }
+        Ok(self.held.get(name).map_or(Claim::Acquired, |state| Claim::Held(*state)))
+    }
+
+    async fn complete(&self, key: &LockKey) -> Result<(), crate::lock::LockError> {
+        self.completed
+            .lock()
+            .unwrap()
+            .push(short_name(&key.service_arn).to_owned());
+        Ok(())
+    }
+
+    async fn release(&self, key: &LockKey) -> Result<(), crate::lock::LockError> {
+        self.released
+            .lock()
+            .unwrap()
+            .push(short_name(&key.service_arn).to_owned());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_deploy_lock_guards_every_redeploy() {
+    let mut ecs = FakeEcs::default();
+    let app = format!("{REGISTRY}/app:latest");
+    for name in ["fresh", "done", "running", "unlockable", "failing"] {
+        ecs.add_service("prod", name, &[&app], &[]);
+    }
+    ecs.failing_updates.push("failing".into());
+    let lock = FakeLock {
+        held: BTreeMap::from([
+            ("done".into(), ClaimState::Done),
+            ("running".into(), ClaimState::InProgress),
+        ]),
+        broken: vec!["unlockable".into()],
+        ..FakeLock::default()
+    };
+    let mut pushed = push("app", "latest");
+    pushed.digest = Some("sha256:0000000000000000000000000000000000000000000000000000000000000001".into());
+    let redeployer = Redeployer::with_lock(ecs, lock, config(&[]));
+    let report = redeployer.run(&pushed, Mode::Apply).await;
+
+    assert_eq!(outcome_of(&report, "fresh"), ("image-match", Outcome::Redeployed));
+    assert_eq!(outcome_of(&report, "done"), ("already-deployed", Outcome::Skipped));
+    assert_eq!(outcome_of(&report, "running"), ("in-progress", Outcome::Skipped));
+    assert_eq!(outcome_of(&report, "unlockable"), ("image-match", Outcome::Failed));
+    assert_eq!(outcome_of(&report, "failing"), ("image-match", Outcome::Failed));
+    let unlockable = report.services.iter().find(|s| s.service == "unlockable").unwrap();
+    assert!(unlockable.error.as_deref().unwrap().contains("table unavailable"));
+    assert_eq!(*redeployer.lock.completed.lock().unwrap(), vec!["fresh"]);
+    assert_eq!(
+        *redeployer.lock.released.lock().unwrap(),
+        vec!["failing"],
+        "a failed update frees the claim"
+    );
+    assert_eq!(
+        redeployer.ecs.calls("UpdateService"),
+        2,
+        "held and unlockable services are not deployed"
+    );
+}
+
+#[tokio::test]
+async fn pin_mode_registers_once_per_source_revision() {
+    let mut ecs = FakeEcs::default();
+    let app = format!("{REGISTRY}/app:latest");
+    let shared = format!("{ACCOUNT_PREFIX}:task-definition/shared:4");
+    for name in ["a", "b", "c"] {
+        ecs.add_service_on("prod", name, &shared, &[&app], &[("ecs-redeploy", "pin")]);
+    }
+    ecs.add_service("prod", "own", &[&app], &[("ecs-redeploy", "pin")]);
+    ecs.add_service("prod", "forced", &[&app], &[]);
+    let mut pushed = push("app", "latest");
+    pushed.digest = Some("sha256:0000000000000000000000000000000000000000000000000000000000000001".into());
+    let redeployer = Redeployer::new(ecs, config(&[]));
+    let report = redeployer.run(&pushed, Mode::Apply).await;
+
+    assert_eq!(report.counts.redeployed, 5);
+    assert_eq!(
+        redeployer.ecs.calls("RegisterTaskDefinition"),
+        2,
+        "one per source revision"
+    );
+    let revisions: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|n| {
+            report
+                .services
+                .iter()
+                .find(|s| s.service == *n)
+                .unwrap()
+                .new_task_definition
+                .clone()
+        })
+        .collect();
+    assert_eq!(
+        revisions,
+        vec![Some(format!("{ACCOUNT_PREFIX}:task-definition/shared:5")); 3]
+    );
+    let forced = report.services.iter().find(|s| s.service == "forced").unwrap();
+    assert_eq!(
+        (forced.method, &forced.new_task_definition),
+        (Some(Method::Force), &None)
+    );
 }
