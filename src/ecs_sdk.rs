@@ -29,20 +29,28 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Loads the standard AWS configuration chain (env, profile, region, `AWS_ENDPOINT_URL[_ECS]`),
 /// with the SDK's retries set from `config`.
 pub async fn load_sdk_config(config: &Config) -> SdkConfig {
-    let retry = match config.retry_mode {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry_config(config))
+        .timeout_config(timeout_config(ATTEMPT_TIMEOUT))
+        .load()
+        .await
+}
+
+/// `RETRY_MODE` and `MAX_ATTEMPTS` as the SDK's retry configuration.
+pub fn retry_config(config: &Config) -> RetryConfig {
+    match config.retry_mode {
         RetryMode::Standard => RetryConfig::standard(),
         RetryMode::Adaptive => RetryConfig::adaptive(),
     }
-    .with_max_attempts(config.max_attempts);
-    let timeouts = TimeoutConfig::builder()
+    .with_max_attempts(config.max_attempts)
+}
+
+/// Connect and per-attempt timeouts: a stalled call is retried rather than waited out.
+pub fn timeout_config(attempt_timeout: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-        .build();
-    aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(retry)
-        .timeout_config(timeouts)
-        .load()
-        .await
+        .operation_attempt_timeout(attempt_timeout)
+        .build()
 }
 
 #[derive(Clone, Debug)]
@@ -220,18 +228,6 @@ fn newest_deployment(deployments: &[sdk::Deployment]) -> Option<Deployment> {
         .map(deployment)
 }
 
-/// `error: source: source…` without the debug dump `DisplayErrorContext` appends (that goes to the debug log).
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 fn ecs_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> EcsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -254,7 +250,7 @@ where
                 format!("{code}: {}", service_error.message().unwrap_or("no message")),
             )
         }
-        None => (EcsErrorKind::Other, error_chain(&error)),
+        None => (EcsErrorKind::Other, crate::error_chain::render(&error)),
     };
     debug!(operation, error = %DisplayErrorContext(&error), "ecs call failed");
     EcsError {

@@ -7,6 +7,7 @@ pub mod decide;
 pub mod discover;
 pub mod ecs;
 pub mod ecs_sdk;
+mod error_chain;
 pub mod event;
 pub mod handler;
 pub mod image;

@@ -54,7 +54,7 @@ impl DynamoDbLock {
                 service_error.code().unwrap_or("UnknownError"),
                 service_error.message().unwrap_or("no message")
             ),
-            None => error_chain(&error),
+            None => crate::error_chain::render(&error),
         };
         debug!(call, table = %self.table, error = %DisplayErrorContext(&error), "dynamodb call failed");
         LockError {
@@ -187,18 +187,6 @@ fn expires_at(now: DateTime<Utc>, ttl: Duration) -> AttributeValue {
 /// For people reading the table.
 fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// `error: source: source…` without the debug dump `DisplayErrorContext` appends (that goes to the debug log).
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! classifies as its name says.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use ecs_redeploy::event::{Classified, EcrImageActionEvent, IMAGE_ACTION, REPLICATION_ACTION, classify};
@@ -21,6 +22,19 @@ pub fn load(name: &str) -> Value {
 pub fn load_now(name: &str) -> Value {
     let mut event = load(name);
     event["time"] = Value::from(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    event
+}
+
+/// `events/<name>` stamped with the next whole second, after waiting for it: everything seeded so
+/// far is older than the push, and a deployment made a second later is surely newer.
+pub async fn event_after_seeding(name: &str) -> Value {
+    let now = chrono::Utc::now();
+    let next = now + chrono::TimeDelta::milliseconds(1000 - i64::from(now.timestamp_subsec_millis()));
+    tokio::time::sleep((next - now).to_std().unwrap_or_default()).await;
+    let mut event = load(name);
+    event["time"] = Value::from(next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    // Our own deployments must land in a later second than the push to be recognised as after it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     event
 }
 

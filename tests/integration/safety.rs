@@ -1,9 +1,6 @@
 //! Exactly once under duplicates and retries, pin mode, tag policies and replication, in moto
 //! behind the strict front. The front's call counts say how many deployments really happened.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use ecs_redeploy::config::Config;
 use ecs_redeploy::ecs::EcsApi;
 use ecs_redeploy::ecs_sdk::SdkEcs;
@@ -14,8 +11,9 @@ use ecs_redeploy::redeploy::Redeployer;
 use ecs_redeploy::report::{Invocation, Outcome, Report};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
-use crate::events::load;
+use crate::events::event_after_seeding;
 use crate::scenarios::FailingUpdate;
 use crate::support::fleet::{self, ServiceSpec, registry};
 use crate::support::harness::Harness;
@@ -25,19 +23,6 @@ const TABLE: &str = "ecs-redeploy-locks";
 
 fn config(vars: &[(&str, &str)]) -> Config {
     Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned())).unwrap()
-}
-
-/// `events/<name>` stamped with the next whole second, after waiting for it: everything seeded so
-/// far is older than the push, and a deployment made a second later is surely newer.
-async fn event_after_seeding(name: &str) -> Value {
-    let now = chrono::Utc::now();
-    let next = now + chrono::TimeDelta::milliseconds(1000 - i64::from(now.timestamp_subsec_millis()));
-    tokio::time::sleep((next - now).to_std().unwrap_or_default()).await;
-    let mut event = load(name);
-    event["time"] = Value::from(next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    // Our own deployments must land in a later second than the push to be recognised as after it.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    event
 }
 
 async fn invoke<E: EcsApi, L: DeployLock>(

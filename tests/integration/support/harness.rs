@@ -1,6 +1,11 @@
 //! moto behind the strict ECS front: tests seed and inspect moto directly (no throttling of the
 //! set-up), while the code under test talks to the front, which pages, limits and throttles like ECS.
 
+use std::time::Duration;
+
+use ecs_redeploy::config::Config;
+use ecs_redeploy::ecs_sdk::{retry_config, timeout_config};
+
 use super::front::{Front, FrontConfig};
 use super::moto::{Moto, ecs_client_for};
 
@@ -11,16 +16,21 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start() -> Harness {
-        Harness::in_front_of(Moto::start()).await
+        Harness::in_front_of(Moto::start(), FrontConfig::strict()).await
+    }
+
+    /// In front of moto with a front configured by the test (latency, faults).
+    pub async fn start_with(front: FrontConfig) -> Harness {
+        Harness::in_front_of(Moto::start(), front).await
     }
 
     /// Behind a moto that answers one request at a time: DynamoDB conditional writes are atomic there.
     pub async fn start_serial() -> Harness {
-        Harness::in_front_of(Moto::start_serial()).await
+        Harness::in_front_of(Moto::start_serial(), FrontConfig::strict()).await
     }
 
-    async fn in_front_of(moto: Moto) -> Harness {
-        let front = Front::start(&moto.endpoint, FrontConfig::strict())
+    async fn in_front_of(moto: Moto, front: FrontConfig) -> Harness {
+        let front = Front::start(&moto.endpoint, front)
             .await
             .expect("the strict front starts");
         Harness { moto, front }
@@ -34,5 +44,16 @@ impl Harness {
     /// Through the front: what the code under test uses.
     pub fn function_client(&self) -> aws_sdk_ecs::Client {
         ecs_client_for(&self.front.endpoint_url())
+    }
+
+    /// Through the front, with the function's retry settings from `config` and a short attempt timeout,
+    /// as the binary builds it (`ecs_sdk::load_sdk_config`).
+    pub fn function_client_as_configured(&self, config: &Config, attempt_timeout: Duration) -> aws_sdk_ecs::Client {
+        let sdk = ecs_client_for(&self.front.endpoint_url()).config().to_builder();
+        aws_sdk_ecs::Client::from_conf(
+            sdk.retry_config(retry_config(config))
+                .timeout_config(timeout_config(attempt_timeout))
+                .build(),
+        )
     }
 }

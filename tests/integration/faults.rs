@@ -1,0 +1,162 @@
+//! Through a front that fails 20% of calls (server errors, throttling, resets, stalls) over several
+//! seeds: every matching service is redeployed exactly once or reported failed — never lost, never
+//! twice — and retries of the same event complete the rest. And throttling that the SDK's retries
+//! can absorb never becomes a failure.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use ecs_redeploy::config::Config;
+use ecs_redeploy::ecs_sdk::SdkEcs;
+use ecs_redeploy::handler::{InvocationError, handle};
+use ecs_redeploy::redeploy::Redeployer;
+use ecs_redeploy::report::{Invocation, Outcome, Report};
+use lambda_runtime::{Context, LambdaEvent};
+
+use crate::events::{event_after_seeding, load_now};
+use crate::support::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
+use crate::support::front::{FaultKind, Faults, FrontConfig};
+use crate::support::harness::Harness;
+
+const CLUSTERS: [&str; 2] = ["east", "west"];
+/// Shorter than a stalled answer, so stalls time out and are retried.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(800);
+const RETRIES_OF_THE_EVENT: usize = 6;
+
+fn config(vars: &[(&str, &str)]) -> Config {
+    Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned())).unwrap()
+}
+
+/// 40 matching services and 20 others over two clusters — about 50 calls a delivery, so with 20% of
+/// calls faulted and two attempts each, a delivery rarely gets through without a failure;
+/// returns the matching `cluster/service` names.
+fn fleet_specs() -> (Vec<ServiceSpec>, BTreeSet<String>) {
+    let r = registry();
+    let (app, other) = (format!("{r}/app:latest"), format!("{r}/api:latest"));
+    let mut specs = Vec::new();
+    let mut matching = BTreeSet::new();
+    for i in 0..60 {
+        let cluster = CLUSTERS[i % 2];
+        let name = format!("svc-{i:02}");
+        if i % 3 != 2 {
+            matching.insert(format!("{cluster}/{name}"));
+            specs.push(ServiceSpec::new(cluster, &name, &[&app]));
+        } else {
+            specs.push(ServiceSpec::new(cluster, &name, &[&other]));
+        }
+    }
+    (specs, matching)
+}
+
+async fn deliver(redeployer: &Redeployer<SdkEcs>, event: &serde_json::Value) -> Report {
+    match handle(redeployer, LambdaEvent::new(event.clone(), Context::default())).await {
+        Ok(Invocation::Processed(report)) => *report,
+        Err(InvocationError::Incomplete { report, .. }) => *report,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn injected_faults_never_lose_or_repeat_a_deployment() {
+    let mut deliveries_per_seed: Vec<usize> = Vec::new();
+    for seed in [1, 7, 42, 1234] {
+        let faults = Faults::Injected {
+            seed,
+            rate: 0.2,
+            kinds: vec![
+                FaultKind::Http500,
+                FaultKind::Http503,
+                FaultKind::Throttling,
+                FaultKind::ConnectionReset,
+                FaultKind::SlowResponse,
+            ],
+            slow_delay: ATTEMPT_TIMEOUT * 2,
+        };
+        let env = Harness::start_with(FrontConfig {
+            faults,
+            ..FrontConfig::strict()
+        })
+        .await;
+        let (specs, matching) = fleet_specs();
+        fleet::seed(&env.seeder(), &specs).await;
+        let before = deployment_ids(&env.seeder(), &CLUSTERS).await;
+        // Deliveries a second apart or more, as Lambda's and EventBridge's retries are.
+        let event = event_after_seeding("ecr-push.json").await;
+        let config = config(&[("MAX_ATTEMPTS", "2")]);
+        let client = env.function_client_as_configured(&config, ATTEMPT_TIMEOUT);
+        let redeployer = Redeployer::new(SdkEcs::new(client), config);
+
+        let mut deliveries = 0;
+        loop {
+            deliveries += 1;
+            let report = deliver(&redeployer, &event).await;
+            let after = deployment_ids(&env.seeder(), &CLUSTERS).await;
+            let done: BTreeSet<String> = redeployed(&before, &after).into_iter().collect();
+            let updates = env.front.calls().action("UpdateService").forwarded;
+            assert!(
+                done.is_subset(&matching),
+                "seed {seed}: only matching services are deployed"
+            );
+            assert_eq!(updates, done.len() as u64, "seed {seed}: no service is deployed twice");
+
+            // Every matching service not yet deployed is accounted for in this delivery's report.
+            let failed_clusters: BTreeSet<&str> =
+                report.scan_errors.iter().filter_map(|e| e.cluster.as_deref()).collect();
+            let listing_failed = report.scan_errors.iter().any(|e| e.cluster.is_none());
+            for name in matching.difference(&done) {
+                let (cluster, service) = name.split_once('/').unwrap();
+                let reported_failed = report
+                    .services
+                    .iter()
+                    .any(|s| s.cluster == cluster && s.service == service && s.outcome == Outcome::Failed);
+                assert!(
+                    reported_failed || failed_clusters.contains(cluster) || listing_failed,
+                    "seed {seed}: {name} was silently lost: {:?}",
+                    report.services.iter().find(|s| s.service == service)
+                );
+            }
+            if done == matching {
+                assert!(!report.has_failures(), "seed {seed}: the completing delivery succeeds");
+                break;
+            }
+            assert!(
+                report.has_failures(),
+                "seed {seed}: an incomplete delivery fails, so it is retried"
+            );
+            assert!(
+                deliveries < RETRIES_OF_THE_EVENT,
+                "seed {seed}: not complete after {deliveries} deliveries"
+            );
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+        assert!(
+            env.front.calls().total().faulted > 0,
+            "seed {seed}: faults were injected"
+        );
+        deliveries_per_seed.push(deliveries);
+    }
+    assert!(
+        deliveries_per_seed.iter().any(|d| *d > 1),
+        "some seed needed a retry of the event: {deliveries_per_seed:?}"
+    );
+}
+
+#[tokio::test]
+async fn throttling_the_retries_absorb_is_never_a_failure() {
+    let env = Harness::start().await;
+    let app = format!("{}/app:latest", registry());
+    // 70 updates against a bucket of 50 refilled at 5 per second.
+    let specs: Vec<ServiceSpec> = (0..70)
+        .map(|i| ServiceSpec::new("east", &format!("svc-{i:02}"), &[&app]))
+        .collect();
+    fleet::seed(&env.seeder(), &specs).await;
+    let config = config(&[("RETRY_MODE", "adaptive"), ("MAX_ATTEMPTS", "10")]);
+    let client = env.function_client_as_configured(&config, Duration::from_secs(20));
+    let redeployer = Redeployer::new(SdkEcs::new(client), config);
+
+    let report = deliver(&redeployer, &load_now("ecr-push.json")).await;
+    let calls = env.front.calls();
+    assert!(calls.action("UpdateService").throttled > 0, "the bucket ran dry");
+    assert_eq!((report.counts.redeployed, report.counts.failed), (70, 0));
+    assert_eq!(calls.action("UpdateService").forwarded, 70);
+}
