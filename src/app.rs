@@ -22,7 +22,11 @@ pub async fn build(config: Config) -> App {
         Some(table) => ConfiguredLock::DynamoDb(DynamoDbLock::new(aws_sdk_dynamodb::Client::new(&sdk), table)),
         None => ConfiguredLock::Off(NoLock),
     };
-    Redeployer::with_lock(SdkEcs::new(aws_sdk_ecs::Client::new(&sdk)), lock, config)
+    let ecs = SdkEcs::new(
+        aws_sdk_ecs::Client::new(&sdk),
+        aws_sdk_resourcegroupstagging::Client::new(&sdk),
+    );
+    Redeployer::with_lock(ecs, lock, config)
 }
 
 impl DeployLock for ConfiguredLock {

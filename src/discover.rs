@@ -1,15 +1,17 @@
-//! Discovery: every service in scope with its task definition. List → describe (10 at a time) →
+//! Discovery: every service in scope with its task definition. List (clusters and their services, or
+//! with `SELECT=opted-in` only the tagged services) → describe (10 at a time) →
 //! task definitions (once per revision, cached for the warm process); every step fans out at most
 //! `MAX_CONCURRENCY` calls, and a failure is recorded against the services or cluster it concerns
 //! while everything else carries on.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::{StreamExt, stream};
+use tracing::warn;
 
-use crate::config::{ClusterScope, Config};
-use crate::ecs::{DESCRIBE_SERVICES_MAX, EcsApi, EcsError, Service, TaskDefinition, short_name};
+use crate::config::{ClusterScope, Config, Select};
+use crate::ecs::{DESCRIBE_SERVICES_MAX, EcsApi, EcsError, Service, TaskDefinition, cluster_of_service, short_name};
 use crate::report::ScanError;
 
 /// Task-definition revisions are immutable, so a warm process never needs to describe one twice.
@@ -43,30 +45,14 @@ pub async fn discover<E: EcsApi>(ecs: &E, config: &Config, cache: &TaskDefinitio
     let mut scan_errors = Vec::new();
     let mut unexamined = Vec::new();
 
-    let clusters = match &config.clusters {
-        ClusterScope::Listed(clusters) => clusters.clone(),
-        ClusterScope::All => ecs.list_clusters().await.unwrap_or_else(|e| {
-            scan_errors.push(scan_error(None, "list-clusters", &e));
-            Vec::new()
-        }),
+    let (clusters, batches) = match config.select {
+        Select::Matching => listed_batches(ecs, config, &mut scan_errors).await,
+        Select::OptedIn => tagged_batches(ecs, config, &mut scan_errors).await,
     };
-
-    let listed: Vec<_> = stream::iter(&clusters)
-        .map(|cluster| async move { (cluster, ecs.list_services(cluster).await) })
-        .buffer_unordered(limit)
-        .collect()
-        .await;
-    let mut batches = Vec::new();
-    for (cluster, result) in listed {
-        match result {
-            Ok(arns) => batches.extend(arns.chunks(DESCRIBE_SERVICES_MAX).map(|b| (cluster, b.to_vec()))),
-            Err(e) => scan_errors.push(scan_error(Some(cluster), "list-services", &e)),
-        }
-    }
 
     let described: Vec<_> = stream::iter(batches)
         .map(|(cluster, batch)| async move {
-            let result = ecs.describe_services(cluster, &batch).await;
+            let result = ecs.describe_services(&cluster, &batch).await;
             (cluster, batch, result)
         })
         .buffer_unordered(limit)
@@ -74,7 +60,7 @@ pub async fn discover<E: EcsApi>(ecs: &E, config: &Config, cache: &TaskDefinitio
         .await;
     let mut services = Vec::new();
     for (cluster, batch, result) in described {
-        let cluster = short_name(cluster).to_owned();
+        let cluster = short_name(&cluster).to_owned();
         match result {
             Ok(found) => {
                 services.extend(found.services);
@@ -114,11 +100,80 @@ pub async fn discover<E: EcsApi>(ecs: &E, config: &Config, cache: &TaskDefinitio
         }
     }
     Discovery {
-        clusters: clusters.len(),
+        clusters,
         services: examined,
         unexamined,
         scan_errors,
     }
+}
+
+/// Services to describe, in batches of the API maximum per cluster.
+type Batches = Vec<(String, Vec<String>)>;
+
+/// Every service of the clusters in scope: `ListClusters` (unless listed), then `ListServices`.
+async fn listed_batches<E: EcsApi>(ecs: &E, config: &Config, scan_errors: &mut Vec<ScanError>) -> (usize, Batches) {
+    let clusters = match &config.clusters {
+        ClusterScope::Listed(clusters) => clusters.clone(),
+        ClusterScope::All => ecs.list_clusters().await.unwrap_or_else(|e| {
+            scan_errors.push(scan_error(None, "list-clusters", &e));
+            Vec::new()
+        }),
+    };
+    let listed: Vec<_> = stream::iter(&clusters)
+        .map(|cluster| async move { (cluster, ecs.list_services(cluster).await) })
+        .buffer_unordered(config.max_concurrency.get())
+        .collect()
+        .await;
+    let mut batches = Vec::new();
+    for (cluster, result) in listed {
+        match result {
+            Ok(arns) => batches.extend(
+                arns.chunks(DESCRIBE_SERVICES_MAX)
+                    .map(|b| (cluster.clone(), b.to_vec())),
+            ),
+            Err(e) => scan_errors.push(scan_error(Some(cluster), "list-services", &e)),
+        }
+    }
+    (clusters.len(), batches)
+}
+
+/// Only the services carrying the tag key, found by one paginated tagging-API listing and grouped
+/// by the cluster their ARN names: no cluster is listed, no untagged service described.
+async fn tagged_batches<E: EcsApi>(ecs: &E, config: &Config, scan_errors: &mut Vec<ScanError>) -> (usize, Batches) {
+    let arns = match ecs.list_tagged_services(&config.tag_key).await {
+        Ok(arns) => arns,
+        Err(e) => {
+            scan_errors.push(scan_error(None, "list-tagged-services", &e));
+            return (0, Vec::new());
+        }
+    };
+    let in_scope = |cluster: &str| match &config.clusters {
+        ClusterScope::All => true,
+        ClusterScope::Listed(listed) => listed.iter().any(|c| short_name(c) == cluster),
+    };
+    let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for arn in arns {
+        match cluster_of_service(&arn) {
+            Some(cluster) if in_scope(cluster) => by_cluster.entry(cluster.to_owned()).or_default().push(arn),
+            Some(_) => {}
+            // Describing needs the cluster; retrying cannot find it, so skip with a reason.
+            None => warn!(
+                service_arn = %arn,
+                reason = "old-arn-format",
+                "skipped: an old-format service ARN names no cluster; SELECT=matching finds it"
+            ),
+        }
+    }
+    let clusters = by_cluster.len();
+    let batches = by_cluster
+        .into_iter()
+        .flat_map(|(cluster, arns)| {
+            arns.chunks(DESCRIBE_SERVICES_MAX)
+                .map(|b| (cluster.clone(), b.to_vec()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (clusters, batches)
 }
 
 impl TaskDefinitionCache {

@@ -11,6 +11,8 @@ use thiserror::Error;
 pub const DESCRIBE_SERVICES_MAX: usize = 10;
 /// `ListServices` / `ListClusters` page size maximum.
 pub const LIST_PAGE_MAX: i32 = 100;
+/// `GetResources` (Resource Groups Tagging API) page size maximum.
+pub const TAGGED_PAGE_MAX: i32 = 100;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Service {
@@ -104,6 +106,10 @@ pub trait EcsApi: Send + Sync {
 
     fn list_services(&self, cluster: &str) -> impl Future<Output = Result<Vec<String>, EcsError>> + Send;
 
+    /// ARNs of every service in the account and region that carries `tag_key`, whatever its value
+    /// (Resource Groups Tagging API): with `SELECT=opted-in` no cluster needs listing.
+    fn list_tagged_services(&self, tag_key: &str) -> impl Future<Output = Result<Vec<String>, EcsError>> + Send;
+
     fn describe_services(
         &self,
         cluster: &str,
@@ -136,6 +142,17 @@ pub trait EcsApi: Send + Sync {
     ) -> impl Future<Output = Result<Deployment, EcsError>> + Send;
 }
 
+/// The cluster name in a service ARN (`…:service/prod/web` → `prod`); `None` for the old format
+/// (`…:service/web`), which does not name its cluster.
+pub fn cluster_of_service(service_arn: &str) -> Option<&str> {
+    let resource = service_arn.split(':').nth(5)?;
+    let mut parts = resource.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("service"), Some(cluster), Some(_), None) => Some(cluster),
+        _ => None,
+    }
+}
+
 /// The last path segment of an ARN (`…:cluster/prod` → `prod`); a plain name is returned as is.
 pub fn short_name(arn_or_name: &str) -> &str {
     arn_or_name.rsplit('/').next().unwrap_or(arn_or_name)
@@ -151,5 +168,23 @@ mod tests {
         assert_eq!(short_name("arn:aws:ecs:us-east-1:123456789012:service/prod/web"), "web");
         assert_eq!(short_name("arn:aws:ecs:us-east-1:123456789012:service/web"), "web");
         assert_eq!(short_name("prod"), "prod");
+    }
+
+    #[test]
+    fn clusters_of_service_arns() {
+        use super::cluster_of_service;
+        assert_eq!(
+            cluster_of_service("arn:aws:ecs:us-east-1:123456789012:service/prod/web"),
+            Some("prod")
+        );
+        assert_eq!(
+            cluster_of_service("arn:aws:ecs:us-east-1:123456789012:service/web"),
+            None
+        );
+        assert_eq!(
+            cluster_of_service("arn:aws:ecs:us-east-1:123456789012:task/prod/abc"),
+            None
+        );
+        assert_eq!(cluster_of_service("not an arn"), None);
     }
 }

@@ -14,9 +14,11 @@ use chrono::{DateTime, Utc};
 use tracing::debug;
 
 use crate::config::{Config, RetryMode};
+use aws_sdk_resourcegroupstagging::types::TagFilter;
+
 use crate::ecs::{
     Container, DESCRIBE_SERVICES_MAX, Deployment, DescribeFailure, DescribedServices, EcsApi, EcsError, EcsErrorKind,
-    LIST_PAGE_MAX, Service, TaskDefinition, VersionConsistency,
+    LIST_PAGE_MAX, Service, TAGGED_PAGE_MAX, TaskDefinition, VersionConsistency,
 };
 
 #[path = "ecs_sdk_revision.rs"]
@@ -56,11 +58,12 @@ pub fn timeout_config(attempt_timeout: Duration) -> TimeoutConfig {
 #[derive(Clone, Debug)]
 pub struct SdkEcs {
     client: aws_sdk_ecs::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl SdkEcs {
-    pub fn new(client: aws_sdk_ecs::Client) -> Self {
-        SdkEcs { client }
+    pub fn new(client: aws_sdk_ecs::Client, tagging: aws_sdk_resourcegroupstagging::Client) -> Self {
+        SdkEcs { client, tagging }
     }
 }
 
@@ -88,6 +91,26 @@ impl EcsApi for SdkEcs {
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| ecs_error("ListServices", e))
+    }
+
+    async fn list_tagged_services(&self, tag_key: &str) -> Result<Vec<String>, EcsError> {
+        let filter = TagFilter::builder().key(tag_key).build();
+        let mappings = self
+            .tagging
+            .get_resources()
+            .resource_type_filters("ecs:service")
+            .tag_filters(filter)
+            .resources_per_page(TAGGED_PAGE_MAX)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| ecs_error("GetResources", e))?;
+        Ok(mappings
+            .iter()
+            .filter_map(|m| m.resource_arn().map(str::to_owned))
+            .collect())
     }
 
     async fn describe_services(&self, cluster: &str, services: &[String]) -> Result<DescribedServices, EcsError> {

@@ -42,9 +42,12 @@ impl Intercept for RegisterBodies {
 
 fn recorded(rules: &[&Rule], bodies: &RegisterBodies) -> SdkEcs {
     let bodies = bodies.clone();
-    SdkEcs::new(mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules, move |c| c
-        .retry_config(RetryConfig::disabled())
-        .interceptor(bodies.clone())))
+    SdkEcs::new(
+        mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules, move |c| c
+            .retry_config(RetryConfig::disabled())
+            .interceptor(bodies.clone())),
+        mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]),
+    )
 }
 
 fn images(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -20,7 +20,53 @@ const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
 
 /// A client over `rules` that makes a single attempt per call, so an error is seen once, at once.
 fn ecs(mode: RuleMode, rules: &[&Rule]) -> SdkEcs {
-    SdkEcs::new(mock_client!(aws_sdk_ecs, mode, rules, |c| c.retry_config(RetryConfig::disabled())))
+    SdkEcs::new(
+        mock_client!(aws_sdk_ecs, mode, rules, |c| c.retry_config(RetryConfig::disabled())),
+        mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]),
+    )
+}
+
+#[tokio::test]
+async fn list_tagged_services_pages_through_get_resources_for_the_tag_key() {
+    use aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput;
+    use aws_sdk_resourcegroupstagging::types::ResourceTagMapping;
+    let page = |arns: &[&str], token: Option<&str>| {
+        let mappings = arns
+            .iter()
+            .map(|a| ResourceTagMapping::builder().resource_arn(*a).build());
+        GetResourcesOutput::builder()
+            .set_resource_tag_mapping_list(Some(mappings.collect()))
+            .set_pagination_token(token.map(str::to_owned))
+            .build()
+    };
+    let wanted = |token: Option<&'static str>| {
+        move |r: &aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesInput| {
+            r.resource_type_filters() == ["ecs:service"]
+                && r.tag_filters().len() == 1
+                && r.tag_filters()[0].key() == Some("ecs-redeploy")
+                && r.resources_per_page() == Some(100)
+                && r.pagination_token().filter(|t| !t.is_empty()) == token
+        }
+    };
+    let first = mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
+        .match_requests(wanted(None))
+        .then_output(move || page(&["arn:aws:ecs:us-east-1:123456789012:service/prod/a"], Some("t1")));
+    let second = mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
+        .match_requests(wanted(Some("t1")))
+        .then_output(move || page(&["arn:aws:ecs:us-east-1:123456789012:service/stage/b"], Some("")));
+    let ecs = SdkEcs::new(
+        mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[]),
+        mock_client!(aws_sdk_resourcegroupstagging, RuleMode::Sequential, &[&first, &second]),
+    );
+    let arns = ecs.list_tagged_services("ecs-redeploy").await.unwrap();
+    assert_eq!(
+        arns,
+        strings(&[
+            "arn:aws:ecs:us-east-1:123456789012:service/prod/a",
+            "arn:aws:ecs:us-east-1:123456789012:service/stage/b"
+        ])
+    );
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
 }
 
 fn strings(items: &[&str]) -> Vec<String> {

@@ -29,6 +29,9 @@ mod tests {
     fn renders_every_source() {
         let error = Outer(Middle(std::io::Error::other("connection reset")));
         assert_eq!(render(&error), "dispatch failure: io error: connection reset");
-        assert_eq!(render(&std::fmt::Error), "an error occurred when formatting an argument");
+        assert_eq!(
+            render(&std::fmt::Error),
+            "an error occurred when formatting an argument"
+        );
     }
 }

@@ -87,6 +87,15 @@ impl EcsApi for FakeEcs {
             .collect())
     }
 
+    async fn list_tagged_services(&self, tag_key: &str) -> Result<Vec<String>, EcsError> {
+        self.call("GetResources").await;
+        let services = self.clusters.values().flatten();
+        Ok(services
+            .filter(|s| s.tags.contains_key(tag_key))
+            .map(|s| s.arn.clone())
+            .collect())
+    }
+
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, EcsError> {
         self.call("ListServices").await;
         let name = short_name(cluster);
@@ -280,16 +289,50 @@ async fn plan_changes_nothing() {
 
 #[tokio::test]
 async fn selection_and_cluster_scope_come_from_config() {
-    let redeployer = Redeployer::new(fleet(), config(&[("SELECT", "opted-in"), ("CLUSTERS", "prod")]));
-    let report = redeployer.run(&push("app", "latest"), Mode::Apply).await;
+    let listed = Redeployer::new(fleet(), config(&[("CLUSTERS", "prod")]));
+    let report = listed.run(&push("app", "latest"), Mode::Apply).await;
     assert_eq!(
-        redeployer.ecs.calls("ListClusters"),
+        listed.ecs.calls("ListClusters"),
         0,
         "listed clusters are not discovered"
     );
+    assert_eq!(listed.ecs.calls("ListServices"), 1);
     assert!(report.services.iter().all(|s| s.cluster == "prod"));
-    assert_eq!(outcome_of(&report, "web"), ("not-opted-in", Outcome::Skipped));
-    assert_eq!(report.counts.redeployed, 0);
+
+    // Opted in: only tagged services, found through the tagging API; no cluster is listed.
+    let mut ecs = fleet();
+    ecs.add_service("stage", "untagged", &[&format!("{REGISTRY}/app:latest")], &[]);
+    let opted_in = Redeployer::new(ecs, config(&[("SELECT", "opted-in")]));
+    let report = opted_in.run(&push("app", "latest"), Mode::Apply).await;
+    assert_eq!(
+        (opted_in.ecs.calls("ListClusters"), opted_in.ecs.calls("ListServices")),
+        (0, 0)
+    );
+    assert_eq!(opted_in.ecs.calls("GetResources"), 1);
+    assert_eq!(
+        opted_in.ecs.calls("DescribeServices"),
+        2,
+        "one batch per cluster with tagged services"
+    );
+    assert_eq!(outcome_of(&report, "frozen"), ("opted-out", Outcome::Skipped));
+    let names: Vec<_> = report
+        .services
+        .iter()
+        .map(|s| format!("{}/{}", s.cluster, s.service))
+        .collect();
+    assert_eq!(
+        names,
+        ["prod/frozen", "stage/web"],
+        "untagged services are not even described"
+    );
+    assert_eq!(report.counts.redeployed, 1);
+
+    let scoped = Redeployer::new(fleet(), config(&[("SELECT", "opted-in"), ("CLUSTERS", "prod")]));
+    let report = scoped.run(&push("app", "latest"), Mode::Apply).await;
+    assert!(
+        report.services.iter().all(|s| s.cluster == "prod"),
+        "CLUSTERS still restricts"
+    );
 }
 
 #[tokio::test]

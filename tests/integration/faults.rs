@@ -83,8 +83,8 @@ async fn injected_faults_never_lose_or_repeat_a_deployment() {
         // Deliveries a second apart or more, as Lambda's and EventBridge's retries are.
         let event = event_after_seeding("ecr-push.json").await;
         let config = config(&[("MAX_ATTEMPTS", "2")]);
-        let client = env.function_client_as_configured(&config, ATTEMPT_TIMEOUT);
-        let redeployer = Redeployer::new(SdkEcs::new(client), config);
+        let ecs = env.function_ecs_as_configured(&config, ATTEMPT_TIMEOUT);
+        let redeployer = Redeployer::new(ecs, config);
 
         let mut deliveries = 0;
         loop {
@@ -151,8 +151,8 @@ async fn throttling_the_retries_absorb_is_never_a_failure() {
         .collect();
     fleet::seed(&env.seeder(), &specs).await;
     let config = config(&[("RETRY_MODE", "adaptive"), ("MAX_ATTEMPTS", "10")]);
-    let client = env.function_client_as_configured(&config, Duration::from_secs(20));
-    let redeployer = Redeployer::new(SdkEcs::new(client), config);
+    let ecs = env.function_ecs_as_configured(&config, Duration::from_secs(20));
+    let redeployer = Redeployer::new(ecs, config);
 
     let report = deliver(&redeployer, &load_now("ecr-push.json")).await;
     let calls = env.front.calls();

@@ -11,7 +11,6 @@ use aws_sdk_ecs::types::{
     TaskDefinitionField, Ulimit, UlimitName, Volume,
 };
 use ecs_redeploy::ecs::{EcsApi, EcsErrorKind};
-use ecs_redeploy::ecs_sdk::SdkEcs;
 
 use crate::support::fleet::{self, ACCOUNT, REGION, ServiceSpec, registry};
 use crate::support::harness::Harness;
@@ -157,7 +156,7 @@ async fn a_cloned_revision_differs_from_its_source_only_in_the_pinned_image() {
     let source = register_source(&seeder, &app).await;
     let pinned = format!("{app}@{DIGEST}");
 
-    let ecs = SdkEcs::new(env.function_client());
+    let ecs = env.function_ecs();
     let registered = ecs
         .register_revision(&source, &pairs(&[("web", &pinned)]))
         .await
@@ -209,7 +208,7 @@ async fn an_unknown_container_registers_nothing() {
     let seeder = env.seeder();
     let source = register_source(&seeder, &format!("{}/app:latest", registry())).await;
 
-    let ecs = SdkEcs::new(env.function_client());
+    let ecs = env.function_ecs();
     let error = ecs
         .register_revision(&source, &pairs(&[("worker", "app:v2")]))
         .await
@@ -238,7 +237,7 @@ async fn deploying_the_new_revision_points_the_service_at_it() {
     let before = service_of(describe_web().await.expect("describe the service"));
     let source = before.task_definition().expect("a task definition").to_owned();
 
-    let ecs = SdkEcs::new(env.function_client());
+    let ecs = env.function_ecs();
     let pinned = format!("{app}@{DIGEST}");
     let registered = ecs
         .register_revision(&source, &pairs(&[("c0", &pinned)]))

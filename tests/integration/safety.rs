@@ -3,7 +3,6 @@
 
 use ecs_redeploy::config::Config;
 use ecs_redeploy::ecs::EcsApi;
-use ecs_redeploy::ecs_sdk::SdkEcs;
 use ecs_redeploy::handler::{InvocationError, handle};
 use ecs_redeploy::lock::DeployLock;
 use ecs_redeploy::lock_dynamodb::DynamoDbLock;
@@ -54,7 +53,7 @@ async fn sequential_duplicates_deploy_each_service_once() {
     let env = Harness::start().await;
     fleet::seed(&env.seeder(), &app_fleet(&["web", "worker", "admin"])).await;
     let event = event_after_seeding("ecr-push.json").await;
-    let redeployer = Redeployer::new(SdkEcs::new(env.function_client()), config(&[]));
+    let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
 
     let first = invoke(&redeployer, &event).await.unwrap();
     assert_eq!(first.counts.redeployed, 3);
@@ -86,11 +85,7 @@ async fn concurrent_duplicates_deploy_each_service_once_with_the_lock_table() {
     let redeployers: Vec<_> = (0..3)
         .map(|_| {
             let lock = DynamoDbLock::new(env.moto.dynamodb_client(), TABLE);
-            Redeployer::with_lock(
-                SdkEcs::new(env.function_client()),
-                lock,
-                config(&[("LOCK_TABLE", TABLE)]),
-            )
+            Redeployer::with_lock(env.function_ecs(), lock, config(&[("LOCK_TABLE", TABLE)]))
         })
         .collect();
 
@@ -122,12 +117,12 @@ async fn a_retry_after_a_partial_failure_finishes_the_rest_and_repeats_nothing()
     let event = event_after_seeding("ecr-push.json").await;
     let with_lock = || DynamoDbLock::new(env.moto.dynamodb_client(), TABLE);
 
-    let failing = FailingUpdate::new(SdkEcs::new(env.function_client()), "broken");
+    let failing = FailingUpdate::new(env.function_ecs(), "broken");
     let first = Redeployer::with_lock(failing, with_lock(), config(&[]));
     let error = invoke(&first, &event).await.expect_err("the first delivery fails");
     assert!(error.to_string().contains("shop/broken"), "{error}");
 
-    let retry = Redeployer::with_lock(SdkEcs::new(env.function_client()), with_lock(), config(&[]));
+    let retry = Redeployer::with_lock(env.function_ecs(), with_lock(), config(&[]));
     let report = invoke(&retry, &event).await.expect("the retry succeeds");
     assert_eq!(outcomes(&report)["broken"], ("image-match", Outcome::Redeployed));
     assert_eq!(outcomes(&report)["one"], ("already-deployed", Outcome::Skipped));
@@ -182,7 +177,7 @@ async fn pin_mode_registers_one_revision_per_source_and_repeats_nothing() {
     let before = running(&env, &names).await;
     let event = event_after_seeding("ecr-push.json").await;
     let digest = event["detail"]["image-digest"].as_str().unwrap().to_owned();
-    let redeployer = Redeployer::new(SdkEcs::new(env.function_client()), config(&[]));
+    let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
 
     let report = invoke(&redeployer, &event).await.unwrap();
     let after = running(&env, &names).await;
@@ -236,7 +231,7 @@ async fn tag_policies_move_services_to_newer_immutable_tags() {
     let mut event = event_after_seeding("ecr-push.json").await;
     event["detail"]["image-tag"] = Value::from("1.5.0");
     let digest = event["detail"]["image-digest"].as_str().unwrap().to_owned();
-    let redeployer = Redeployer::new(SdkEcs::new(env.function_client()), config(&[]));
+    let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
 
     let report = invoke(&redeployer, &event).await.unwrap();
     let got = outcomes(&report);
@@ -256,7 +251,7 @@ async fn a_replicated_image_redeploys_services_of_the_destination_registry() {
     let env = Harness::start().await;
     fleet::seed(&env.seeder(), &app_fleet(&["web"])).await;
     let event = event_after_seeding("ecr-replication.json").await;
-    let redeployer = Redeployer::new(SdkEcs::new(env.function_client()), config(&[]));
+    let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
     let report = invoke(&redeployer, &event).await.unwrap();
     assert_eq!(outcomes(&report)["web"], ("image-match", Outcome::Redeployed));
     assert_eq!(

@@ -145,7 +145,7 @@ async fn a_large_fleet_gets_exactly_the_matching_services_redeployed() {
     let before = deployment_ids(&client, &clusters).await;
     assert_eq!(before.len(), 255);
 
-    let redeployer = Redeployer::new(SdkEcs::new(env.function_client()), config(&[]));
+    let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
     let report = run_push_event(&redeployer).await.expect("no failure");
     let after = deployment_ids(&client, &clusters).await;
 
@@ -195,13 +195,22 @@ async fn opted_in_selection_and_cluster_restriction() {
     let clusters = ["alpha", "bravo"];
 
     let before = deployment_ids(&client, &clusters).await;
-    let opted_in = Redeployer::new(SdkEcs::new(env.function_client()), config(&[("SELECT", "opted-in")]));
+    let opted_in = Redeployer::new(env.function_ecs(), config(&[("SELECT", "opted-in")]));
     let report = run_push_event(&opted_in).await.unwrap();
     let after = deployment_ids(&client, &clusters).await;
     assert_eq!(redeployed(&before, &after), vec!["alpha/tagged", "bravo/tagged"]);
+    assert!(
+        !outcomes(&report).contains_key("alpha/plain"),
+        "untagged services are not examined"
+    );
+    let calls = env.front.calls();
     assert_eq!(
-        outcomes(&report)["alpha/plain"],
-        ("not-opted-in".to_owned(), Outcome::Skipped)
+        (
+            calls.action("ListClusters").received,
+            calls.action("ListServices").received
+        ),
+        (0, 0),
+        "opted-in services are found through the tagging API"
     );
     assert_eq!(
         outcomes(&report)["alpha/off"],
@@ -209,7 +218,7 @@ async fn opted_in_selection_and_cluster_restriction() {
     );
 
     let custom = Redeployer::new(
-        SdkEcs::new(env.function_client()),
+        env.function_ecs(),
         config(&[
             ("SELECT", "opted-in"),
             ("TAG_KEY", "team-deploy"),
@@ -243,6 +252,9 @@ impl EcsApi for FailingUpdate {
     }
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, EcsError> {
         self.inner.list_services(cluster).await
+    }
+    async fn list_tagged_services(&self, tag_key: &str) -> Result<Vec<String>, EcsError> {
+        self.inner.list_tagged_services(tag_key).await
     }
     async fn describe_services(&self, cluster: &str, services: &[String]) -> Result<DescribedServices, EcsError> {
         self.inner.describe_services(cluster, services).await
@@ -285,7 +297,7 @@ async fn one_failed_update_fails_the_invocation_after_the_rest_succeed() {
     fleet::seed(&client, &specs).await;
     let before = deployment_ids(&client, &["alpha"]).await;
 
-    let ecs = FailingUpdate::new(SdkEcs::new(env.function_client()), "broken");
+    let ecs = FailingUpdate::new(env.function_ecs(), "broken");
     let error = run_push_event(&Redeployer::new(ecs, config(&[])))
         .await
         .expect_err("invocation fails");
@@ -322,14 +334,14 @@ async fn non_push_events_change_nothing_and_dry_run_only_plans() {
     let clusters = ["alpha", "bravo"];
     let before = deployment_ids(&client, &clusters).await;
 
-    let redeployer = Redeployer::new(SdkEcs::new(env.function_client()), config(&[]));
+    let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
     for (name, expected) in EXPECTED.iter().filter(|(_, e)| *e != "push") {
         match handle(&redeployer, lambda_event(name)).await {
             Ok(Invocation::Ignored { reason, .. }) => assert_eq!(reason, *expected, "{name}"),
             other => panic!("{name}: {other:?}"),
         }
     }
-    let dry_run = Redeployer::new(SdkEcs::new(env.function_client()), config(&[("DRY_RUN", "true")]));
+    let dry_run = Redeployer::new(env.function_ecs(), config(&[("DRY_RUN", "true")]));
     let report = run_push_event(&dry_run).await.unwrap();
     assert_eq!((report.counts.planned, report.counts.redeployed), (2, 0));
     assert_eq!(deployment_ids(&client, &clusters).await, before, "nothing was deployed");

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use ecs_redeploy::config::Config;
-use ecs_redeploy::ecs_sdk::{retry_config, timeout_config};
+use ecs_redeploy::ecs_sdk::{SdkEcs, retry_config, timeout_config};
 
 use super::front::{Front, FrontConfig};
 use super::moto::{Moto, ecs_client_for};
@@ -46,14 +46,21 @@ impl Harness {
         ecs_client_for(&self.front.endpoint_url())
     }
 
-    /// Through the front, with the function's retry settings from `config` and a short attempt timeout,
-    /// as the binary builds it (`ecs_sdk::load_sdk_config`).
-    pub fn function_client_as_configured(&self, config: &Config, attempt_timeout: Duration) -> aws_sdk_ecs::Client {
+    /// The function's ECS port: ECS through the front, the tagging API straight to moto (the front
+    /// serves only ECS).
+    pub fn function_ecs(&self) -> SdkEcs {
+        SdkEcs::new(self.function_client(), self.moto.tagging_client())
+    }
+
+    /// The same, with the function's retry settings from `config` and the given attempt timeout, as
+    /// the binary builds them (`ecs_sdk::load_sdk_config`).
+    pub fn function_ecs_as_configured(&self, config: &Config, attempt_timeout: Duration) -> SdkEcs {
         let sdk = ecs_client_for(&self.front.endpoint_url()).config().to_builder();
-        aws_sdk_ecs::Client::from_conf(
+        let ecs = aws_sdk_ecs::Client::from_conf(
             sdk.retry_config(retry_config(config))
                 .timeout_config(timeout_config(attempt_timeout))
                 .build(),
-        )
+        );
+        SdkEcs::new(ecs, self.moto.tagging_client())
     }
 }

@@ -109,6 +109,17 @@ impl Moto {
         ecs_client_for(&self.endpoint)
     }
 
+    /// A Resource Groups Tagging API client of the test account, talking to this server.
+    pub fn tagging_client(&self) -> aws_sdk_resourcegroupstagging::Client {
+        let config = aws_sdk_resourcegroupstagging::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "static"))
+            .endpoint_url(&self.endpoint)
+            .build();
+        aws_sdk_resourcegroupstagging::Client::from_conf(config)
+    }
+
     /// A DynamoDB client of the test account, talking to this server (moto serves every API at one endpoint).
     pub fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
         let config = aws_sdk_dynamodb::Config::builder()
