@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use ecs_redeploy::config::Config;
 use ecs_redeploy::ecs_sdk::SdkEcs;
 use ecs_redeploy::handler::{InvocationError, handle};
 use ecs_redeploy::redeploy::Redeployer;
@@ -14,6 +13,7 @@ use ecs_redeploy::report::{Invocation, Outcome, Report};
 use lambda_runtime::{Context, LambdaEvent};
 
 use crate::events::{event_after_seeding, load_now};
+use crate::support::config;
 use crate::support::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
 use crate::support::front::{FaultKind, Faults, FrontConfig};
 use crate::support::harness::Harness;
@@ -22,10 +22,6 @@ const CLUSTERS: [&str; 2] = ["east", "west"];
 /// Shorter than a stalled answer, so stalls time out and are retried.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(800);
 const RETRIES_OF_THE_EVENT: usize = 6;
-
-fn config(vars: &[(&str, &str)]) -> Config {
-    Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned())).unwrap()
-}
 
 /// 40 matching services and 20 others over two clusters — about 50 calls a delivery, so with 20% of
 /// calls faulted and two attempts each, a delivery rarely gets through without a failure;

@@ -1,7 +1,6 @@
 //! Exactly once under duplicates and retries, pin mode, tag policies and replication, in moto
 //! behind the strict front. The front's call counts say how many deployments really happened.
 
-use ecs_redeploy::config::Config;
 use ecs_redeploy::ecs::EcsApi;
 use ecs_redeploy::handler::{InvocationError, handle};
 use ecs_redeploy::lock::DeployLock;
@@ -14,15 +13,12 @@ use std::collections::BTreeMap;
 
 use crate::events::event_after_seeding;
 use crate::scenarios::FailingUpdate;
+use crate::support::config;
 use crate::support::fleet::{self, ServiceSpec, registry};
 use crate::support::harness::Harness;
 use crate::support::moto::create_lock_table;
 
 const TABLE: &str = "ecs-redeploy-locks";
-
-fn config(vars: &[(&str, &str)]) -> Config {
-    Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned())).unwrap()
-}
 
 async fn invoke<E: EcsApi, L: DeployLock>(
     redeployer: &Redeployer<E, L>,

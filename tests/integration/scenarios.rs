@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use ecs_redeploy::config::Config;
 use ecs_redeploy::ecs::{Deployment, DescribedServices, EcsApi, EcsError, EcsErrorKind, TaskDefinition};
 use ecs_redeploy::ecs_sdk::SdkEcs;
 use ecs_redeploy::handler::{InvocationError, handle};
@@ -11,14 +10,11 @@ use ecs_redeploy::report::{Invocation, Outcome, Report};
 use lambda_runtime::{Context, LambdaEvent};
 
 use crate::events::{EXPECTED, load_now};
+use crate::support::config;
 use crate::support::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
 use crate::support::harness::Harness;
 
 const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
-
-fn config(vars: &[(&str, &str)]) -> Config {
-    Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned())).unwrap()
-}
 
 fn lambda_event(name: &str) -> LambdaEvent<serde_json::Value> {
     LambdaEvent::new(load_now(name), Context::default())

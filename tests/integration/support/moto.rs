@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
 };
-use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
@@ -111,35 +112,29 @@ impl Moto {
 
     /// A Resource Groups Tagging API client of the test account, talking to this server.
     pub fn tagging_client(&self) -> aws_sdk_resourcegroupstagging::Client {
-        let config = aws_sdk_resourcegroupstagging::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "static"))
-            .endpoint_url(&self.endpoint)
-            .build();
-        aws_sdk_resourcegroupstagging::Client::from_conf(config)
+        aws_sdk_resourcegroupstagging::Client::new(&sdk_config(&self.endpoint))
     }
 
     /// A DynamoDB client of the test account, talking to this server (moto serves every API at one endpoint).
     pub fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "static"))
-            .endpoint_url(&self.endpoint)
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
+        aws_sdk_dynamodb::Client::new(&sdk_config(&self.endpoint))
     }
 }
 
-pub fn ecs_client_for(endpoint: &str) -> aws_sdk_ecs::Client {
-    let config = aws_sdk_ecs::Config::builder()
+/// The test account's static credentials and region, every service at `endpoint`.
+fn sdk_config(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "static"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "static",
+        )))
         .endpoint_url(endpoint)
-        .build();
-    aws_sdk_ecs::Client::from_conf(config)
+        .build()
+}
+
+pub fn ecs_client_for(endpoint: &str) -> aws_sdk_ecs::Client {
+    aws_sdk_ecs::Client::new(&sdk_config(endpoint))
 }
 
 impl Drop for Moto {
