@@ -20,12 +20,14 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 PINNED = f"{REGISTRY}/app@sha256:" + "1" * 64
 
-# (cluster, service, container images, tags): what a push of app:latest should do to each is in the summary.
+# (cluster, service, container images, tags): what a push of app:latest does to each is in the summary.
+# `api` is tagged `pin`: it gets a new task-definition revision naming the pushed digest.
 FLEET = [
     ("shop", "web", [f"{REGISTRY}/app:latest"], {}),
     ("shop", "worker", [f"{REGISTRY}/envoy:v1.31", f"{REGISTRY}/app:latest"], {}),
     ("shop", "legacy", [f"{REGISTRY}/app:v1"], {}),
     ("shop", "pinned", [PINNED], {}),
+    ("shop", "api", [f"{REGISTRY}/app:latest"], {"ecs-redeploy": "pin"}),
     ("back-office", "admin", [f"{REGISTRY}/app"], {"ecs-redeploy": "on"}),
     ("back-office", "frozen", [f"{REGISTRY}/app:latest"], {"ecs-redeploy": "off"}),
     ("back-office", "reports", [f"210987654321.dkr.ecr.{REGION}.amazonaws.com/app:latest"], {}),
@@ -74,13 +76,15 @@ def seed(ecs):
         )
 
 
-def deployment_ids(ecs):
-    ids = {}
+def deployments(ecs):
+    """cluster/service -> (newest deployment id, task definition revision)."""
+    state = {}
     for cluster in sorted({c for c, *_ in FLEET}):
         arns = ecs.list_services(cluster=cluster)["serviceArns"]
         for service in ecs.describe_services(cluster=cluster, services=arns)["services"]:
-            ids[f"{cluster}/{service['serviceName']}"] = service["deployments"][0]["id"]
-    return ids
+            revision = service["taskDefinition"].rsplit("/", 1)[-1]
+            state[f"{cluster}/{service['serviceName']}"] = (service["deployments"][0]["id"], revision)
+    return state
 
 
 def main():
@@ -101,7 +105,7 @@ def main():
             "ecs", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="demo", aws_secret_access_key="demo"
         )
         seed(ecs)
-        before = deployment_ids(ecs)
+        before = deployments(ecs)
         # The push happens now: deployments of the fleet just seeded are older than it.
         pushed = json.loads(Path(event).read_text())
         pushed["time"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -115,11 +119,13 @@ def main():
         if run.returncode != 0:
             sys.exit(f"ecs-redeploy exited with {run.returncode}")
         report = json.loads(run.stdout)
-        after = deployment_ids(ecs)
+        after = deployments(ecs)
         changed = sorted(name for name in after if after[name] != before[name])
-        print("\nAccording to the local ECS, new deployments were started for:")
+        print("\nAccording to the local ECS, these services changed (deployment id, task definition):")
         for name in changed:
-            print(f"  {name:<20} {before[name]} -> {after[name]}")
+            (old_id, old_revision), (new_id, new_revision) = before[name], after[name]
+            what = f"{old_id} -> {new_id}" if old_id != new_id else f"{old_revision} -> {new_revision}"
+            print(f"  {name:<20} {what}")
         reported = sorted(f"{s['cluster']}/{s['service']}" for s in report["services"] if s["outcome"] == "redeployed")
         if changed != reported:
             sys.exit(f"mismatch: ECS changed {changed}, report says {reported}")
