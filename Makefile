@@ -28,8 +28,9 @@ fmt:
 clippy:
 	cargo clippy --all-targets --quiet -- -D warnings
 
+# Library, binary and integration tests; benchmarks run only in `make bench`.
 unit: venv
-	cargo test --all-targets
+	cargo test --lib --bins --tests
 
 # The function through the real Lambda runtime API (cargo lambda watch + invoke) against moto.
 e2e: venv
@@ -70,6 +71,20 @@ cdk-test: venv $(CDK_DIR)/node_modules/.installed
 	cd $(CDK_DIR) && npm test
 	cd $(CDK_DIR) && npx cdk synth --no-notices -q
 
+# Not part of `test`: each cargo-fuzz target (fuzz/) for FUZZ_SECONDS, AddressSanitizer on; a finding stops
+# here and lands in fuzz/artifacts/TARGET/. cargo-fuzz passes nightly-only flags (-Zsanitizer);
+# RUSTC_BOOTSTRAP=1 makes the stable toolchain accept them. The event corpus starts from events/.
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_SECONDS ?= 60
+fuzz:
+	[ "$$(cargo fuzz --version 2>/dev/null)" = "cargo-fuzz $(CARGO_FUZZ_VERSION)" ] || \
+	  cargo install --locked cargo-fuzz@$(CARGO_FUZZ_VERSION)
+	mkdir -p fuzz/corpus/event
+	cp events/*.json fuzz/corpus/event/
+	for target in event image_ref; do \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS); \
+	done
+
 clean:
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(CDK_DIR)/node_modules $(CDK_DIR)/cdk.out .aws-sam

@@ -67,11 +67,7 @@ pub async fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => return usage_error(&e),
     };
-    let redeployer = app::build(config).await;
-    let mode = match requested {
-        Mode::Plan => Mode::Plan,
-        Mode::Apply => redeployer.apply_mode(),
-    };
+    // The event first: a bad one is reported without touching AWS configuration or credentials.
     let event = match (target.event, target.image) {
         (Some(path), _) => std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))
@@ -81,10 +77,16 @@ pub async fn main() -> ExitCode {
             .map_err(|e| e.to_string()),
         (None, None) => Err("give --event FILE or --image URI".to_owned()),
     };
-    let invocation = match event {
-        Ok(event) => process(&redeployer, event, mode).await,
+    let event = match event {
+        Ok(event) => event,
         Err(e) => return usage_error(&e),
     };
+    let redeployer = app::build(config).await;
+    let mode = match requested {
+        Mode::Plan => Mode::Plan,
+        Mode::Apply => redeployer.apply_mode(),
+    };
+    let invocation = process(&redeployer, event, mode).await;
     match serde_json::to_string_pretty(&invocation) {
         Ok(json) => println!("{json}"),
         Err(e) => return usage_error(&format!("cannot render the report: {e}")),

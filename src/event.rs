@@ -6,13 +6,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
 
-use crate::image::{self, ImageRef, ImageRefError, Registry};
+use crate::image::{self, ImageRef, ImageRefError, Registry, shown};
 
 pub const ECR_SOURCE: &str = "aws.ecr";
 pub const IMAGE_ACTION: &str = "ECR Image Action";
 pub const REPLICATION_ACTION: &str = "ECR Replication Action";
 const PUSH: &str = "PUSH";
 const REPLICATE: &str = "REPLICATE";
+/// How far ahead of our clock an event's time may be: EventBridge stamps events itself.
+const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 const SUCCESS: &str = "SUCCESS";
 
 /// `detail` of an `ECR Image Action` event, and of an `ECR Replication Action` event (which adds
@@ -57,16 +59,16 @@ impl Push {
     /// A push described by an image URI (`REGISTRY/REPO:TAG[@sha256:…]`), as the CLI's `--image` takes it.
     pub fn from_image_uri(uri: &str) -> Result<Self, EventError> {
         let image = ImageRef::parse(uri).map_err(|source| EventError::InvalidImage {
-            uri: uri.to_owned(),
+            uri: shown(uri),
             source,
         })?;
         if !matches!(image.registry, Registry::Ecr { .. }) {
-            return Err(EventError::NotEcr(uri.to_owned()));
+            return Err(EventError::NotEcr(shown(uri)));
         }
         let tag = image
             .effective_tag()
             .map(str::to_owned)
-            .ok_or_else(|| EventError::UntaggedImage(uri.to_owned()))?;
+            .ok_or_else(|| EventError::UntaggedImage(shown(uri)))?;
         Ok(Push {
             registry: image.registry,
             repository: image.repository,
@@ -97,6 +99,9 @@ pub enum Ignored {
     NotAPush(String),
     NotSuccessful(String),
     Untagged,
+    /// The event's time is ahead of this clock by more than `MAX_CLOCK_SKEW`: not an event AWS sent,
+    /// and one that would defeat the already-deployed check.
+    TimeInFuture(DateTime<Utc>),
 }
 
 impl Ignored {
@@ -108,6 +113,7 @@ impl Ignored {
             Ignored::NotAPush(_) => "not-a-push",
             Ignored::NotSuccessful(_) => "not-successful",
             Ignored::Untagged => "untagged",
+            Ignored::TimeInFuture(_) => "time-in-future",
         }
     }
 }
@@ -115,16 +121,17 @@ impl Ignored {
 impl std::fmt::Display for Ignored {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Ignored::OtherSource(s) => write!(f, "source `{s}` is not `{ECR_SOURCE}`"),
+            Ignored::OtherSource(s) => write!(f, "source `{}` is not `{ECR_SOURCE}`", shown(s)),
             Ignored::OtherDetailType(d) => {
                 write!(
                     f,
                     "detail-type `{d}` is neither `{IMAGE_ACTION}` nor `{REPLICATION_ACTION}`"
                 )
             }
-            Ignored::NotAPush(a) => write!(f, "action-type `{a}` is neither `{PUSH}` nor `{REPLICATE}`"),
-            Ignored::NotSuccessful(r) => write!(f, "result `{r}` is not `{SUCCESS}`"),
+            Ignored::NotAPush(a) => write!(f, "action-type `{}` is neither `{PUSH}` nor `{REPLICATE}`", shown(a)),
+            Ignored::NotSuccessful(r) => write!(f, "result `{}` is not `{SUCCESS}`", shown(r)),
             Ignored::Untagged => f.write_str("push has no image-tag (by digest, multi-arch child or attestation)"),
+            Ignored::TimeInFuture(time) => write!(f, "event time {time} is ahead of this clock"),
         }
     }
 }
@@ -140,10 +147,16 @@ pub enum Classified {
 pub enum EventError {
     #[error("event is not valid JSON: {source}")]
     Json { source: serde_json::Error },
-    #[error("malformed EventBridge event: {source}")]
-    Envelope { source: serde_json::Error },
-    #[error("malformed `detail` of an ECR action event: {source}")]
-    Detail { source: serde_json::Error },
+    #[error("event is not a JSON object")]
+    NotAnObject,
+    #[error("malformed EventBridge event: {}: {}", .source.path(), .source.inner())]
+    Envelope {
+        source: serde_path_to_error::Error<serde_json::Error>,
+    },
+    #[error("malformed `detail` of an ECR action event: {}: {}", .source.path(), .source.inner())]
+    Detail {
+        source: serde_path_to_error::Error<serde_json::Error>,
+    },
     #[error("missing field `{0}`")]
     MissingField(&'static str),
     #[error("invalid field `{field}`: {source}")]
@@ -166,8 +179,17 @@ pub fn classify_json(text: &str) -> Result<Classified, EventError> {
 /// naming what is malformed. Source and detail-type are checked before the detail is read, so other
 /// events with other detail shapes are ignored rather than rejected.
 pub fn classify(value: Value) -> Result<Classified, EventError> {
+    classify_at(value, Utc::now())
+}
+
+/// [`classify`] with the clock's reading passed in.
+pub fn classify_at(value: Value, now: DateTime<Utc>) -> Result<Classified, EventError> {
+    // serde would also read a JSON array field by field; an event is an object.
+    if !value.is_object() {
+        return Err(EventError::NotAnObject);
+    }
     let envelope: EventBridgeEvent<Value> =
-        serde_json::from_value(value).map_err(|source| EventError::Envelope { source })?;
+        serde_path_to_error::deserialize(value).map_err(|source| EventError::Envelope { source })?;
     if envelope.source != ECR_SOURCE {
         return Ok(Classified::Ignored(Ignored::OtherSource(envelope.source)));
     }
@@ -178,7 +200,7 @@ pub fn classify(value: Value) -> Result<Classified, EventError> {
         _ => return Ok(Classified::Ignored(Ignored::OtherDetailType(envelope.detail_type))),
     };
     let detail: EcrImageActionDetail =
-        serde_json::from_value(envelope.detail).map_err(|source| EventError::Detail { source })?;
+        serde_path_to_error::deserialize(envelope.detail).map_err(|source| EventError::Detail { source })?;
     if detail.action_type != expected_action {
         return Ok(Classified::Ignored(Ignored::NotAPush(detail.action_type)));
     }
@@ -188,6 +210,9 @@ pub fn classify(value: Value) -> Result<Classified, EventError> {
     let Some(tag) = detail.image_tag.filter(|t| !t.is_empty()) else {
         return Ok(Classified::Ignored(Ignored::Untagged));
     };
+    if let Some(time) = envelope.time.filter(|t| *t > now + MAX_CLOCK_SKEW) {
+        return Ok(Classified::Ignored(Ignored::TimeInFuture(time)));
+    }
     let account = envelope.account.ok_or(EventError::MissingField("account"))?;
     let region = envelope.region.ok_or(EventError::MissingField("region"))?;
     let registry = Registry::ecr(&account, &region).map_err(|source| EventError::InvalidField {
@@ -322,6 +347,10 @@ mod tests {
             (with(push_event(), "/detail/result", json!("FAILED")), "not-successful"),
             (with(push_event(), "/detail/image-tag", json!("")), "untagged"),
             (without(push_event(), "/detail", "image-tag"), "untagged"),
+            (
+                with(push_event(), "/time", json!("2999-01-01T00:00:00Z")),
+                "time-in-future",
+            ),
             // A scan event's detail has another shape: ignored before the detail is read.
             (with(push_event(), "/detail", json!({"image-tags": ["x"]})), "ok"),
         ];
@@ -345,7 +374,11 @@ mod tests {
             (without(push_event(), "/detail", "action-type"), "action-type"),
             (with(push_event(), "/account", json!("12")), "account"),
             (with(push_event(), "/region", json!("Mars")), "region"),
-            (with(push_event(), "/account", json!(123456789012u64)), "invalid type"),
+            (
+                with(push_event(), "/account", json!(123456789012u64)),
+                "account: invalid type",
+            ),
+            (with(push_event(), "/detail/result", json!(1)), "result: invalid type"),
             (with(push_event(), "/detail/image-tag", json!("bad tag")), "image-tag"),
             (
                 with(push_event(), "/detail/repository-name", json!("Team/App")),
@@ -359,7 +392,7 @@ mod tests {
                 with(push_event(), "/time", json!("yesterday")),
                 "input contains invalid characters",
             ),
-            (json!([1, 2]), "invalid type"),
+            (json!([1, 2]), "not a JSON object"),
         ];
         for (event, needle) in cases {
             let error = classify(event).expect_err(needle).to_string();

@@ -27,10 +27,10 @@ impl Registry {
     /// The private ECR registry of an account in a region.
     pub fn ecr(account: &str, region: &str) -> Result<Self, ImageRefError> {
         if !is_account_id(account) {
-            return Err(ImageRefError::InvalidAccount(account.to_owned()));
+            return Err(ImageRefError::InvalidAccount(shown(account)));
         }
         if !is_region(region) {
-            return Err(ImageRefError::InvalidRegion(region.to_owned()));
+            return Err(ImageRefError::InvalidRegion(shown(region)));
         }
         Ok(Registry::Ecr {
             account: account.to_owned(),
@@ -213,7 +213,7 @@ pub(crate) fn validate_tag(tag: &str) -> Result<String, ImageRefError> {
         && !tag.starts_with(['.', '-']);
     valid
         .then(|| tag.to_owned())
-        .ok_or_else(|| ImageRefError::InvalidTag(tag.to_owned()))
+        .ok_or_else(|| ImageRefError::InvalidTag(shown(tag)))
 }
 
 pub(crate) fn validate_digest(digest: &str) -> Result<String, ImageRefError> {
@@ -222,31 +222,50 @@ pub(crate) fn validate_digest(digest: &str) -> Result<String, ImageRefError> {
         .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
     valid
         .then(|| digest.to_owned())
-        .ok_or_else(|| ImageRefError::InvalidDigest(digest.to_owned()))
+        .ok_or_else(|| ImageRefError::InvalidDigest(shown(digest)))
 }
 
-/// Path components of lowercase alphanumerics joined by single separators (`.`, `_`, `__`, `-`s).
+/// Path components of lowercase alphanumerics joined by single separators: `.`, `_`, `__` or a
+/// run of `-` (Docker's grammar, which ECR enforces).
 pub(crate) fn validate_repository(repository: &str) -> Result<(), ImageRefError> {
-    let component_ok = |c: &str| {
-        let bytes = c.as_bytes();
-        !bytes.is_empty()
-            && bytes
-                .first()
-                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            && bytes
-                .last()
-                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
-            && !c.contains("..")
-            && !c.contains("___")
-    };
-    let valid = (1..=MAX_REPOSITORY_LEN).contains(&repository.len()) && repository.split('/').all(component_ok);
+    let valid = (1..=MAX_REPOSITORY_LEN).contains(&repository.len()) && repository.split('/').all(is_path_component);
     if valid {
         Ok(())
     } else {
-        Err(ImageRefError::InvalidRepository(repository.to_owned()))
+        Err(ImageRefError::InvalidRepository(shown(repository)))
+    }
+}
+
+fn is_path_component(component: &str) -> bool {
+    let alphanumeric = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let mut rest = component.as_bytes();
+    loop {
+        let run = rest.iter().take_while(|b| alphanumeric(b)).count();
+        if run == 0 {
+            return false;
+        }
+        rest = &rest[run..];
+        if rest.is_empty() {
+            return true;
+        }
+        let separator = match rest {
+            [b'_', b'_', ..] => 2,
+            [b'.' | b'_', ..] => 1,
+            [b'-', ..] => rest.iter().take_while(|b| **b == b'-').count(),
+            _ => return false,
+        };
+        rest = &rest[separator..];
+    }
+}
+
+/// A value as an error message shows it: escaped (no line breaks or direction overrides reach a
+/// terminal or a log) and cut to a readable length.
+pub(crate) fn shown(value: &str) -> String {
+    const LIMIT: usize = 100;
+    let escaped: String = value.escape_debug().collect();
+    match escaped.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &escaped[..cut], value.len()),
+        None => escaped,
     }
 }
 
@@ -264,7 +283,7 @@ fn validate_host(host: &str) -> Result<(), ImageRefError> {
     if name_ok && port_ok {
         Ok(())
     } else {
-        Err(ImageRefError::InvalidHost(host.to_owned()))
+        Err(ImageRefError::InvalidHost(shown(host)))
     }
 }
 

@@ -141,6 +141,23 @@ fn rejects_invalid_references() {
     for (input, error) in cases {
         assert_eq!(ImageRef::parse(input), Err(error), "{input:?}");
     }
+    for repository in [
+        "app.-web", "a-.b", "a_.b", "a._b", "a-_b", "a__-b", "a___b", "-a", "a-", "a..b",
+    ] {
+        assert!(
+            matches!(
+                ImageRef::parse(&format!("ghcr.io/{repository}")),
+                Err(ImageRefError::InvalidRepository(_))
+            ),
+            "{repository}"
+        );
+    }
+    for repository in ["a-b", "a--b", "a__b", "a.b", "a_b", "a.b-c__d/e"] {
+        assert!(
+            ImageRef::parse(&format!("ghcr.io/{repository}")).is_ok(),
+            "{repository}"
+        );
+    }
     let long_tag = format!("app:{}", "t".repeat(129));
     assert!(matches!(ImageRef::parse(&long_tag), Err(ImageRefError::InvalidTag(_))));
 }
@@ -202,4 +219,16 @@ fn validates_accounts_and_regions() {
         Registry::ecr("123456789012", "moon-1"),
         Err(ImageRefError::InvalidRegion("moon-1".into()))
     );
+}
+
+#[test]
+fn errors_show_values_escaped_and_cut() {
+    let Err(ImageRefError::InvalidTag(shown)) = ImageRef::parse(&format!("app:{}", "x".repeat(5000))) else {
+        panic!("a 5000-character tag is invalid")
+    };
+    assert_eq!(shown, format!("{}… (5000 bytes)", "x".repeat(100)));
+    let Err(ImageRefError::InvalidTag(shown)) = ImageRef::parse("app:a\nb\u{202e}c") else {
+        panic!("control characters are invalid in tags")
+    };
+    assert_eq!(shown, "a\\nb\\u{202e}c");
 }

@@ -2,7 +2,9 @@
 //! panic on anything; what they accept they must read exactly, and canonical forms must parse back unchanged.
 
 use chrono::DateTime;
-use ecs_redeploy::event::{Classified, ECR_SOURCE, EventError, IMAGE_ACTION, Ignored, Push, classify, classify_json};
+use ecs_redeploy::event::{
+    Classified, ECR_SOURCE, EventError, IMAGE_ACTION, Ignored, Push, REPLICATION_ACTION, classify, classify_json,
+};
 use ecs_redeploy::image::{ImageRef, Registry};
 use proptest::prelude::*;
 use proptest::string::{RegexGeneratorStrategy, string_regex};
@@ -180,13 +182,16 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// A valid push event from its parts, with unknown fields that must be ignored.
+/// A valid push event from its parts, or a replication into the registry (a push too), with unknown fields
+/// that must be ignored.
 fn push_event() -> impl Strategy<Value = (Value, Push)> {
     let ids = prop::option::of(pattern("[a-f0-9-]{36}"));
     // Up to the end of year 9999, the last an RFC 3339 string can hold.
-    let times =
-        prop::option::of((0i64..=253_402_300_799).prop_map(|s| DateTime::from_timestamp(s, 0).expect("in range")));
+    // Any instant up to now: later ones are ignored as `time-in-future`.
+    let now = chrono::Utc::now().timestamp();
+    let times = prop::option::of((0i64..=now).prop_map(|s| DateTime::from_timestamp(s, 0).expect("in range")));
     let extra = || prop::collection::btree_map(pattern("x-[a-z]{1,8}"), json_value(), 0..3);
+    let replicated_from = prop::option::of((account(), region()));
     let parts = (
         account(),
         region(),
@@ -197,17 +202,29 @@ fn push_event() -> impl Strategy<Value = (Value, Push)> {
         times,
         extra(),
         extra(),
+        replicated_from,
     );
     parts.prop_map(
-        |(account, region, repository, tag, digest, id, time, extra, extra_in_detail)| {
-            let mut detail =
-                json!({"action-type": "PUSH", "result": "SUCCESS", "repository-name": repository, "image-tag": tag});
+        |(account, region, repository, tag, digest, id, time, extra, extra_in_detail, replicated_from)| {
+            let mut detail = json!({"result": "SUCCESS", "repository-name": repository, "image-tag": tag});
+            let detail_type = match &replicated_from {
+                Some((source_account, source_region)) => {
+                    detail["action-type"] = json!("REPLICATE");
+                    detail["source-account"] = json!(source_account);
+                    detail["source-region"] = json!(source_region);
+                    REPLICATION_ACTION
+                }
+                None => {
+                    detail["action-type"] = json!("PUSH");
+                    IMAGE_ACTION
+                }
+            };
             if let Some(digest) = &digest {
                 detail["image-digest"] = json!(digest);
             }
             detail.as_object_mut().expect("an object").extend(extra_in_detail);
             let mut event = json!({
-                "version": "0", "detail-type": IMAGE_ACTION, "source": ECR_SOURCE, "account": account, "region": region,
+                "version": "0", "detail-type": detail_type, "source": ECR_SOURCE, "account": account, "region": region,
                 "resources": [], "detail": detail,
             });
             if let Some(id) = &id {
@@ -224,7 +241,8 @@ fn push_event() -> impl Strategy<Value = (Value, Push)> {
                 digest,
                 event_id: id,
                 time,
-                replicated_from: None,
+                replicated_from: replicated_from
+                    .map(|(account, region)| Registry::ecr(&account, &region).expect("generated registry is valid")),
             };
             (event, push)
         },
@@ -232,7 +250,7 @@ fn push_event() -> impl Strategy<Value = (Value, Push)> {
 }
 
 /// The fields of an ECR push event that `classify` reads, or whose type the envelope checks.
-const EVENT_FIELDS: [&str; 14] = [
+const EVENT_FIELDS: [&str; 16] = [
     "/version",
     "/id",
     "/detail-type",
@@ -247,6 +265,8 @@ const EVENT_FIELDS: [&str; 14] = [
     "/detail/repository-name",
     "/detail/image-tag",
     "/detail/image-digest",
+    "/detail/source-account",
+    "/detail/source-region",
 ];
 
 /// Events shaped like an ECR push: a valid one with up to three fields removed or replaced by values of any
@@ -258,6 +278,8 @@ fn event_shaped() -> impl Strategy<Value = Value> {
         Just("FAILED".to_owned()),
         Just("aws.s3".to_owned()),
         Just("ECR Image Scan".to_owned()),
+        Just(REPLICATION_ACTION.to_owned()),
+        Just("REPLICATE".to_owned()),
         reference_like(),
     ];
     let replacement = prop::option::of(prop_oneof![json_value(), strings.prop_map(Value::from)]);
@@ -275,6 +297,15 @@ fn event_shaped() -> impl Strategy<Value = Value> {
         }
         event
     })
+}
+
+/// The action an event of this detail-type must carry to be a push.
+fn push_action(detail_type: &str) -> Option<&'static str> {
+    match detail_type {
+        IMAGE_ACTION => Some("PUSH"),
+        REPLICATION_ACTION => Some("REPLICATE"),
+        _ => None,
+    }
 }
 
 /// The string at `pointer` in `event`, if there is one.
@@ -325,10 +356,15 @@ proptest! {
         let at = |pointer| string_at(&event, pointer);
         match classify(event.clone()) {
             Ok(Classified::Push(push)) => {
+                let detail_type = at("/detail-type").unwrap_or_default();
                 prop_assert_eq!(at("/source"), Some(ECR_SOURCE));
-                prop_assert_eq!(at("/detail-type"), Some(IMAGE_ACTION));
-                prop_assert_eq!(at("/detail/action-type"), Some("PUSH"));
+                prop_assert!(push_action(detail_type).is_some(), "{}", detail_type);
+                prop_assert_eq!(at("/detail/action-type"), push_action(detail_type));
                 prop_assert_eq!(at("/detail/result"), Some("SUCCESS"));
+                let source = (detail_type == REPLICATION_ACTION).then(|| {
+                    Registry::ecr(at("/detail/source-account").unwrap_or_default(), at("/detail/source-region").unwrap_or_default())
+                });
+                prop_assert_eq!(push.replicated_from.map(Ok), source);
                 let registry = Registry::ecr(at("/account").unwrap_or_default(), at("/region").unwrap_or_default());
                 prop_assert_eq!(Ok(push.registry), registry);
                 prop_assert_eq!(at("/detail/repository-name"), Some(push.repository.as_str()));
@@ -340,11 +376,15 @@ proptest! {
                 let why_holds = match &why {
                     Ignored::OtherSource(source) => at("/source") == Some(source) && source != ECR_SOURCE,
                     Ignored::OtherDetailType(detail_type) => {
-                        at("/detail-type") == Some(detail_type) && detail_type != IMAGE_ACTION
+                        at("/detail-type") == Some(detail_type) && push_action(detail_type).is_none()
                     }
-                    Ignored::NotAPush(action) => at("/detail/action-type") == Some(action) && action != "PUSH",
+                    Ignored::NotAPush(action) => {
+                        at("/detail/action-type") == Some(action)
+                            && push_action(at("/detail-type").unwrap_or_default()) != Some(action)
+                    }
                     Ignored::NotSuccessful(result) => at("/detail/result") == Some(result) && result != "SUCCESS",
                     Ignored::Untagged => at("/detail/image-tag").is_none_or(str::is_empty),
+                    Ignored::TimeInFuture(time) => *time > chrono::Utc::now(),
                 };
                 prop_assert!(why_holds, "{}", why);
             }
@@ -353,7 +393,7 @@ proptest! {
     }
 
     #[test]
-    fn classify_json_never_panics(text in any_text()) {
+    fn classify_json_never_panics_and_accepts_only_objects(text in any_text()) {
         prop_assert!(classify_json(&text).is_err() || text.trim_start().starts_with('{'), "{}", text);
     }
 
