@@ -168,6 +168,9 @@ def function_lines(log_text):
 
 
 def run_checks(ecs, port):
+    files = sorted(p.name for p in (ROOT / "events").glob("*.json"))
+    check("events/: every file is invoked below", files == sorted([*IGNORED, "ecr-push.json", "ecr-replication.json"]),
+          files)
     before = deployment_ids(ecs)
     for name, reason in IGNORED.items():
         run = invoke(port, "--data-file", str(fresh_copy(ROOT / "events" / name)))
@@ -176,6 +179,18 @@ def run_checks(ecs, port):
               out.get("result") == "ignored" and out.get("reason") == reason, out)
         after = deployment_ids(ecs)
         check(f"{name}: no deployment started", changed(before, after) == [], changed(before, after))
+
+    # A replication into this registry is a push of the same image: the same services are redeployed.
+    run = invoke(port, "--data-file", str(fresh_copy(ROOT / "events" / "ecr-replication.json")))
+    replicated = json.loads(run.stdout) if run.returncode == 0 else {}
+    redeployed = sorted(f"{s['cluster']}/{s['service']}" for s in replicated.get("services", [])
+                        if s["outcome"] == "redeployed")
+    check("ecr-replication.json: processed, the source registry reported, the matching services redeployed",
+          replicated.get("result") == "processed" and redeployed == REDEPLOYED
+          and replicated.get("image", {}).get("replicated_from") == f"210987654321.dkr.ecr.eu-west-1.amazonaws.com",
+          run.stdout + run.stderr)
+    check("moto: the replication redeployed exactly the matching services",
+          changed(before, deployment_ids(ecs)) == REDEPLOYED, changed(before, deployment_ids(ecs)))
 
     push_event = json.loads((ROOT / "events" / "ecr-push.json").read_text())
     run = invoke(port, "--data-file", str(fresh_copy(ROOT / "events" / "ecr-push.json")))
@@ -230,15 +245,17 @@ def check_logs(log_text, report):
     def message(p):  # lambda_runtime's JSON subscriber nests the message and fields under `fields`
         return p.get("fields", {}).get("message")
 
+    # The replication comes first, the push second: one summary line each.
     summaries = [p for p in records if message(p) == "summary"]
-    check("logs: one summary line for the push", len(summaries) == 1, summaries)
+    check("logs: one summary line per processed event", len(summaries) == 2, summaries)
+    summaries = summaries[-1:]
     request = summaries[0].get("span", {}).get("requestId") if summaries else None
     decisions = {f"{d['fields'].get('cluster')}/{d['fields'].get('service')}":
                  (d["fields"].get("outcome"), d["fields"].get("reason"))
                  for d in records if message(d) == "decision" and d.get("span", {}).get("requestId") == request}
     count = sum(message(d) == "decision" for d in records)
-    check("logs: one decision line per listed service, same outcome and reason",
-          decisions == LISTED and count == len(LISTED), f"{count} lines: {decisions}")
+    check("logs: one decision line per listed service and processed event, same outcome and reason",
+          decisions == LISTED and count == 2 * len(LISTED), f"{count} lines: {decisions}")
     fields = summaries[0].get("fields", {}) if summaries else {}
     check("logs: summary counts match the report",
           bool(report.get("counts")) and all(fields.get(k) == v for k, v in report["counts"].items()), fields)
