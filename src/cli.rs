@@ -21,7 +21,7 @@ Settings come from environment variables, as in the Lambda function:
   DRY_RUN          true | false; true makes `apply` a plan         [default: false]
   DEFAULT_ACTION   force | pin, for services whose tag does not say [default: force]
   LOCK_TABLE       DynamoDB table that makes duplicate deliveries deploy once [default: none]
-  RETRY_MODE       standard | adaptive (SDK retries)               [default: standard]
+  RETRY_MODE       standard | adaptive (SDK retries)               [default: adaptive]
   MAX_ATTEMPTS     1-10 attempts per ECS call                      [default: 5]
 AWS credentials, region and endpoint come from the standard chain (AWS_PROFILE, AWS_REGION,
 AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECS, ...). RUST_LOG=info prints every decision as a log line.

@@ -26,7 +26,7 @@ mod revision;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 /// One slow answer should be retried, not wait for Lambda's own timeout.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Loads the standard AWS configuration chain (env, profile, region, `AWS_ENDPOINT_URL[_ECS]`),
 /// with the SDK's retries set from `config`.

@@ -144,7 +144,7 @@ export class EcsRedeploy extends Construct {
         DRY_RUN: String(props.runMode === 'DryRun'),
         DEFAULT_ACTION: props.defaultAction ?? 'force',
         ...(this.lockTable && { LOCK_TABLE: this.lockTable.tableName }),
-        RETRY_MODE: props.retryMode ?? 'standard',
+        RETRY_MODE: props.retryMode ?? 'adaptive',
         MAX_ATTEMPTS: String(props.maxAttempts ?? 5),
       },
       retryAttempts: props.maximumRetryAttempts ?? 2,

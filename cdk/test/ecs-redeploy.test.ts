@@ -128,7 +128,7 @@ describe('EcsRedeploy', () => {
         serviceSelection: 'opted-in',
         runMode: 'DryRun',
         maxConcurrency: 4,
-        retryMode: 'adaptive',
+        retryMode: 'standard',
         maxAttempts: 3,
         architecture: lambda.Architecture.X86_64,
         reservedConcurrency: 'Unreserved',
@@ -144,7 +144,7 @@ describe('EcsRedeploy', () => {
       MAX_CONCURRENCY: '4',
       DRY_RUN: 'true',
       DEFAULT_ACTION: 'pin',
-      RETRY_MODE: 'adaptive',
+      RETRY_MODE: 'standard',
       MAX_ATTEMPTS: '3',
     });
     assert.deepEqual(fn.Architectures, ['x86_64']);
@@ -163,7 +163,7 @@ describe('EcsRedeploy', () => {
       DRY_RUN: 'false',
       DEFAULT_ACTION: 'force',
       LOCK_TABLE: { Ref: table },
-      RETRY_MODE: 'standard',
+      RETRY_MODE: 'adaptive',
       MAX_ATTEMPTS: '5',
     });
   });

@@ -1,0 +1,126 @@
+//! The bench fleet, seeded straight into moto (never through the front): 40 task-definition
+//! revisions, clusters of 100 services, and every 40th service running the pushed image.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::ContainerDefinition;
+use futures_util::{StreamExt, TryStreamExt, stream};
+
+use super::moto::{ACCOUNT, REGION};
+
+pub const SERVICES_PER_CLUSTER: usize = 100;
+pub const REVISIONS: usize = 40;
+/// Every 40th service (by global index) uses the pushed image: 50 of 2,000, 250 of 10,000.
+const MATCH_EVERY: usize = 40;
+/// Calls in flight while seeding. moto is one Python process, so this mostly overlaps HTTP and
+/// client work: about 300 services/s here (2,000 in ~6 s, 8,000 more in ~26 s).
+const SEED_CONCURRENCY: usize = 16;
+
+pub fn registry() -> String {
+    format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com")
+}
+
+pub fn pushed_image() -> String {
+    format!("{}/app:latest", registry())
+}
+
+pub fn cluster_name(index: usize) -> String {
+    format!("bench-{index:03}")
+}
+
+/// Revisions 0 and 1 match the push; 2–4 are related (another tag, digest-pinned, Docker Hub);
+/// the rest run other repositories.
+fn images(revision: usize) -> Vec<String> {
+    let r = registry();
+    match revision {
+        0 => vec![format!("{r}/app:latest")],
+        1 => vec![format!("{r}/app:latest"), format!("{r}/envoy:v1.30")],
+        2 => vec![format!("{r}/app:v1")],
+        3 => vec![format!("{r}/app:latest@sha256:{}", "ab".repeat(32))],
+        4 => vec!["app:latest".to_owned()],
+        n => vec![format!("{r}/svc-{n}:latest")],
+    }
+}
+
+fn revision_of(global_index: usize) -> usize {
+    match global_index % MATCH_EVERY {
+        0 => (global_index / MATCH_EVERY) % 2,
+        k => 2 + (k - 1) % (REVISIONS - 2),
+    }
+}
+
+pub struct Fleet {
+    client: Client,
+    task_definitions: Vec<String>,
+    pub clusters: usize,
+}
+
+impl Fleet {
+    /// Registers the 40 revisions (one family each); no clusters yet.
+    pub async fn register(client: Client) -> Fleet {
+        let mut task_definitions = Vec::with_capacity(REVISIONS);
+        for revision in 0..REVISIONS {
+            let containers = images(revision).into_iter().enumerate().map(|(i, image)| {
+                ContainerDefinition::builder()
+                    .name(format!("c{i}"))
+                    .image(image)
+                    .memory(128)
+                    .build()
+            });
+            let output = client
+                .register_task_definition()
+                .family(format!("bench-td-{revision:02}"))
+                .set_container_definitions(Some(containers.collect()))
+                .send()
+                .await
+                .expect("register task definition");
+            let arn = output.task_definition().and_then(|t| t.task_definition_arn());
+            task_definitions.push(arn.expect("task definition arn").to_owned());
+        }
+        Fleet {
+            client,
+            task_definitions,
+            clusters: 0,
+        }
+    }
+
+    pub fn services(&self) -> usize {
+        self.clusters * SERVICES_PER_CLUSTER
+    }
+
+    pub fn matching(&self) -> usize {
+        self.services().div_ceil(MATCH_EVERY)
+    }
+
+    /// Adds clusters (and their services) up to `clusters`, `SEED_CONCURRENCY` calls at a time.
+    pub async fn grow_to(&mut self, clusters: usize) -> Duration {
+        let started = Instant::now();
+        let client = &self.client;
+        let new = self.clusters..clusters;
+        stream::iter(new.clone())
+            .map(|c| async move { client.create_cluster().cluster_name(cluster_name(c)).send().await })
+            .buffer_unordered(SEED_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await
+            .expect("create clusters");
+        let task_definitions = &self.task_definitions;
+        stream::iter(new.flat_map(|c| (0..SERVICES_PER_CLUSTER).map(move |s| (c, s))))
+            .map(|(c, s)| async move {
+                client
+                    .create_service()
+                    .cluster(cluster_name(c))
+                    .service_name(format!("svc-{s:03}"))
+                    .task_definition(&task_definitions[revision_of(c * SERVICES_PER_CLUSTER + s)])
+                    .desired_count(1)
+                    .send()
+                    .await
+            })
+            .buffer_unordered(SEED_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await
+            .expect("create services");
+        self.clusters = clusters;
+        started.elapsed()
+    }
+}

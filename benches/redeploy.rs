@@ -1,0 +1,410 @@
+//! `make bench`: ecs-redeploy against moto behind the strict ECS front (30 ms latency, ECS
+//! throttle buckets, request limits enforced), side by side with the least calls and time the
+//! buckets allow and with a naive hand-written strategy; then 10,000 services, and the release
+//! binary's init time, peak RSS and the arm64 bootstrap's size. Prints a table and writes
+//! `target/bench/summary.json` and `target/bench/table.txt`.
+//!
+//! It runs only under `cargo bench` (which passes `--bench`); `cargo test --all-targets` skips it.
+//! `BENCH_NAIVE_CLUSTERS=k` runs the naive strategy on the first k clusters only and scales;
+//! `RETRY_MODE`, `MAX_CONCURRENCY` and `MAX_ATTEMPTS` apply to the engine and the release binary alike.
+
+mod bench_support {
+    #[path = "../../tests/integration/support/front/mod.rs"]
+    #[allow(dead_code, unused_imports)]
+    pub mod front;
+    #[path = "../../tests/integration/support/moto.rs"]
+    #[allow(dead_code, unused_imports)]
+    pub mod moto;
+
+    pub mod engine;
+    pub mod lambda;
+    pub mod naive;
+    pub mod seed;
+}
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ecs_redeploy::config::Config;
+use ecs_redeploy::ecs_sdk::SdkEcs;
+use ecs_redeploy::event::Push;
+use ecs_redeploy::redeploy::Redeployer;
+use serde_json::json;
+
+use bench_support::engine::{
+    ACTIONS, LATENCY, Measured, bucket_bound, engine_client, engine_run, latency_bound, median, median_run,
+    minimum_calls, start_front,
+};
+use bench_support::moto::{Moto, ecs_client_for};
+use bench_support::seed::{Fleet, REVISIONS, pushed_image};
+use bench_support::{lambda, naive};
+
+const CLUSTERS: usize = 20;
+const SCALE_CLUSTERS: usize = 100;
+const INIT_RUNS: usize = 7;
+const REPEATS: usize = 3;
+/// Long enough for every bucket a cold run drains to be full again (UpdateService: 50 at 5/s).
+const REFILL: Duration = Duration::from_secs(11);
+const WALL_FACTOR: f64 = 1.2;
+const SCALE_GOAL: Duration = Duration::from_secs(450);
+const INIT_GOAL_MS: f64 = 20.0;
+const RSS_GOAL_MIB: f64 = 30.0;
+const BOOTSTRAP_GOAL_BYTES: u64 = 8 << 20;
+
+fn progress(started: Instant, what: &str) {
+    eprintln!("[bench {:6.1} s] {what}", started.elapsed().as_secs_f64());
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+#[tokio::main]
+async fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("benches/redeploy.rs is a benchmark: run `make bench` or `cargo bench --bench redeploy`");
+        return;
+    }
+    let started = Instant::now();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = root.join("target/bench");
+    std::fs::create_dir_all(&out).expect("target/bench");
+    // MAX_CONCURRENCY, RETRY_MODE and MAX_ATTEMPTS from the environment, like the function.
+    let config = Config::from_env().expect("valid settings");
+    let concurrency = config.max_concurrency.get();
+    let push = Push::from_image_uri(&pushed_image()).expect("a valid image");
+
+    let moto = Moto::start();
+    let mut fleet = Fleet::register(moto.ecs_client()).await;
+    let seed_small = fleet.grow_to(CLUSTERS).await;
+    let (services, matches) = (fleet.services(), fleet.matching());
+    progress(started, &format!("seeded {services} services in {}", secs(seed_small)));
+
+    // Each cold run: a new function (empty task-definition cache) behind a new front (full buckets).
+    // The SDK's backoff jitter makes single runs noisy: the median of REPEATS is reported.
+    let mut engines = Vec::with_capacity(REPEATS);
+    let mut colds = Vec::with_capacity(REPEATS);
+    for _ in 0..REPEATS {
+        let front = start_front(&moto).await;
+        let redeployer = Redeployer::new(
+            SdkEcs::new(engine_client(&front.endpoint_url(), &config), moto.tagging_client()),
+            config.clone(),
+        );
+        let cold = engine_run(&redeployer, &front, &push).await;
+        progress(started, &format!("cold run: {}", secs(cold.wall)));
+        colds.push(cold);
+        engines.push((front, redeployer));
+    }
+    let cold_done = Instant::now();
+
+    let naive_clusters: usize = std::env::var("BENCH_NAIVE_CLUSTERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|k| (1..=CLUSTERS).contains(k))
+        .unwrap_or(CLUSTERS);
+    let naive_scale = CLUSTERS as f64 / naive_clusters as f64;
+    let naive_front = start_front(&moto).await;
+    let naive_started = Instant::now();
+    let outcome = naive::run(
+        &ecs_client_for(&naive_front.endpoint_url()),
+        &pushed_image(),
+        naive_clusters,
+    )
+    .await;
+    let naive = Measured {
+        counts: naive_front.calls(),
+        wall: naive_started.elapsed(),
+        failed: outcome.failures,
+        scan_errors: 0,
+        throttled_failures: outcome.failures,
+        redeployed: outcome.updated,
+        failures: std::collections::BTreeMap::new(),
+    };
+    drop(naive_front);
+    progress(
+        started,
+        &format!("naive run ({naive_clusters} clusters): {}", secs(naive.wall)),
+    );
+
+    // Warm: the same function on the same front (its SDK client is bound to it), buckets full again.
+    tokio::time::sleep(REFILL.saturating_sub(cold_done.elapsed())).await;
+    let mut warms = Vec::with_capacity(REPEATS);
+    for (front, redeployer) in &engines {
+        let warm = engine_run(redeployer, front, &push).await;
+        progress(started, &format!("warm run: {}", secs(warm.wall)));
+        warms.push(warm);
+    }
+    drop(engines);
+    let (cold, cold_walls) = median_run(colds);
+    let (warm, warm_walls) = median_run(warms);
+
+    let binary = Path::new(env!("CARGO_BIN_EXE_ecs-redeploy"));
+    let init = lambda::init_ms(binary, INIT_RUNS, &out.join("lambda-init.log")).await;
+    let init_median = median(&init);
+    // The push happens now: a deployment newer than the push would be skipped as already deployed.
+    let event = std::fs::read_to_string(root.join("events/ecr-push.json")).expect("events/ecr-push.json");
+    let mut event: serde_json::Value = serde_json::from_str(&event).expect("event JSON");
+    let push_time = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
+    event["time"] = json!(push_time.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    let process_front = start_front(&moto).await;
+    let invoked = lambda::invoke_once(
+        binary,
+        &process_front.endpoint_url(),
+        event.to_string(),
+        &out.join("lambda-invoke.log"),
+    )
+    .await;
+    let peak_rss_mib = invoked.peak_rss_kib as f64 / 1024.0;
+    drop(process_front);
+    progress(
+        started,
+        &format!("process: init {init_median:.1} ms, invocation {}", invoked.outcome),
+    );
+
+    let seed_large = fleet.grow_to(SCALE_CLUSTERS).await;
+    let (scale_services, scale_matches) = (fleet.services(), fleet.matching());
+    progress(
+        started,
+        &format!("seeded up to {scale_services} services in {}", secs(seed_large)),
+    );
+    let scale_front = start_front(&moto).await;
+    let scale_redeployer = Redeployer::new(
+        SdkEcs::new(
+            engine_client(&scale_front.endpoint_url(), &config),
+            moto.tagging_client(),
+        ),
+        config.clone(),
+    );
+    let scale = engine_run(&scale_redeployer, &scale_front, &push).await;
+    progress(started, &format!("{scale_services} services: {}", secs(scale.wall)));
+
+    // Size, and the ELF machine (`e_machine` at byte 18: 0xB7 aarch64, 0x3E x86-64).
+    let bootstrap_file = std::fs::read(root.join("target/lambda/ecs-redeploy/bootstrap")).ok();
+    let bootstrap = bootstrap_file.as_ref().map(|b| b.len() as u64);
+    let bootstrap_arch = match bootstrap_file.as_deref().and_then(|b| b.get(18)) {
+        Some(0xB7) => "arm64",
+        Some(0x3E) => "x86_64",
+        _ => "unknown",
+    };
+
+    // Lower bounds.
+    let min_cold = minimum_calls(CLUSTERS, REVISIONS, matches);
+    let min_warm = minimum_calls(CLUSTERS, 0, matches);
+    let min_scale = minimum_calls(SCALE_CLUSTERS, REVISIONS, scale_matches);
+    let sum = |calls: &[u64; 5]| calls.iter().sum::<u64>();
+    let (bucket_cold, latency_cold) = (bucket_bound(&min_cold), latency_bound(&min_cold, concurrency));
+    let (bucket_warm, latency_warm) = (bucket_bound(&min_warm), latency_bound(&min_warm, concurrency));
+    let (bucket_scale, latency_scale) = (bucket_bound(&min_scale), latency_bound(&min_scale, concurrency));
+    let bound_cold = bucket_cold.max(latency_cold);
+    let bound_warm = bucket_warm.max(latency_warm);
+    let naive_wall_scaled = naive.wall.mul_f64(naive_scale);
+    let naive_admitted_scaled = (naive.admitted() as f64 * naive_scale).round() as u64;
+
+    let mut t = String::new();
+    let w = &mut t;
+    let _ = writeln!(
+        w,
+        "\necs-redeploy bench: {services} services in {CLUSTERS} clusters, {REVISIONS} revisions, {matches} matching \
+         `app:latest`; front: {} ms latency, ECS throttle buckets, limits enforced; MAX_CONCURRENCY={concurrency}, \
+         RETRY_MODE={:?}, MAX_ATTEMPTS={}",
+        LATENCY.as_millis(),
+        config.retry_mode,
+        config.max_attempts
+    );
+    let naive_label = if naive_clusters == CLUSTERS {
+        "naive".to_owned()
+    } else {
+        format!("naive ({naive_clusters} cl.)")
+    };
+    let _ = writeln!(w, "\ncalls admitted (+ throttled attempts)");
+    let _ = writeln!(
+        w,
+        "{:<24}{:>16}{:>16}{:>18}{:>18}",
+        "action", "cold", "warm", naive_label, "minimum cold/warm"
+    );
+    let cell = |m: &Measured, a: &str| {
+        let c = m.counts.action(a);
+        format!("{} (+{})", c.forwarded, c.throttled)
+    };
+    for (i, action) in ACTIONS.iter().enumerate() {
+        let (c, wa, n) = (cell(&cold, action), cell(&warm, action), cell(&naive, action));
+        let _ = writeln!(
+            w,
+            "{action:<24}{c:>16}{wa:>16}{n:>18}{:>18}",
+            format!("{}/{}", min_cold[i], min_warm[i])
+        );
+    }
+    let other = |m: &Measured| format!("{} (+{})", m.other().forwarded, m.other().throttled);
+    let (c, wa, n) = (other(&cold), other(&warm), other(&naive));
+    let _ = writeln!(w, "{:<24}{c:>16}{wa:>16}{n:>18}{:>18}", "other actions", "0/0");
+    let total = |m: &Measured| format!("{} (+{})", m.admitted(), m.throttled());
+    let (c, wa, n) = (total(&cold), total(&warm), total(&naive));
+    let _ = writeln!(
+        w,
+        "{:<24}{c:>16}{wa:>16}{n:>18}{:>18}",
+        "total",
+        format!("{}/{}", sum(&min_cold), sum(&min_warm))
+    );
+    let (c, wa, n) = (secs(cold.wall), secs(warm.wall), secs(naive.wall));
+    let _ = writeln!(
+        w,
+        "{:<24}{c:>16}{wa:>16}{n:>18}{:>18}",
+        "wall time (median)",
+        format!("{}", secs(bound_cold))
+    );
+    let fails = |m: &Measured| format!("{}/{}", m.failed, m.scan_errors);
+    let (c, wa, n) = (fails(&cold), fails(&warm), fails(&naive));
+    let _ = writeln!(w, "{:<24}{c:>16}{wa:>16}{n:>18}", "failed / scan errors");
+    let (c, wa, n) = (cold.redeployed, warm.redeployed, naive.redeployed);
+    let _ = writeln!(w, "{:<24}{c:>16}{wa:>16}{n:>18}{matches:>18}", "redeployed");
+    let _ = writeln!(
+        w,
+        "cold and warm: median of {REPEATS} runs; wall per run cold {cold_walls:.2?} s, warm {warm_walls:.2?} s"
+    );
+    for (name, m) in [("cold", &cold), ("warm", &warm), ("10k", &scale)] {
+        if !m.failures.is_empty() {
+            let _ = writeln!(w, "{name} failures by step: {:?}", m.failures);
+        }
+    }
+    if naive_clusters != CLUSTERS {
+        let _ = writeln!(
+            w,
+            "naive ran on {naive_clusters} of {CLUSTERS} clusters; scaled ×{naive_scale:.1}: {naive_admitted_scaled} \
+             calls, {}",
+            secs(naive_wall_scaled)
+        );
+    }
+    let _ = writeln!(
+        w,
+        "\nlower bounds (cold / warm / {scale_services}): token buckets {} / {} / {}; latency at {concurrency} in \
+         flight {} / {} / {}",
+        secs(bucket_cold),
+        secs(bucket_warm),
+        secs(bucket_scale),
+        secs(latency_cold),
+        secs(latency_warm),
+        secs(latency_scale)
+    );
+    let _ = writeln!(
+        w,
+        "wall bound = max(bucket, latency): both are lower bounds on their own, the larger is the binding one"
+    );
+
+    let mut goals: Vec<(String, String, bool)> = Vec::new();
+    for (name, m, min) in [("cold", &cold, &min_cold), ("warm", &warm, &min_warm)] {
+        goals.push((
+            format!("{name} calls admitted = minimum {}", sum(min)),
+            format!("{} (+{} throttled)", m.admitted(), m.throttled()),
+            m.admitted() == sum(min),
+        ));
+    }
+    for (name, m, bound) in [("cold", &cold, bound_cold), ("warm", &warm, bound_warm)] {
+        let limit = bound.mul_f64(WALL_FACTOR);
+        goals.push((
+            format!("{name} wall ≤ {WALL_FACTOR} × {} = {}", secs(bound), secs(limit)),
+            secs(m.wall),
+            m.wall <= limit,
+        ));
+    }
+    let throttled = [&cold, &warm, &scale].map(|m| m.failed + m.scan_errors);
+    goals.push((
+        "no failures surfaced (cold/warm/10k)".to_owned(),
+        format!(
+            "{}/{}/{} (throttling: {}/{}/{})",
+            throttled[0],
+            throttled[1],
+            throttled[2],
+            cold.throttled_failures,
+            warm.throttled_failures,
+            scale.throttled_failures
+        ),
+        throttled.iter().all(|n| *n == 0),
+    ));
+    goals.push((
+        format!("{scale_services} services cold ≤ {} (half of 15 min)", secs(SCALE_GOAL)),
+        format!("{} (bound {})", secs(scale.wall), secs(bucket_scale.max(latency_scale))),
+        scale.wall <= SCALE_GOAL,
+    ));
+    goals.push((
+        format!("init ≤ {INIT_GOAL_MS} ms (median of {INIT_RUNS})"),
+        format!("{init_median:.1} ms"),
+        init_median <= INIT_GOAL_MS,
+    ));
+    goals.push((
+        format!("peak RSS ≤ {RSS_GOAL_MIB} MiB ({services} services)"),
+        format!("{peak_rss_mib:.1} MiB"),
+        invoked.peak_rss_kib > 0 && peak_rss_mib <= RSS_GOAL_MIB,
+    ));
+    goals.push((
+        format!("arm64 bootstrap ≤ {BOOTSTRAP_GOAL_BYTES} bytes (8 MiB)"),
+        bootstrap.map_or("not built (make build)".to_owned(), |b| {
+            format!("{b} bytes ({bootstrap_arch})")
+        }),
+        bootstrap.is_some_and(|b| b <= BOOTSTRAP_GOAL_BYTES) && bootstrap_arch == "arm64",
+    ));
+    let _ = writeln!(w, "\n{:<52}{:<40}met", "goal", "measured");
+    for (goal, measured, met) in &goals {
+        let _ = writeln!(w, "{goal:<52}{measured:<40}{}", if *met { "yes" } else { "NO" });
+    }
+    let _ = writeln!(
+        w,
+        "\nseeding moto: {services} services {}, +{} more {}; naive {naive_admitted_scaled} calls in {}; release \
+         binary invocation ({services} services): {} ({}); init samples ms: {:?}; bench total {}",
+        secs(seed_small),
+        scale_services - services,
+        secs(seed_large),
+        secs(naive_wall_scaled),
+        secs(invoked.wall),
+        invoked.outcome,
+        init.iter().map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>(),
+        secs(started.elapsed())
+    );
+    print!("{t}");
+    std::fs::write(out.join("table.txt"), &t).expect("table.txt");
+
+    let parts = [
+        json!({
+            "services": services, "clusters": CLUSTERS, "revisions": REVISIONS, "matching": matches,
+            "latency_ms": LATENCY.as_millis() as u64, "max_concurrency": concurrency,
+            "calls_total": cold.admitted(), "calls_attempts": cold.counts.total().received,
+            "calls_throttled": cold.throttled(), "calls_lower_bound": sum(&min_cold),
+            "calls_by_action": ACTIONS.iter().map(|a| (a.to_string(), json!(cold.counts.action(a).forwarded)))
+                .collect::<serde_json::Map<_, _>>(),
+            "warm_calls_total": warm.admitted(), "warm_calls_lower_bound": sum(&min_warm),
+        }),
+        json!({
+            "naive_calls_total": naive_admitted_scaled, "naive_wall_s": naive_wall_scaled.as_secs_f64(),
+            "naive_measured_clusters": naive_clusters, "naive_failures": naive.failed,
+            "wall_s": cold.wall.as_secs_f64(), "warm_wall_s": warm.wall.as_secs_f64(),
+            "wall_samples_s": cold_walls, "warm_wall_samples_s": warm_walls,
+            "wall_lower_bound_s": bound_cold.as_secs_f64(), "wall_bucket_bound_s": bucket_cold.as_secs_f64(),
+            "wall_latency_bound_s": latency_cold.as_secs_f64(), "warm_wall_lower_bound_s": bound_warm.as_secs_f64(),
+        }),
+        json!({
+            "throttle_failures": cold.failed + cold.scan_errors,
+            "warm_throttle_failures": warm.failed + warm.scan_errors,
+            "scale_services": scale_services, "scale_10k_wall_s": scale.wall.as_secs_f64(),
+            "scale_10k_calls_total": scale.admitted(), "scale_10k_calls_lower_bound": sum(&min_scale),
+            "scale_10k_wall_lower_bound_s": bucket_scale.max(latency_scale).as_secs_f64(),
+            "scale_10k_failures": scale.failed + scale.scan_errors,
+            "scale_10k_failures_by_step": scale.failures,
+        }),
+        json!({
+            "seed_s": seed_small.as_secs_f64(), "seed_10k_extra_s": seed_large.as_secs_f64(),
+            "init_ms": init_median, "init_samples_ms": init, "peak_rss_mb": peak_rss_mib,
+            "invocation_wall_s": invoked.wall.as_secs_f64(), "bootstrap_bytes": bootstrap,
+            "goals": goals.iter().map(|(g, m, met)| json!({"goal": g, "measured": m, "met": met}))
+                .collect::<Vec<_>>(),
+        }),
+    ];
+    let mut summary = serde_json::Map::new();
+    for part in parts {
+        if let serde_json::Value::Object(fields) = part {
+            summary.extend(fields);
+        }
+    }
+    let text = serde_json::to_string_pretty(&summary).expect("json");
+    std::fs::write(out.join("summary.json"), text + "\n").expect("summary.json");
+    eprintln!("wrote {}", out.join("summary.json").display());
+}
