@@ -1,6 +1,6 @@
 //! `make bench`: ecs-redeploy against moto behind the strict ECS front (30 ms latency, ECS
 //! throttle buckets, request limits enforced), side by side with the least calls and time the
-//! buckets allow and with a naive hand-written strategy; then 10,000 services, and the release
+//! buckets allow, with a naive hand-written strategy and with `SELECT=opted-in`; then 10,000 services, and the release
 //! binary's init time, peak RSS and the arm64 bootstrap's size. Prints a table and writes
 //! `target/bench/summary.json` and `target/bench/table.txt`.
 //!
@@ -19,7 +19,9 @@ mod bench_support {
     pub mod engine;
     pub mod lambda;
     pub mod naive;
+    pub mod opted_in;
     pub mod seed;
+    pub mod table;
 }
 
 use std::fmt::Write as _;
@@ -33,12 +35,13 @@ use ecs_redeploy::redeploy::Redeployer;
 use serde_json::json;
 
 use bench_support::engine::{
-    ACTIONS, LATENCY, Measured, bucket_bound, engine_client, engine_run, latency_bound, median, median_run,
-    minimum_calls, start_front,
+    ACTIONS, LATENCY, bucket_bound, engine_client, engine_run, latency_bound, median, median_run, minimum_calls,
+    start_front,
 };
-use bench_support::moto::{Moto, ecs_client_for};
+use bench_support::moto::Moto;
 use bench_support::seed::{Fleet, REVISIONS, pushed_image};
-use bench_support::{lambda, naive};
+use bench_support::table::{Column, Minimum, calls_table};
+use bench_support::{lambda, naive, opted_in};
 
 const CLUSTERS: usize = 20;
 const SCALE_CLUSTERS: usize = 100;
@@ -104,24 +107,7 @@ async fn main() {
         .filter(|k| (1..=CLUSTERS).contains(k))
         .unwrap_or(CLUSTERS);
     let naive_scale = CLUSTERS as f64 / naive_clusters as f64;
-    let naive_front = start_front(&moto).await;
-    let naive_started = Instant::now();
-    let outcome = naive::run(
-        &ecs_client_for(&naive_front.endpoint_url()),
-        &pushed_image(),
-        naive_clusters,
-    )
-    .await;
-    let naive = Measured {
-        counts: naive_front.calls(),
-        wall: naive_started.elapsed(),
-        failed: outcome.failures,
-        scan_errors: 0,
-        throttled_failures: outcome.failures,
-        redeployed: outcome.updated,
-        failures: std::collections::BTreeMap::new(),
-    };
-    drop(naive_front);
+    let naive = naive::measure(&moto, naive_clusters).await;
     progress(
         started,
         &format!("naive run ({naive_clusters} clusters): {}", secs(naive.wall)),
@@ -138,6 +124,14 @@ async fn main() {
     drop(engines);
     let (cold, cold_walls) = median_run(colds);
     let (warm, warm_walls) = median_run(warms);
+
+    // Opted-in: a new function with SELECT=opted-in behind a new front, cold, the same push (no event
+    // time, like cold and warm: earlier runs' deployments cannot make it `already-deployed`).
+    let opted_in = opted_in::measure(&moto, &config, &push, (CLUSTERS, REPEATS), |wall| {
+        progress(started, &format!("opted-in run: {}", secs(wall)));
+    })
+    .await;
+    let opted = &opted_in.median;
 
     let binary = Path::new(env!("CARGO_BIN_EXE_ecs-redeploy"));
     let init = lambda::init_ms(binary, INIT_RUNS, &out.join("lambda-init.log")).await;
@@ -217,52 +211,38 @@ async fn main() {
     } else {
         format!("naive ({naive_clusters} cl.)")
     };
-    let _ = writeln!(w, "\ncalls admitted (+ throttled attempts)");
-    let _ = writeln!(
-        w,
-        "{:<24}{:>16}{:>16}{:>18}{:>18}",
-        "action", "cold", "warm", naive_label, "minimum cold/warm"
-    );
-    let cell = |m: &Measured, a: &str| {
-        let c = m.counts.action(a);
-        format!("{} (+{})", c.forwarded, c.throttled)
+    let column = |label: &str, run, get_resources| Column {
+        label: label.to_owned(),
+        run,
+        get_resources,
     };
-    for (i, action) in ACTIONS.iter().enumerate() {
-        let (c, wa, n) = (cell(&cold, action), cell(&warm, action), cell(&naive, action));
-        let _ = writeln!(
-            w,
-            "{action:<24}{c:>16}{wa:>16}{n:>18}{:>18}",
-            format!("{}/{}", min_cold[i], min_warm[i])
-        );
-    }
-    let other = |m: &Measured| format!("{} (+{})", m.other().forwarded, m.other().throttled);
-    let (c, wa, n) = (other(&cold), other(&warm), other(&naive));
-    let _ = writeln!(w, "{:<24}{c:>16}{wa:>16}{n:>18}{:>18}", "other actions", "0/0");
-    let total = |m: &Measured| format!("{} (+{})", m.admitted(), m.throttled());
-    let (c, wa, n) = (total(&cold), total(&warm), total(&naive));
+    let columns = [
+        column("cold", &cold, None),
+        column("warm", &warm, None),
+        column("opted-in", &opted.run, Some(opted.pages)),
+        column(&naive_label, &naive, None),
+    ];
+    let minimum = Minimum {
+        label: "min cold/warm/opted".to_owned(),
+        actions: std::array::from_fn(|i| format!("{}/{}/{}", min_cold[i], min_warm[i], opted_in.minimum[i])),
+        get_resources: format!("-/-/{}", opted_in.pages_minimum),
+        total: format!("{}/{}/{}", sum(&min_cold), sum(&min_warm), opted_in.minimum_total()),
+        wall: format!("{}/{}/{}", secs(bound_cold), secs(bound_warm), secs(opted_in.bound)),
+        redeployed: matches.to_string(),
+    };
+    calls_table(w, &columns, &minimum);
     let _ = writeln!(
         w,
-        "{:<24}{c:>16}{wa:>16}{n:>18}{:>18}",
-        "total",
-        format!("{}/{}", sum(&min_cold), sum(&min_warm))
+        "cold, warm and opted-in: median of {REPEATS} runs; wall per run cold {cold_walls:.2?} s, warm \
+         {warm_walls:.2?} s"
     );
-    let (c, wa, n) = (secs(cold.wall), secs(warm.wall), secs(naive.wall));
-    let _ = writeln!(
-        w,
-        "{:<24}{c:>16}{wa:>16}{n:>18}{:>18}",
-        "wall time (median)",
-        format!("{}", secs(bound_cold))
-    );
-    let fails = |m: &Measured| format!("{}/{}", m.failed, m.scan_errors);
-    let (c, wa, n) = (fails(&cold), fails(&warm), fails(&naive));
-    let _ = writeln!(w, "{:<24}{c:>16}{wa:>16}{n:>18}", "failed / scan errors");
-    let (c, wa, n) = (cold.redeployed, warm.redeployed, naive.redeployed);
-    let _ = writeln!(w, "{:<24}{c:>16}{wa:>16}{n:>18}{matches:>18}", "redeployed");
-    let _ = writeln!(
-        w,
-        "cold and warm: median of {REPEATS} runs; wall per run cold {cold_walls:.2?} s, warm {warm_walls:.2?} s"
-    );
-    for (name, m) in [("cold", &cold), ("warm", &warm), ("10k", &scale)] {
+    let _ = writeln!(w, "{}", opted_in.note(matches));
+    for (name, m) in [
+        ("cold", &cold),
+        ("warm", &warm),
+        ("opted-in", &opted.run),
+        ("10k", &scale),
+    ] {
         if !m.failures.is_empty() {
             let _ = writeln!(w, "{name} failures by step: {:?}", m.failures);
         }
@@ -307,6 +287,7 @@ async fn main() {
             m.wall <= limit,
         ));
     }
+    goals.extend(opted_in.goals(cold.admitted(), matches));
     let throttled = [&cold, &warm, &scale].map(|m| m.failed + m.scan_errors);
     goals.push((
         "no failures surfaced (cold/warm/10k)".to_owned(),
@@ -373,6 +354,7 @@ async fn main() {
                 .collect::<serde_json::Map<_, _>>(),
             "warm_calls_total": warm.admitted(), "warm_calls_lower_bound": sum(&min_warm),
         }),
+        opted_in.summary(),
         json!({
             "naive_calls_total": naive_admitted_scaled, "naive_wall_s": naive_wall_scaled.as_secs_f64(),
             "naive_measured_clusters": naive_clusters, "naive_failures": naive.failed,

@@ -3,12 +3,34 @@
 //! `DescribeTaskDefinition` per service (no cache), an exact image-string compare, and
 //! `UpdateService` for each match. Errors are counted and skipped so the call count is complete.
 
+use std::time::Instant;
+
 use aws_sdk_ecs::Client;
+
+use super::engine::{Measured, start_front};
+use super::moto::{Moto, ecs_client_for};
+use super::seed::pushed_image;
 
 #[derive(Debug, Default)]
 pub struct NaiveOutcome {
     pub updated: usize,
     pub failures: usize,
+}
+
+/// One run behind a new front (full buckets), measured like the engine's.
+pub async fn measure(moto: &Moto, cluster_limit: usize) -> Measured {
+    let front = start_front(moto).await;
+    let started = Instant::now();
+    let outcome = run(&ecs_client_for(&front.endpoint_url()), &pushed_image(), cluster_limit).await;
+    Measured {
+        counts: front.calls(),
+        wall: started.elapsed(),
+        failed: outcome.failures,
+        scan_errors: 0,
+        throttled_failures: outcome.failures,
+        redeployed: outcome.updated,
+        failures: std::collections::BTreeMap::new(),
+    }
 }
 
 /// Runs over the first `cluster_limit` clusters `ListClusters` returns.

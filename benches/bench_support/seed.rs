@@ -1,10 +1,12 @@
 //! The bench fleet, seeded straight into moto (never through the front): 40 task-definition
-//! revisions, clusters of 100 services, and every 40th service running the pushed image.
+//! revisions, clusters of 100 services, and every 40th service running the pushed image. Those and one
+//! other service in 80 carry the opt-in tag (`ecs-redeploy=on`), set by `CreateService` itself.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::ContainerDefinition;
+use aws_sdk_ecs::types::{ContainerDefinition, Tag};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::moto::{ACCOUNT, REGION};
@@ -16,6 +18,10 @@ const MATCH_EVERY: usize = 40;
 /// Calls in flight while seeding. moto is one Python process, so this mostly overlaps HTTP and
 /// client work: about 300 services/s here (2,000 in ~6 s, 8,000 more in ~26 s).
 const SEED_CONCURRENCY: usize = 16;
+/// The opt-in tag (the default `TAG_KEY`, value `on`: the default action).
+pub const OPT_IN_TAG: (&str, &str) = ("ecs-redeploy", "on");
+/// Besides the matching services, one in this many is tagged too: 25 of 2,000, on 25 revisions.
+const OPT_IN_OTHER_EVERY: usize = 80;
 
 pub fn registry() -> String {
     format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com")
@@ -48,6 +54,31 @@ fn revision_of(global_index: usize) -> usize {
         0 => (global_index / MATCH_EVERY) % 2,
         k => 2 + (k - 1) % (REVISIONS - 2),
     }
+}
+
+/// Every matching service, and in each run of 80 services the one at offset 1 + (run % 38): never a
+/// matching one (offsets 1–38 of 80, never 0 or 40), and on revision 2 + (run % 38) — the related
+/// revisions 2–4 (another tag, digest-pinned, Docker Hub) among them.
+fn opted_in(global_index: usize) -> bool {
+    let run = global_index / OPT_IN_OTHER_EVERY;
+    global_index.is_multiple_of(MATCH_EVERY) || global_index % OPT_IN_OTHER_EVERY == 1 + run % (REVISIONS - 2)
+}
+
+/// The fewest ECS calls a `SELECT=opted-in` run can make over `clusters` clusters (the order of
+/// `engine::ACTIONS`): nothing listed, the tagged services described 10 at a time per cluster,
+/// each of their revisions described once, one update per match; and the tagged count.
+pub fn opted_in_minimum(clusters: usize) -> ([u64; 5], usize) {
+    let (mut batches, mut tagged, mut revisions) = (0, 0, BTreeSet::new());
+    for c in 0..clusters {
+        let in_cluster: Vec<_> = (c * SERVICES_PER_CLUSTER..(c + 1) * SERVICES_PER_CLUSTER)
+            .filter(|i| opted_in(*i))
+            .collect();
+        batches += in_cluster.len().div_ceil(10);
+        tagged += in_cluster.len();
+        revisions.extend(in_cluster.iter().map(|i| revision_of(*i)));
+    }
+    let matches = (clusters * SERVICES_PER_CLUSTER).div_ceil(MATCH_EVERY);
+    ([0, 0, batches, revisions.len(), matches].map(|n| n as u64), tagged)
 }
 
 pub struct Fleet {
@@ -107,12 +138,15 @@ impl Fleet {
         let task_definitions = &self.task_definitions;
         stream::iter(new.flat_map(|c| (0..SERVICES_PER_CLUSTER).map(move |s| (c, s))))
             .map(|(c, s)| async move {
+                let index = c * SERVICES_PER_CLUSTER + s;
+                let tag = Tag::builder().key(OPT_IN_TAG.0).value(OPT_IN_TAG.1).build();
                 client
                     .create_service()
                     .cluster(cluster_name(c))
                     .service_name(format!("svc-{s:03}"))
-                    .task_definition(&task_definitions[revision_of(c * SERVICES_PER_CLUSTER + s)])
+                    .task_definition(&task_definitions[revision_of(index)])
                     .desired_count(1)
+                    .set_tags(opted_in(index).then(|| vec![tag]))
                     .send()
                     .await
             })

@@ -1,0 +1,60 @@
+//! The calls table: one column per measured run, and the minimum each run's strategy allows.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::engine::{ACTIONS, Measured};
+
+/// One measured run. `get_resources`: tagging-API pages, for a run that lists through it.
+pub struct Column<'a> {
+    pub label: String,
+    pub run: &'a Measured,
+    pub get_resources: Option<u64>,
+}
+
+/// The last column: the minimum per row, as one text per row (`ACTIONS`, GetResources, other, total,
+/// wall, failed, redeployed).
+pub struct Minimum {
+    pub label: String,
+    pub actions: [String; 5],
+    pub get_resources: String,
+    pub total: String,
+    pub wall: String,
+    pub redeployed: String,
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+pub fn calls_table(w: &mut String, columns: &[Column<'_>], minimum: &Minimum) {
+    let row = |w: &mut String, label: &str, cell: &dyn Fn(&Column<'_>) -> String, min: &str| {
+        let _ = write!(w, "{label:<24}");
+        for c in columns {
+            let _ = write!(w, "{:>18}", cell(c));
+        }
+        let _ = writeln!(w, "{min:>22}");
+    };
+    let _ = writeln!(w, "\ncalls admitted (+ throttled attempts)");
+    row(w, "action", &|c| c.label.clone(), &minimum.label);
+    for (i, action) in ACTIONS.iter().enumerate() {
+        let cell = |c: &Column<'_>| {
+            let n = c.run.counts.action(action);
+            format!("{} (+{})", n.forwarded, n.throttled)
+        };
+        row(w, action, &cell, &minimum.actions[i]);
+    }
+    let pages = |c: &Column<'_>| c.get_resources.map_or("-".to_owned(), |n| n.to_string());
+    row(w, "GetResources (tagging)", &pages, &minimum.get_resources);
+    let other = |c: &Column<'_>| format!("{} (+{})", c.run.other().forwarded, c.run.other().throttled);
+    row(w, "other actions", &other, "0");
+    let total = |c: &Column<'_>| {
+        let admitted = c.run.admitted() + c.get_resources.unwrap_or(0);
+        format!("{admitted} (+{})", c.run.throttled())
+    };
+    row(w, "total", &total, &minimum.total);
+    row(w, "wall time (median)", &|c| secs(c.run.wall), &minimum.wall);
+    let fails = |c: &Column<'_>| format!("{}/{}", c.run.failed, c.run.scan_errors);
+    row(w, "failed / scan errors", &fails, "");
+    row(w, "redeployed", &|c| c.run.redeployed.to_string(), &minimum.redeployed);
+}
