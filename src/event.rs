@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
+use tracing::warn;
 
 use crate::image::{self, ImageRef, ImageRefError, Registry, shown};
 
@@ -13,7 +14,7 @@ pub const IMAGE_ACTION: &str = "ECR Image Action";
 pub const REPLICATION_ACTION: &str = "ECR Replication Action";
 const PUSH: &str = "PUSH";
 const REPLICATE: &str = "REPLICATE";
-/// How far ahead of our clock an event's time may be: EventBridge stamps events itself.
+/// How far ahead of our clock an event's time may be before it is not trusted.
 const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 const SUCCESS: &str = "SUCCESS";
 
@@ -99,9 +100,6 @@ pub enum Ignored {
     NotAPush(String),
     NotSuccessful(String),
     Untagged,
-    /// The event's time is ahead of this clock by more than `MAX_CLOCK_SKEW`: not an event AWS sent,
-    /// and one that would defeat the already-deployed check.
-    TimeInFuture(DateTime<Utc>),
 }
 
 impl Ignored {
@@ -113,7 +111,6 @@ impl Ignored {
             Ignored::NotAPush(_) => "not-a-push",
             Ignored::NotSuccessful(_) => "not-successful",
             Ignored::Untagged => "untagged",
-            Ignored::TimeInFuture(_) => "time-in-future",
         }
     }
 }
@@ -131,7 +128,6 @@ impl std::fmt::Display for Ignored {
             Ignored::NotAPush(a) => write!(f, "action-type `{}` is neither `{PUSH}` nor `{REPLICATE}`", shown(a)),
             Ignored::NotSuccessful(r) => write!(f, "result `{}` is not `{SUCCESS}`", shown(r)),
             Ignored::Untagged => f.write_str("push has no image-tag (by digest, multi-arch child or attestation)"),
-            Ignored::TimeInFuture(time) => write!(f, "event time {time} is ahead of this clock"),
         }
     }
 }
@@ -210,9 +206,15 @@ pub fn classify_at(value: Value, now: DateTime<Utc>) -> Result<Classified, Event
     let Some(tag) = detail.image_tag.filter(|t| !t.is_empty()) else {
         return Ok(Classified::Ignored(Ignored::Untagged));
     };
-    if let Some(time) = envelope.time.filter(|t| *t > now + MAX_CLOCK_SKEW) {
-        return Ok(Classified::Ignored(Ignored::TimeInFuture(time)));
-    }
+    // AWS stamps events itself; a time far ahead of our clock cannot tell which deployments came
+    // after the push, so the push is acted on without the time (and repeats are not recognised by it).
+    let time = match envelope.time {
+        Some(time) if time > now + MAX_CLOCK_SKEW => {
+            warn!(event_time = %time, "event time is ahead of this clock; not using it to recognise repeats");
+            None
+        }
+        time => time,
+    };
     let account = envelope.account.ok_or(EventError::MissingField("account"))?;
     let region = envelope.region.ok_or(EventError::MissingField("region"))?;
     let registry = Registry::ecr(&account, &region).map_err(|source| EventError::InvalidField {
@@ -245,7 +247,7 @@ pub fn classify_at(value: Value, now: DateTime<Utc>) -> Result<Classified, Event
         tag,
         digest,
         event_id: envelope.id,
-        time: envelope.time,
+        time,
         replicated_from,
     }))
 }
@@ -347,10 +349,6 @@ mod tests {
             (with(push_event(), "/detail/result", json!("FAILED")), "not-successful"),
             (with(push_event(), "/detail/image-tag", json!("")), "untagged"),
             (without(push_event(), "/detail", "image-tag"), "untagged"),
-            (
-                with(push_event(), "/time", json!("2999-01-01T00:00:00Z")),
-                "time-in-future",
-            ),
             // A scan event's detail has another shape: ignored before the detail is read.
             (with(push_event(), "/detail", json!({"image-tags": ["x"]})), "ok"),
         ];
@@ -362,6 +360,21 @@ mod tests {
                 other => panic!("{code}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_time_far_ahead_of_the_clock_is_not_trusted() {
+        let now = DateTime::parse_from_rfc3339("2026-11-29T10:00:00Z").unwrap().to_utc();
+        let at = |time: &str| match classify_at(with(push_event(), "/time", json!(time)), now).unwrap() {
+            Classified::Push(push) => push.time.map(|t| t.to_rfc3339()),
+            Classified::Ignored(why) => panic!("{why}"),
+        };
+        assert_eq!(
+            at("2026-11-29T10:04:00Z").as_deref(),
+            Some("2026-11-29T10:04:00+00:00"),
+            "within the skew"
+        );
+        assert_eq!(at("2999-01-01T00:00:00Z"), None, "acted on, without the time");
     }
 
     #[test]
