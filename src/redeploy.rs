@@ -178,6 +178,8 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
                     .map_err(|e| e.to_string())
             }
             (Some(Method::Pin), Some(Err(error))) => Err(error),
+            // Every pin job's revision was registered above; never fall back to another action.
+            (Some(Method::Pin), None) => Err("no revision was registered for this service".to_owned()),
             _ => self
                 .ecs
                 .force_new_deployment(cluster, &job.service.arn)
