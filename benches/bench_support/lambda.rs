@@ -37,6 +37,16 @@ struct State {
     result_seen: Notify,
 }
 
+impl State {
+    /// When the function first asked for an invocation; called only after that was seen.
+    fn first_next_at(&self) -> Instant {
+        self.first_next
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .expect("seen")
+    }
+}
+
 struct FakeRuntime {
     address: SocketAddr,
     state: Arc<State>,
@@ -158,12 +168,7 @@ pub async fn init_ms(binary: &Path, runs: usize, log: &Path) -> Vec<f64> {
         let seen = tokio::time::timeout(WAIT_LIMIT, runtime.state.next_seen.notified()).await;
         stop(child);
         seen.expect("the function asked for its first invocation");
-        let first = runtime
-            .state
-            .first_next
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .expect("seen");
+        let first = runtime.state.first_next_at();
         samples.push(first.duration_since(spawned).as_secs_f64() * 1e3);
     }
     samples
@@ -191,12 +196,7 @@ pub async fn invoke_once(binary: &Path, ecs_endpoint: &str, event: String, log: 
         .unwrap_or(0);
     stop(child);
     answered.expect("the function answered the invocation");
-    let first = runtime
-        .state
-        .first_next
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .expect("seen");
+    let first = runtime.state.first_next_at();
     let (kind, body) = runtime
         .state
         .result
