@@ -24,7 +24,6 @@ pub struct Redeployer<E, L = NoLock> {
 /// A service the decision says to redeploy, with its report line filled in as it goes.
 struct Job {
     service: Service,
-    images: BTreeMap<String, String>,
     lock_key: Option<LockKey>,
     report: ServiceReport,
 }
@@ -43,10 +42,6 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
             config,
             task_definitions: TaskDefinitionCache::default(),
         }
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     /// The mode `apply` runs in: `DRY_RUN=true` turns it into a plan.
@@ -78,13 +73,11 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
                 debug!(service = %service.arn, "unrelated to the push");
                 continue;
             };
-            let images = decision.images.clone();
             let report = decided_report(&service, decision);
             match (report.decision, mode) {
                 (Some(Action::Redeploy), Mode::Apply) => jobs.push(Job {
                     lock_key: push.digest.as_ref().map(|d| LockKey::new(&service.arn, d)),
                     service,
-                    images,
                     report,
                 }),
                 (Some(Action::Redeploy), Mode::Plan) => reports.push(ServiceReport {
@@ -141,8 +134,8 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
         // One registration per distinct (source revision, new images), shared by its services.
         let sources: BTreeSet<(String, BTreeMap<String, String>)> = acquired
             .iter()
-            .filter(|job| !job.images.is_empty())
-            .map(|job| (job.service.task_definition.clone(), job.images.clone()))
+            .filter(|job| !job.report.images.is_empty())
+            .map(|job| (job.service.task_definition.clone(), job.report.images.clone()))
             .collect();
         let revisions: BTreeMap<_, _> = stream::iter(sources)
             .map(|source| async move {
@@ -156,7 +149,7 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
         let deployed: Vec<ServiceReport> = stream::iter(acquired)
             .map(|job| {
                 let revision = revisions
-                    .get(&(job.service.task_definition.clone(), job.images.clone()))
+                    .get(&(job.service.task_definition.clone(), job.report.images.clone()))
                     .cloned();
                 self.deploy(job, revision)
             })
