@@ -111,17 +111,18 @@ async fn injected_faults_never_lose_or_repeat_a_deployment() {
                     report.services.iter().find(|s| s.service == service)
                 );
             }
-            if done == matching {
-                assert!(!report.has_failures(), "seed {seed}: the completing delivery succeeds");
+            assert!(
+                done == matching || report.has_failures(),
+                "seed {seed}: an incomplete delivery fails, so it is retried"
+            );
+            // A delivery can fail after everything matching was deployed (a describe of unrelated
+            // services failed, so it cannot know): retries go on until one succeeds.
+            if !report.has_failures() {
                 break;
             }
             assert!(
-                report.has_failures(),
-                "seed {seed}: an incomplete delivery fails, so it is retried"
-            );
-            assert!(
                 deliveries < RETRIES_OF_THE_EVENT,
-                "seed {seed}: not complete after {deliveries} deliveries"
+                "seed {seed}: no delivery succeeded after {deliveries}"
             );
             tokio::time::sleep(Duration::from_millis(1100)).await;
         }
