@@ -29,9 +29,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ecs_redeploy::config::Config;
-use ecs_redeploy::ecs_sdk::SdkEcs;
-use ecs_redeploy::event::Push;
-use ecs_redeploy::redeploy::Redeployer;
+use ecs_redeploy::domain::push::Push;
+use ecs_redeploy::ecs::sdk::SdkEcs;
+use ecs_redeploy::engine::Redeployer;
 use serde_json::json;
 
 use bench_support::engine::{

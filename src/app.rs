@@ -3,10 +3,10 @@
 //! `LOCK_TABLE` names one.
 
 use crate::config::Config;
-use crate::ecs_sdk::{SdkEcs, load_sdk_config};
+use crate::ecs::sdk::{SdkEcs, load_sdk_config};
+use crate::engine::Redeployer;
+use crate::lock::dynamodb::DynamoDbLock;
 use crate::lock::{Claim, DeployLock, LockError, LockKey, NoLock};
-use crate::lock_dynamodb::DynamoDbLock;
-use crate::redeploy::Redeployer;
 
 pub type App = Redeployer<SdkEcs, ConfiguredLock>;
 

@@ -5,6 +5,8 @@ use std::num::NonZeroUsize;
 
 use thiserror::Error;
 
+use crate::domain::policy::Method;
+
 pub const DEFAULT_TAG_KEY: &str = "ecs-redeploy";
 const DEFAULT_MAX_CONCURRENCY: usize = 8;
 const MAX_CONCURRENCY_LIMIT: usize = 64;
@@ -20,21 +22,21 @@ pub enum Select {
     OptedIn,
 }
 
-/// What a redeploy does to a service whose tag does not choose.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DefaultAction {
-    /// A new deployment of the same task definition (`forceNewDeployment`).
-    Force,
-    /// A new task-definition revision pinned to the pushed digest.
-    Pin,
+/// Whether changes are made: `apply`, or `plan` (decide, report and log only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    Apply,
+    Plan,
 }
 
-/// Whether changes are made.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunMode {
-    Apply,
-    /// Plan, report and log only.
-    Plan,
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Apply => "apply",
+            Mode::Plan => "plan",
+        }
+    }
 }
 
 /// Which clusters are searched.
@@ -61,8 +63,10 @@ pub struct Config {
     pub select: Select,
     pub clusters: ClusterScope,
     pub max_concurrency: NonZeroUsize,
-    pub run_mode: RunMode,
-    pub default_action: DefaultAction,
+    /// `DRY_RUN=true` makes `apply` a plan.
+    pub mode: Mode,
+    /// `DEFAULT_ACTION`: the method for services whose tag does not choose one.
+    pub default_method: Method,
     /// DynamoDB table that makes concurrent duplicates of one push deploy once; `None`: no lock.
     pub lock_table: Option<String>,
     pub retry_mode: RetryMode,
@@ -77,26 +81,14 @@ pub struct ConfigError {
     pub expected: &'static str,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config::from_lookup(|_| None).expect("defaults are valid")
-    }
-}
-
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|key| std::env::var(key).ok())
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let invalid = |variable: &'static str, value: &str, expected: &'static str| ConfigError {
-            variable,
-            value: value.to_owned(),
-            expected,
-        };
-
-        let tag_key = match get("TAG_KEY") {
+        let vars = Vars(&lookup);
+        let tag_key = match vars.get("TAG_KEY") {
             None => DEFAULT_TAG_KEY.to_owned(),
             Some(key) if key.len() <= 128 && !key.starts_with("aws:") => key,
             Some(key) => {
@@ -107,12 +99,12 @@ impl Config {
                 ));
             }
         };
-        let select = match get("SELECT").as_deref() {
-            None | Some("matching") => Select::Matching,
-            Some("opted-in") => Select::OptedIn,
-            Some(other) => return Err(invalid("SELECT", other, "`matching` or `opted-in`")),
-        };
-        let clusters = match get("CLUSTERS") {
+        let select = vars.choice(
+            "SELECT",
+            &[("matching", Select::Matching), ("opted-in", Select::OptedIn)],
+            "`matching` or `opted-in`",
+        )?;
+        let clusters = match vars.get("CLUSTERS") {
             None => ClusterScope::All,
             Some(list) => {
                 let names: Vec<String> = list
@@ -131,26 +123,23 @@ impl Config {
                 ClusterScope::Listed(names)
             }
         };
-        let max_concurrency = match get("MAX_CONCURRENCY") {
-            None => NonZeroUsize::new(DEFAULT_MAX_CONCURRENCY).expect("non-zero"),
-            Some(value) => value
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n <= MAX_CONCURRENCY_LIMIT)
-                .and_then(NonZeroUsize::new)
-                .ok_or_else(|| invalid("MAX_CONCURRENCY", &value, "a whole number from 1 to 64"))?,
-        };
-        let run_mode = match get("DRY_RUN").as_deref() {
-            None | Some("false") => RunMode::Apply,
-            Some("true") => RunMode::Plan,
-            Some(other) => return Err(invalid("DRY_RUN", other, "`true` or `false`")),
-        };
-        let default_action = match get("DEFAULT_ACTION").as_deref() {
-            None | Some("force") => DefaultAction::Force,
-            Some("pin") => DefaultAction::Pin,
-            Some(other) => return Err(invalid("DEFAULT_ACTION", other, "`force` or `pin`")),
-        };
-        let lock_table = match get("LOCK_TABLE") {
+        let max_concurrency = vars.number(
+            "MAX_CONCURRENCY",
+            DEFAULT_MAX_CONCURRENCY,
+            1..=MAX_CONCURRENCY_LIMIT,
+            "a whole number from 1 to 64",
+        )?;
+        let mode = vars.choice(
+            "DRY_RUN",
+            &[("false", Mode::Apply), ("true", Mode::Plan)],
+            "`true` or `false`",
+        )?;
+        let default_method = vars.choice(
+            "DEFAULT_ACTION",
+            &[("force", Method::Force), ("pin", Method::Pin)],
+            "`force` or `pin`",
+        )?;
+        let lock_table = match vars.get("LOCK_TABLE") {
             None => None,
             Some(name) if is_table_name(&name) => Some(name),
             Some(name) => {
@@ -161,30 +150,82 @@ impl Config {
                 ));
             }
         };
-        let retry_mode = match get("RETRY_MODE").as_deref() {
-            Some("standard") => RetryMode::Standard,
-            None | Some("adaptive") => RetryMode::Adaptive,
-            Some(other) => return Err(invalid("RETRY_MODE", other, "`standard` or `adaptive`")),
-        };
-        let max_attempts = match get("MAX_ATTEMPTS") {
-            None => DEFAULT_MAX_ATTEMPTS,
-            Some(value) => value
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=MAX_ATTEMPTS_LIMIT).contains(n))
-                .ok_or_else(|| invalid("MAX_ATTEMPTS", &value, "a whole number from 1 to 10"))?,
-        };
+        let retry_mode = vars.choice(
+            "RETRY_MODE",
+            &[("adaptive", RetryMode::Adaptive), ("standard", RetryMode::Standard)],
+            "`standard` or `adaptive`",
+        )?;
+        let max_attempts = vars.number(
+            "MAX_ATTEMPTS",
+            DEFAULT_MAX_ATTEMPTS,
+            1..=MAX_ATTEMPTS_LIMIT,
+            "a whole number from 1 to 10",
+        )?;
         Ok(Config {
             tag_key,
             select,
             clusters,
-            max_concurrency,
-            run_mode,
-            default_action,
+            max_concurrency: NonZeroUsize::new(max_concurrency).expect("the range starts at 1"),
+            mode,
+            default_method,
             lock_table,
             retry_mode,
             max_attempts,
         })
+    }
+}
+
+/// The lookup function with an empty or blank variable counting as unset.
+struct Vars<'f, F>(&'f F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    fn get(&self, variable: &str) -> Option<String> {
+        (self.0)(variable)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// One of `choices` (the first is the default when unset).
+    fn choice<T: Copy>(
+        &self,
+        variable: &'static str,
+        choices: &[(&str, T)],
+        expected: &'static str,
+    ) -> Result<T, ConfigError> {
+        match self.get(variable) {
+            None => Ok(choices[0].1),
+            Some(value) => choices
+                .iter()
+                .find(|(name, _)| *name == value)
+                .map(|(_, choice)| *choice)
+                .ok_or_else(|| invalid(variable, &value, expected)),
+        }
+    }
+
+    /// A whole number in `range`, `default` when unset.
+    fn number<T: std::str::FromStr + PartialOrd>(
+        &self,
+        variable: &'static str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+        expected: &'static str,
+    ) -> Result<T, ConfigError> {
+        match self.get(variable) {
+            None => Ok(default),
+            Some(value) => value
+                .parse::<T>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| invalid(variable, &value, expected)),
+        }
+    }
+}
+
+fn invalid(variable: &'static str, value: &str, expected: &'static str) -> ConfigError {
+    ConfigError {
+        variable,
+        value: value.to_owned(),
+        expected,
     }
 }
 
@@ -227,8 +268,8 @@ mod tests {
         assert_eq!(c.select, Select::Matching);
         assert_eq!(c.clusters, ClusterScope::All);
         assert_eq!(c.max_concurrency.get(), 8);
-        assert_eq!(c.run_mode, RunMode::Apply);
-        assert_eq!(c.default_action, DefaultAction::Force);
+        assert_eq!(c.mode, Mode::Apply);
+        assert_eq!(c.default_method, Method::Force);
         assert_eq!(c.lock_table, None);
         assert_eq!(c.retry_mode, RetryMode::Adaptive);
         assert_eq!(c.max_attempts, 5);
@@ -259,8 +300,8 @@ mod tests {
             ])
         );
         assert_eq!(c.max_concurrency.get(), 16);
-        assert_eq!(c.run_mode, RunMode::Plan);
-        assert_eq!(c.default_action, DefaultAction::Pin);
+        assert_eq!(c.mode, Mode::Plan);
+        assert_eq!(c.default_method, Method::Pin);
         assert_eq!(c.lock_table.as_deref(), Some("ecs-redeploy-locks"));
         assert_eq!(c.retry_mode, RetryMode::Standard);
         assert_eq!(c.max_attempts, 3);

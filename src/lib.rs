@@ -1,18 +1,13 @@
 //! ecs-redeploy: redeploy the Amazon ECS services that run an image when it is pushed to Amazon ECR.
+//!
+//! `trigger` (Lambda events, the CLI) → `engine` (fleet → plan → execute) → `domain::report`;
+//! `domain` is pure; `ecs` and `lock` are ports with their SDK adapters.
 
 pub mod app;
-pub mod cli;
 pub mod config;
-pub mod decide;
-pub mod discover;
+pub mod domain;
 pub mod ecs;
-pub mod ecs_sdk;
+pub mod engine;
 mod error_chain;
-pub mod event;
-pub mod handler;
-pub mod image;
 pub mod lock;
-pub mod lock_dynamodb;
-pub mod policy;
-pub mod redeploy;
-pub mod report;
+pub mod trigger;

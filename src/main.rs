@@ -2,8 +2,9 @@
 
 use std::process::ExitCode;
 
+use ecs_redeploy::app;
 use ecs_redeploy::config::Config;
-use ecs_redeploy::{app, cli, handler};
+use ecs_redeploy::trigger::{cli, lambda};
 use lambda_runtime::service_fn;
 
 #[tokio::main]
@@ -21,7 +22,7 @@ async fn main() -> ExitCode {
     };
     let redeployer = app::build(config).await;
     let redeployer = &redeployer;
-    match lambda_runtime::run(service_fn(move |event| handler::handle(redeployer, event))).await {
+    match lambda_runtime::run(service_fn(move |event| lambda::handle(redeployer, event))).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "lambda runtime stopped");

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ecs_redeploy::config::Config;
-use ecs_redeploy::ecs_sdk::{ATTEMPT_TIMEOUT, SdkEcs, retry_config, timeout_config};
-use ecs_redeploy::event::Push;
-use ecs_redeploy::redeploy::Redeployer;
-use ecs_redeploy::report::{Mode, Outcome};
+use ecs_redeploy::config::Mode;
+use ecs_redeploy::domain::push::Push;
+use ecs_redeploy::domain::report::Status;
+use ecs_redeploy::ecs::sdk::{ATTEMPT_TIMEOUT, SdkEcs, retry_config, timeout_config};
+use ecs_redeploy::engine::Redeployer;
 
 use super::front::{
     ActionCounts, CallCounts, Faults, Front, FrontConfig, Limits, Throttle, ThrottleCategory, throttle_lower_bound,
@@ -118,7 +119,7 @@ pub fn engine_client(endpoint: &str, config: &Config) -> aws_sdk_ecs::Client {
 pub async fn engine_run(redeployer: &Redeployer<SdkEcs>, front: &Front, push: &Push) -> Measured {
     front.reset_counts();
     let started = Instant::now();
-    let report = redeployer.run(push, Mode::Apply).await;
+    let report = redeployer.run(std::slice::from_ref(push), Mode::Apply).await;
     let wall = started.elapsed();
     let throttling = |e: &str| e.contains("ThrottlingException");
     let throttled_failures = report
@@ -128,7 +129,7 @@ pub async fn engine_run(redeployer: &Redeployer<SdkEcs>, front: &Front, push: &P
         .count()
         + report.scan_errors.iter().filter(|e| throttling(&e.error)).count();
     let mut failures = BTreeMap::new();
-    for s in report.services.iter().filter(|s| s.outcome == Outcome::Failed) {
+    for s in report.services.iter().filter(|s| s.outcome == Status::Failed) {
         let step = if s.decision.is_some() {
             "update-service"
         } else {

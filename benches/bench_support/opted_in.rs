@@ -13,10 +13,10 @@ use aws_sdk_resourcegroupstagging::config::interceptors::{
 use aws_sdk_resourcegroupstagging::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_resourcegroupstagging::error::BoxError;
 use ecs_redeploy::config::{Config, Select};
+use ecs_redeploy::domain::push::Push;
 use ecs_redeploy::ecs::TAGGED_PAGE_MAX;
-use ecs_redeploy::ecs_sdk::{ATTEMPT_TIMEOUT, SdkEcs, retry_config, timeout_config};
-use ecs_redeploy::event::Push;
-use ecs_redeploy::redeploy::Redeployer;
+use ecs_redeploy::ecs::sdk::{ATTEMPT_TIMEOUT, SdkEcs, retry_config, timeout_config};
+use ecs_redeploy::engine::Redeployer;
 use serde_json::json;
 
 use super::engine::{ACTIONS, Measured, bucket_bound, engine_client, engine_run, latency_bound, start_front};

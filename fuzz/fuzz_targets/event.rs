@@ -1,8 +1,8 @@
 //! `classify_json` on any UTF-8 text: it may reject it, never panic, and a push it accepts is a valid image.
 #![no_main]
 
-use ecs_redeploy::event::{Classified, classify_json};
-use ecs_redeploy::image::ImageRef;
+use ecs_redeploy::trigger::eventbridge::{Classified, classify_json};
+use ecs_redeploy::domain::image::ImageRef;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {

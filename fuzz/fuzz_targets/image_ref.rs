@@ -2,7 +2,7 @@
 //! reference that parses back to the same value.
 #![no_main]
 
-use ecs_redeploy::image::ImageRef;
+use ecs_redeploy::domain::image::ImageRef;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use ecs_redeploy::event::{Classified, classify_json};
-use ecs_redeploy::image::ImageRef;
+use ecs_redeploy::domain::image::ImageRef;
+use ecs_redeploy::trigger::eventbridge::{Classified, classify_json};
 use serde_json::Value;
 
 /// Every file in `tests/bad-events/` and its outcome: `error:TEXT` (the message contains TEXT),
@@ -330,8 +330,8 @@ fn binary_mismatch(name: &str, expected: &str) -> Option<String> {
             let (repository, tag) = pushed_repository_and_tag(&read(name));
             code == Some(1)
                 && field("result") == "processed"
-                && report.is_some_and(|r| r["image"]["repository"] == repository.as_str())
-                && report.is_some_and(|r| r["image"]["tag"] == tag.as_str())
+                && report.is_some_and(|r| r["pushes"][0]["repository"] == repository.as_str())
+                && report.is_some_and(|r| r["pushes"][0]["tag"] == tag.as_str())
         }
     };
     let shown: String = stderr.chars().take(300).collect();

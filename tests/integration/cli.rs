@@ -77,7 +77,7 @@ async fn plan_then_apply_from_the_command_line() {
     assert!(apply.status.success(), "{}", stderr(&apply));
     let report = json(&apply);
     assert_eq!(report["counts"]["redeployed"], 1);
-    assert_eq!(report["image"]["tag"], "latest");
+    assert_eq!(report["pushes"][0]["tag"], "latest");
     let web = report["services"]
         .as_array()
         .unwrap()
@@ -113,7 +113,9 @@ async fn ignored_events_and_bad_input_from_the_command_line() {
     assert_eq!(json(&ignored)["result"], "ignored");
     assert_eq!(json(&ignored)["reason"], "not-a-push");
 
-    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
+    /// (arguments, environment, expected message)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 5] = [
         (&["plan", "--image", "nginx:latest"], &[], "not in an ECR registry"),
         (
             &["plan", "--event", "no-such-file.json"],

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use ecs_redeploy::event::{Classified, EcrImageActionEvent, IMAGE_ACTION, REPLICATION_ACTION, classify};
+use ecs_redeploy::trigger::eventbridge::{Classified, EcrImageActionEvent, IMAGE_ACTION, REPLICATION_ACTION, classify};
 use serde_json::Value;
 
 pub fn events_dir() -> PathBuf {

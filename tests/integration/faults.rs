@@ -6,10 +6,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use ecs_redeploy::ecs_sdk::SdkEcs;
-use ecs_redeploy::handler::{InvocationError, handle};
-use ecs_redeploy::redeploy::Redeployer;
-use ecs_redeploy::report::{Invocation, Outcome, Report};
+use ecs_redeploy::domain::report::{Invocation, Report, Status};
+use ecs_redeploy::ecs::sdk::SdkEcs;
+use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy::trigger::lambda::{InvocationError, handle};
 use lambda_runtime::{Context, LambdaEvent};
 
 use crate::events::{event_after_seeding, load_now};
@@ -104,7 +104,7 @@ async fn injected_faults_never_lose_or_repeat_a_deployment() {
                 let reported_failed = report
                     .services
                     .iter()
-                    .any(|s| s.cluster == cluster && s.service == service && s.outcome == Outcome::Failed);
+                    .any(|s| s.cluster == cluster && s.service == service && s.outcome == Status::Failed);
                 assert!(
                     reported_failed || failed_clusters.contains(cluster) || listing_failed,
                     "seed {seed}: {name} was silently lost: {:?}",

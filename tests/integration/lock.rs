@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
+use ecs_redeploy::lock::dynamodb::DynamoDbLock;
 use ecs_redeploy::lock::{Claim, ClaimState, DONE_TTL, DeployLock, IN_PROGRESS_TTL, LockKey};
-use ecs_redeploy::lock_dynamodb::DynamoDbLock;
 use futures_util::future::join_all;
 
 use crate::support::moto::{Moto, create_lock_table};

@@ -2,10 +2,11 @@
 //! panic on anything; what they accept they must read exactly, and canonical forms must parse back unchanged.
 
 use chrono::DateTime;
-use ecs_redeploy::event::{
-    Classified, ECR_SOURCE, EventError, IMAGE_ACTION, Ignored, Push, REPLICATION_ACTION, classify, classify_json,
+use ecs_redeploy::domain::image::{ImageRef, Registry};
+use ecs_redeploy::domain::push::{ImageUriError, Push};
+use ecs_redeploy::trigger::eventbridge::{
+    Classified, ECR_SOURCE, IMAGE_ACTION, Ignored, REPLICATION_ACTION, classify, classify_json,
 };
-use ecs_redeploy::image::{ImageRef, Registry};
 use proptest::prelude::*;
 use proptest::string::{RegexGeneratorStrategy, string_regex};
 use proptest::test_runner::RngAlgorithm;
@@ -346,8 +347,8 @@ proptest! {
                 let push = result.map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
                 prop_assert_eq!(push.image(), ImageRef { tag: Some(tag.to_owned()), ..image });
             }
-            (Registry::Ecr { .. }, None) => prop_assert!(matches!(result, Err(EventError::UntaggedImage(_)))),
-            (Registry::Host(_), _) => prop_assert!(matches!(result, Err(EventError::NotEcr(_)))),
+            (Registry::Ecr { .. }, None) => prop_assert!(matches!(result, Err(ImageUriError::Untagged(_)))),
+            (Registry::Host(_), _) => prop_assert!(matches!(result, Err(ImageUriError::NotEcr(_)))),
         }
     }
 

@@ -1,12 +1,12 @@
 //! Exactly once under duplicates and retries, pin mode, tag policies and replication, in moto
 //! behind the strict front. The front's call counts say how many deployments really happened.
 
+use ecs_redeploy::domain::report::{Invocation, Report, Status};
 use ecs_redeploy::ecs::EcsApi;
-use ecs_redeploy::handler::{InvocationError, handle};
+use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy::lock::DeployLock;
-use ecs_redeploy::lock_dynamodb::DynamoDbLock;
-use ecs_redeploy::redeploy::Redeployer;
-use ecs_redeploy::report::{Invocation, Outcome, Report};
+use ecs_redeploy::lock::dynamodb::DynamoDbLock;
+use ecs_redeploy::trigger::lambda::{InvocationError, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -31,7 +31,7 @@ async fn invoke<E: EcsApi, L: DeployLock>(
 }
 
 /// `service` → (reason, outcome).
-fn outcomes(report: &Report) -> BTreeMap<String, (&'static str, Outcome)> {
+fn outcomes(report: &Report) -> BTreeMap<String, (&'static str, Status)> {
     report
         .services
         .iter()
@@ -59,7 +59,7 @@ async fn sequential_duplicates_deploy_each_service_once() {
             again
                 .services
                 .iter()
-                .all(|s| s.reason == "already-deployed" && s.outcome == Outcome::Skipped),
+                .all(|s| s.reason == "already-deployed" && s.outcome == Status::Skipped),
             "{:?}",
             outcomes(&again)
         );
@@ -91,8 +91,8 @@ async fn concurrent_duplicates_deploy_each_service_once_with_the_lock_table() {
         let report = report.expect("no invocation fails");
         for s in &report.services {
             match (s.outcome, s.reason) {
-                (Outcome::Redeployed, _) => redeployed.push(s.service.clone()),
-                (Outcome::Skipped, "in-progress" | "already-deployed") => {}
+                (Status::Redeployed, _) => redeployed.push(s.service.clone()),
+                (Status::Skipped, "in-progress" | "already-deployed") => {}
                 other => panic!("{}: {other:?}", s.service),
             }
         }
@@ -120,9 +120,9 @@ async fn a_retry_after_a_partial_failure_finishes_the_rest_and_repeats_nothing()
 
     let retry = Redeployer::with_lock(env.function_ecs(), with_lock(), config(&[]));
     let report = invoke(&retry, &event).await.expect("the retry succeeds");
-    assert_eq!(outcomes(&report)["broken"], ("image-match", Outcome::Redeployed));
-    assert_eq!(outcomes(&report)["one"], ("already-deployed", Outcome::Skipped));
-    assert_eq!(outcomes(&report)["three"], ("already-deployed", Outcome::Skipped));
+    assert_eq!(outcomes(&report)["broken"], ("image-match", Status::Redeployed));
+    assert_eq!(outcomes(&report)["one"], ("already-deployed", Status::Skipped));
+    assert_eq!(outcomes(&report)["three"], ("already-deployed", Status::Skipped));
     assert_eq!(
         env.front.calls().action("UpdateService").forwarded,
         3,
@@ -231,12 +231,12 @@ async fn tag_policies_move_services_to_newer_immutable_tags() {
 
     let report = invoke(&redeployer, &event).await.unwrap();
     let got = outcomes(&report);
-    assert_eq!(got["caret"], ("policy-match", Outcome::Redeployed));
-    assert_eq!(got["major-two"], ("policy-rejected", Outcome::Skipped));
-    assert_eq!(got["glob"], ("policy-match", Outcome::Redeployed));
-    assert_eq!(got["regex"], ("policy-match", Outcome::Redeployed));
-    assert_eq!(got["typo"], ("invalid-policy", Outcome::Skipped));
-    assert_eq!(got["untagged"], ("tag-mismatch", Outcome::Skipped));
+    assert_eq!(got["caret"], ("policy-match", Status::Redeployed));
+    assert_eq!(got["major-two"], ("policy-rejected", Status::Skipped));
+    assert_eq!(got["glob"], ("policy-match", Status::Redeployed));
+    assert_eq!(got["regex"], ("policy-match", Status::Redeployed));
+    assert_eq!(got["typo"], ("invalid-policy", Status::Skipped));
+    assert_eq!(got["untagged"], ("tag-mismatch", Status::Skipped));
     let after = running(&env, &["caret", "major-two"]).await;
     assert_eq!(after["caret"].1, vec![format!("{r}/app:1.5.0@{digest}")]);
     assert_eq!(after["major-two"].1, vec![on("2.0.1")]);
@@ -249,9 +249,9 @@ async fn a_replicated_image_redeploys_services_of_the_destination_registry() {
     let event = event_after_seeding("ecr-replication.json").await;
     let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
     let report = invoke(&redeployer, &event).await.unwrap();
-    assert_eq!(outcomes(&report)["web"], ("image-match", Outcome::Redeployed));
+    assert_eq!(outcomes(&report)["web"], ("image-match", Status::Redeployed));
     assert_eq!(
-        report.image.replicated_from.as_deref(),
+        report.pushes[0].replicated_from.as_deref(),
         Some("210987654321.dkr.ecr.eu-west-1.amazonaws.com")
     );
 }

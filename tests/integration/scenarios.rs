@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use ecs_redeploy::domain::report::{Invocation, Report, Status};
+use ecs_redeploy::ecs::sdk::SdkEcs;
 use ecs_redeploy::ecs::{Deployment, DescribedServices, EcsApi, EcsError, EcsErrorKind, TaskDefinition};
-use ecs_redeploy::ecs_sdk::SdkEcs;
-use ecs_redeploy::handler::{InvocationError, handle};
-use ecs_redeploy::redeploy::Redeployer;
-use ecs_redeploy::report::{Invocation, Outcome, Report};
+use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy::trigger::lambda::{InvocationError, handle};
 use lambda_runtime::{Context, LambdaEvent};
 
 use crate::events::{EXPECTED, load_now};
@@ -28,7 +28,7 @@ async fn run_push_event<E: EcsApi>(redeployer: &Redeployer<E>) -> Result<Report,
 }
 
 /// `cluster/service` → (reason, outcome) for every service the report lists.
-fn outcomes(report: &Report) -> BTreeMap<String, (String, Outcome)> {
+fn outcomes(report: &Report) -> BTreeMap<String, (String, Status)> {
     report
         .services
         .iter()
@@ -36,14 +36,17 @@ fn outcomes(report: &Report) -> BTreeMap<String, (String, Outcome)> {
         .collect()
 }
 
-/// Kinds of service in the large fleet, each with the reason the push of `app:latest` must give
-/// (`None`: unrelated, not listed).
-fn kinds() -> Vec<(
+/// (name, container images, service tags, expected reason)
+type Kind = (
     &'static str,
     Vec<String>,
     Vec<(&'static str, &'static str)>,
     Option<&'static str>,
-)> {
+);
+
+/// Kinds of service in the large fleet, each with the reason the push of `app:latest` must give
+/// (`None`: unrelated, not listed).
+fn kinds() -> Vec<Kind> {
     let r = registry();
     vec![
         ("exact", vec![format!("{r}/app:latest")], vec![], Some("image-match")),
@@ -130,9 +133,9 @@ async fn a_large_fleet_gets_exactly_the_matching_services_redeployed() {
         specs.push(spec);
         if let Some(reason) = reason {
             let outcome = if reason == "image-match" {
-                Outcome::Redeployed
+                Status::Redeployed
             } else {
-                Outcome::Skipped
+                Status::Skipped
             };
             expected.insert(format!("{cluster}/{name}"), (reason.to_owned(), outcome));
         }
@@ -148,7 +151,7 @@ async fn a_large_fleet_gets_exactly_the_matching_services_redeployed() {
     assert_eq!(outcomes(&report), expected);
     let should_redeploy: Vec<String> = expected
         .iter()
-        .filter(|(_, (_, o))| *o == Outcome::Redeployed)
+        .filter(|(_, (_, o))| *o == Status::Redeployed)
         .map(|(n, _)| n.clone())
         .collect();
     assert_eq!(
@@ -159,7 +162,7 @@ async fn a_large_fleet_gets_exactly_the_matching_services_redeployed() {
     assert!(!should_redeploy.is_empty());
     assert_eq!(report.counts.scanned, 255);
     assert_eq!(report.counts.clusters, 3);
-    for service in report.services.iter().filter(|s| s.outcome == Outcome::Redeployed) {
+    for service in report.services.iter().filter(|s| s.outcome == Status::Redeployed) {
         let name = format!("{}/{}", service.cluster, service.service);
         assert_eq!(
             service.deployment_id.as_ref(),
@@ -210,7 +213,7 @@ async fn opted_in_selection_and_cluster_restriction() {
     );
     assert_eq!(
         outcomes(&report)["alpha/off"],
-        ("opted-out".to_owned(), Outcome::Skipped)
+        ("opted-out".to_owned(), Status::Skipped)
     );
 
     let custom = Redeployer::new(

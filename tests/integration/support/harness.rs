@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use ecs_redeploy::config::Config;
-use ecs_redeploy::ecs_sdk::{SdkEcs, retry_config, timeout_config};
+use ecs_redeploy::ecs::sdk::{SdkEcs, retry_config, timeout_config};
 
 use super::front::{Front, FrontConfig};
 use super::moto::{Moto, ecs_client_for};

@@ -1,0 +1,9 @@
+//! The pure domain: images, pushes, policies, the decision and the report's vocabulary. No SDK, no
+//! async, no clock: time arrives as data.
+
+pub mod decide;
+pub mod image;
+pub mod policy;
+pub mod push;
+pub mod reason;
+pub mod report;

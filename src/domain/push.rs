@@ -1,0 +1,67 @@
+//! A successful push of a tagged image to an ECR registry: what every redeploy decision is made against.
+
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+use super::image::{ImageRef, ImageRefError, Registry, shown};
+
+/// A successful push of a tagged image: what every redeploy decision is made against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Push {
+    pub registry: Registry,
+    pub repository: String,
+    pub tag: String,
+    pub digest: Option<String>,
+    /// EventBridge event id; `None` when the push was described on the command line.
+    pub event_id: Option<String>,
+    pub time: Option<DateTime<Utc>>,
+    /// Set when the image arrived by ECR replication rather than a push to this registry.
+    pub replicated_from: Option<Registry>,
+}
+
+impl Push {
+    /// A push described by an image URI (`REGISTRY/REPO:TAG[@sha256:…]`), as the CLI's `--image` takes it.
+    pub fn from_image_uri(uri: &str) -> Result<Self, ImageUriError> {
+        let image = ImageRef::parse(uri).map_err(|source| ImageUriError::Invalid {
+            uri: shown(uri),
+            source,
+        })?;
+        if !matches!(image.registry, Registry::Ecr { .. }) {
+            return Err(ImageUriError::NotEcr(shown(uri)));
+        }
+        let tag = image
+            .effective_tag()
+            .map(str::to_owned)
+            .ok_or_else(|| ImageUriError::Untagged(shown(uri)))?;
+        Ok(Push {
+            registry: image.registry,
+            repository: image.repository,
+            tag,
+            digest: image.digest,
+            event_id: None,
+            time: None,
+            replicated_from: None,
+        })
+    }
+
+    /// The pushed image as a reference: `REGISTRY/REPO:TAG[@DIGEST]`.
+    pub fn image(&self) -> ImageRef {
+        ImageRef {
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
+            tag: Some(self.tag.clone()),
+            digest: self.digest.clone(),
+        }
+    }
+}
+
+/// Why an image URI given on the command line is not a push.
+#[derive(Debug, Error)]
+pub enum ImageUriError {
+    #[error("invalid image `{uri}`: {source}")]
+    Invalid { uri: String, source: ImageRefError },
+    #[error("image `{0}` is not in an ECR registry (ACCOUNT.dkr.ecr.REGION.amazonaws.com)")]
+    NotEcr(String),
+    #[error("image `{0}` is pinned by digest only: give REGISTRY/REPO:TAG[@DIGEST]")]
+    Untagged(String),
+}

@@ -1,0 +1,81 @@
+//! Why a service is redeployed, skipped or failed: one vocabulary for the decision, the plan, the
+//! execution and the report. `code()` is the stable name in reports and logs.
+
+/// Declared from the closest miss to the farthest: when a service's containers (or several pushes)
+/// give it different reasons, the smallest is the one reported, because it says most about why the
+/// service was not redeployed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    ImageMatch,
+    PolicyMatch,
+    AlreadyDeployed,
+    PolicyRejected,
+    DigestPinned,
+    TagMismatch,
+    OtherRegistry,
+    /// A concurrent delivery of the same push holds the deploy lock.
+    InProgress,
+    OptedOut,
+    NotOptedIn,
+    InvalidPolicy,
+    NoDigest,
+    ServiceNotActive,
+    /// `DescribeServices` failed for the service, or reported it as a failure.
+    DescribeFailed,
+    TaskDefinitionUnavailable,
+}
+
+impl Reason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::ImageMatch => "image-match",
+            Reason::PolicyMatch => "policy-match",
+            Reason::AlreadyDeployed => "already-deployed",
+            Reason::PolicyRejected => "policy-rejected",
+            Reason::DigestPinned => "digest-pinned",
+            Reason::TagMismatch => "tag-mismatch",
+            Reason::OtherRegistry => "other-registry",
+            Reason::InProgress => "in-progress",
+            Reason::OptedOut => "opted-out",
+            Reason::NotOptedIn => "not-opted-in",
+            Reason::InvalidPolicy => "invalid-policy",
+            Reason::NoDigest => "no-digest",
+            Reason::ServiceNotActive => "service-not-active",
+            Reason::DescribeFailed => "describe-failed",
+            Reason::TaskDefinitionUnavailable => "task-definition-unavailable",
+        }
+    }
+}
+
+impl serde::Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reason::*;
+
+    #[test]
+    fn the_closest_miss_orders_first() {
+        let mut misses = [
+            OtherRegistry,
+            TagMismatch,
+            DigestPinned,
+            PolicyRejected,
+            AlreadyDeployed,
+        ];
+        misses.sort();
+        assert_eq!(
+            misses.map(|r| r.code()),
+            [
+                "already-deployed",
+                "policy-rejected",
+                "digest-pinned",
+                "tag-mismatch",
+                "other-registry"
+            ]
+        );
+    }
+}

@@ -1,0 +1,416 @@
+//! What an invocation did, for every service it considered: typed outcomes from the engine, rendered
+//! here into the report the Lambda returns and the CLI prints, and into one log line per decision.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use serde::Serialize;
+use thiserror::Error;
+use tracing::{info, warn};
+
+use super::decide::Decision;
+use super::policy::Method;
+use super::push::Push;
+use crate::config::Mode;
+use crate::ecs::{EcsError, short_name};
+use crate::lock::LockError;
+
+/// Why a service failed; typed until the report renders it.
+#[derive(Debug, Error)]
+pub enum Failure {
+    /// Shared by every service the failed call was for (a describe batch, a task definition, a registration).
+    #[error(transparent)]
+    Ecs(Arc<EcsError>),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// ECS named the service a failure without an error (`DescribeServices`' `failures`).
+    #[error("{0}")]
+    Reported(String),
+}
+
+impl From<EcsError> for Failure {
+    fn from(error: EcsError) -> Self {
+        Failure::Ecs(Arc::new(error))
+    }
+}
+
+impl Failure {
+    /// Whether a retry of the invocation may get past it.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Failure::Ecs(error) => error.retryable(),
+            // The lock's state is unknown: a retry asks again.
+            Failure::Lock(_) => true,
+            Failure::Reported(_) => false,
+        }
+    }
+}
+
+/// What happened to a service, with what it produced.
+#[derive(Debug)]
+pub enum Outcome {
+    Redeployed(Deployed),
+    Planned,
+    Skipped,
+    Failed(Failure),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deployed {
+    pub deployment_id: String,
+    /// Pin mode: the revision the service was moved to.
+    pub new_task_definition: Option<String>,
+}
+
+/// The service a result is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceId {
+    pub cluster: String,
+    pub name: String,
+    pub arn: String,
+}
+
+/// One service's decision and outcome, as the engine leaves them.
+#[derive(Debug)]
+pub struct ServiceResult {
+    pub service: ServiceId,
+    /// `None` when the service could not be examined.
+    pub task_definition: Option<String>,
+    pub decision: Decision,
+    /// Positions (in the invocation's pushes) of the pushes behind the decision.
+    pub pushes: Vec<usize>,
+    pub outcome: Outcome,
+}
+
+/// The result of one event: ignored (with why), or processed into a report.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Invocation {
+    Ignored { reason: &'static str, detail: String },
+    Processed(Box<Report>),
+}
+
+/// The report's name for an outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Redeployed,
+    Planned,
+    Skipped,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Redeployed => "redeployed",
+            Status::Planned => "planned",
+            Status::Skipped => "skipped",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PushedImage {
+    pub uri: String,
+    pub registry: String,
+    pub repository: String,
+    pub tag: String,
+    pub digest: Option<String>,
+    pub event_id: Option<String>,
+    /// The registry an `ECR Replication Action` copied the image from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicated_from: Option<String>,
+}
+
+impl From<&Push> for PushedImage {
+    fn from(push: &Push) -> Self {
+        PushedImage {
+            uri: push.image().to_string(),
+            registry: push.registry.to_string(),
+            repository: push.repository.clone(),
+            tag: push.tag.clone(),
+            digest: push.digest.clone(),
+            event_id: push.event_id.clone(),
+            replicated_from: push.replicated_from.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ServiceReport {
+    pub cluster: String,
+    pub service: String,
+    pub service_arn: String,
+    pub task_definition: Option<String>,
+    /// `redeploy` or `skip`; `None` when the service could not be examined.
+    pub decision: Option<&'static str>,
+    /// How a redeploy is done: `force` (same task definition) or `pin` (a new revision).
+    pub method: Option<Method>,
+    pub reason: &'static str,
+    pub detail: String,
+    /// The pushed images the decision is about.
+    pub pushed: Vec<String>,
+    pub containers: Vec<String>,
+    /// Pin mode: container → the image its new revision names.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    pub outcome: Status,
+    /// Pin mode: the revision the service was moved to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_task_definition: Option<String>,
+    pub deployment_id: Option<String>,
+    pub error: Option<String>,
+    /// For a failure: whether a retry may succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+}
+
+/// A cluster-level step that failed, so some services may be missing from the fleet.
+#[derive(Debug)]
+pub struct ScanFailure {
+    /// `None`: a step for every cluster (listing clusters or tagged services).
+    pub cluster: Option<String>,
+    pub step: &'static str,
+    pub error: EcsError,
+}
+
+/// A scan failure as reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScanError {
+    pub cluster: Option<String>,
+    pub step: &'static str,
+    pub error: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub clusters: usize,
+    /// Every service described, related to a push or not.
+    pub scanned: usize,
+    /// Services with a container referring to a pushed repository: the ones listed.
+    pub considered: usize,
+    pub redeployed: usize,
+    pub planned: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub scan_errors: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub pushes: Vec<PushedImage>,
+    pub mode: Mode,
+    pub services: Vec<ServiceReport>,
+    pub scan_errors: Vec<ScanError>,
+    pub counts: Counts,
+}
+
+/// The scan's size, for the counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scanned {
+    pub clusters: usize,
+    pub services: usize,
+}
+
+impl Report {
+    /// Renders the engine's results; services are sorted by cluster and name, and counts derived from them.
+    pub fn new(
+        pushes: &[Push],
+        mode: Mode,
+        scanned: Scanned,
+        results: Vec<ServiceResult>,
+        scan_failures: Vec<ScanFailure>,
+    ) -> Self {
+        let scan_errors: Vec<ScanError> = scan_failures
+            .into_iter()
+            .map(|f| ScanError {
+                cluster: f.cluster,
+                step: f.step,
+                error: f.error.to_string(),
+            })
+            .collect();
+        let mut services: Vec<ServiceReport> = results.into_iter().map(|r| render(pushes, r)).collect();
+        services.sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
+        let count = |status| services.iter().filter(|s| s.outcome == status).count();
+        let counts = Counts {
+            clusters: scanned.clusters,
+            scanned: scanned.services,
+            considered: services.len(),
+            redeployed: count(Status::Redeployed),
+            planned: count(Status::Planned),
+            skipped: count(Status::Skipped),
+            failed: count(Status::Failed),
+            scan_errors: scan_errors.len(),
+        };
+        Report {
+            pushes: pushes.iter().map(PushedImage::from).collect(),
+            mode,
+            services,
+            scan_errors,
+            counts,
+        }
+    }
+
+    /// True when something failed: a service update, or a scan step that may have hidden services.
+    pub fn has_failures(&self) -> bool {
+        self.counts.failed > 0 || self.counts.scan_errors > 0
+    }
+
+    /// `cluster/service` of every failed service, and the failed scan steps.
+    pub fn failure_names(&self) -> Vec<String> {
+        let services = self
+            .services
+            .iter()
+            .filter(|s| s.outcome == Status::Failed)
+            .map(|s| format!("{}/{}", s.cluster, s.service));
+        let steps = self
+            .scan_errors
+            .iter()
+            .map(|e| format!("{} {}", e.step, e.cluster.as_deref().unwrap_or("(all clusters)")));
+        services.chain(steps).collect()
+    }
+
+    /// The pushed image URIs, comma-separated.
+    pub fn pushed_uris(&self) -> String {
+        self.pushes
+            .iter()
+            .map(|p| p.uri.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A human summary for a terminal.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let verb = match self.mode {
+            Mode::Apply => "apply",
+            Mode::Plan => "plan (no changes made)",
+        };
+        let noun = if self.pushes.len() == 1 { "push" } else { "pushes" };
+        let _ = writeln!(out, "{noun} {} — {verb}", self.pushed_uris());
+        let width = self
+            .services
+            .iter()
+            .map(|s| s.cluster.len() + s.service.len() + 1)
+            .max()
+            .unwrap_or(0);
+        for s in &self.services {
+            let name = format!("{}/{}", s.cluster, s.service);
+            let extra = match (&s.deployment_id, &s.error, &s.new_task_definition) {
+                (_, Some(error), _) => format!(" — error: {error}"),
+                (Some(id), None, Some(revision)) => format!(" — {} deployment {id}", short_name(revision)),
+                (Some(id), None, None) => format!(" — deployment {id}"),
+                (None, None, _) => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<10} {name:<width$}  {}: {}{extra}",
+                s.outcome.as_str(),
+                s.reason,
+                s.detail
+            );
+            for warning in &s.warnings {
+                let _ = writeln!(out, "  {:<10} {:<width$}  warning: {warning}", "", "");
+            }
+        }
+        for e in &self.scan_errors {
+            let cluster = e.cluster.as_deref().unwrap_or("(all clusters)");
+            let _ = writeln!(out, "  scan error {cluster}: {} failed: {}", e.step, e.error);
+        }
+        let c = &self.counts;
+        let _ = writeln!(
+            out,
+            "{} redeployed, {} planned, {} skipped, {} failed — {} related of {} services scanned in {} clusters",
+            c.redeployed, c.planned, c.skipped, c.failed, c.considered, c.scanned, c.clusters
+        );
+        out
+    }
+
+    /// One line per decision and one summary line, with fields for CloudWatch Logs Insights.
+    pub fn log(&self) {
+        for s in &self.services {
+            let image = s.pushed.join(", ");
+            let decision = s.decision.unwrap_or("none");
+            let method = s.method.map_or("", Method::as_str);
+            let outcome = s.outcome.as_str();
+            match &s.error {
+                Some(error) => warn!(
+                    cluster = %s.cluster, service = %s.service, service_arn = %s.service_arn, image,
+                    decision, method, reason = s.reason, detail = %s.detail, outcome, error = %error, "decision"
+                ),
+                None => info!(
+                    cluster = %s.cluster, service = %s.service, service_arn = %s.service_arn, image,
+                    decision, method, reason = s.reason, detail = %s.detail, outcome,
+                    new_task_definition = s.new_task_definition.as_deref().unwrap_or(""),
+                    deployment_id = s.deployment_id.as_deref().unwrap_or(""), "decision"
+                ),
+            }
+            for warning in &s.warnings {
+                warn!(cluster = %s.cluster, service = %s.service, image, warning = %warning, "decision warning");
+            }
+        }
+        for e in &self.scan_errors {
+            warn!(cluster = e.cluster.as_deref().unwrap_or(""), step = e.step, error = %e.error, "scan error");
+        }
+        let c = &self.counts;
+        let event_ids: Vec<&str> = self.pushes.iter().filter_map(|p| p.event_id.as_deref()).collect();
+        info!(
+            image = self.pushed_uris(),
+            event_id = event_ids.join(","),
+            mode = self.mode.as_str(),
+            clusters = c.clusters,
+            scanned = c.scanned,
+            considered = c.considered,
+            redeployed = c.redeployed,
+            planned = c.planned,
+            skipped = c.skipped,
+            failed = c.failed,
+            scan_errors = c.scan_errors,
+            "summary"
+        );
+    }
+}
+
+fn render(pushes: &[Push], result: ServiceResult) -> ServiceReport {
+    let ServiceResult {
+        service,
+        task_definition,
+        decision,
+        pushes: behind,
+        outcome,
+    } = result;
+    let (status, deployed, error) = match outcome {
+        Outcome::Redeployed(deployed) => (Status::Redeployed, Some(deployed), None),
+        Outcome::Planned => (Status::Planned, None, None),
+        Outcome::Skipped => (Status::Skipped, None, None),
+        Outcome::Failed(failure) => (Status::Failed, None, Some(failure)),
+    };
+    ServiceReport {
+        cluster: service.cluster,
+        service: service.name,
+        service_arn: service.arn,
+        decision: task_definition.is_some().then(|| decision.action.as_str()),
+        task_definition,
+        method: decision.action.method(),
+        reason: decision.reason.code(),
+        detail: decision.detail,
+        pushed: behind
+            .iter()
+            .filter_map(|&i| pushes.get(i))
+            .map(|p| p.image().to_string())
+            .collect(),
+        containers: decision.containers,
+        images: decision.images,
+        warnings: decision.warnings,
+        outcome: status,
+        new_task_definition: deployed.as_ref().and_then(|d| d.new_task_definition.clone()),
+        deployment_id: deployed.map(|d| d.deployment_id),
+        retryable: error.as_ref().map(Failure::retryable),
+        error: error.map(|e| e.to_string()),
+    }
+}

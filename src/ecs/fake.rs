@@ -1,0 +1,205 @@
+//! An in-memory stand-in for the ECS port, for the engine's unit tests.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::{
+    Container, DESCRIBE_SERVICES_MAX, Deployment, DescribeFailure, DescribedServices, EcsApi, EcsError, EcsErrorKind,
+    Service, TaskDefinition, VersionConsistency, short_name,
+};
+
+pub const ACCOUNT_PREFIX: &str = "arn:aws:ecs:us-east-1:123456789012";
+
+/// An in-memory ECS: clusters of services, task definitions, scripted failures, call counts.
+#[derive(Default)]
+pub struct FakeEcs {
+    pub clusters: BTreeMap<String, Vec<Service>>,
+    pub task_definitions: HashMap<String, TaskDefinition>,
+    pub failing_updates: Vec<String>,
+    pub failing_listings: Vec<String>,
+    pub failing_describes: Vec<String>,
+    pub missing_services: Vec<String>,
+    pub calls: Mutex<BTreeMap<&'static str, usize>>,
+    pub updated: Mutex<Vec<String>>,
+    /// `register_revision` calls: source task definition, container name → image.
+    pub registered: Mutex<Vec<(String, BTreeMap<String, String>)>>,
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+}
+
+impl FakeEcs {
+    pub fn add_service(&mut self, cluster: &str, name: &str, images: &[&str], tags: &[(&str, &str)]) {
+        let td_arn = format!("{ACCOUNT_PREFIX}:task-definition/{name}:1");
+        self.add_service_on(cluster, name, &td_arn, images, tags);
+    }
+
+    pub fn add_service_on(&mut self, cluster: &str, name: &str, td_arn: &str, images: &[&str], tags: &[(&str, &str)]) {
+        self.task_definitions.insert(
+            td_arn.to_owned(),
+            TaskDefinition {
+                arn: td_arn.to_owned(),
+                containers: images
+                    .iter()
+                    .enumerate()
+                    .map(|(i, image)| Container {
+                        name: format!("c{i}"),
+                        image: (*image).to_owned(),
+                        version_consistency: VersionConsistency::Enabled,
+                    })
+                    .collect(),
+            },
+        );
+        self.clusters.entry(cluster.to_owned()).or_default().push(Service {
+            arn: format!("{ACCOUNT_PREFIX}:service/{cluster}/{name}"),
+            name: name.to_owned(),
+            cluster_arn: format!("{ACCOUNT_PREFIX}:cluster/{cluster}"),
+            status: "ACTIVE".to_owned(),
+            task_definition: td_arn.to_owned(),
+            tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            deployments: Vec::new(),
+        });
+    }
+
+    pub fn calls(&self, operation: &str) -> usize {
+        self.calls.lock().unwrap().get(operation).copied().unwrap_or(0)
+    }
+
+    async fn call(&self, operation: &'static str) {
+        *self.calls.lock().unwrap().entry(operation).or_default() += 1;
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl EcsApi for FakeEcs {
+    async fn list_clusters(&self) -> Result<Vec<String>, EcsError> {
+        self.call("ListClusters").await;
+        Ok(self
+            .clusters
+            .keys()
+            .map(|c| format!("{ACCOUNT_PREFIX}:cluster/{c}"))
+            .collect())
+    }
+
+    async fn list_tagged_services(&self, tag_key: &str) -> Result<Vec<String>, EcsError> {
+        self.call("GetResources").await;
+        let services = self.clusters.values().flatten();
+        Ok(services
+            .filter(|s| s.tags.contains_key(tag_key))
+            .map(|s| s.arn.clone())
+            .collect())
+    }
+
+    async fn list_services(&self, cluster: &str) -> Result<Vec<String>, EcsError> {
+        self.call("ListServices").await;
+        let name = short_name(cluster);
+        if self.failing_listings.iter().any(|c| c == name) {
+            return Err(EcsError::new(
+                "ListServices",
+                EcsErrorKind::AccessDenied,
+                "AccessDeniedException: no",
+            ));
+        }
+        Ok(self
+            .clusters
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|s| s.arn.clone())
+            .collect())
+    }
+
+    async fn describe_services(&self, cluster: &str, arns: &[String]) -> Result<DescribedServices, EcsError> {
+        self.call("DescribeServices").await;
+        assert!(arns.len() <= DESCRIBE_SERVICES_MAX, "batch of {}", arns.len());
+        if arns
+            .iter()
+            .any(|a| self.failing_describes.iter().any(|f| a.ends_with(f.as_str())))
+        {
+            return Err(EcsError::new(
+                "DescribeServices",
+                EcsErrorKind::Other,
+                "ServerException: boom",
+            ));
+        }
+        let all = self.clusters.get(short_name(cluster)).cloned().unwrap_or_default();
+        let (services, failures) = arns
+            .iter()
+            .fold((Vec::new(), Vec::new()), |(mut found, mut failed), arn| {
+                match all.iter().find(|s| &s.arn == arn) {
+                    Some(s) if !self.missing_services.contains(&s.name) => found.push(s.clone()),
+                    _ => failed.push(DescribeFailure {
+                        arn: arn.clone(),
+                        reason: "MISSING".into(),
+                    }),
+                }
+                (found, failed)
+            });
+        Ok(DescribedServices { services, failures })
+    }
+
+    async fn describe_task_definition(&self, arn: &str) -> Result<TaskDefinition, EcsError> {
+        self.call("DescribeTaskDefinition").await;
+        self.task_definitions
+            .get(arn)
+            .cloned()
+            .ok_or_else(|| EcsError::new("DescribeTaskDefinition", EcsErrorKind::InvalidParameter, "unknown"))
+    }
+
+    async fn force_new_deployment(&self, _cluster: &str, service: &str) -> Result<Deployment, EcsError> {
+        self.call("UpdateService").await;
+        if self.failing_updates.iter().any(|f| service.ends_with(&format!("/{f}"))) {
+            return Err(EcsError::new(
+                "UpdateService",
+                EcsErrorKind::Other,
+                "ServerException: injected",
+            ));
+        }
+        self.updated.lock().unwrap().push(service.to_owned());
+        Ok(Deployment {
+            id: format!("ecs-svc/{}", short_name(service)),
+            created_at: None,
+        })
+    }
+
+    /// Refuses container names the source lacks before registering, like `SdkEcs`; the new revision is the
+    /// source's + 1.
+    async fn register_revision(&self, source: &str, images: &BTreeMap<String, String>) -> Result<String, EcsError> {
+        let invalid =
+            |message: String| EcsError::new("RegisterTaskDefinition", EcsErrorKind::InvalidParameter, message);
+        let definition = self
+            .task_definitions
+            .get(source)
+            .ok_or_else(|| invalid(format!("unknown task definition {source}")))?;
+        if let Some(name) = images
+            .keys()
+            .find(|n| definition.containers.iter().all(|c| &c.name != *n))
+        {
+            return Err(invalid(format!("{source} has no container named {name}")));
+        }
+        self.call("RegisterTaskDefinition").await;
+        let (unrevised, revision) = source
+            .rsplit_once(':')
+            .expect("a task-definition ARN ends in :revision");
+        let revision: u32 = revision.parse().expect("a numeric revision");
+        self.registered
+            .lock()
+            .unwrap()
+            .push((source.to_owned(), images.clone()));
+        Ok(format!("{unrevised}:{}", revision + 1))
+    }
+
+    /// An `UpdateService` like `force_new_deployment`: counted, failing for `failing_updates`, recorded in `updated`.
+    async fn deploy_revision(
+        &self,
+        cluster: &str,
+        service: &str,
+        _task_definition: &str,
+    ) -> Result<Deployment, EcsError> {
+        self.force_new_deployment(cluster, service).await
+    }
+}

@@ -1,0 +1,284 @@
+//! The ECS port over `aws_sdk_ecs::Client`: with `revision`, the only code that knows the ECS SDK's types.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_ecs::error::DisplayErrorContext;
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
+use aws_sdk_ecs::types::{self as sdk, ServiceField};
+use chrono::{DateTime, Utc};
+use tracing::debug;
+
+use crate::config::{Config, RetryMode};
+use aws_sdk_resourcegroupstagging::types::TagFilter;
+
+use super::{
+    Container, DESCRIBE_SERVICES_MAX, Deployment, DescribeFailure, DescribedServices, EcsApi, EcsError, EcsErrorKind,
+    LIST_PAGE_MAX, Service, TAGGED_PAGE_MAX, TaskDefinition, VersionConsistency,
+};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+/// One slow answer should be retried, not wait for Lambda's own timeout.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Loads the standard AWS configuration chain (env, profile, region, `AWS_ENDPOINT_URL[_ECS]`),
+/// with the SDK's retries set from `config`.
+pub async fn load_sdk_config(config: &Config) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry_config(config))
+        .timeout_config(timeout_config(ATTEMPT_TIMEOUT))
+        .load()
+        .await
+}
+
+/// `RETRY_MODE` and `MAX_ATTEMPTS` as the SDK's retry configuration.
+pub fn retry_config(config: &Config) -> RetryConfig {
+    match config.retry_mode {
+        RetryMode::Standard => RetryConfig::standard(),
+        RetryMode::Adaptive => RetryConfig::adaptive(),
+    }
+    .with_max_attempts(config.max_attempts)
+}
+
+/// Connect and per-attempt timeouts: a stalled call is retried rather than waited out.
+pub fn timeout_config(attempt_timeout: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(attempt_timeout)
+        .build()
+}
+
+#[derive(Clone, Debug)]
+pub struct SdkEcs {
+    client: aws_sdk_ecs::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
+}
+
+impl SdkEcs {
+    pub fn new(client: aws_sdk_ecs::Client, tagging: aws_sdk_resourcegroupstagging::Client) -> Self {
+        SdkEcs { client, tagging }
+    }
+}
+
+impl EcsApi for SdkEcs {
+    async fn list_clusters(&self) -> Result<Vec<String>, EcsError> {
+        self.client
+            .list_clusters()
+            .max_results(LIST_PAGE_MAX)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| ecs_error("ListClusters", e))
+    }
+
+    async fn list_services(&self, cluster: &str) -> Result<Vec<String>, EcsError> {
+        self.client
+            .list_services()
+            .cluster(cluster)
+            .max_results(LIST_PAGE_MAX)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| ecs_error("ListServices", e))
+    }
+
+    async fn list_tagged_services(&self, tag_key: &str) -> Result<Vec<String>, EcsError> {
+        let filter = TagFilter::builder().key(tag_key).build();
+        let mappings = self
+            .tagging
+            .get_resources()
+            .resource_type_filters("ecs:service")
+            .tag_filters(filter)
+            .resources_per_page(TAGGED_PAGE_MAX)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| ecs_error("GetResources", e))?;
+        Ok(mappings
+            .iter()
+            .filter_map(|m| m.resource_arn().map(str::to_owned))
+            .collect())
+    }
+
+    async fn describe_services(&self, cluster: &str, services: &[String]) -> Result<DescribedServices, EcsError> {
+        let mut described = DescribedServices::default();
+        for batch in services.chunks(DESCRIBE_SERVICES_MAX) {
+            let output = self
+                .client
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(batch.to_vec()))
+                .include(ServiceField::Tags)
+                .send()
+                .await
+                .map_err(|e| ecs_error("DescribeServices", e))?;
+            described.services.extend(output.services().iter().map(service));
+            described
+                .failures
+                .extend(output.failures().iter().map(|f| DescribeFailure {
+                    arn: f.arn().unwrap_or_default().to_owned(),
+                    reason: f.reason().unwrap_or("unknown").to_owned(),
+                }));
+        }
+        Ok(described)
+    }
+
+    async fn describe_task_definition(&self, arn: &str) -> Result<TaskDefinition, EcsError> {
+        let output = self
+            .client
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| ecs_error("DescribeTaskDefinition", e))?;
+        let definition = output.task_definition().ok_or_else(|| {
+            EcsError::new(
+                "DescribeTaskDefinition",
+                EcsErrorKind::Other,
+                "answer has no taskDefinition",
+            )
+        })?;
+        Ok(TaskDefinition {
+            arn: definition.task_definition_arn().unwrap_or(arn).to_owned(),
+            containers: definition
+                .container_definitions()
+                .iter()
+                .map(|c| Container {
+                    name: c.name().unwrap_or_default().to_owned(),
+                    image: c.image().unwrap_or_default().to_owned(),
+                    version_consistency: match c.version_consistency() {
+                        Some(sdk::VersionConsistency::Disabled) => VersionConsistency::Disabled,
+                        _ => VersionConsistency::Enabled,
+                    },
+                })
+                .collect(),
+        })
+    }
+
+    async fn force_new_deployment(&self, cluster: &str, service_arn: &str) -> Result<Deployment, EcsError> {
+        let output = self
+            .client
+            .update_service()
+            .cluster(cluster)
+            .service(service_arn)
+            .force_new_deployment(true)
+            .send()
+            .await
+            .map_err(|e| ecs_error("UpdateService", e))?;
+        updated_deployment(&output)
+    }
+
+    async fn register_revision(&self, source: &str, images: &BTreeMap<String, String>) -> Result<String, EcsError> {
+        super::revision::register_revision(&self.client, source, images).await
+    }
+
+    async fn deploy_revision(
+        &self,
+        cluster: &str,
+        service_arn: &str,
+        task_definition: &str,
+    ) -> Result<Deployment, EcsError> {
+        let output = self
+            .client
+            .update_service()
+            .cluster(cluster)
+            .service(service_arn)
+            .task_definition(task_definition)
+            .send()
+            .await
+            .map_err(|e| ecs_error("UpdateService", e))?;
+        updated_deployment(&output)
+    }
+}
+
+/// The deployment an `UpdateService` call started.
+fn updated_deployment(output: &UpdateServiceOutput) -> Result<Deployment, EcsError> {
+    output
+        .service()
+        .and_then(|s| newest_deployment(s.deployments()))
+        .ok_or_else(|| EcsError::new("UpdateService", EcsErrorKind::Other, "answer has no deployment"))
+}
+
+fn service(s: &sdk::Service) -> Service {
+    Service {
+        arn: s.service_arn().unwrap_or_default().to_owned(),
+        name: s.service_name().unwrap_or_default().to_owned(),
+        cluster_arn: s.cluster_arn().unwrap_or_default().to_owned(),
+        status: s.status().unwrap_or_default().to_owned(),
+        task_definition: s.task_definition().unwrap_or_default().to_owned(),
+        tags: s
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+            .collect(),
+        deployments: s.deployments().iter().map(deployment).collect(),
+    }
+}
+
+fn deployment(d: &sdk::Deployment) -> Deployment {
+    Deployment {
+        id: d.id().unwrap_or_default().to_owned(),
+        created_at: d
+            .created_at()
+            .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())),
+    }
+}
+
+/// The PRIMARY deployment, or the newest one when ECS names none primary.
+fn newest_deployment(deployments: &[sdk::Deployment]) -> Option<Deployment> {
+    deployments
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+        .or_else(|| {
+            deployments
+                .iter()
+                .max_by_key(|d| d.created_at().map(|t| (t.secs(), t.subsec_nanos())))
+        })
+        .map(deployment)
+}
+
+pub(super) fn ecs_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> EcsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let (kind, message) = match error.as_service_error() {
+        Some(service_error) => {
+            let code = service_error.code().unwrap_or("UnknownError");
+            let kind = match code {
+                "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => EcsErrorKind::Throttling,
+                "ClusterNotFoundException" | "ServiceNotFoundException" | "ServiceNotActiveException" => {
+                    EcsErrorKind::NotFound
+                }
+                "InvalidParameterException" => EcsErrorKind::InvalidParameter,
+                "AccessDeniedException" => EcsErrorKind::AccessDenied,
+                _ => EcsErrorKind::Other,
+            };
+            (
+                kind,
+                format!("{code}: {}", service_error.message().unwrap_or("no message")),
+            )
+        }
+        None => (EcsErrorKind::Other, crate::error_chain::render(&error)),
+    };
+    debug!(operation, error = %DisplayErrorContext(&error), "ecs call failed");
+    EcsError {
+        operation,
+        kind,
+        message,
+        source: Some(Box::new(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,473 @@
+//! `SdkEcs` against a mocked `aws_sdk_ecs::Client` (aws-smithy-mocks): request shapes, paging,
+//! batching, answer mapping and error classification.
+
+use std::error::Error as _;
+
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::error::ErrorMetadata;
+use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
+use aws_sdk_ecs::operation::list_clusters::ListClustersOutput;
+use aws_sdk_ecs::operation::list_services::ListServicesOutput;
+use aws_sdk_ecs::operation::update_service::{UpdateServiceError, UpdateServiceOutput};
+use aws_sdk_ecs::primitives::DateTime as SmithyTime;
+use aws_sdk_ecs::types::error as sdk_error;
+use aws_smithy_mocks::{Rule, RuleBuilder, RuleMode, mock, mock_client};
+
+use super::*;
+
+const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
+
+/// A client over `rules` that makes a single attempt per call, so an error is seen once, at once.
+fn ecs(mode: RuleMode, rules: &[&Rule]) -> SdkEcs {
+    SdkEcs::new(
+        mock_client!(aws_sdk_ecs, mode, rules, |c| c.retry_config(RetryConfig::disabled())),
+        mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]),
+    )
+}
+
+#[tokio::test]
+async fn list_tagged_services_pages_through_get_resources_for_the_tag_key() {
+    use aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput;
+    use aws_sdk_resourcegroupstagging::types::ResourceTagMapping;
+    let page = |arns: &[&str], token: Option<&str>| {
+        let mappings = arns
+            .iter()
+            .map(|a| ResourceTagMapping::builder().resource_arn(*a).build());
+        GetResourcesOutput::builder()
+            .set_resource_tag_mapping_list(Some(mappings.collect()))
+            .set_pagination_token(token.map(str::to_owned))
+            .build()
+    };
+    let wanted = |token: Option<&'static str>| {
+        move |r: &aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesInput| {
+            r.resource_type_filters() == ["ecs:service"]
+                && r.tag_filters().len() == 1
+                && r.tag_filters()[0].key() == Some("ecs-redeploy")
+                && r.resources_per_page() == Some(100)
+                && r.pagination_token().filter(|t| !t.is_empty()) == token
+        }
+    };
+    let first = mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
+        .match_requests(wanted(None))
+        .then_output(move || page(&["arn:aws:ecs:us-east-1:123456789012:service/prod/a"], Some("t1")));
+    let second = mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
+        .match_requests(wanted(Some("t1")))
+        .then_output(move || page(&["arn:aws:ecs:us-east-1:123456789012:service/stage/b"], Some("")));
+    let ecs = SdkEcs::new(
+        mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[]),
+        mock_client!(aws_sdk_resourcegroupstagging, RuleMode::Sequential, &[&first, &second]),
+    );
+    let arns = ecs.list_tagged_services("ecs-redeploy").await.unwrap();
+    assert_eq!(
+        arns,
+        strings(&[
+            "arn:aws:ecs:us-east-1:123456789012:service/prod/a",
+            "arn:aws:ecs:us-east-1:123456789012:service/stage/b"
+        ])
+    );
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+fn time(secs: i64, nanos: u32) -> SmithyTime {
+    SmithyTime::from_secs_and_nanos(secs, nanos)
+}
+
+fn utc(secs: i64, nanos: u32) -> Option<DateTime<Utc>> {
+    Some(DateTime::from_timestamp(secs, nanos).unwrap())
+}
+
+fn ours(id: &str, created_at: Option<DateTime<Utc>>) -> Deployment {
+    let id = id.to_owned();
+    Deployment { id, created_at }
+}
+
+fn sdk_deployment(id: &str, status: &str, created: Option<SmithyTime>) -> sdk::Deployment {
+    sdk::Deployment::builder()
+        .id(id)
+        .status(status)
+        .set_created_at(created)
+        .build()
+}
+
+/// (expected request token, ARNs of the page, next token)
+type Page = (Option<&'static str>, &'static [&'static str], Option<&'static str>);
+const PAGES: [Page; 3] = [
+    (None, &["a1", "a2"], Some("t1")),
+    (Some("t1"), &["b1", "b2", "b3"], Some("t2")),
+    (Some("t2"), &["c1"], None),
+];
+const ALL: [&str; 6] = ["a1", "a2", "b1", "b2", "b3", "c1"];
+
+#[tokio::test]
+async fn list_clusters_follows_next_token_through_every_page() {
+    let rules: Vec<Rule> = PAGES
+        .iter()
+        .map(|&(token, arns, next)| {
+            mock!(Client::list_clusters)
+                .match_requests(move |r| r.max_results() == Some(100) && r.next_token() == token)
+                .then_output(move || {
+                    ListClustersOutput::builder()
+                        .set_cluster_arns(Some(strings(arns)))
+                        .set_next_token(next.map(Into::into))
+                        .build()
+                })
+        })
+        .collect();
+    let ecs = ecs(RuleMode::Sequential, &rules.iter().collect::<Vec<_>>());
+    assert_eq!(ecs.list_clusters().await.unwrap(), strings(&ALL));
+    assert!(rules.iter().all(|r| r.num_calls() == 1));
+}
+
+#[tokio::test]
+async fn list_services_follows_next_token_through_every_page_of_the_cluster() {
+    let rules: Vec<Rule> = PAGES
+        .iter()
+        .map(|&(token, arns, next)| {
+            mock!(Client::list_services)
+                .match_requests(move |r| {
+                    r.cluster() == Some(CLUSTER) && r.max_results() == Some(100) && r.next_token() == token
+                })
+                .then_output(move || {
+                    ListServicesOutput::builder()
+                        .set_service_arns(Some(strings(arns)))
+                        .set_next_token(next.map(Into::into))
+                        .build()
+                })
+        })
+        .collect();
+    let ecs = ecs(RuleMode::Sequential, &rules.iter().collect::<Vec<_>>());
+    assert_eq!(ecs.list_services(CLUSTER).await.unwrap(), strings(&ALL));
+    assert!(rules.iter().all(|r| r.num_calls() == 1));
+}
+
+fn service_arn(i: usize) -> String {
+    format!("arn:aws:ecs:us-east-1:123456789012:service/prod/svc{i:02}")
+}
+
+const MISSING: [usize; 2] = [12, 24];
+
+/// What ECS answers for one service of a `DescribeServices` call.
+fn sdk_service(arn: &str) -> sdk::Service {
+    sdk::Service::builder()
+        .service_arn(arn)
+        .service_name(crate::ecs::short_name(arn))
+        .cluster_arn(CLUSTER)
+        .status("ACTIVE")
+        .task_definition("arn:aws:ecs:us-east-1:123456789012:task-definition/web:7")
+        .tags(sdk::Tag::builder().key("team").value("core").build())
+        .tags(sdk::Tag::builder().key("redeploy").build())
+        .tags(sdk::Tag::builder().value("no key").build())
+        .deployments(sdk_deployment(
+            "ecs-svc/2",
+            "PRIMARY",
+            Some(time(1_700_000_100, 250_000_000)),
+        ))
+        .deployments(sdk_deployment("ecs-svc/1", "ACTIVE", Some(time(1_700_000_000, 0))))
+        .build()
+}
+
+/// The same service in our vocabulary.
+fn our_service(arn: &str) -> Service {
+    Service {
+        arn: arn.to_owned(),
+        name: crate::ecs::short_name(arn).to_owned(),
+        cluster_arn: CLUSTER.to_owned(),
+        status: "ACTIVE".to_owned(),
+        task_definition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7".to_owned(),
+        tags: [("team", "core"), ("redeploy", "")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        deployments: vec![
+            ours("ecs-svc/2", utc(1_700_000_100, 250_000_000)),
+            ours("ecs-svc/1", utc(1_700_000_000, 0)),
+        ],
+    }
+}
+
+#[tokio::test]
+async fn describe_services_batches_by_ten_with_tags_and_maps_services_and_failures() {
+    let arns: Vec<String> = (0..25).map(service_arn).collect();
+    let rules: Vec<Rule> = [0..10, 10..20, 20..25]
+        .into_iter()
+        .map(|range| {
+            let batch = arns[range].to_vec();
+            mock!(Client::describe_services)
+                .match_requests(move |r| {
+                    r.cluster() == Some(CLUSTER) && r.include() == [ServiceField::Tags] && r.services() == batch
+                })
+                .then_compute_output(|r| {
+                    let (missing, found): (Vec<&String>, Vec<&String>) = r
+                        .services()
+                        .iter()
+                        .partition(|a| MISSING.iter().any(|&i| **a == service_arn(i)));
+                    DescribeServicesOutput::builder()
+                        .set_services(Some(found.into_iter().map(|a| sdk_service(a)).collect()))
+                        .set_failures(Some(
+                            missing
+                                .into_iter()
+                                .map(|a| sdk::Failure::builder().arn(a).reason("MISSING").build())
+                                .collect(),
+                        ))
+                        .build()
+                })
+        })
+        .collect();
+    let ecs = ecs(RuleMode::Sequential, &rules.iter().collect::<Vec<_>>());
+
+    let described = ecs.describe_services(CLUSTER, &arns).await.unwrap();
+
+    assert!(
+        rules.iter().all(|r| r.num_calls() == 1),
+        "one call per batch of 10, 10, 5"
+    );
+    let expected: Vec<Service> = (0..25)
+        .filter(|i| !MISSING.contains(i))
+        .map(|i| our_service(&service_arn(i)))
+        .collect();
+    assert_eq!(described.services, expected);
+    let missing = |i| DescribeFailure {
+        arn: service_arn(i),
+        reason: "MISSING".to_owned(),
+    };
+    assert_eq!(described.failures, MISSING.map(missing));
+}
+
+#[tokio::test]
+async fn describe_services_of_no_service_makes_no_call() {
+    let ecs = ecs(RuleMode::MatchAny, &[]);
+    assert_eq!(
+        ecs.describe_services(CLUSTER, &[]).await.unwrap(),
+        DescribedServices::default()
+    );
+}
+
+#[tokio::test]
+async fn describe_task_definition_maps_containers_and_version_consistency() {
+    const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7";
+    let container = |name: &str, consistency: Option<sdk::VersionConsistency>| {
+        sdk::ContainerDefinition::builder()
+            .name(name)
+            .image(format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}:latest"))
+            .set_version_consistency(consistency)
+            .build()
+    };
+    let rule = mock!(Client::describe_task_definition)
+        .match_requests(|r| r.task_definition() == Some("web:7"))
+        .then_output(move || {
+            DescribeTaskDefinitionOutput::builder()
+                .task_definition(
+                    sdk::TaskDefinition::builder()
+                        .task_definition_arn(ARN)
+                        .container_definitions(container("web", Some(sdk::VersionConsistency::Disabled)))
+                        .container_definitions(container("sidecar", None))
+                        .container_definitions(container("agent", Some(sdk::VersionConsistency::Enabled)))
+                        .build(),
+                )
+                .build()
+        });
+    let definition = ecs(RuleMode::Sequential, &[&rule])
+        .describe_task_definition("web:7")
+        .await
+        .unwrap();
+
+    let ours = |name: &str, version_consistency| Container {
+        name: name.to_owned(),
+        image: format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}:latest"),
+        version_consistency,
+    };
+    let expected = TaskDefinition {
+        arn: ARN.to_owned(),
+        containers: vec![
+            ours("web", VersionConsistency::Disabled),
+            ours("sidecar", VersionConsistency::Enabled),
+            ours("agent", VersionConsistency::Enabled),
+        ],
+    };
+    assert_eq!(definition, expected);
+}
+
+#[tokio::test]
+async fn describe_task_definition_without_definition_is_an_error() {
+    let rule = mock!(Client::describe_task_definition).then_output(|| DescribeTaskDefinitionOutput::builder().build());
+    let error = ecs(RuleMode::Sequential, &[&rule])
+        .describe_task_definition("web:7")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.operation, error.kind),
+        ("DescribeTaskDefinition", EcsErrorKind::Other)
+    );
+}
+
+#[tokio::test]
+async fn force_new_deployment_returns_the_primary_else_the_newest_deployment() {
+    let cases: [(&str, Vec<sdk::Deployment>, Option<Deployment>); 3] = [
+        (
+            "PRIMARY wins even over a newer one",
+            vec![
+                sdk_deployment("old", "ACTIVE", Some(time(100, 0))),
+                sdk_deployment("primary", "PRIMARY", Some(time(200, 0))),
+                sdk_deployment("newer", "ACTIVE", Some(time(300, 0))),
+            ],
+            Some(ours("primary", utc(200, 0))),
+        ),
+        (
+            "no PRIMARY: the newest by createdAt",
+            vec![
+                sdk_deployment("undated", "ACTIVE", None),
+                sdk_deployment("newest", "ACTIVE", Some(time(300, 5))),
+                sdk_deployment("same second", "ACTIVE", Some(time(300, 4))),
+                sdk_deployment("oldest", "INACTIVE", Some(time(100, 0))),
+            ],
+            Some(ours("newest", utc(300, 5))),
+        ),
+        ("no deployment at all", vec![], None),
+    ];
+    for (case, deployments, expected) in cases {
+        let rule = mock!(Client::update_service)
+            .match_requests(|r| {
+                r.cluster() == Some(CLUSTER) && r.service() == Some("web") && r.force_new_deployment() == Some(true)
+            })
+            .then_output(move || {
+                UpdateServiceOutput::builder()
+                    .service(
+                        sdk::Service::builder()
+                            .set_deployments(Some(deployments.clone()))
+                            .build(),
+                    )
+                    .build()
+            });
+        let result = ecs(RuleMode::Sequential, &[&rule])
+            .force_new_deployment(CLUSTER, "web")
+            .await;
+        assert_eq!(rule.num_calls(), 1, "{case}");
+        match expected {
+            Some(expected) => assert_eq!(result.unwrap(), expected, "{case}"),
+            None => assert_eq!(result.unwrap_err().kind, EcsErrorKind::Other, "{case}"),
+        }
+    }
+}
+
+fn meta(code: &str, message: &str) -> ErrorMetadata {
+    ErrorMetadata::builder().code(code).message(message).build()
+}
+
+/// A modeled `UpdateService` error as the SDK deserializes it: the error code lives in its metadata.
+macro_rules! modeled {
+    ($variant:ident) => {
+        |m| UpdateServiceError::$variant(sdk_error::$variant::builder().meta(m).build())
+    };
+}
+
+/// (error code, the error of the code, its expected kind)
+type ErrorCase = (&'static str, fn(ErrorMetadata) -> UpdateServiceError, EcsErrorKind);
+
+#[tokio::test]
+async fn service_errors_are_classified_by_code_and_keep_their_source() {
+    use EcsErrorKind::*;
+    let cases: [ErrorCase; 8] = [
+        ("ThrottlingException", UpdateServiceError::generic, Throttling),
+        ("ServiceNotFoundException", modeled!(ServiceNotFoundException), NotFound),
+        (
+            "ServiceNotActiveException",
+            modeled!(ServiceNotActiveException),
+            NotFound,
+        ),
+        ("ClusterNotFoundException", modeled!(ClusterNotFoundException), NotFound),
+        (
+            "InvalidParameterException",
+            modeled!(InvalidParameterException),
+            InvalidParameter,
+        ),
+        ("AccessDeniedException", modeled!(AccessDeniedException), AccessDenied),
+        ("ServerException", modeled!(ServerException), Other),
+        ("SomethingNewException", UpdateServiceError::generic, Other),
+    ];
+    for (code, error, kind) in cases {
+        let rule = mock!(Client::update_service).then_error(move || error(meta(code, "it went wrong")));
+        let result = ecs(RuleMode::Sequential, &[&rule])
+            .force_new_deployment(CLUSTER, "web")
+            .await;
+        let error = result.unwrap_err();
+        assert_eq!(rule.num_calls(), 1, "{code}: a single attempt");
+        assert_eq!((error.operation, error.kind), ("UpdateService", kind), "{code}");
+        let display = error.to_string();
+        assert!(display.contains("UpdateService") && display.contains(code), "{display}");
+        assert!(display.contains("it went wrong"), "{display}");
+        assert!(error.source().is_some(), "{code}: source kept");
+    }
+}
+
+/// A rule answering an awsJson1.1 error as ECS sends it, once.
+fn wire_error<I, O, E>(rule: RuleBuilder<I, O, E>, code: &str) -> Rule
+where
+    I: std::fmt::Debug + Send + Sync + 'static,
+    O: std::fmt::Debug + Send + Sync + 'static,
+    E: std::fmt::Debug + Send + Sync + std::error::Error + 'static,
+{
+    let body = format!(r#"{{"__type":"{code}","message":"{code} on the wire"}}"#);
+    rule.sequence().http_status(400, Some(body)).build()
+}
+
+#[tokio::test]
+async fn wire_errors_of_every_operation_name_the_operation_and_kind() {
+    let rules = [
+        wire_error(mock!(Client::list_clusters), "ThrottlingException"),
+        wire_error(mock!(Client::list_services), "ClusterNotFoundException"),
+        wire_error(mock!(Client::describe_services), "AccessDeniedException"),
+        wire_error(mock!(Client::describe_task_definition), "InvalidParameterException"),
+        wire_error(mock!(Client::update_service), "ServiceNotFoundException"),
+    ];
+    let ecs = ecs(RuleMode::MatchAny, &rules.iter().collect::<Vec<_>>());
+    let errors = [
+        ecs.list_clusters().await.unwrap_err(),
+        ecs.list_services(CLUSTER).await.unwrap_err(),
+        ecs.describe_services(CLUSTER, &[service_arn(1)]).await.unwrap_err(),
+        ecs.describe_task_definition("web:7").await.unwrap_err(),
+        ecs.force_new_deployment(CLUSTER, "web").await.unwrap_err(),
+    ];
+    let expected = [
+        ("ListClusters", EcsErrorKind::Throttling, "ThrottlingException"),
+        ("ListServices", EcsErrorKind::NotFound, "ClusterNotFoundException"),
+        ("DescribeServices", EcsErrorKind::AccessDenied, "AccessDeniedException"),
+        (
+            "DescribeTaskDefinition",
+            EcsErrorKind::InvalidParameter,
+            "InvalidParameterException",
+        ),
+        ("UpdateService", EcsErrorKind::NotFound, "ServiceNotFoundException"),
+    ];
+    for (error, (operation, kind, code)) in errors.iter().zip(expected) {
+        assert_eq!((error.operation, error.kind), (operation, kind), "{error}");
+        assert_eq!(error.message, format!("{code}: {code} on the wire"));
+        assert!(error.source().is_some());
+    }
+    assert!(rules.iter().all(|r| r.num_calls() == 1), "a single attempt each");
+}
+
+#[tokio::test]
+async fn answers_that_are_not_service_errors_are_other() {
+    let rules = [
+        mock!(Client::update_service).sequence().http_status(503, None).build(),
+        mock!(Client::describe_task_definition)
+            .sequence()
+            .http_status(200, Some("{not json".into()))
+            .build(),
+    ];
+    let ecs = ecs(RuleMode::MatchAny, &rules.iter().collect::<Vec<_>>());
+    for error in [
+        ecs.force_new_deployment(CLUSTER, "web").await.unwrap_err(),
+        ecs.describe_task_definition("web:7").await.unwrap_err(),
+    ] {
+        assert_eq!(error.kind, EcsErrorKind::Other, "{error}");
+        assert!(!error.message.is_empty() && error.source().is_some(), "{error:?}");
+    }
+}
+
+mod revision;

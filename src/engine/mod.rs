@@ -1,0 +1,73 @@
+//! The engine: for a set of pushes, scan the fleet once, plan one action per service, execute the
+//! plan and report every service's outcome.
+
+mod execute;
+pub mod fleet;
+pub mod plan;
+
+use crate::config::{Config, Mode};
+use crate::domain::decide::Selection;
+use crate::domain::push::Push;
+use crate::domain::report::Report;
+use crate::ecs::EcsApi;
+use crate::lock::{DeployLock, NoLock};
+
+use execute::Executor;
+use fleet::TaskDefinitionCache;
+
+pub struct Redeployer<E, L = NoLock> {
+    ecs: E,
+    lock: L,
+    config: Config,
+    /// Kept for the warm process: task-definition revisions never change.
+    task_definitions: TaskDefinitionCache,
+}
+
+impl<E: EcsApi> Redeployer<E, NoLock> {
+    pub fn new(ecs: E, config: Config) -> Self {
+        Redeployer::with_lock(ecs, NoLock, config)
+    }
+}
+
+impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
+    pub fn with_lock(ecs: E, lock: L, config: Config) -> Self {
+        Redeployer {
+            ecs,
+            lock,
+            config,
+            task_definitions: TaskDefinitionCache::default(),
+        }
+    }
+
+    /// The mode `apply` runs in: `DRY_RUN=true` turns it into a plan.
+    pub fn apply_mode(&self) -> Mode {
+        self.config.mode
+    }
+
+    /// fleet → plan → execute → report, for every push at once.
+    pub async fn run(&self, pushes: &[Push], mode: Mode) -> Report {
+        let fleet = fleet::scan(&self.ecs, &self.config, &self.task_definitions).await;
+        let scanned = fleet.scanned();
+        let planned = plan::plan(pushes, &fleet.services, self.selection());
+        let executor = Executor {
+            ecs: &self.ecs,
+            lock: &self.lock,
+            limit: self.config.max_concurrency.get(),
+        };
+        let results = executor.execute(planned, fleet.unexamined, mode).await;
+        let report = Report::new(pushes, mode, scanned, results, fleet.scan_failures);
+        report.log();
+        report
+    }
+
+    fn selection(&self) -> Selection<'_> {
+        Selection {
+            tag_key: &self.config.tag_key,
+            select: self.config.select,
+            default_method: self.config.default_method,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,119 @@
+//! The plan: one decision per related service for a whole set of pushes, against one fleet scan.
+//! Pure: the fleet and the pushes are data, and so is the deploy lock's answer folded in later.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::domain::decide::{Action, Decision, Selection, decide};
+use crate::domain::push::Push;
+use crate::domain::reason::Reason;
+use crate::ecs::{Service, TaskDefinition};
+use crate::lock::{ClaimState, LockKey};
+
+/// A related service and what to do with it.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    pub service: Service,
+    pub decision: Decision,
+    /// Positions of the pushes behind the decision.
+    pub pushes: Vec<usize>,
+    /// For a redeploy of pushes that all name their digest: the deploy lock's key.
+    pub lock_key: Option<LockKey>,
+}
+
+/// Decides for every examined service of the fleet against every push that counts; services no push
+/// relates to are left out.
+pub fn plan(pushes: &[Push], fleet: &[(Service, Arc<TaskDefinition>)], selection: Selection) -> Vec<Planned> {
+    let counted = newest_per_image(pushes);
+    fleet
+        .iter()
+        .filter_map(|(service, task_definition)| {
+            let decisions = counted
+                .iter()
+                .filter_map(|&i| decide(&pushes[i], service, task_definition, selection).map(|d| (i, d)));
+            let (decision, behind) = merge(decisions)?;
+            let lock_key = match decision.action {
+                Action::Redeploy(_) => lock_key(service, pushes, &behind),
+                Action::Skip => None,
+            };
+            Some(Planned {
+                service: service.clone(),
+                decision,
+                pushes: behind,
+                lock_key,
+            })
+        })
+        .collect()
+}
+
+/// Positions of the pushes that count: for each registry, repository and tag the newest (by event time,
+/// then by position), so a repeated or superseded push of the same tag is acted on once.
+fn newest_per_image(pushes: &[Push]) -> Vec<usize> {
+    let mut newest: BTreeMap<(String, &str, &str), usize> = BTreeMap::new();
+    for (i, push) in pushes.iter().enumerate() {
+        let key = (push.registry.to_string(), push.repository.as_str(), push.tag.as_str());
+        newest
+            .entry(key)
+            .and_modify(|kept| {
+                if pushes[*kept].time <= push.time {
+                    *kept = i;
+                }
+            })
+            .or_insert(i);
+    }
+    let mut counted: Vec<usize> = newest.into_values().collect();
+    counted.sort_unstable();
+    counted
+}
+
+/// One decision from a service's decisions for several pushes: every redeploy folded into one
+/// (a service is deployed once, with every pushed image); without one, the closest miss.
+fn merge(decisions: impl Iterator<Item = (usize, Decision)>) -> Option<(Decision, Vec<usize>)> {
+    let (redeploys, skips): (Vec<_>, Vec<_>) = decisions.partition(|(_, d)| d.action != Action::Skip);
+    let mut redeploys = redeploys.into_iter();
+    let Some((first, mut merged)) = redeploys.next() else {
+        return skips
+            .into_iter()
+            .min_by_key(|(_, d)| d.reason)
+            .map(|(i, decision)| (decision, vec![i]));
+    };
+    let mut behind = vec![first];
+    // The method comes from the service's tag, so it is the same for every push.
+    for (i, decision) in redeploys {
+        behind.push(i);
+        merged.reason = merged.reason.min(decision.reason);
+        merged.detail = format!("{}; {}", merged.detail, decision.detail);
+        for container in decision.containers {
+            if !merged.containers.contains(&container) {
+                merged.containers.push(container);
+            }
+        }
+        merged.images.extend(decision.images);
+        merged.warnings.extend(decision.warnings);
+    }
+    Some((merged, behind))
+}
+
+/// `SERVICE_ARN#DIGEST` for one push, digests joined by `+` for several; `None` when a push names no
+/// digest (nothing identifies what is deployed).
+fn lock_key(service: &Service, pushes: &[Push], behind: &[usize]) -> Option<LockKey> {
+    let digests: Option<Vec<&str>> = behind.iter().map(|&i| pushes[i].digest.as_deref()).collect();
+    let mut digests = digests?;
+    digests.sort_unstable();
+    Some(LockKey::new(&service.arn, digests.join("+")))
+}
+
+/// The deploy lock's answer for a planned redeploy: held by another delivery, it becomes a skip.
+pub fn fold_claim(decision: Decision, held: ClaimState) -> Decision {
+    let (reason, detail) = match held {
+        ClaimState::Done => (Reason::AlreadyDeployed, "the lock table records this push as deployed"),
+        ClaimState::InProgress => (Reason::InProgress, "another delivery of this push is deploying it"),
+    };
+    Decision {
+        containers: decision.containers,
+        ..Decision::skip(reason, detail.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,156 @@
+//! The deploy lock port: at most one deployment per service and pushed digest, however often the same push
+//! event is delivered. EventBridge delivers at least once and Lambda retries, so two invocations may process
+//! one push at the same time; both claim the service first and only the one that acquires deploys.
+//! `dynamodb` implements it over a DynamoDB table; `NoLock` stands in when no table is configured, `fake`
+//! in the engine's unit tests.
+
+use std::future::Future;
+use std::time::Duration;
+
+use thiserror::Error;
+
+pub mod dynamodb;
+#[cfg(test)]
+pub mod fake;
+
+/// How long a claim stays live while its deployment runs. Lambda's maximum run time, so the claim outlives
+/// the invocation that took it, and a crashed invocation blocks retries of the event at most this long.
+pub const IN_PROGRESS_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long a completed claim keeps repeats of the event away: EventBridge's retry window (its default
+/// maximum event age, 24 h), four times Lambda's asynchronous one (6 h). Duplicates arrive within seconds to
+/// hours; one arriving later redeploys the same image once more, which is harmless.
+pub const DONE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// What is locked: one service's deployment of one pushed image digest.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LockKey {
+    pub service_arn: String,
+    pub digest: String,
+}
+
+impl LockKey {
+    pub fn new(service_arn: impl Into<String>, digest: impl Into<String>) -> Self {
+        LockKey {
+            service_arn: service_arn.into(),
+            digest: digest.into(),
+        }
+    }
+
+    /// `{service_arn}#{digest}`: a service ARN never contains `#`, so distinct keys never share an id.
+    pub fn id(&self) -> String {
+        format!("{}#{}", self.service_arn, self.digest)
+    }
+}
+
+/// The answer to a claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller holds the claim and deploys; it must `complete` or `release` it afterwards.
+    Acquired,
+    /// Another caller claimed this key first and its claim is live: do not deploy.
+    Held(ClaimState),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimState {
+    /// Its deployment is running, or its invocation died less than `IN_PROGRESS_TTL` after claiming.
+    InProgress,
+    /// Its deployment succeeded less than `DONE_TTL` ago.
+    Done,
+}
+
+/// A lock call that failed; the claim's state is unknown, so the caller must not deploy on it.
+#[derive(Debug, Error)]
+#[error("deploy lock {operation} of `{id}` failed: {message}")]
+pub struct LockError {
+    /// `claim`, `complete` or `release`.
+    pub operation: &'static str,
+    /// The `LockKey::id` concerned.
+    pub id: String,
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+pub trait DeployLock: Send + Sync {
+    /// Claims the key unless a live claim exists. One conditional write, so of concurrent callers exactly one
+    /// acquires; a claim past its expiry counts as absent even before the store deletes it.
+    fn claim(&self, key: &LockKey) -> impl Future<Output = Result<Claim, LockError>> + Send;
+
+    /// Marks the key done after a successful deployment; repeats then stay `Held(Done)` for `DONE_TTL`.
+    fn complete(&self, key: &LockKey) -> impl Future<Output = Result<(), LockError>> + Send;
+
+    /// Drops an in-progress claim after a failed deployment, so a retry of the event can claim it again.
+    /// A done claim is left alone.
+    fn release(&self, key: &LockKey) -> impl Future<Output = Result<(), LockError>> + Send;
+}
+
+/// The lock when no table is configured: every claim is acquired, so duplicates are not prevented.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoLock;
+
+impl DeployLock for NoLock {
+    async fn claim(&self, _key: &LockKey) -> Result<Claim, LockError> {
+        Ok(Claim::Acquired)
+    }
+
+    async fn complete(&self, _key: &LockKey) -> Result<(), LockError> {
+        Ok(())
+    }
+
+    async fn release(&self, _key: &LockKey) -> Result<(), LockError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVICE: &str = "arn:aws:ecs:us-east-1:123456789012:service/shop/web";
+    const DIGEST: &str = "sha256:4e5f0000000000000000000000000000000000000000000000000000000000aa";
+
+    #[test]
+    fn id_is_service_arn_hash_digest() {
+        assert_eq!(
+            LockKey::new(SERVICE, DIGEST).id(),
+            "arn:aws:ecs:us-east-1:123456789012:service/shop/web#sha256:4e5f0000000000000000000000000000000000000000000000000000000000aa"
+        );
+        assert_ne!(
+            LockKey::new(SERVICE, DIGEST).id(),
+            LockKey::new(format!("{SERVICE}-2"), DIGEST).id()
+        );
+    }
+
+    #[test]
+    fn ttls_are_lambda_max_run_time_and_eventbridge_retry_window() {
+        assert_eq!(IN_PROGRESS_TTL.as_secs(), 900);
+        assert_eq!(DONE_TTL.as_secs(), 86_400);
+    }
+
+    #[tokio::test]
+    async fn no_lock_always_acquires() {
+        let key = LockKey::new(SERVICE, DIGEST);
+        assert_eq!(NoLock.claim(&key).await.unwrap(), Claim::Acquired);
+        NoLock.complete(&key).await.unwrap();
+        assert_eq!(NoLock.claim(&key).await.unwrap(), Claim::Acquired);
+        NoLock.release(&key).await.unwrap();
+        assert_eq!(NoLock.claim(&key).await.unwrap(), Claim::Acquired);
+    }
+
+    #[test]
+    fn errors_name_operation_and_key_and_keep_the_source() {
+        let error = LockError {
+            operation: "claim",
+            id: "svc#sha256:1".into(),
+            message: "dynamodb PutItem on table `locks`: ResourceNotFoundException: no table".into(),
+            source: Some(Box::new(std::io::Error::other("connection refused"))),
+        };
+        assert_eq!(
+            error.to_string(),
+            "deploy lock claim of `svc#sha256:1` failed: dynamodb PutItem on table `locks`: ResourceNotFoundException: no table"
+        );
+        let source = std::error::Error::source(&error).expect("source kept");
+        assert_eq!(source.to_string(), "connection refused");
+    }
+}

@@ -1,0 +1,128 @@
+//! The command line: ask what a push would redeploy (`plan`), or do it (`apply`), against the
+//! account and region of the standard AWS configuration chain.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use super::eventbridge::{Classified, classify_json};
+use super::lambda::process;
+use crate::app;
+use crate::config::{Config, Mode};
+use crate::domain::push::Push;
+use crate::domain::report::Invocation;
+
+const AFTER_HELP: &str = "\
+Settings come from environment variables, as in the Lambda function:
+  TAG_KEY          service tag key that opts services in or out   [default: ecs-redeploy]
+  SELECT           matching | opted-in                             [default: matching]
+  CLUSTERS         comma-separated cluster names or ARNs           [default: all clusters]
+  MAX_CONCURRENCY  1-64 concurrent ECS calls                       [default: 8]
+  DRY_RUN          true | false; true makes `apply` a plan         [default: false]
+  DEFAULT_ACTION   force | pin, for services whose tag does not say [default: force]
+  LOCK_TABLE       DynamoDB table that makes duplicate deliveries deploy once [default: none]
+  RETRY_MODE       standard | adaptive (SDK retries)               [default: adaptive]
+  MAX_ATTEMPTS     1-10 attempts per ECS call                      [default: 5]
+AWS credentials, region and endpoint come from the standard chain (AWS_PROFILE, AWS_REGION,
+AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECS, ...). RUST_LOG=info prints every decision as a log line.
+
+The JSON report goes to stdout, a human summary to stderr.
+Exit codes: 0 done, 1 some service or scan step failed, 2 bad usage, settings or event.";
+
+#[derive(Debug, Parser)]
+#[command(name = "ecs-redeploy", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show which services a push would redeploy, and why the others would not; change nothing.
+    Plan(Target),
+    /// Redeploy the services a push affects and print the report.
+    Apply(Target),
+}
+
+/// The push to act on: an EventBridge event, or an image.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct Target {
+    /// EventBridge event file, e.g. events/ecr-push.json (what `sam local invoke -e` takes).
+    #[arg(long, value_name = "FILE")]
+    pub event: Option<PathBuf>,
+    /// Pushed image: ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG[@sha256:DIGEST].
+    #[arg(long, value_name = "URI")]
+    pub image: Option<String>,
+}
+
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let (target, requested) = match cli.command {
+        Command::Plan(target) => (target, Mode::Plan),
+        Command::Apply(target) => (target, Mode::Apply),
+    };
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => return usage_error(&e),
+    };
+    // The event first: a bad one is reported without touching AWS configuration or credentials.
+    let event = match (target.event, target.image) {
+        (Some(path), _) => std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|text| classify_json(&text).map_err(|e| format!("{}: {e}", path.display()))),
+        (None, Some(uri)) => Push::from_image_uri(&uri)
+            .map(Classified::Push)
+            .map_err(|e| e.to_string()),
+        (None, None) => Err("give --event FILE or --image URI".to_owned()),
+    };
+    let event = match event {
+        Ok(event) => event,
+        Err(e) => return usage_error(&e),
+    };
+    let redeployer = app::build(config).await;
+    let mode = match requested {
+        Mode::Plan => Mode::Plan,
+        Mode::Apply => redeployer.apply_mode(),
+    };
+    let invocation = process(&redeployer, event, mode).await;
+    match serde_json::to_string_pretty(&invocation) {
+        Ok(json) => println!("{json}"),
+        Err(e) => return usage_error(&format!("cannot render the report: {e}")),
+    }
+    match &invocation {
+        Invocation::Ignored { reason, detail } => {
+            eprintln!("event ignored ({reason}): {detail}");
+            ExitCode::SUCCESS
+        }
+        Invocation::Processed(report) => {
+            eprint!("{}", report.summary());
+            if report.has_failures() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
+}
+
+/// Warnings and errors to stderr by default (the summary already tells the decisions);
+/// `RUST_LOG=info` shows every decision line as the Lambda logs it.
+fn init_logging() {
+    use lambda_runtime::tracing::subscriber::{self, EnvFilter, filter::LevelFilter};
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::WARN.into())
+        .from_env_lossy();
+    subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_env_filter(filter)
+        .init();
+}
+
+fn usage_error(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("ecs-redeploy: {error}");
+    ExitCode::from(2)
+}
