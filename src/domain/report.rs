@@ -153,6 +153,9 @@ pub struct ServiceReport {
     pub detail: String,
     /// The pushed images the decision is about.
     pub pushed: Vec<String>,
+    /// Their positions in the run's pushes (a batch maps them back to its messages).
+    #[serde(skip)]
+    pub push_positions: Vec<usize>,
     pub containers: Vec<String>,
     /// Pin mode: container → the image its new revision names.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -404,6 +407,7 @@ fn render(pushes: &[Push], result: ServiceResult) -> ServiceReport {
             .filter_map(|&i| pushes.get(i))
             .map(|p| p.image().to_string())
             .collect(),
+        push_positions: behind,
         containers: decision.containers,
         images: decision.images,
         warnings: decision.warnings,

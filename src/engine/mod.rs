@@ -60,6 +60,12 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
         report
     }
 
+    /// The ECS port, for tests that inspect their fake.
+    #[cfg(test)]
+    pub fn ecs(&self) -> &E {
+        &self.ecs
+    }
+
     fn selection(&self) -> Selection<'_> {
         Selection {
             tag_key: &self.config.tag_key,

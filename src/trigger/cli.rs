@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use super::eventbridge::{Classified, classify_json};
+use super::eventbridge::{Classified, EventError, classify_at};
 use super::lambda::process;
+use super::sqs::{self, Message};
 use crate::app;
 use crate::config::{Config, Mode};
 use crate::domain::push::Push;
@@ -49,7 +50,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct Target {
-    /// EventBridge event file, e.g. events/ecr-push.json (what `sam local invoke -e` takes).
+    /// EventBridge event file, e.g. events/ecr-push.json, or an SQS batch of them (events/sqs-batch.json).
     #[arg(long, value_name = "FILE")]
     pub event: Option<PathBuf>,
     /// Pushed image: ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG[@sha256:DIGEST].
@@ -72,9 +73,9 @@ pub async fn main() -> ExitCode {
     let event = match (target.event, target.image) {
         (Some(path), _) => std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))
-            .and_then(|text| classify_json(&text).map_err(|e| format!("{}: {e}", path.display()))),
+            .and_then(|text| read_event(&text).map_err(|e| format!("{}: {e}", path.display()))),
         (None, Some(uri)) => Push::from_image_uri(&uri)
-            .map(Classified::Push)
+            .map(|push| Input::Event(Classified::Push(push)))
             .map_err(|e| e.to_string()),
         (None, None) => Err("give --event FILE or --image URI".to_owned()),
     };
@@ -86,6 +87,10 @@ pub async fn main() -> ExitCode {
     let mode = match requested {
         Mode::Plan => Mode::Plan,
         Mode::Apply => redeployer.apply_mode(),
+    };
+    let event = match event {
+        Input::Event(event) => event,
+        Input::Batch(messages) => return run_batch(&redeployer, messages, mode).await,
     };
     let invocation = process(&redeployer, event, mode).await;
     match serde_json::to_string_pretty(&invocation) {
@@ -105,6 +110,39 @@ pub async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
+    }
+}
+
+/// What `--event FILE` holds.
+enum Input {
+    Event(Classified),
+    Batch(Vec<Message>),
+}
+
+fn read_event(text: &str) -> Result<Input, EventError> {
+    let value = serde_json::from_str(text).map_err(|source| EventError::Json { source })?;
+    let now = chrono::Utc::now();
+    if sqs::is_sqs_event(&value) {
+        return sqs::messages(value, now).map(Input::Batch);
+    }
+    classify_at(value, now).map(Input::Event)
+}
+
+/// A batch as Lambda would run it: the report and the messages it would redeliver.
+async fn run_batch(redeployer: &app::App, messages: Vec<Message>, mode: Mode) -> ExitCode {
+    let batch = sqs::process_batch(redeployer, messages, mode).await;
+    match serde_json::to_string_pretty(&batch) {
+        Ok(json) => println!("{json}"),
+        Err(e) => return usage_error(&format!("cannot render the report: {e}")),
+    }
+    if let Some(report) = &batch.report {
+        eprint!("{}", report.summary());
+    }
+    if batch.failed_messages.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("messages to redeliver: {}", batch.failed_messages.join(", "));
+        ExitCode::from(1)
     }
 }
 

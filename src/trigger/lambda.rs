@@ -1,11 +1,16 @@
-//! The Lambda trigger: one event in, one invocation result out; `process` is shared with the CLI.
+//! The Lambda trigger, for the two shapes Lambda hands the function, told apart by their envelope: an SQS
+//! batch (the event source mapping of the queue the rule feeds) and a bare EventBridge event (a direct
+//! invoke, `cargo lambda invoke`). `process` is shared with the CLI.
 
+use aws_lambda_events::sqs::SqsBatchResponse;
 use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
 use serde_json::Value;
 use thiserror::Error;
 use tracing::info;
 
 use super::eventbridge::{Classified, EventError, classify_at};
+use super::sqs;
 use crate::config::Mode;
 use crate::domain::report::{Invocation, Report};
 use crate::ecs::EcsApi;
@@ -44,18 +49,35 @@ impl From<InvocationError> for Diagnostic {
     }
 }
 
-/// The Lambda handler: after everything was attempted, any failure fails the invocation.
+/// What the function answers.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    /// A bare event's result.
+    Event(Invocation),
+    /// An SQS batch: the messages to redeliver (Lambda deletes the others).
+    Batch(SqsBatchResponse),
+}
+
+/// The Lambda handler. A bare event: after everything was attempted, any failure fails the invocation.
+/// A batch: only the messages behind a failure are reported failed, so only they are redelivered.
 pub async fn handle<E: EcsApi, L: DeployLock>(
     redeployer: &Redeployer<E, L>,
     event: LambdaEvent<Value>,
-) -> Result<Invocation, InvocationError> {
-    let classified = classify_at(event.payload, chrono::Utc::now())?;
+) -> Result<Response, InvocationError> {
+    let now = chrono::Utc::now();
+    if sqs::is_sqs_event(&event.payload) {
+        let messages = sqs::messages(event.payload, now)?;
+        let batch = sqs::process_batch(redeployer, messages, redeployer.apply_mode()).await;
+        return Ok(Response::Batch(batch.response()));
+    }
+    let classified = classify_at(event.payload, now)?;
     match process(redeployer, classified, redeployer.apply_mode()).await {
         Invocation::Processed(report) if report.has_failures() => {
             let failures = report.failure_names();
             Err(InvocationError::Incomplete { report, failures })
         }
-        invocation => Ok(invocation),
+        invocation => Ok(Response::Event(invocation)),
     }
 }
 

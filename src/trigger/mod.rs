@@ -1,5 +1,7 @@
-//! What starts a run: an EventBridge event through Lambda, or the command line.
+//! What starts a run: an SQS batch of EventBridge events or a bare EventBridge event through Lambda, or
+//! the command line.
 
 pub mod cli;
 pub mod eventbridge;
 pub mod lambda;
+pub mod sqs;

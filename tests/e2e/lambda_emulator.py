@@ -158,6 +158,19 @@ def fresh_copy(event_file):
     return copy
 
 
+def fresh_batch(batch_file):
+    """The SQS batch with every message body's event pushed now."""
+    batch = json.loads(batch_file.read_text())
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for record in batch["Records"]:
+        body = json.loads(record["body"])
+        body["time"] = now
+        record["body"] = json.dumps(body)
+    copy = WORK / "events" / batch_file.name
+    copy.write_text(json.dumps(batch))
+    return copy
+
+
 def invoke(port, *data):
     """`cargo lambda invoke`: the result JSON on stdout and exit 0, or exit 1 and the error on stderr."""
     return subprocess.run(
@@ -174,7 +187,8 @@ def function_lines(log_text):
 
 def run_checks(ecs, port):
     files = sorted(p.name for p in (ROOT / "events").glob("*.json"))
-    check("events/: every file is invoked below", files == sorted([*IGNORED, "ecr-push.json", "ecr-replication.json"]),
+    check("events/: every file is invoked below",
+          files == sorted([*IGNORED, "ecr-push.json", "ecr-replication.json", "sqs-batch.json"]),
           files)
     before = deployment_ids(ecs)
     for name, reason in IGNORED.items():
@@ -232,6 +246,14 @@ def run_checks(ecs, port):
           run.returncode != 0 and run.stdout.strip() == "" and "Error: InvalidEvent" in run.stderr
           and "missing field `account`" in run.stderr, f"exit {run.returncode}: {run.stdout} {run.stderr}")
     check("malformed event: no deployment started", changed(after, deployment_ids(ecs)) == [])
+
+    # The queue's batch: app:latest, its sidecar's envoy:v1 and a duplicate of the first, in one scan.
+    run = invoke(port, "--data-file", str(fresh_batch(ROOT / "events" / "sqs-batch.json")))
+    response = json.loads(run.stdout) if run.returncode == 0 else {}
+    check("sqs-batch.json: the batch succeeds, no message to redeliver",
+          response == {"batchItemFailures": []}, run.stdout + run.stderr)
+    check("moto: the batch redeployed exactly the matching services",
+          changed(after, deployment_ids(ecs)) == REDEPLOYED, changed(after, deployment_ids(ecs)))
     return report
 
 
@@ -250,15 +272,18 @@ def check_logs(log_text, report):
     def message(p):  # lambda_runtime's JSON subscriber nests the message and fields under `fields`
         return p.get("fields", {}).get("message")
 
-    # The replication comes first, the push second: one summary line each.
+    # The replication comes first, the push second, the batch last: one summary line each.
     summaries = [p for p in records if message(p) == "summary"]
-    check("logs: one summary line per processed event", len(summaries) == 2, summaries)
-    summaries = summaries[-1:]
+    check("logs: one summary line per processed event or batch", len(summaries) == 3, summaries)
+    requests = [p.get("span", {}).get("requestId") for p in summaries]
+    batch_images = summaries[-1].get("fields", {}).get("image", "").split(", ") if summaries else []
+    check("logs: the batch's one summary names its two distinct pushes", len(batch_images) == 2, batch_images)
+    summaries = summaries[1:2]
     request = summaries[0].get("span", {}).get("requestId") if summaries else None
     decisions = {f"{d['fields'].get('cluster')}/{d['fields'].get('service')}":
                  (d["fields"].get("outcome"), d["fields"].get("reason"))
                  for d in records if message(d) == "decision" and d.get("span", {}).get("requestId") == request}
-    count = sum(message(d) == "decision" for d in records)
+    count = sum(message(d) == "decision" and d.get("span", {}).get("requestId") in requests[:2] for d in records)
     check("logs: one decision line per listed service and processed event, same outcome and reason",
           decisions == LISTED and count == 2 * len(LISTED), f"{count} lines: {decisions}")
     fields = summaries[0].get("fields", {}) if summaries else {}

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::SqsEvent;
 use ecs_redeploy::trigger::eventbridge::{Classified, EcrImageActionEvent, IMAGE_ACTION, REPLICATION_ACTION, classify};
+use ecs_redeploy::trigger::sqs::{is_sqs_event, messages};
 use serde_json::Value;
 
 pub fn events_dir() -> PathBuf {
@@ -47,6 +49,7 @@ pub const EXPECTED: &[(&str, &str)] = &[
     ("ecr-push-failed.json", "not-successful"),
     ("ecr-image-scan.json", "other-detail-type"),
     ("ecr-storage-class.json", "not-a-push"),
+    ("sqs-batch.json", "batch"),
 ];
 
 fn event_files() -> Vec<String> {
@@ -70,7 +73,10 @@ fn every_event_file_has_an_expectation() {
 fn event_files_round_trip_through_their_typed_model() {
     for name in event_files() {
         let original = load(&name);
-        let reserialized = if original["detail-type"] == IMAGE_ACTION || original["detail-type"] == REPLICATION_ACTION {
+        let reserialized = if is_sqs_event(&original) {
+            let typed: SqsEvent = serde_json::from_value(original.clone()).expect(&name);
+            serde_json::to_value(&typed).expect(&name)
+        } else if original["detail-type"] == IMAGE_ACTION || original["detail-type"] == REPLICATION_ACTION {
             let typed: EcrImageActionEvent = serde_json::from_value(original.clone()).expect(&name);
             serde_json::to_value(&typed).expect(&name)
         } else {
@@ -84,7 +90,17 @@ fn event_files_round_trip_through_their_typed_model() {
 #[test]
 fn event_files_classify_as_named() {
     for (name, expected) in EXPECTED {
-        let got = match classify(load(name)).unwrap_or_else(|e| panic!("{name}: {e}")) {
+        let event = load(name);
+        if is_sqs_event(&event) {
+            let bodies = messages(event, chrono::Utc::now()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(
+                bodies.iter().all(|m| matches!(m.body, Ok(Classified::Push(_)))),
+                "{name}: every message is a push"
+            );
+            assert_eq!(*expected, "batch", "{name}");
+            continue;
+        }
+        let got = match classify(event).unwrap_or_else(|e| panic!("{name}: {e}")) {
             Classified::Push(_) => "push",
             Classified::Ignored(why) => why.code(),
         };

@@ -9,7 +9,7 @@ use std::time::Duration;
 use ecs_redeploy::domain::report::{Invocation, Report, Status};
 use ecs_redeploy::ecs::sdk::SdkEcs;
 use ecs_redeploy::engine::Redeployer;
-use ecs_redeploy::trigger::lambda::{InvocationError, handle};
+use ecs_redeploy::trigger::lambda::{InvocationError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
 
 use crate::events::{event_after_seeding, load_now};
@@ -46,7 +46,7 @@ fn fleet_specs() -> (Vec<ServiceSpec>, BTreeSet<String>) {
 
 async fn deliver(redeployer: &Redeployer<SdkEcs>, event: &serde_json::Value) -> Report {
     match handle(redeployer, LambdaEvent::new(event.clone(), Context::default())).await {
-        Ok(Invocation::Processed(report)) => *report,
+        Ok(Response::Event(Invocation::Processed(report))) => *report,
         Err(InvocationError::Incomplete { report, .. }) => *report,
         other => panic!("{other:?}"),
     }

@@ -6,7 +6,7 @@ use ecs_redeploy::ecs::EcsApi;
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy::lock::DeployLock;
 use ecs_redeploy::lock::dynamodb::DynamoDbLock;
-use ecs_redeploy::trigger::lambda::{InvocationError, handle};
+use ecs_redeploy::trigger::lambda::{InvocationError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -25,7 +25,7 @@ async fn invoke<E: EcsApi, L: DeployLock>(
     event: &Value,
 ) -> Result<Report, InvocationError> {
     match handle(redeployer, LambdaEvent::new(event.clone(), Context::default())).await? {
-        Invocation::Processed(report) => Ok(*report),
+        Response::Event(Invocation::Processed(report)) => Ok(*report),
         other => panic!("not processed: {other:?}"),
     }
 }
