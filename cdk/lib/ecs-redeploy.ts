@@ -5,7 +5,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
@@ -58,40 +58,77 @@ export interface EcsRedeployProps {
   readonly retryMode?: RetryMode;
   /** AWS SDK attempts per ECS call, 1–10. Default: 5. */
   readonly maxAttempts?: number;
-  /** Default: 1, so a burst of pushes is handled one push at a time instead of storming the ECS API. */
+  /**
+   * Default: `Unreserved`; `maxConcurrentBatches` already bounds the invocations the queue starts. A reservation
+   * must be at least `maxConcurrentBatches` (checked at synth time): below it, throttled batches return to the
+   * queue and count towards `maxReceiveCount`.
+   */
   readonly reservedConcurrency?: ReservedConcurrency;
+  /**
+   * Most push events handed to one invocation, 1–100. Above 10 needs a `batchWindow` of at least 1 second.
+   * Default: 10.
+   */
+  readonly batchSize?: number;
+  /**
+   * How long the event queue gathers push events before invoking the function, 0–300 whole seconds
+   * (`MaximumBatchingWindowInSeconds`); pushes of one release arrive together and share an invocation.
+   * Default: 5 seconds.
+   */
+  readonly batchWindow?: Duration;
+  /**
+   * Most invocations the event queue runs at once (`ScalingConfig.MaximumConcurrency`), 2–1000; bounds the load a
+   * burst of pushes puts on the ECS API. Default: 2 (Lambda's minimum).
+   */
+  readonly maxConcurrentBatches?: number;
+  /**
+   * Deliveries of a push event that fail before it moves to the event dead-letter queue, 1–1000. A failed event
+   * is retried once the queue's visibility timeout (6 × `timeout`) has passed. Default: 5.
+   */
+  readonly maxReceiveCount?: number;
   /** Default: `Disabled`. */
   readonly newRevisions?: NewRevisions;
   /** Default: ARM_64. */
   readonly architecture?: lambda.Architecture;
   /** Default: 128 MB. */
   readonly memorySize?: number;
-  /** Default: 5 minutes. */
+  /**
+   * Whole seconds, 1–15 minutes (at least a minute, so that 6 × `timeout` also covers `timeout` plus the longest
+   * `batchWindow`). The event queue's visibility timeout is 6 × `timeout` (AWS's advice for SQS event
+   * sources), which is also the wait before a failed push event is retried. Default: 5 minutes.
+   */
   readonly timeout?: Duration;
   /** Default: INFO. */
   readonly logLevel?: lambda.ApplicationLogLevel;
   /** Default: one month. */
   readonly logRetention?: logs.RetentionDays;
-  /** Lambda retries of a failed invocation, 0–2. Default: 2. */
-  readonly maximumRetryAttempts?: number;
-  /** Longest an event may wait in Lambda's queue, 1 minute–6 hours. Default: 6 hours. */
-  readonly maximumEventAge?: Duration;
   /** Cargo.toml of the ecs-redeploy crate. Default: the one at the root of this repository. */
   readonly manifestPath?: string;
 }
+
+/**
+ * The event queue's visibility timeout per second of function timeout: AWS advises at least 6 for an SQS event
+ * source (room for Lambda to retry a throttled batch). The SAM template's QueueVisibilityTimeout mapping holds the
+ * same products.
+ */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
 
 const REPOSITORY_PATTERN = /^[a-z0-9._/*-]+$/;
 const CLUSTER_NAME_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
 const TAG_KEY_PATTERN = /^[A-Za-z0-9 _.:/=+@-]{1,128}$/;
 
-/** The ecs-redeploy function, the EventBridge rule feeding it ECR pushes, and the queues that keep what failed. */
+/**
+ * The ecs-redeploy function, the EventBridge rule that puts ECR pushes on a queue, the event source mapping that
+ * hands the queued events to the function in batches, and the dead-letter queues that keep what failed.
+ */
 export class EcsRedeploy extends Construct {
   readonly function: lambda.Function;
   readonly rule: events.Rule;
-  /** Push events EventBridge could not deliver to the function. */
+  /** Push events on their way to the function; each message body is the EventBridge event. */
+  readonly eventQueue: sqs.Queue;
+  /** Push events the function failed `maxReceiveCount` times; the body is the EventBridge event. */
+  readonly eventDeadLetterQueue: sqs.Queue;
+  /** Push events EventBridge could not put on the event queue (the rule's dead-letter queue). */
   readonly undeliveredEventQueue: sqs.Queue;
-  /** Invocations that still failed after Lambda's retries, with the original event. */
-  readonly failedInvocationQueue: sqs.Queue;
   readonly logGroup: logs.LogGroup;
   /** The deploy-lock table (`LOCK_TABLE`); undefined when `deployLock` is `Disabled`. */
   readonly lockTable?: dynamodb.Table;
@@ -100,9 +137,20 @@ export class EcsRedeploy extends Construct {
     super(scope, id);
     validate(props);
     const clusters = props.clusters ?? [];
+    const timeout = props.timeout ?? Duration.minutes(5);
 
-    this.undeliveredEventQueue = deadLetterQueue(this, 'UndeliveredEventQueue');
-    this.failedInvocationQueue = deadLetterQueue(this, 'FailedInvocationQueue');
+    this.undeliveredEventQueue = deadLetterQueue(this, 'UndeliveredEventQueue', "the EventBridge rule target's");
+    this.eventDeadLetterQueue = deadLetterQueue(this, 'EventDeadLetterQueue', "the event queue's");
+    this.eventQueue = new sqs.Queue(this, 'EventQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(VISIBILITY_TIMEOUT_FACTOR * timeout.toSeconds()),
+      // Shorter than the dead-letter queue's 14 days: a moved message keeps its original enqueue time.
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.eventDeadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
+      // Its messages are push events nothing has acted on yet; a failed first create leaves nothing behind.
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+    });
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -124,13 +172,13 @@ export class EcsRedeploy extends Construct {
       );
     }
 
-    const reserved = props.reservedConcurrency ?? 1;
+    const reserved = props.reservedConcurrency ?? 'Unreserved';
     this.function = new RustFunction(this, 'Function', {
       manifestPath: props.manifestPath ?? path.join(__dirname, '..', '..', 'Cargo.toml'),
       binaryName: 'ecs-redeploy',
       architecture: props.architecture ?? lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 128,
-      timeout: props.timeout ?? Duration.minutes(5),
+      timeout,
       role,
       reservedConcurrentExecutions: reserved === 'Unreserved' ? undefined : reserved,
       loggingFormat: lambda.LoggingFormat.JSON,
@@ -147,10 +195,19 @@ export class EcsRedeploy extends Construct {
         RETRY_MODE: props.retryMode ?? 'adaptive',
         MAX_ATTEMPTS: String(props.maxAttempts ?? 5),
       },
-      retryAttempts: props.maximumRetryAttempts ?? 2,
-      maxEventAge: props.maximumEventAge ?? Duration.hours(6),
-      onFailure: new destinations.SqsDestination(this.failedInvocationQueue),
     });
+    // The only way events reach the function. It reports the messages it failed (ReportBatchItemFailures); they
+    // come back after the visibility timeout and go to the dead-letter queue after maxReceiveCount receives.
+    // Grants the role ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes and GetQueueUrl on
+    // this queue only.
+    this.function.addEventSource(
+      new eventSources.SqsEventSource(this.eventQueue, {
+        batchSize: props.batchSize ?? 10,
+        maxBatchingWindow: props.batchWindow ?? Duration.seconds(5),
+        maxConcurrency: props.maxConcurrentBatches ?? 2,
+        reportBatchItemFailures: true,
+      }),
+    );
 
     const repositories = props.repositories ?? [];
     const replicated = props.replicatedImages === 'Redeploy';
@@ -164,17 +221,22 @@ export class EcsRedeploy extends Construct {
         detail: {
           'action-type': replicated ? ['PUSH', 'REPLICATE'] : ['PUSH'],
           result: ['SUCCESS'],
+          // Drops untagged pushes (multi-arch child manifests, attestations, pushes by digest) at the source:
+          // anything-but matches only a present field, so pushes without the field are dropped too. The function
+          // ignores such events anyway.
+          'image-tag': events.Match.anythingBut(''),
           // Same form as the SAM template: a wildcard without * matches the exact name. Replication events
-          // carry the same repository-name field.
+          // carry the same repository-name and image-tag fields.
           ...(repositories.length > 0 && {
             'repository-name': events.Match.anyOf(...repositories.map((r) => events.Match.wildcard(r))),
           }),
         },
       },
     });
-    // Retries only matter when Lambda rejects the asynchronous invoke: keep trying as long as allowed.
+    // The target's queue policy lets events.amazonaws.com send from this rule only (aws:SourceArn). Retries only
+    // matter when SQS refuses the message: keep trying as long as allowed, then keep the event in the rule's DLQ.
     this.rule.addTarget(
-      new targets.LambdaFunction(this.function, {
+      new targets.SqsQueue(this.eventQueue, {
         retryAttempts: 185,
         maxEventAge: Duration.hours(24),
         deadLetterQueue: this.undeliveredEventQueue,
@@ -183,17 +245,21 @@ export class EcsRedeploy extends Construct {
   }
 }
 
-function deadLetterQueue(scope: Construct, id: string): sqs.Queue {
+/**
+ * A queue of events that failed, encrypted with SQS-managed keys (EventBridge cannot send to a queue encrypted with
+ * the AWS managed KMS key), TLS only, kept 14 days.
+ */
+function deadLetterQueue(scope: Construct, id: string, of: string): sqs.Queue {
   const queue = new sqs.Queue(scope, id, {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     retentionPeriod: Duration.days(14),
     enforceSSL: true,
-    // Its messages are events that were not acted on: keep them even when the stack goes.
-    removalPolicy: RemovalPolicy.RETAIN,
+    // Its messages are events that were not acted on: keep them when the stack goes (but not after a failed create).
+    removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
   });
   Validations.of(queue).acknowledge({
     id: 'AwsSolutions-SQS3',
-    reason: 'This queue is itself a dead-letter queue (EventBridge DLQ or Lambda on-failure destination).',
+    reason: `This queue is itself a dead-letter queue (${of}).`,
   });
   return queue;
 }
@@ -283,6 +349,14 @@ function grantEcsAccess(role: iam.Role, clusters: string[], newRevisions: NewRev
   }
 }
 
+/** A duration in seconds; NaN when it is not a whole number of seconds or not known at synth time. */
+function wholeSeconds(duration: Duration | undefined): number | undefined {
+  if (duration === undefined) return undefined;
+  if (duration.isUnresolved()) return NaN;
+  const ms = duration.toMilliseconds();
+  return ms % 1000 === 0 ? ms / 1000 : NaN;
+}
+
 function validate(props: EcsRedeployProps): void {
   const check = (ok: boolean, message: string) => {
     if (!ok) throw new Error(`EcsRedeploy: ${message}`);
@@ -296,6 +370,18 @@ function validate(props: EcsRedeployProps): void {
   const reserved = props.reservedConcurrency;
   check(reserved === undefined || reserved === 'Unreserved' || inRange(reserved, 1, 9999),
     'reservedConcurrency must be a positive integer or Unreserved');
+  check(inRange(props.batchSize, 1, 100), 'batchSize must be an integer in 1..100');
+  const window = wholeSeconds(props.batchWindow);
+  check(window === undefined || (window >= 0 && window <= 300), 'batchWindow must be whole seconds in 0..300');
+  check((props.batchSize ?? 10) <= 10 || (window ?? 5) >= 1,
+    'a batchSize above 10 needs a batchWindow of at least 1 second (Lambda takes larger batches from SQS only then)');
+  check(inRange(props.maxConcurrentBatches, 2, 1000), 'maxConcurrentBatches must be an integer in 2..1000');
+  check(inRange(props.maxReceiveCount, 1, 1000), 'maxReceiveCount must be an integer in 1..1000');
+  const timeout = wholeSeconds(props.timeout);
+  check(timeout === undefined || (timeout >= 60 && timeout <= 900), 'timeout must be whole seconds in 60..900');
+  check(typeof reserved !== 'number' || reserved >= (props.maxConcurrentBatches ?? 2),
+    `reservedConcurrency (${reserved}) must be at least maxConcurrentBatches (${props.maxConcurrentBatches ?? 2}): ` +
+      'throttled batches would return to the queue and count towards maxReceiveCount');
   check(props.tagKey === undefined || TAG_KEY_PATTERN.test(props.tagKey), `invalid tag key "${props.tagKey}"`);
   const oneOf = (name: string, value: string | undefined, allowed: string[]) =>
     check(value === undefined || allowed.includes(value), `${name} must be one of ${allowed.join(', ')}`);

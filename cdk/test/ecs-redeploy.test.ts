@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { App, Stack, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -61,6 +61,24 @@ function tableId(template: Template): string | undefined {
   return ids[0];
 }
 
+/** Logical ids of the three queues, found by their construct ids. */
+function queueId(template: Template, name: string): string {
+  const ids = Object.keys(template.findResources('AWS::SQS::Queue')).filter((id) => id.startsWith(`EcsRedeploy${name}`));
+  assert.equal(ids.length, 1, `queue ${name}: ${ids}`);
+  return ids[0];
+}
+const eventQueueId = (template: Template) => queueId(template, 'EventQueue');
+const eventDlqId = (template: Template) => queueId(template, 'EventDeadLetterQueue');
+const undeliveredId = (template: Template) => queueId(template, 'UndeliveredEventQueue');
+
+function queuePolicyStatements(template: Template, queue: string): (Statement & { Principal?: unknown })[] {
+  const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter(
+    (p) => JSON.stringify(p.Properties.Queues) === JSON.stringify([{ Ref: queue }]),
+  );
+  assert.equal(policies.length, 1, `policies of ${queue}`);
+  return policies[0].Properties.PolicyDocument.Statement;
+}
+
 describe('EcsRedeploy', () => {
   test('the rule matches successful ECR pushes of every repository by default', () => {
     const rules = Object.values(synth().findResources('AWS::Events::Rule'));
@@ -68,7 +86,7 @@ describe('EcsRedeploy', () => {
     assert.deepEqual(rules[0].Properties.EventPattern, {
       source: ['aws.ecr'],
       'detail-type': ['ECR Image Action'],
-      detail: { 'action-type': ['PUSH'], result: ['SUCCESS'] },
+      detail: { 'action-type': ['PUSH'], result: ['SUCCESS'], 'image-tag': [{ 'anything-but': [''] }] },
     });
   });
 
@@ -83,6 +101,7 @@ describe('EcsRedeploy', () => {
       detail: {
         'action-type': ['PUSH', 'REPLICATE'],
         result: ['SUCCESS'],
+        'image-tag': [{ 'anything-but': [''] }],
         'repository-name': [{ wildcard: 'team-a/*' }, { wildcard: 'web' }],
       },
     });
@@ -94,10 +113,13 @@ describe('EcsRedeploy', () => {
     assert.deepEqual(rule.Properties.EventPattern.detail['action-type'], ['PUSH']);
   });
 
-  test('repositories become wildcard filters on the repository name', () => {
+  test('repositories become wildcard filters on the repository name, beside the tag filter', () => {
     synth({ repositories: ['team-a/*', 'web'] }).hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
-        detail: { 'repository-name': [{ wildcard: 'team-a/*' }, { wildcard: 'web' }] },
+        detail: {
+          'repository-name': [{ wildcard: 'team-a/*' }, { wildcard: 'web' }],
+          'image-tag': [{ 'anything-but': [''] }],
+        },
       },
     });
   });
@@ -110,7 +132,6 @@ describe('EcsRedeploy', () => {
     assert.deepEqual(fn.Architectures, ['arm64']);
     assert.equal(fn.MemorySize, 128);
     assert.equal(fn.Timeout, 300);
-    assert.equal(fn.ReservedConcurrentExecutions, 1);
     const logGroups = template.findResources('AWS::Logs::LogGroup');
     assert.equal(Object.keys(logGroups).length, 1);
     const [logGroupId, logGroup] = Object.entries(logGroups)[0];
@@ -216,53 +237,144 @@ describe('EcsRedeploy', () => {
     assert.equal(statement(template, 'RegisterRevisions').Action, 'ecs:RegisterTaskDefinition');
   });
 
-  test('both dead-letter queues exist, are encrypted, keep messages 14 days and refuse plain HTTP', () => {
+  test('three queues: the event queue and two dead-letter queues, encrypted, TLS only, kept unless a create fails', () => {
     const template = synth();
     const queues = template.findResources('AWS::SQS::Queue');
-    assert.equal(Object.keys(queues).length, 2);
+    assert.deepEqual(Object.keys(queues).sort(), [eventQueueId(template), eventDlqId(template), undeliveredId(template)].sort());
     for (const queue of Object.values(queues)) {
       assert.equal(queue.Properties.SqsManagedSseEnabled, true);
-      assert.equal(queue.Properties.MessageRetentionPeriod, 14 * 24 * 3600);
+      assert.equal(queue.Properties.KmsMasterKeyId, undefined);
+      assert.equal(queue.DeletionPolicy, 'RetainExceptOnCreate');
+      assert.equal(queue.UpdateReplacePolicy, 'Retain');
     }
+    assert.equal(queues[eventDlqId(template)].Properties.MessageRetentionPeriod, 14 * 24 * 3600);
+    assert.equal(queues[undeliveredId(template)].Properties.MessageRetentionPeriod, 14 * 24 * 3600);
+    // Shorter than the dead-letter queue's retention: a moved message keeps its original enqueue time.
+    assert.equal(queues[eventQueueId(template)].Properties.MessageRetentionPeriod, 4 * 24 * 3600);
     const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy'));
-    assert.equal(policies.length, 2);
+    assert.equal(policies.length, 3);
     for (const policy of policies) {
+      const [queue] = policy.Properties.Queues as { Ref: string }[];
       assert.ok(
-        policy.Properties.PolicyDocument.Statement.some(
-          (s: Statement) => s.Effect === 'Deny' && JSON.stringify(s.Condition) === '{"Bool":{"aws:SecureTransport":"false"}}',
+        (policy.Properties.PolicyDocument.Statement as Statement[]).some(
+          (s) =>
+            s.Effect === 'Deny' &&
+            JSON.stringify(s.Condition) === '{"Bool":{"aws:SecureTransport":"false"}}' &&
+            s.Action === 'sqs:*' &&
+            JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::GetAtt': [queue.Ref, 'Arn'] }),
         ),
+        `${queue.Ref} accepts plain HTTP`,
       );
     }
   });
 
-  test('undelivered events and failed invocations go to separate queues', () => {
+  test('the rule targets the event queue, retrying for a day before its own dead-letter queue', () => {
     const template = synth();
-    const queueIds = Object.keys(template.findResources('AWS::SQS::Queue'));
-    const undelivered = queueIds.find((id) => id.includes('UndeliveredEventQueue'));
-    const failed = queueIds.find((id) => id.includes('FailedInvocationQueue'));
-    template.hasResourceProperties('AWS::Events::Rule', {
-      Targets: [
-        Match.objectLike({
-          RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
-          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [undelivered, 'Arn'] } },
-        }),
-      ],
+    const rules = Object.values(template.findResources('AWS::Events::Rule'));
+    assert.equal(rules.length, 1);
+    const targets = rules[0].Properties.Targets;
+    assert.equal(targets.length, 1);
+    assert.deepEqual(targets[0].Arn, { 'Fn::GetAtt': [eventQueueId(template), 'Arn'] });
+    assert.deepEqual(targets[0].RetryPolicy, { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 });
+    assert.deepEqual(targets[0].DeadLetterConfig, { Arn: { 'Fn::GetAtt': [undeliveredId(template), 'Arn'] } });
+    // One delivery path: nothing invokes the function directly or asynchronously.
+    assert.deepEqual(Object.keys(template.findResources('AWS::Lambda::Permission')), []);
+    assert.deepEqual(Object.keys(template.findResources('AWS::Lambda::EventInvokeConfig')), []);
+  });
+
+  test('only events.amazonaws.com, sending for this rule, may put messages on the event queue and the rule DLQ', () => {
+    const template = synth();
+    const rule = Object.keys(template.findResources('AWS::Events::Rule'))[0];
+    for (const queue of [eventQueueId(template), undeliveredId(template)]) {
+      const allows = queuePolicyStatements(template, queue).filter((s) => s.Effect === 'Allow');
+      assert.ok(allows.length > 0, `${queue}: no Allow statement`);
+      assert.ok(actions(allows).includes('sqs:SendMessage'), `${queue}: no SendMessage`);
+      for (const allow of allows) {
+        assert.deepEqual(allow.Principal, { Service: 'events.amazonaws.com' }, `${queue}: ${JSON.stringify(allow)}`);
+        assert.deepEqual(allow.Condition, { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [rule, 'Arn'] } } });
+        assert.deepEqual(allow.Resource, { 'Fn::GetAtt': [queue, 'Arn'] });
+        assert.deepEqual(actions([allow]).filter((a) => !['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'].includes(a)), []);
+      }
+    }
+    // Nothing but the event queue's redrive writes to its dead-letter queue.
+    assert.deepEqual(queuePolicyStatements(template, eventDlqId(template)).filter((s) => s.Effect === 'Allow'), []);
+  });
+
+  test('the event queue redrives to its dead-letter queue after maxReceiveCount receives', () => {
+    const redrive = (template: Template) => template.findResources('AWS::SQS::Queue')[eventQueueId(template)].Properties.RedrivePolicy;
+    const defaults = synth();
+    assert.deepEqual(redrive(defaults), { deadLetterTargetArn: { 'Fn::GetAtt': [eventDlqId(defaults), 'Arn'] }, maxReceiveCount: 5 });
+    assert.equal(redrive(synth({ maxReceiveCount: 12 })).maxReceiveCount, 12);
+  });
+
+  test("the event queue's visibility timeout is 6 x the function timeout", () => {
+    for (const [timeout, seconds] of [[undefined, 300], [Duration.minutes(1), 60], [Duration.seconds(450), 450], [Duration.minutes(15), 900]] as const) {
+      const template = synth({ timeout });
+      assert.equal(functionProperties(template).Timeout, seconds);
+      assert.equal(template.findResources('AWS::SQS::Queue')[eventQueueId(template)].Properties.VisibilityTimeout, 6 * seconds);
+      // Also covers the function timeout plus the longest batching window.
+      assert.ok(6 * seconds >= seconds + 300);
+    }
+  });
+
+  test('the event source mapping hands the function batches from the event queue, with partial failures', () => {
+    const defaults = synth();
+    const mapping = (template: Template) => {
+      const found = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'));
+      assert.equal(found.length, 1);
+      return found[0].Properties;
+    };
+    const fnId = Object.keys(defaults.findResources('AWS::Lambda::Function'))[0];
+    assert.deepEqual(mapping(defaults), {
+      EventSourceArn: { 'Fn::GetAtt': [eventQueueId(defaults), 'Arn'] },
+      FunctionName: { Ref: fnId },
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 5,
+      ScalingConfig: { MaximumConcurrency: 2 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
-    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [{ Ref: undelivered }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage' }),
-        ]),
-      },
-    });
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-      MaximumRetryAttempts: 2,
-      MaximumEventAgeInSeconds: 21600,
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [failed, 'Arn'] } } },
-    });
-    const sendToFailed = allowStatements(template).find((s) => actions([s]).includes('sqs:SendMessage'));
-    assert.deepEqual(sendToFailed?.Resource, { 'Fn::GetAtt': [failed, 'Arn'] });
+    const custom = mapping(synth({ batchSize: 50, batchWindow: Duration.minutes(5), maxConcurrentBatches: 20 }));
+    assert.equal(custom.BatchSize, 50);
+    assert.equal(custom.MaximumBatchingWindowInSeconds, 300);
+    assert.deepEqual(custom.ScalingConfig, { MaximumConcurrency: 20 });
+    assert.equal(mapping(synth({ batchWindow: Duration.seconds(0), batchSize: 1 })).MaximumBatchingWindowInSeconds, 0);
+  });
+
+  test('the role may consume the event queue only, and send to no queue', () => {
+    const template = synth();
+    const sqsStatements = allowStatements(template).filter((s) => actions([s]).some((a) => a.startsWith('sqs:')));
+    assert.equal(sqsStatements.length, 1);
+    assert.deepEqual(sqsStatements[0].Resource, { 'Fn::GetAtt': [eventQueueId(template), 'Arn'] });
+    assert.equal(sqsStatements[0].Condition, undefined);
+    const granted = actions(sqsStatements).sort();
+    for (const needed of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility']) {
+      assert.ok(granted.includes(needed), `${needed} missing`);
+    }
+    // CDK's grantConsumeMessages adds GetQueueUrl (read-only, same queue); nothing else.
+    assert.deepEqual(granted.filter((a) => !['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes',
+      'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl'].includes(a)), []);
+    // Lambda checks the role's permissions when it creates the mapping: the function (which the mapping refers to)
+    // waits for the policy.
+    const policy = Object.keys(template.findResources('AWS::IAM::Policy'))[0];
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    assert.ok((fn.DependsOn as string[]).includes(policy));
+  });
+
+  test('the function reserves no concurrency unless asked, and a reservation covers the concurrent batches', () => {
+    assert.equal(functionProperties(synth()).ReservedConcurrentExecutions, undefined);
+    assert.equal(functionProperties(synth({ reservedConcurrency: 'Unreserved' })).ReservedConcurrentExecutions, undefined);
+    assert.equal(functionProperties(synth({ reservedConcurrency: 2 })).ReservedConcurrentExecutions, 2);
+    assert.equal(functionProperties(synth({ reservedConcurrency: 10, maxConcurrentBatches: 10 })).ReservedConcurrentExecutions, 10);
+    assert.throws(() => stackWith({ reservedConcurrency: 1 }), /reservedConcurrency \(1\) must be at least maxConcurrentBatches \(2\)/);
+    assert.throws(() => stackWith({ reservedConcurrency: 5, maxConcurrentBatches: 6 }), /at least maxConcurrentBatches \(6\)/);
+  });
+
+  test('the construct exposes its queues', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const construct = new EcsRedeploy(new Stack(app, 'Test'), 'EcsRedeploy');
+    const ids = new Set([construct.eventQueue, construct.eventDeadLetterQueue, construct.undeliveredEventQueue].map((q) => q.node.path));
+    assert.equal(ids.size, 3);
+    assert.equal(construct.eventQueue.deadLetterQueue?.queue, construct.eventDeadLetterQueue);
   });
 
   test('no IAM statement allows a wildcard action', () => {
@@ -317,6 +429,21 @@ describe('EcsRedeploy', () => {
     assert.throws(() => stackWith({ maxAttempts: 0 }), /maxAttempts/);
     assert.throws(() => stackWith({ reservedConcurrency: 0 }), /reservedConcurrency/);
     assert.throws(() => stackWith({ tagKey: 'a,b' }), /tag key/);
+    assert.throws(() => stackWith({ batchSize: 0 }), /batchSize must be an integer in 1\.\.100/);
+    assert.throws(() => stackWith({ batchSize: 101 }), /batchSize/);
+    assert.throws(() => stackWith({ batchSize: 2.5 }), /batchSize/);
+    assert.throws(() => stackWith({ batchWindow: Duration.seconds(301) }), /batchWindow must be whole seconds in 0\.\.300/);
+    assert.throws(() => stackWith({ batchWindow: Duration.millis(1500) }), /batchWindow/);
+    assert.throws(() => stackWith({ batchSize: 11, batchWindow: Duration.seconds(0) }),
+      /batchSize above 10 needs a batchWindow of at least 1 second/);
+    stackWith({ batchSize: 10, batchWindow: Duration.seconds(0) });
+    stackWith({ batchSize: 100, batchWindow: Duration.seconds(1) });
+    assert.throws(() => stackWith({ maxConcurrentBatches: 1 }), /maxConcurrentBatches must be an integer in 2\.\.1000/);
+    assert.throws(() => stackWith({ maxConcurrentBatches: 1001 }), /maxConcurrentBatches/);
+    assert.throws(() => stackWith({ maxReceiveCount: 0 }), /maxReceiveCount must be an integer in 1\.\.1000/);
+    assert.throws(() => stackWith({ maxReceiveCount: 1001 }), /maxReceiveCount/);
+    assert.throws(() => stackWith({ timeout: Duration.seconds(59) }), /timeout must be whole seconds in 60\.\.900/);
+    assert.throws(() => stackWith({ timeout: Duration.minutes(16) }), /timeout/);
     // Values a JavaScript caller (no type checking) could pass.
     const untyped = (props: Record<string, string>) => stackWith(props as EcsRedeployProps);
     assert.throws(() => untyped({ defaultAction: 'Pin' }), /defaultAction must be one of force, pin/);

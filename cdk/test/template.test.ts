@@ -1,0 +1,215 @@
+// Checks on the SAM template (../../template.yaml) that cfn-lint cannot make: values derived by hand (the
+// visibility-timeout table), the delivery path, and that the template and the construct build the same rule
+// pattern and use the same defaults.
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as cfninc from 'aws-cdk-lib/cloudformation-include';
+import { EcsRedeploy, EcsRedeployProps, VISIBILITY_TIMEOUT_FACTOR } from '../lib';
+
+type Json = any;
+
+const TEMPLATE = path.join(__dirname, '..', '..', 'template.yaml');
+
+/** template.yaml as JSON, short-form tags expanded (`!GetAtt A.B` may stay the string form `"A.B"`). */
+function samTemplate(): Json {
+  const stack = new Stack(new App(), 'Sam');
+  new cfninc.CfnInclude(stack, 'Template', { templateFile: TEMPLATE });
+  return Template.fromStack(stack).toJSON();
+}
+
+const sam = samTemplate();
+const resources: Record<string, Json> = sam.Resources;
+const parameters: Record<string, Json> = sam.Parameters;
+
+/** `{"Fn::GetAtt": ...}` in either form, as `Resource.Attribute`. */
+function getAtt(value: Json): string | undefined {
+  const att = value?.['Fn::GetAtt'];
+  return Array.isArray(att) ? att.join('.') : att;
+}
+
+function constructTemplate(props: EcsRedeployProps = {}): Json {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Construct');
+  new EcsRedeploy(stack, 'EcsRedeploy', props);
+  return Template.fromStack(stack).toJSON();
+}
+
+/** The only resource of a type in a template. */
+function only(template: Json, type: string): Json {
+  const found = Object.values<Json>(template.Resources).filter((r) => r.Type === type);
+  assert.equal(found.length, 1, type);
+  return found[0];
+}
+
+/**
+ * Evaluates the intrinsic functions the rule pattern uses (Ref to parameters, Fn::If, Fn::Join, Fn::Split, Fn::Sub,
+ * and Fn::Equals / Fn::Not in conditions) for the given parameter values (defaults otherwise).
+ */
+function evaluate(node: Json, values: Record<string, string>): Json {
+  const param = (name: string) => {
+    assert.ok(name in parameters, `unknown parameter ${name}`);
+    return name in values ? values[name] : String(parameters[name].Default);
+  };
+  const condition = (name: string): boolean => evaluate(sam.Conditions[name], values);
+  const walk = (n: Json): Json => {
+    if (Array.isArray(n)) return n.map(walk);
+    if (n === null || typeof n !== 'object') return n;
+    const [key] = Object.keys(n);
+    const arg = n[key];
+    switch (key) {
+      case 'Ref': return param(arg);
+      case 'Fn::If': return condition(arg[0]) ? walk(arg[1]) : walk(arg[2]);
+      case 'Fn::Join': return (walk(arg[1]) as string[]).join(arg[0]);
+      case 'Fn::Split': return (walk(arg[1]) as string).split(arg[0]);
+      case 'Fn::Equals': return String(walk(arg[0])) === String(walk(arg[1]));
+      case 'Fn::Not': return !walk(arg[0]);
+      case 'Fn::Sub': {
+        const [text, vars] = Array.isArray(arg) ? arg : [arg, {}];
+        return (text as string).replace(/\$\{([^}]+)\}/g, (_, name: string) =>
+          name in vars ? walk(vars[name]) : param(name));
+      }
+      default: return n;
+    }
+  };
+  return walk(node);
+}
+
+describe('template.yaml', () => {
+  test('the visibility-timeout table has one entry per allowed Timeout, each 6 x its key', () => {
+    const table: Record<string, { Seconds: number }> = sam.Mappings.QueueVisibilityTimeout;
+    const allowed: number[] = parameters.Timeout.AllowedValues.map(Number);
+    assert.deepEqual(Object.keys(table).map(Number).sort((a, b) => a - b), [...allowed].sort((a, b) => a - b));
+    for (const [timeout, { Seconds }] of Object.entries(table)) {
+      assert.equal(Seconds, VISIBILITY_TIMEOUT_FACTOR * Number(timeout), `Timeout ${timeout}`);
+      // The visibility timeout also covers the function timeout plus the longest batching window.
+      assert.ok(Seconds >= Number(timeout) + parameters.BatchWindow.MaxValue, `Timeout ${timeout}`);
+    }
+    assert.ok(allowed.includes(Number(parameters.Timeout.Default)));
+  });
+
+  test("the event queue's visibility timeout is looked up by the function's Timeout", () => {
+    assert.deepEqual(resources.RedeployFunction.Properties.Timeout, { Ref: 'Timeout' });
+    assert.deepEqual(resources.EventQueue.Properties.VisibilityTimeout, {
+      'Fn::FindInMap': ['QueueVisibilityTimeout', { Ref: 'Timeout' }, 'Seconds'],
+    });
+  });
+
+  test('the rule puts events on the event queue, with a retry policy and its own dead-letter queue', () => {
+    const targets = resources.EcrPushRule.Properties.Targets;
+    assert.equal(targets.length, 1);
+    assert.equal(getAtt(targets[0].Arn), 'EventQueue.Arn');
+    assert.deepEqual(targets[0].RetryPolicy, { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 });
+    assert.equal(getAtt(targets[0].DeadLetterConfig.Arn), 'UndeliveredEventQueue.Arn');
+    // One delivery path: no invoke permission, no asynchronous-invoke configuration.
+    const types = Object.values<Json>(resources).map((r) => r.Type);
+    assert.ok(!types.includes('AWS::Lambda::Permission'));
+    assert.ok(!('EventInvokeConfig' in resources.RedeployFunction.Properties));
+  });
+
+  test('the function consumes the event queue in batches, reporting partial failures', () => {
+    const events = resources.RedeployFunction.Properties.Events;
+    assert.deepEqual(Object.keys(events), ['PushEvents']);
+    assert.equal(events.PushEvents.Type, 'SQS');
+    const { Queue, ...properties } = events.PushEvents.Properties;
+    assert.equal(getAtt(Queue), 'EventQueue.Arn');
+    assert.deepEqual(properties, {
+      BatchSize: { Ref: 'BatchSize' },
+      MaximumBatchingWindowInSeconds: { Ref: 'BatchWindow' },
+      ScalingConfig: { MaximumConcurrency: { Ref: 'MaxConcurrentBatches' } },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    assert.deepEqual(resources.EventQueue.Properties.RedrivePolicy.maxReceiveCount, { Ref: 'MaxReceiveCount' });
+    assert.equal(getAtt(resources.EventQueue.Properties.RedrivePolicy.deadLetterTargetArn), 'EventDeadLetterQueue.Arn');
+  });
+
+  test('the role may consume the event queue and send to no queue', () => {
+    const statements = resources.RedeployFunctionRole.Properties.Policies.flatMap((p: Json) =>
+      p.PolicyDocument ? p.PolicyDocument.Statement : (p['Fn::If'] ?? []).slice(1).flatMap((b: Json) => b.PolicyDocument?.Statement ?? []),
+    );
+    const sqsStatements = statements.filter((s: Json) => [s.Action].flat().some((a: unknown) => typeof a === 'string' && a.startsWith('sqs:')));
+    assert.equal(sqsStatements.length, 1);
+    assert.deepEqual([sqsStatements[0].Action].flat().sort(),
+      ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage']);
+    assert.equal(getAtt(sqsStatements[0].Resource), 'EventQueue.Arn');
+  });
+
+  test('queues: SSE-SQS, TLS only, kept unless a create fails; the event queue admits only this rule', () => {
+    const queues = Object.entries<Json>(resources).filter(([, r]) => r.Type === 'AWS::SQS::Queue').map(([id]) => id).sort();
+    assert.deepEqual(queues, ['EventDeadLetterQueue', 'EventQueue', 'UndeliveredEventQueue']);
+    for (const id of queues) {
+      const queue = resources[id];
+      assert.equal(queue.Properties.SqsManagedSseEnabled, true, id);
+      assert.equal(queue.DeletionPolicy, 'RetainExceptOnCreate', id);
+      assert.equal(queue.UpdateReplacePolicy, 'Retain', id);
+      const policy = resources[`${id}Policy`];
+      assert.deepEqual(policy.Properties.Queues, [{ Ref: id }]);
+      const statements: Json[] = policy.Properties.PolicyDocument.Statement;
+      const deny = statements.find((s) => s.Effect === 'Deny');
+      assert.deepEqual(deny.Condition, { Bool: { 'aws:SecureTransport': 'false' } }, id);
+      assert.equal(getAtt(deny.Resource), `${id}.Arn`);
+      const allows = statements.filter((s) => s.Effect === 'Allow');
+      if (id === 'EventDeadLetterQueue') {
+        assert.deepEqual(allows, [], id);
+        continue;
+      }
+      assert.equal(allows.length, 1, id);
+      assert.deepEqual(allows[0].Principal, { Service: 'events.amazonaws.com' });
+      assert.equal(allows[0].Action, 'sqs:SendMessage');
+      assert.equal(getAtt(allows[0].Resource), `${id}.Arn`);
+      assert.equal(getAtt(allows[0].Condition.ArnEquals['aws:SourceArn']), 'EcrPushRule.Arn');
+    }
+    assert.equal(resources.EventDeadLetterQueue.Properties.MessageRetentionPeriod, 14 * 24 * 3600);
+    assert.equal(resources.UndeliveredEventQueue.Properties.MessageRetentionPeriod, 14 * 24 * 3600);
+    assert.ok(resources.EventQueue.Properties.MessageRetentionPeriod < 14 * 24 * 3600);
+  });
+
+  test('outputs name the event queue, its dead-letter queue and the rule dead-letter queue', () => {
+    const outputs = sam.Outputs;
+    assert.deepEqual(outputs.EventQueueUrl.Value, { Ref: 'EventQueue' });
+    assert.equal(getAtt(outputs.EventQueueArn.Value), 'EventQueue.Arn');
+    assert.deepEqual(outputs.EventDeadLetterQueueUrl.Value, { Ref: 'EventDeadLetterQueue' });
+    assert.equal(getAtt(outputs.EventDeadLetterQueueArn.Value), 'EventDeadLetterQueue.Arn');
+    assert.deepEqual(outputs.UndeliveredEventQueueUrl.Value, { Ref: 'UndeliveredEventQueue' });
+    assert.ok(!('FailedInvocationQueueUrl' in outputs));
+  });
+
+  test('parameters and construct props share defaults and ranges', () => {
+    const p = (name: string) => parameters[name];
+    assert.equal(p('ReservedConcurrency').Default, 'Unreserved');
+    assert.deepEqual([p('BatchSize').Default, p('BatchSize').MinValue, p('BatchSize').MaxValue].map(Number), [10, 1, 100]);
+    assert.deepEqual([p('BatchWindow').Default, p('BatchWindow').MinValue, p('BatchWindow').MaxValue].map(Number), [5, 0, 300]);
+    assert.deepEqual([p('MaxConcurrentBatches').Default, p('MaxConcurrentBatches').MinValue, p('MaxConcurrentBatches').MaxValue].map(Number), [2, 2, 1000]);
+    assert.deepEqual([p('MaxReceiveCount').Default, p('MaxReceiveCount').MinValue, p('MaxReceiveCount').MaxValue].map(Number), [5, 1, 1000]);
+    for (const gone of ['MaximumRetryAttempts', 'MaximumEventAgeInSeconds']) assert.ok(!(gone in parameters), gone);
+
+    const construct = constructTemplate();
+    const mapping = only(construct, 'AWS::Lambda::EventSourceMapping').Properties;
+    assert.equal(mapping.BatchSize, Number(p('BatchSize').Default));
+    assert.equal(mapping.MaximumBatchingWindowInSeconds, Number(p('BatchWindow').Default));
+    assert.equal(mapping.ScalingConfig.MaximumConcurrency, Number(p('MaxConcurrentBatches').Default));
+    const fn = only(construct, 'AWS::Lambda::Function').Properties;
+    assert.equal(fn.Timeout, Number(p('Timeout').Default));
+    assert.equal(fn.ReservedConcurrentExecutions, undefined);
+    const eventQueue = Object.values<Json>(construct.Resources).find((r) => r.Type === 'AWS::SQS::Queue' && r.Properties.RedrivePolicy);
+    assert.equal(eventQueue.Properties.RedrivePolicy.maxReceiveCount, Number(p('MaxReceiveCount').Default));
+    assert.equal(eventQueue.Properties.VisibilityTimeout, sam.Mappings.QueueVisibilityTimeout[p('Timeout').Default].Seconds);
+    assert.equal(eventQueue.Properties.MessageRetentionPeriod, resources.EventQueue.Properties.MessageRetentionPeriod);
+  });
+
+  test('the rule pattern is valid JSON and the same as the construct builds', () => {
+    const cases: [Record<string, string>, EcsRedeployProps][] = [
+      [{}, {}],
+      [{ RepositoryFilter: 'web' }, { repositories: ['web'] }],
+      [{ RepositoryFilter: 'team-a/*,web', ReplicatedImages: 'Redeploy' }, { repositories: ['team-a/*', 'web'], replicatedImages: 'Redeploy' }],
+    ];
+    for (const [values, props] of cases) {
+      const text = evaluate(resources.EcrPushRule.Properties.EventPattern, values);
+      const pattern = JSON.parse(text);
+      assert.deepEqual(pattern, only(constructTemplate(props), 'AWS::Events::Rule').Properties.EventPattern, JSON.stringify(values));
+      assert.deepEqual(pattern.detail['image-tag'], [{ 'anything-but': [''] }]);
+    }
+  });
+});
