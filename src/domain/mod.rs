@@ -3,6 +3,7 @@
 
 pub mod decide;
 pub mod image;
+pub mod outcome;
 pub mod policy;
 pub mod push;
 pub mod reason;

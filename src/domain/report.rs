@@ -1,87 +1,17 @@
-//! What an invocation did, for every service it considered: typed outcomes from the engine, rendered
-//! here into the report the Lambda returns and the CLI prints, and into one log line per decision.
+//! What an invocation did, for every service it considered: the engine's typed outcomes rendered into
+//! the report the Lambda returns and the CLI prints, and into one log line per decision.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use serde::Serialize;
-use thiserror::Error;
 use tracing::{info, warn};
 
-use super::decide::Decision;
+use super::outcome::{Failure, Outcome, ScanFailure, ServiceResult};
 use super::policy::Method;
 use super::push::Push;
 use crate::config::Mode;
-use crate::ecs::{EcsError, short_name};
-use crate::lock::LockError;
-
-/// Why a service failed; typed until the report renders it.
-#[derive(Debug, Error)]
-pub enum Failure {
-    /// Shared by every service the failed call was for (a describe batch, a task definition, a registration).
-    #[error(transparent)]
-    Ecs(Arc<EcsError>),
-    #[error(transparent)]
-    Lock(#[from] LockError),
-    /// ECS named the service a failure without an error (`DescribeServices`' `failures`).
-    #[error("{0}")]
-    Reported(String),
-}
-
-impl From<EcsError> for Failure {
-    fn from(error: EcsError) -> Self {
-        Failure::Ecs(Arc::new(error))
-    }
-}
-
-impl Failure {
-    /// Whether a retry of the invocation may get past it.
-    pub fn retryable(&self) -> bool {
-        match self {
-            Failure::Ecs(error) => error.retryable(),
-            // The lock's state is unknown: a retry asks again.
-            Failure::Lock(_) => true,
-            Failure::Reported(_) => false,
-        }
-    }
-}
-
-/// What happened to a service, with what it produced.
-#[derive(Debug)]
-pub enum Outcome {
-    Redeployed(Deployed),
-    Planned,
-    Skipped,
-    Failed(Failure),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Deployed {
-    pub deployment_id: String,
-    /// Pin mode: the revision the service was moved to.
-    pub new_task_definition: Option<String>,
-}
-
-/// The service a result is about.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceId {
-    pub cluster: String,
-    pub name: String,
-    pub arn: String,
-}
-
-/// One service's decision and outcome, as the engine leaves them.
-#[derive(Debug)]
-pub struct ServiceResult {
-    pub service: ServiceId,
-    /// `None` when the service could not be examined.
-    pub task_definition: Option<String>,
-    pub decision: Decision,
-    /// Positions (in the invocation's pushes) of the pushes behind the decision.
-    pub pushes: Vec<usize>,
-    pub outcome: Outcome,
-}
+use crate::ecs::short_name;
 
 /// The result of one event: ignored (with why), or processed into a report.
 #[derive(Clone, Debug, Serialize)]
@@ -171,15 +101,6 @@ pub struct ServiceReport {
     /// For a failure: whether a retry may succeed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retryable: Option<bool>,
-}
-
-/// A cluster-level step that failed, so some services may be missing from the fleet.
-#[derive(Debug)]
-pub struct ScanFailure {
-    /// `None`: a step for every cluster (listing clusters or tagged services).
-    pub cluster: Option<String>,
-    pub step: &'static str,
-    pub error: EcsError,
 }
 
 /// A scan failure as reported.

@@ -10,8 +10,8 @@ use tracing::warn;
 
 use crate::config::Mode;
 use crate::domain::decide::{Action, Decision};
+use crate::domain::outcome::{Deployed, Failure, Outcome, ServiceId, ServiceResult};
 use crate::domain::policy::Method;
-use crate::domain::report::{Deployed, Failure, Outcome, ServiceId, ServiceResult};
 use crate::ecs::{EcsApi, EcsError, Service, short_name};
 use crate::lock::{Claim, DeployLock};
 

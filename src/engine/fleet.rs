@@ -11,8 +11,9 @@ use futures_util::{StreamExt, stream};
 use tracing::warn;
 
 use crate::config::{ClusterScope, Config, Select};
+use crate::domain::outcome::{Failure, ScanFailure};
 use crate::domain::reason::Reason;
-use crate::domain::report::{Failure, ScanFailure, Scanned};
+use crate::domain::report::Scanned;
 use crate::ecs::{DESCRIBE_SERVICES_MAX, EcsApi, EcsError, Service, TaskDefinition, cluster_of_service, short_name};
 
 /// Task-definition revisions are immutable, so a warm process never needs to describe one twice.

@@ -7,6 +7,7 @@ use aws_sdk_ecs::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_ecs::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ecs::operation::register_task_definition::{RegisterTaskDefinitionInput, RegisterTaskDefinitionOutput};
 
+use super::errors::wire_error;
 use super::*;
 
 const SOURCE: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7";

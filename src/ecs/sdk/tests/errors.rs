@@ -1,0 +1,119 @@
+//! How SDK errors become `EcsError`s: classified by code, the operation named, the source kept.
+
+use super::*;
+
+fn meta(code: &str, message: &str) -> ErrorMetadata {
+    ErrorMetadata::builder().code(code).message(message).build()
+}
+
+/// A modeled `UpdateService` error as the SDK deserializes it: the error code lives in its metadata.
+macro_rules! modeled {
+    ($variant:ident) => {
+        |m| UpdateServiceError::$variant(sdk_error::$variant::builder().meta(m).build())
+    };
+}
+
+/// (error code, the error of the code, its expected kind)
+type ErrorCase = (&'static str, fn(ErrorMetadata) -> UpdateServiceError, EcsErrorKind);
+
+#[tokio::test]
+async fn service_errors_are_classified_by_code_and_keep_their_source() {
+    use EcsErrorKind::*;
+    let cases: [ErrorCase; 8] = [
+        ("ThrottlingException", UpdateServiceError::generic, Throttling),
+        ("ServiceNotFoundException", modeled!(ServiceNotFoundException), NotFound),
+        (
+            "ServiceNotActiveException",
+            modeled!(ServiceNotActiveException),
+            NotFound,
+        ),
+        ("ClusterNotFoundException", modeled!(ClusterNotFoundException), NotFound),
+        (
+            "InvalidParameterException",
+            modeled!(InvalidParameterException),
+            InvalidParameter,
+        ),
+        ("AccessDeniedException", modeled!(AccessDeniedException), AccessDenied),
+        ("ServerException", modeled!(ServerException), Other),
+        ("SomethingNewException", UpdateServiceError::generic, Other),
+    ];
+    for (code, error, kind) in cases {
+        let rule = mock!(Client::update_service).then_error(move || error(meta(code, "it went wrong")));
+        let result = ecs(RuleMode::Sequential, &[&rule])
+            .force_new_deployment(CLUSTER, "web")
+            .await;
+        let error = result.unwrap_err();
+        assert_eq!(rule.num_calls(), 1, "{code}: a single attempt");
+        assert_eq!((error.operation, error.kind), ("UpdateService", kind), "{code}");
+        let display = error.to_string();
+        assert!(display.contains("UpdateService") && display.contains(code), "{display}");
+        assert!(display.contains("it went wrong"), "{display}");
+        assert!(error.source().is_some(), "{code}: source kept");
+    }
+}
+
+/// A rule answering an awsJson1.1 error as ECS sends it, once.
+pub(super) fn wire_error<I, O, E>(rule: RuleBuilder<I, O, E>, code: &str) -> Rule
+where
+    I: std::fmt::Debug + Send + Sync + 'static,
+    O: std::fmt::Debug + Send + Sync + 'static,
+    E: std::fmt::Debug + Send + Sync + std::error::Error + 'static,
+{
+    let body = format!(r#"{{"__type":"{code}","message":"{code} on the wire"}}"#);
+    rule.sequence().http_status(400, Some(body)).build()
+}
+
+#[tokio::test]
+async fn wire_errors_of_every_operation_name_the_operation_and_kind() {
+    let rules = [
+        wire_error(mock!(Client::list_clusters), "ThrottlingException"),
+        wire_error(mock!(Client::list_services), "ClusterNotFoundException"),
+        wire_error(mock!(Client::describe_services), "AccessDeniedException"),
+        wire_error(mock!(Client::describe_task_definition), "InvalidParameterException"),
+        wire_error(mock!(Client::update_service), "ServiceNotFoundException"),
+    ];
+    let ecs = ecs(RuleMode::MatchAny, &rules.iter().collect::<Vec<_>>());
+    let errors = [
+        ecs.list_clusters().await.unwrap_err(),
+        ecs.list_services(CLUSTER).await.unwrap_err(),
+        ecs.describe_services(CLUSTER, &[service_arn(1)]).await.unwrap_err(),
+        ecs.describe_task_definition("web:7").await.unwrap_err(),
+        ecs.force_new_deployment(CLUSTER, "web").await.unwrap_err(),
+    ];
+    let expected = [
+        ("ListClusters", EcsErrorKind::Throttling, "ThrottlingException"),
+        ("ListServices", EcsErrorKind::NotFound, "ClusterNotFoundException"),
+        ("DescribeServices", EcsErrorKind::AccessDenied, "AccessDeniedException"),
+        (
+            "DescribeTaskDefinition",
+            EcsErrorKind::InvalidParameter,
+            "InvalidParameterException",
+        ),
+        ("UpdateService", EcsErrorKind::NotFound, "ServiceNotFoundException"),
+    ];
+    for (error, (operation, kind, code)) in errors.iter().zip(expected) {
+        assert_eq!((error.operation, error.kind), (operation, kind), "{error}");
+        assert_eq!(error.message, format!("{code}: {code} on the wire"));
+        assert!(error.source().is_some());
+    }
+    assert!(rules.iter().all(|r| r.num_calls() == 1), "a single attempt each");
+}
+
+#[tokio::test]
+async fn answers_that_are_not_service_errors_are_other() {
+    let rules = [
+        mock!(Client::update_service).sequence().http_status(503, None).build(),
+        mock!(Client::describe_task_definition)
+            .sequence()
+            .http_status(200, Some("{not json".into()))
+            .build(),
+    ];
+    let ecs = ecs(RuleMode::MatchAny, &rules.iter().collect::<Vec<_>>());
+    for error in [
+        ecs.force_new_deployment(CLUSTER, "web").await.unwrap_err(),
+        ecs.describe_task_definition("web:7").await.unwrap_err(),
+    ] {
+        assert_eq!(error.kind, EcsErrorKind::Other, "{error}");
+        assert!(!error.message.is_empty() && error.source().is_some(), "{error:?}");
+    }
+}
