@@ -9,11 +9,11 @@ use ecs_redeploy::ecs_sdk::{ATTEMPT_TIMEOUT, SdkEcs, retry_config, timeout_confi
 use ecs_redeploy::event::Push;
 use ecs_redeploy::redeploy::Redeployer;
 use ecs_redeploy::report::{Mode, Outcome};
-
-use super::front::{
+use ecs_redeploy_testkit::front::{
     ActionCounts, CallCounts, Faults, Front, FrontConfig, Limits, Throttle, ThrottleCategory, throttle_lower_bound,
 };
-use super::moto::{Moto, ecs_client_for};
+use ecs_redeploy_testkit::moto::{Moto, ecs_client_for};
+
 use super::seed::SERVICES_PER_CLUSTER;
 
 pub const LATENCY: Duration = Duration::from_millis(30);

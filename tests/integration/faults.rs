@@ -13,10 +13,10 @@ use ecs_redeploy::report::{Invocation, Outcome, Report};
 use lambda_runtime::{Context, LambdaEvent};
 
 use crate::events::{event_after_seeding, load_now};
-use crate::support::config;
-use crate::support::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
-use crate::support::front::{FaultKind, Faults, FrontConfig};
-use crate::support::harness::Harness;
+use crate::support::{FunctionEcs, config};
+use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
+use ecs_redeploy_testkit::front::{FaultKind, Faults, FrontConfig};
+use ecs_redeploy_testkit::harness::Harness;
 
 const CLUSTERS: [&str; 2] = ["east", "west"];
 /// Shorter than a stalled answer, so stalls time out and are retried.

@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 
 use crate::events::event_after_seeding;
 use crate::scenarios::FailingUpdate;
-use crate::support::config;
-use crate::support::fleet::{self, ServiceSpec, registry};
-use crate::support::harness::Harness;
-use crate::support::moto::create_lock_table;
+use crate::support::{FunctionEcs, config};
+use ecs_redeploy_testkit::fleet::{self, ServiceSpec, registry};
+use ecs_redeploy_testkit::harness::Harness;
+use ecs_redeploy_testkit::moto::create_lock_table;
 
 const TABLE: &str = "ecs-redeploy-locks";
 

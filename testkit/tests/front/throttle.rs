@@ -2,11 +2,11 @@
 
 use std::time::{Duration, Instant};
 
+use ecs_redeploy_testkit::front::{Front, FrontConfig, ThrottleCategory, throttle_lower_bound};
+use ecs_redeploy_testkit::moto::Moto;
 use serde_json::json;
 
 use super::Ecs;
-use crate::support::front::{Front, FrontConfig, ThrottleCategory, throttle_lower_bound};
-use crate::support::moto::Moto;
 
 #[tokio::test]
 async fn throttling_starts_after_the_burst_and_refill_brings_calls_back() {

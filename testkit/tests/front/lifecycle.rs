@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
+use ecs_redeploy_testkit::front::{ActionCounts, FaultKind, Front, FrontConfig};
+use ecs_redeploy_testkit::moto::Moto;
 use serde_json::json;
 use tokio::net::TcpStream;
 
 use super::{Ecs, with_faults};
-use crate::support::front::{ActionCounts, FaultKind, Front, FrontConfig};
-use crate::support::moto::Moto;
 
 #[tokio::test]
 async fn counts_add_up_per_action_and_in_total() {
