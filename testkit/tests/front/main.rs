@@ -1,5 +1,6 @@
 //! Self-tests of the strict ECS front, with raw awsJson requests against a real moto server.
 
+mod clock;
 mod faults;
 mod lifecycle;
 mod limits;

@@ -40,7 +40,7 @@ async fn throttling_starts_after_the_burst_and_refill_brings_calls_back() {
     let ecs = Ecs::at(&endpoint);
     let other_category = ecs.call("ListTaskDefinitions", json!({})).await;
     assert_eq!(other_category.status, 200, "buckets are per category");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    front.advance_clock(Duration::from_millis(300));
     assert_eq!(ecs.call("ListClusters", json!({})).await.status, 200, "refilled");
     let counts = front.calls().action("ListClusters");
     assert_eq!(counts.throttled as usize, throttled.len());
