@@ -26,11 +26,12 @@ fmt:
 	cargo fmt --check
 
 clippy:
-	cargo clippy --all-targets --quiet -- -D warnings
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-# Library, binary and integration tests; benchmarks run only in `make bench`.
+# Library, binary and integration tests of the workspace (the testkit's own tests of the strict ECS front
+# included); benchmarks run only in `make bench`.
 unit: venv
-	cargo test --lib --bins --tests
+	cargo test --workspace --lib --bins --tests
 
 # The function through the real Lambda runtime API (cargo lambda watch + invoke) against moto.
 e2e: venv

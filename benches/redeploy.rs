@@ -9,13 +9,6 @@
 //! `RETRY_MODE`, `MAX_CONCURRENCY` and `MAX_ATTEMPTS` apply to the engine and the release binary alike.
 
 mod bench_support {
-    #[path = "../../tests/integration/support/front/mod.rs"]
-    #[allow(dead_code, unused_imports)]
-    pub mod front;
-    #[path = "../../tests/integration/support/moto.rs"]
-    #[allow(dead_code, unused_imports)]
-    pub mod moto;
-
     pub mod engine;
     pub mod lambda;
     pub mod naive;
@@ -32,13 +25,13 @@ use ecs_redeploy::config::Config;
 use ecs_redeploy::domain::push::Push;
 use ecs_redeploy::ecs::sdk::SdkEcs;
 use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy_testkit::moto::Moto;
 use serde_json::json;
 
 use bench_support::engine::{
     ACTIONS, LATENCY, bucket_bound, engine_client, engine_run, latency_bound, median, median_run, minimum_calls,
     start_front,
 };
-use bench_support::moto::Moto;
 use bench_support::seed::{Fleet, REVISIONS, pushed_image};
 use bench_support::table::{Column, Minimum, calls_table};
 use bench_support::{lambda, naive, opted_in};

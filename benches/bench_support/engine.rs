@@ -11,10 +11,11 @@ use ecs_redeploy::domain::report::Status;
 use ecs_redeploy::ecs::sdk::{ATTEMPT_TIMEOUT, SdkEcs, retry_config, timeout_config};
 use ecs_redeploy::engine::Redeployer;
 
-use super::front::{
+use ecs_redeploy_testkit::front::{
     ActionCounts, CallCounts, Faults, Front, FrontConfig, Limits, Throttle, ThrottleCategory, throttle_lower_bound,
 };
-use super::moto::{Moto, ecs_client_for};
+use ecs_redeploy_testkit::moto::{Moto, ecs_client_for};
+
 use super::seed::SERVICES_PER_CLUSTER;
 
 pub const LATENCY: Duration = Duration::from_millis(30);

@@ -6,9 +6,9 @@
 use std::time::Instant;
 
 use aws_sdk_ecs::Client;
+use ecs_redeploy_testkit::moto::{Moto, ecs_client_for};
 
 use super::engine::{Measured, start_front};
-use super::moto::{Moto, ecs_client_for};
 use super::seed::pushed_image;
 
 #[derive(Debug, Default)]

@@ -17,10 +17,10 @@ use ecs_redeploy::domain::push::Push;
 use ecs_redeploy::ecs::TAGGED_PAGE_MAX;
 use ecs_redeploy::ecs::sdk::{ATTEMPT_TIMEOUT, SdkEcs, retry_config, timeout_config};
 use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy_testkit::moto::Moto;
 use serde_json::json;
 
 use super::engine::{ACTIONS, Measured, bucket_bound, engine_client, engine_run, latency_bound, start_front};
-use super::moto::Moto;
 use super::seed::{OPT_IN_TAG, opted_in_minimum};
 
 #[derive(Debug, Default)]

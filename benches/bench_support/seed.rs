@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{ContainerDefinition, Tag};
+use ecs_redeploy_testkit::moto::{ACCOUNT, REGION};
 use futures_util::{StreamExt, TryStreamExt, stream};
-
-use super::moto::{ACCOUNT, REGION};
 
 pub const SERVICES_PER_CLUSTER: usize = 100;
 pub const REVISIONS: usize = 40;

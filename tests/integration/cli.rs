@@ -7,9 +7,9 @@ use tokio::process::Command;
 use serde_json::Value;
 
 use crate::events::{events_dir, load_now};
-use crate::support::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
-use crate::support::harness::Harness;
-use crate::support::moto::REGION;
+use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
+use ecs_redeploy_testkit::harness::Harness;
+use ecs_redeploy_testkit::moto::REGION;
 
 async fn run(harness: &Harness, args: &[&str], vars: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ecs-redeploy"))

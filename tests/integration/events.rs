@@ -8,6 +8,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::SqsEvent;
 use ecs_redeploy::trigger::eventbridge::{Classified, EcrImageActionEvent, IMAGE_ACTION, REPLICATION_ACTION, classify};
 use ecs_redeploy::trigger::sqs::{is_sqs_event, messages};
+use ecs_redeploy_testkit::front::Front;
 use serde_json::Value;
 
 pub fn events_dir() -> PathBuf {
@@ -27,16 +28,12 @@ pub fn load_now(name: &str) -> Value {
     event
 }
 
-/// `events/<name>` stamped with the next whole second, after waiting for it: everything seeded so
-/// far is older than the push, and a deployment made a second later is surely newer.
-pub async fn event_after_seeding(name: &str) -> Value {
-    let now = chrono::Utc::now();
-    let next = now + chrono::TimeDelta::milliseconds(1000 - i64::from(now.timestamp_subsec_millis()));
-    tokio::time::sleep((next - now).to_std().unwrap_or_default()).await;
-    let mut event = load(name);
-    event["time"] = Value::from(next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    // Our own deployments must land in a later second than the push to be recognised as after it.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+/// `events/<name>` pushed now, in this whole second ([`load_now`]): everything seeded so far is not
+/// after the push. Then `front`'s ECS clock moves on two seconds, without waiting: the deployments made
+/// through it from now on date from a later second than the push, so they are recognised as after it.
+pub fn event_after_seeding(front: &Front, name: &str) -> Value {
+    let event = load_now(name);
+    front.advance_clock(Duration::from_secs(2));
     event
 }
 

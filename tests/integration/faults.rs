@@ -13,10 +13,10 @@ use ecs_redeploy::trigger::lambda::{InvocationError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
 
 use crate::events::{event_after_seeding, load_now};
-use crate::support::config;
-use crate::support::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
-use crate::support::front::{FaultKind, Faults, FrontConfig};
-use crate::support::harness::Harness;
+use crate::support::{FunctionEcs, config};
+use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
+use ecs_redeploy_testkit::front::{FaultKind, Faults, FrontConfig};
+use ecs_redeploy_testkit::harness::Harness;
 
 const CLUSTERS: [&str; 2] = ["east", "west"];
 /// Shorter than a stalled answer, so stalls time out and are retried.
@@ -76,8 +76,7 @@ async fn injected_faults_never_lose_or_repeat_a_deployment() {
         let (specs, matching) = fleet_specs();
         fleet::seed(&env.seeder(), &specs).await;
         let before = deployment_ids(&env.seeder(), &CLUSTERS).await;
-        // Deliveries a second apart or more, as Lambda's and EventBridge's retries are.
-        let event = event_after_seeding("ecr-push.json").await;
+        let event = event_after_seeding(&env.front, "ecr-push.json");
         let config = config(&[("MAX_ATTEMPTS", "2")]);
         let ecs = env.function_ecs_as_configured(&config, ATTEMPT_TIMEOUT);
         let redeployer = Redeployer::new(ecs, config);
@@ -124,7 +123,8 @@ async fn injected_faults_never_lose_or_repeat_a_deployment() {
                 deliveries < RETRIES_OF_THE_EVENT,
                 "seed {seed}: no delivery succeeded after {deliveries}"
             );
-            tokio::time::sleep(Duration::from_millis(1100)).await;
+            // Deliveries a second apart or more, as Lambda's and EventBridge's retries are.
+            env.front.advance_clock(Duration::from_millis(1100));
         }
         assert!(
             env.front.calls().total().faulted > 0,

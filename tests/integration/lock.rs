@@ -8,7 +8,7 @@ use ecs_redeploy::lock::dynamodb::DynamoDbLock;
 use ecs_redeploy::lock::{Claim, ClaimState, DONE_TTL, DeployLock, IN_PROGRESS_TTL, LockKey};
 use futures_util::future::join_all;
 
-use crate::support::moto::{Moto, create_lock_table};
+use ecs_redeploy_testkit::moto::{Moto, create_lock_table};
 
 const TABLE: &str = "ecs-redeploy-locks";
 const WEB: &str = "arn:aws:ecs:us-east-1:123456789012:service/shop/web";

@@ -4,7 +4,6 @@ mod bad_input;
 mod cli;
 mod events;
 mod faults;
-mod front_tests;
 mod lock;
 mod pin_revision;
 mod properties;

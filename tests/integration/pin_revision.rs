@@ -12,8 +12,9 @@ use aws_sdk_ecs::types::{
 };
 use ecs_redeploy::ecs::{EcsApi, EcsErrorKind};
 
-use crate::support::fleet::{self, ACCOUNT, REGION, ServiceSpec, registry};
-use crate::support::harness::Harness;
+use crate::support::FunctionEcs;
+use ecs_redeploy_testkit::fleet::{self, ACCOUNT, REGION, ServiceSpec, registry};
+use ecs_redeploy_testkit::harness::Harness;
 
 const FAMILY: &str = "pinned-web";
 const DIGEST: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";

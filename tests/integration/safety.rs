@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 
 use crate::events::event_after_seeding;
 use crate::scenarios::FailingUpdate;
-use crate::support::config;
-use crate::support::fleet::{self, ServiceSpec, registry};
-use crate::support::harness::Harness;
-use crate::support::moto::create_lock_table;
+use crate::support::{FunctionEcs, config};
+use ecs_redeploy_testkit::fleet::{self, ServiceSpec, registry};
+use ecs_redeploy_testkit::harness::Harness;
+use ecs_redeploy_testkit::moto::create_lock_table;
 
 const TABLE: &str = "ecs-redeploy-locks";
 
@@ -48,7 +48,7 @@ fn app_fleet(names: &[&str]) -> Vec<ServiceSpec> {
 async fn sequential_duplicates_deploy_each_service_once() {
     let env = Harness::start().await;
     fleet::seed(&env.seeder(), &app_fleet(&["web", "worker", "admin"])).await;
-    let event = event_after_seeding("ecr-push.json").await;
+    let event = event_after_seeding(&env.front, "ecr-push.json");
     let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
 
     let first = invoke(&redeployer, &event).await.unwrap();
@@ -77,7 +77,7 @@ async fn concurrent_duplicates_deploy_each_service_once_with_the_lock_table() {
     let names = ["a", "b", "c", "d", "e", "f"];
     fleet::seed(&env.seeder(), &app_fleet(&names)).await;
     create_lock_table(&env.moto.dynamodb_client(), TABLE).await;
-    let event = event_after_seeding("ecr-push.json").await;
+    let event = event_after_seeding(&env.front, "ecr-push.json");
     let redeployers: Vec<_> = (0..3)
         .map(|_| {
             let lock = DynamoDbLock::new(env.moto.dynamodb_client(), TABLE);
@@ -110,7 +110,7 @@ async fn a_retry_after_a_partial_failure_finishes_the_rest_and_repeats_nothing()
     let env = Harness::start_serial().await;
     fleet::seed(&env.seeder(), &app_fleet(&["one", "broken", "three"])).await;
     create_lock_table(&env.moto.dynamodb_client(), TABLE).await;
-    let event = event_after_seeding("ecr-push.json").await;
+    let event = event_after_seeding(&env.front, "ecr-push.json");
     let with_lock = || DynamoDbLock::new(env.moto.dynamodb_client(), TABLE);
 
     let failing = FailingUpdate::new(env.function_ecs(), "broken");
@@ -171,7 +171,7 @@ async fn pin_mode_registers_one_revision_per_source_and_repeats_nothing() {
     fleet::seed(&env.seeder(), &specs).await;
     let names = ["a", "b", "c", "d", "forced"];
     let before = running(&env, &names).await;
-    let event = event_after_seeding("ecr-push.json").await;
+    let event = event_after_seeding(&env.front, "ecr-push.json");
     let digest = event["detail"]["image-digest"].as_str().unwrap().to_owned();
     let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
 
@@ -224,7 +224,7 @@ async fn tag_policies_move_services_to_newer_immutable_tags() {
         ServiceSpec::new("shop", "untagged", &[&on("1.4.0")]),
     ];
     fleet::seed(&env.seeder(), &specs).await;
-    let mut event = event_after_seeding("ecr-push.json").await;
+    let mut event = event_after_seeding(&env.front, "ecr-push.json");
     event["detail"]["image-tag"] = Value::from("1.5.0");
     let digest = event["detail"]["image-digest"].as_str().unwrap().to_owned();
     let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
@@ -246,7 +246,7 @@ async fn tag_policies_move_services_to_newer_immutable_tags() {
 async fn a_replicated_image_redeploys_services_of_the_destination_registry() {
     let env = Harness::start().await;
     fleet::seed(&env.seeder(), &app_fleet(&["web"])).await;
-    let event = event_after_seeding("ecr-replication.json").await;
+    let event = event_after_seeding(&env.front, "ecr-replication.json");
     let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
     let report = invoke(&redeployer, &event).await.unwrap();
     assert_eq!(outcomes(&report)["web"], ("image-match", Status::Redeployed));

@@ -10,9 +10,9 @@ use ecs_redeploy::trigger::lambda::{InvocationError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
 
 use crate::events::{EXPECTED, load_now};
-use crate::support::config;
-use crate::support::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
-use crate::support::harness::Harness;
+use crate::support::{FunctionEcs, config};
+use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
+use ecs_redeploy_testkit::harness::Harness;
 
 const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 

@@ -3,9 +3,11 @@
 //! latency and seeded faults. Test and bench support only; never part of the Lambda.
 //!
 //! Each call goes through, in order: count as received, latency, body check, fault dice,
-//! throttle buckets, limits, and only then moto.
+//! throttle buckets, limits, and only then moto; the deployments in moto's answer are then dated
+//! by the front's ECS clock, which the test can advance instead of sleeping.
 
 mod buckets;
+mod clock;
 mod counts;
 mod faults;
 mod paging;
@@ -23,7 +25,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use buckets::{ThrottleCategory, throttle_lower_bound};
@@ -90,6 +92,7 @@ pub struct Front {
     address: SocketAddr,
     shared: Arc<Shared>,
     accept_task: JoinHandle<()>,
+    closed: watch::Receiver<()>,
 }
 
 impl Front {
@@ -99,11 +102,17 @@ impl Front {
         let shared = Arc::new(Shared::new(upstream, config)?);
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let address = listener.local_addr()?;
-        let accept_task = tokio::spawn(accept_connections(listener, Arc::clone(&shared)));
+        let (closed_sender, closed) = watch::channel(());
+        let listening = Listening {
+            listener,
+            _closed: closed_sender,
+        };
+        let accept_task = tokio::spawn(accept_connections(listening, Arc::clone(&shared)));
         Ok(Front {
             address,
             shared,
             accept_task,
+            closed,
         })
     }
 
@@ -118,6 +127,24 @@ impl Front {
 
     pub fn reset_counts(&self) {
         self.shared.counts.clear();
+    }
+
+    /// Lets `by` pass on the front's ECS clock, at once: the token buckets refill as if that much time
+    /// had passed, and deployments made through the front from now on are dated that much later than
+    /// moto dates them (in the answer that makes them and in every later `DescribeServices` answer).
+    /// Deployments seeded straight into moto keep moto's wall-clock dates, so a test can put a push
+    /// between the two without waiting for the wall clock to pass a second.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// Done once the front has stopped listening, which dropping it starts: for a test of that.
+    pub fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut closed = self.closed.clone();
+        async move {
+            // Nothing is ever sent: this ends when the sender is dropped, after the listener.
+            let _ = closed.changed().await;
+        }
     }
 }
 
@@ -148,11 +175,18 @@ fn loopback_base_url(upstream: &str) -> io::Result<String> {
     Ok(format!("http://{authority}"))
 }
 
-async fn accept_connections(listener: TcpListener, shared: Arc<Shared>) {
+/// The listening socket, and what tells [`Front::closed`] that it is closed.
+struct Listening {
+    listener: TcpListener,
+    /// Dropped after `listener`: fields are dropped in order.
+    _closed: watch::Sender<()>,
+}
+
+async fn accept_connections(listening: Listening, shared: Arc<Shared>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = listening.listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     connections.spawn(serve_connection(stream, Arc::clone(&shared)));
                 }

@@ -6,7 +6,7 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{ContainerDefinition, Tag, VersionConsistency};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-pub use super::moto::{ACCOUNT, REGION};
+pub use crate::moto::{ACCOUNT, REGION};
 
 pub fn registry() -> String {
     format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com")

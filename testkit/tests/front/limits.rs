@@ -1,10 +1,10 @@
 //! Request limits and paging, which moto does not enforce.
 
+use ecs_redeploy_testkit::front::{Front, FrontConfig, Limits, NOT_AN_ECS_CALL};
+use ecs_redeploy_testkit::moto::Moto;
 use serde_json::{Value, json};
 
 use super::{ECS_TARGET_PREFIX, Ecs, limits_only, seed_services};
-use crate::support::front::{Front, FrontConfig, Limits, NOT_AN_ECS_CALL};
-use crate::support::moto::Moto;
 
 /// Follows `nextToken` to the end; returns the page sizes and every ARN in order.
 async fn all_pages(front: &Ecs, action: &str, request: Value, key: &str) -> (Vec<usize>, Vec<String>) {

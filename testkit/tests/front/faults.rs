@@ -3,11 +3,11 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
+use ecs_redeploy_testkit::front::{FaultKind, Front, FrontConfig};
+use ecs_redeploy_testkit::moto::Moto;
 use serde_json::json;
 
 use super::{Ecs, with_faults};
-use crate::support::front::{FaultKind, Front, FrontConfig};
-use crate::support::moto::Moto;
 
 #[tokio::test]
 async fn latency_is_added_to_every_call() {

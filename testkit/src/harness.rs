@@ -1,13 +1,8 @@
 //! moto behind the strict ECS front: tests seed and inspect moto directly (no throttling of the
 //! set-up), while the code under test talks to the front, which pages, limits and throttles like ECS.
 
-use std::time::Duration;
-
-use ecs_redeploy::config::Config;
-use ecs_redeploy::ecs::sdk::{SdkEcs, retry_config, timeout_config};
-
-use super::front::{Front, FrontConfig};
-use super::moto::{Moto, ecs_client_for};
+use crate::front::{Front, FrontConfig};
+use crate::moto::{Moto, ecs_client_for};
 
 pub struct Harness {
     pub moto: Moto,
@@ -44,23 +39,5 @@ impl Harness {
     /// Through the front: what the code under test uses.
     pub fn function_client(&self) -> aws_sdk_ecs::Client {
         ecs_client_for(&self.front.endpoint_url())
-    }
-
-    /// The function's ECS port: ECS through the front, the tagging API straight to moto (the front
-    /// serves only ECS).
-    pub fn function_ecs(&self) -> SdkEcs {
-        SdkEcs::new(self.function_client(), self.moto.tagging_client())
-    }
-
-    /// The same, with the function's retry settings from `config` and the given attempt timeout, as
-    /// the binary builds them (`ecs_sdk::load_sdk_config`).
-    pub fn function_ecs_as_configured(&self, config: &Config, attempt_timeout: Duration) -> SdkEcs {
-        let sdk = ecs_client_for(&self.front.endpoint_url()).config().to_builder();
-        let ecs = aws_sdk_ecs::Client::from_conf(
-            sdk.retry_config(retry_config(config))
-                .timeout_config(timeout_config(attempt_timeout))
-                .build(),
-        );
-        SdkEcs::new(ecs, self.moto.tagging_client())
     }
 }

@@ -2,11 +2,11 @@
 
 use std::time::{Duration, Instant};
 
+use ecs_redeploy_testkit::front::{Front, FrontConfig, ThrottleCategory, throttle_lower_bound};
+use ecs_redeploy_testkit::moto::Moto;
 use serde_json::json;
 
 use super::Ecs;
-use crate::support::front::{Front, FrontConfig, ThrottleCategory, throttle_lower_bound};
-use crate::support::moto::Moto;
 
 #[tokio::test]
 async fn throttling_starts_after_the_burst_and_refill_brings_calls_back() {
@@ -40,7 +40,7 @@ async fn throttling_starts_after_the_burst_and_refill_brings_calls_back() {
     let ecs = Ecs::at(&endpoint);
     let other_category = ecs.call("ListTaskDefinitions", json!({})).await;
     assert_eq!(other_category.status, 200, "buckets are per category");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    front.advance_clock(Duration::from_millis(300));
     assert_eq!(ecs.call("ListClusters", json!({})).await.status, 200, "refilled");
     let counts = front.calls().action("ListClusters");
     assert_eq!(counts.throttled as usize, throttled.len());

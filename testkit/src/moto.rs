@@ -2,15 +2,15 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use aws_types::SdkConfig;
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
@@ -21,11 +21,14 @@ pub struct Moto {
     pub endpoint: String,
 }
 
-/// `MOTO_SERVER`, or the project venv's `moto_server` (`make venv` installs it).
+/// `MOTO_SERVER`, or the project venv's `moto_server` (`make venv` installs it in the workspace root).
 fn moto_server_path() -> PathBuf {
-    std::env::var_os("MOTO_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"))
+    std::env::var_os("MOTO_SERVER").map(PathBuf::from).unwrap_or_else(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("testkit/ has a parent");
+        workspace.join(".venv/bin/moto_server")
+    })
 }
 
 fn free_port() -> u16 {

@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
+use ecs_redeploy_testkit::front::{ActionCounts, FaultKind, Front, FrontConfig};
+use ecs_redeploy_testkit::moto::Moto;
 use serde_json::json;
 use tokio::net::TcpStream;
 
 use super::{Ecs, with_faults};
-use crate::support::front::{ActionCounts, FaultKind, Front, FrontConfig};
-use crate::support::moto::Moto;
 
 #[tokio::test]
 async fn counts_add_up_per_action_and_in_total() {
@@ -68,12 +68,14 @@ async fn start_refuses_unusable_settings_and_drop_stops_the_front() {
         .await
         .expect("front starts");
     let address = front.endpoint_url().trim_start_matches("http://").to_owned();
+    assert!(TcpStream::connect(&address).await.is_ok(), "the front listens");
+    let closed = front.closed();
     drop(front);
-    for _ in 0..100 {
-        if TcpStream::connect(&address).await.is_err() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the front still accepts connections after being dropped");
+    tokio::time::timeout(Duration::from_secs(10), closed)
+        .await
+        .expect("the front stops listening once dropped");
+    assert!(
+        TcpStream::connect(&address).await.is_err(),
+        "the front still accepts connections after being dropped"
+    );
 }

@@ -1,7 +1,7 @@
 //! What the front does with one call.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use tokio::sync::Notify;
 
 use super::buckets::{Admission, EcsBuckets, ThrottleCategory};
+use super::clock::EcsClock;
 use super::counts::{CountBook, NOT_AN_ECS_CALL, Tally};
 use super::faults::{FaultDice, FaultKind};
 use super::paging::{self, Listing, PageRequest};
@@ -37,6 +38,7 @@ pub(super) struct Shared {
     fault_dice: Option<FaultDice>,
     slow_delay: Duration,
     buckets: EcsBuckets,
+    pub(super) clock: EcsClock,
     pub(super) counts: CountBook,
 }
 
@@ -68,6 +70,7 @@ impl Shared {
             fault_dice,
             slow_delay,
             buckets: EcsBuckets::default(),
+            clock: EcsClock::default(),
             counts: CountBook::default(),
         })
     }
@@ -92,6 +95,7 @@ pub(super) async fn answer(
     request: Request<Incoming>,
     reset_requested: &Notify,
 ) -> Response<FrontBody> {
+    let arrived = SystemTime::now();
     let action = ecs_action(request.headers());
     let count_key = action.clone().unwrap_or_else(|| NOT_AN_ECS_CALL.to_owned());
     shared.counts.add(&count_key, Tally::Received);
@@ -102,7 +106,7 @@ pub(super) async fn answer(
     // early (slow response, reset) still leaves counts that add up.
     let counted = |tally| shared.counts.add(&count_key, tally);
     let reply = match action {
-        Some(action) => decide(shared, &action, request, counted).await,
+        Some(action) => decide(shared, &action, request, arrived, counted).await,
         None => {
             counted(Tally::Rejected);
             AwsError::unknown_operation("X-Amz-Target names no Amazon ECS action").into()
@@ -128,7 +132,13 @@ fn ecs_action(headers: &HeaderMap) -> Option<String> {
     (!action.is_empty()).then(|| action.to_owned())
 }
 
-async fn decide(shared: &Shared, action: &str, request: Request<Incoming>, counted: impl Fn(Tally)) -> Reply {
+async fn decide(
+    shared: &Shared,
+    action: &str,
+    request: Request<Incoming>,
+    arrived: SystemTime,
+    counted: impl Fn(Tally),
+) -> Reply {
     let (parts, body) = request.into_parts();
     let (raw_body, json_body) = match read_json_object(body).await {
         Ok(read) => read,
@@ -148,7 +158,7 @@ async fn decide(shared: &Shared, action: &str, request: Request<Incoming>, count
 
     if shared.throttle == Throttle::EcsBuckets
         && let Some(category) = ThrottleCategory::of_action(action)
-        && shared.buckets.try_take(category, Instant::now()) == Admission::Throttled
+        && shared.buckets.try_take(category, shared.clock.now()) == Admission::Throttled
     {
         counted(Tally::Throttled);
         return AwsError::throttling().into();
@@ -179,8 +189,37 @@ async fn decide(shared: &Shared, action: &str, request: Request<Incoming>, count
             Ok(body) => Reply::Now(response.with_body(body.into()).into_front_response()),
             Err(error) => error.into(),
         },
-        _ => Reply::Now(response.into_front_response()),
+        _ => match dated(shared, action, arrived, response) {
+            Ok(response) => Reply::Now(response.into_front_response()),
+            Err(error) => error.into(),
+        },
     }
+}
+
+/// The answer with the deployments in it dated by the front's ECS clock (see `clock`): those a
+/// `CreateService` or `UpdateService` made, and in every answer those the front saw made before.
+fn dated(
+    shared: &Shared,
+    action: &str,
+    arrived: SystemTime,
+    response: UpstreamResponse,
+) -> Result<UpstreamResponse, AwsError> {
+    let makes_deployments = matches!(action, "CreateService" | "UpdateService");
+    if !response.status.is_success() || !(makes_deployments || action == "DescribeServices") {
+        return Ok(response);
+    }
+    let mut answer: Value = serde_json::from_slice(&response.body)
+        .map_err(|error| AwsError::server(format!("moto answered unreadable JSON: {error}")))?;
+    let changed = if makes_deployments {
+        shared.clock.stamp_new_deployments(&mut answer, arrived)
+    } else {
+        shared.clock.date_stamped_deployments(&mut answer)
+    };
+    Ok(if changed {
+        response.with_body(Bytes::from(answer.to_string()))
+    } else {
+        response
+    })
 }
 
 fn fault_reply(kind: FaultKind, slow_delay: Duration) -> Reply {

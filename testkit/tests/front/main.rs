@@ -1,5 +1,6 @@
 //! Self-tests of the strict ECS front, with raw awsJson requests against a real moto server.
 
+mod clock;
 mod faults;
 mod lifecycle;
 mod limits;
@@ -7,14 +8,13 @@ mod throttle;
 
 use std::time::Duration;
 
+use ecs_redeploy_testkit::front::{FaultKind, Faults, FrontConfig, Throttle};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-
-use crate::support::front::{FaultKind, Faults, FrontConfig, Throttle};
 
 const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
 /// moto routes a request to ECS by the service in the credential scope; it checks no signature.

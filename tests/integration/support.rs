@@ -1,0 +1,41 @@
+//! The function's side of the test support: its settings and its ECS port on the testkit's harness
+//! (`ecs_redeploy_testkit` cannot name the function's types: the function dev-depends on it).
+
+use std::time::Duration;
+
+use ecs_redeploy::config::Config;
+use ecs_redeploy::ecs::sdk::{SdkEcs, retry_config, timeout_config};
+use ecs_redeploy_testkit::harness::Harness;
+use ecs_redeploy_testkit::moto::ecs_client_for;
+
+/// The function's settings from `vars` alone, as `Config::from_lookup` reads them.
+pub fn config(vars: &[(&str, &str)]) -> Config {
+    Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
+        .expect("valid settings")
+}
+
+/// The function's ECS port on a [`Harness`].
+pub trait FunctionEcs {
+    /// ECS through the front, the tagging API straight to moto (the front serves only ECS).
+    fn function_ecs(&self) -> SdkEcs;
+
+    /// The same, with the function's retry settings from `config` and the given attempt timeout, as
+    /// the binary builds them (`ecs_sdk::load_sdk_config`).
+    fn function_ecs_as_configured(&self, config: &Config, attempt_timeout: Duration) -> SdkEcs;
+}
+
+impl FunctionEcs for Harness {
+    fn function_ecs(&self) -> SdkEcs {
+        SdkEcs::new(self.function_client(), self.moto.tagging_client())
+    }
+
+    fn function_ecs_as_configured(&self, config: &Config, attempt_timeout: Duration) -> SdkEcs {
+        let sdk = ecs_client_for(&self.front.endpoint_url()).config().to_builder();
+        let ecs = aws_sdk_ecs::Client::from_conf(
+            sdk.retry_config(retry_config(config))
+                .timeout_config(timeout_config(attempt_timeout))
+                .build(),
+        );
+        SdkEcs::new(ecs, self.moto.tagging_client())
+    }
+}
