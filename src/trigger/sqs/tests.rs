@@ -25,6 +25,13 @@ fn push_event(id: &str, repository: &str, tag: &str, n: u8, time: &str) -> Value
     })
 }
 
+/// An image deletion: ignored, not a failure.
+fn delete_event() -> Value {
+    let mut event = push_event("e-del", "app", "latest", 1, "2026-12-01T10:00:00Z");
+    event["detail"]["action-type"] = json!("DELETE");
+    event
+}
+
 /// An SQS event whose messages `m-0`, `m-1`, … carry `bodies` as text.
 fn batch(bodies: &[String]) -> Value {
     let records: Vec<Value> = bodies
@@ -187,9 +194,7 @@ async fn an_unparsable_body_fails_its_message_and_nothing_else() {
     let mut malformed = push_event("e-bad", "app", "latest", 1, "2026-12-01T10:00:00Z");
     malformed["account"] = json!(12);
     texts.push(malformed.to_string());
-    let mut ignored = push_event("e-del", "app", "latest", 1, "2026-12-01T10:00:00Z");
-    ignored["detail"]["action-type"] = json!("DELETE");
-    texts.push(ignored.to_string());
+    texts.push(delete_event().to_string());
     let (outcome, redeployer) = run(fleet(), batch(&texts), &[]).await;
     assert_eq!(outcome.failed_messages, ["m-1", "m-2"], "never silently deleted");
     assert_eq!(updated_services(&redeployer).len(), 2, "the valid push still deploys");
@@ -199,9 +204,7 @@ async fn an_unparsable_body_fails_its_message_and_nothing_else() {
 async fn a_scan_failure_fails_every_message_with_a_push() {
     let mut ecs = fleet();
     ecs.failing_listings.push("prod".into());
-    let mut ignored = push_event("e-del", "app", "latest", 1, "2026-12-01T10:00:00Z");
-    ignored["detail"]["action-type"] = json!("DELETE");
-    let events = [push_event("e-app", "app", "latest", 1, "2026-12-01T10:00:00Z"), ignored];
+    let events = [push_event("e-app", "app", "latest", 1, "2026-12-01T10:00:00Z"), delete_event()];
     let (outcome, _) = run(ecs, batch(&bodies(&events)), &[]).await;
     assert_eq!(
         outcome.failed_messages,
