@@ -12,9 +12,9 @@ use ecs_redeploy::ecs::sdk::{ATTEMPT_TIMEOUT, SdkEcs, retry_config, timeout_conf
 use ecs_redeploy::engine::Redeployer;
 
 use ecs_redeploy_testkit::front::{
-    ActionCounts, CallCounts, Faults, Front, FrontConfig, Limits, Throttle, ThrottleCategory, throttle_lower_bound,
+    ActionCounts, CallCounts, Front, FrontConfig, ThrottleCategory, throttle_lower_bound,
 };
-use ecs_redeploy_testkit::moto::{Moto, ecs_client_for};
+use ecs_redeploy_testkit::moto::{Moto, ecs_client_with};
 
 use super::seed::SERVICES_PER_CLUSTER;
 
@@ -95,12 +95,11 @@ pub fn latency_bound(calls: &[u64; 5], concurrency: usize) -> Duration {
     LATENCY * u32::try_from(calls.iter().sum::<u64>().div_ceil(concurrency as u64)).unwrap_or(u32::MAX)
 }
 
+/// Limits and throttling like ECS, `LATENCY` on every call.
 pub async fn start_front(moto: &Moto) -> Front {
     let config = FrontConfig {
-        limits: Limits::Enforced,
-        throttle: Throttle::EcsBuckets,
         latency: LATENCY,
-        faults: Faults::None,
+        ..FrontConfig::strict()
     };
     Front::start(&moto.endpoint, config).await.expect("front starts")
 }
@@ -108,13 +107,7 @@ pub async fn start_front(moto: &Moto) -> Front {
 /// The client `main.rs` builds (`load_sdk_config`): the function's retry and timeout settings, with
 /// the test account's region, credentials and endpoint.
 pub fn engine_client(endpoint: &str, config: &Config) -> aws_sdk_ecs::Client {
-    let conf = ecs_client_for(endpoint)
-        .config()
-        .to_builder()
-        .retry_config(retry_config(config))
-        .timeout_config(timeout_config(ATTEMPT_TIMEOUT))
-        .build();
-    aws_sdk_ecs::Client::from_conf(conf)
+    ecs_client_with(endpoint, retry_config(config), timeout_config(ATTEMPT_TIMEOUT))
 }
 
 pub async fn engine_run(redeployer: &Redeployer<SdkEcs>, front: &Front, push: &Push) -> Measured {

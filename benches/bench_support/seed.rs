@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::{ContainerDefinition, Tag};
-use ecs_redeploy_testkit::moto::{ACCOUNT, REGION};
+use aws_sdk_ecs::types::Tag;
+use ecs_redeploy_testkit::fleet::{register_task_definition, registry};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 pub const SERVICES_PER_CLUSTER: usize = 100;
@@ -21,10 +21,6 @@ const SEED_CONCURRENCY: usize = 16;
 pub const OPT_IN_TAG: (&str, &str) = ("ecs-redeploy", "on");
 /// Besides the matching services, one in this many is tagged too: 25 of 2,000, on 25 revisions.
 const OPT_IN_OTHER_EVERY: usize = 80;
-
-pub fn registry() -> String {
-    format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com")
-}
 
 pub fn pushed_image() -> String {
     format!("{}/app:latest", registry())
@@ -91,22 +87,8 @@ impl Fleet {
     pub async fn register(client: Client) -> Fleet {
         let mut task_definitions = Vec::with_capacity(REVISIONS);
         for revision in 0..REVISIONS {
-            let containers = images(revision).into_iter().enumerate().map(|(i, image)| {
-                ContainerDefinition::builder()
-                    .name(format!("c{i}"))
-                    .image(image)
-                    .memory(128)
-                    .build()
-            });
-            let output = client
-                .register_task_definition()
-                .family(format!("bench-td-{revision:02}"))
-                .set_container_definitions(Some(containers.collect()))
-                .send()
-                .await
-                .expect("register task definition");
-            let arn = output.task_definition().and_then(|t| t.task_definition_arn());
-            task_definitions.push(arn.expect("task definition arn").to_owned());
+            let family = format!("bench-td-{revision:02}");
+            task_definitions.push(register_task_definition(&client, &family, &images(revision), None).await);
         }
         Fleet {
             client,

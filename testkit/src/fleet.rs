@@ -59,26 +59,8 @@ pub async fn seed(client: &Client, specs: &[ServiceSpec]) {
             continue;
         }
         let family = format!("family-{}", families.len());
-        let containers = spec.images.iter().enumerate().map(|(i, image)| {
-            ContainerDefinition::builder()
-                .name(format!("c{i}"))
-                .image(image)
-                .memory(128)
-                .set_version_consistency(spec.version_consistency.clone())
-                .build()
-        });
-        let output = client
-            .register_task_definition()
-            .family(&family)
-            .set_container_definitions(Some(containers.collect()))
-            .send()
-            .await
-            .expect("register task definition");
-        let arn = output
-            .task_definition()
-            .and_then(|t| t.task_definition_arn())
-            .expect("arn");
-        families.insert(key, arn.to_owned());
+        let arn = register_task_definition(client, &family, &spec.images, spec.version_consistency.clone()).await;
+        families.insert(key, arn);
     }
     stream::iter(specs)
         .map(|spec| {
@@ -101,6 +83,32 @@ pub async fn seed(client: &Client, specs: &[ServiceSpec]) {
         .try_collect::<Vec<()>>()
         .await
         .expect("create services");
+}
+
+/// Registers a revision of `family` with a container per image (`c0`, `c1`, …; 128 MiB each); returns its ARN.
+pub async fn register_task_definition(
+    client: &Client,
+    family: &str,
+    images: &[String],
+    version_consistency: Option<VersionConsistency>,
+) -> String {
+    let containers = images.iter().enumerate().map(|(i, image)| {
+        ContainerDefinition::builder()
+            .name(format!("c{i}"))
+            .image(image)
+            .memory(128)
+            .set_version_consistency(version_consistency.clone())
+            .build()
+    });
+    let output = client
+        .register_task_definition()
+        .family(family)
+        .set_container_definitions(Some(containers.collect()))
+        .send()
+        .await
+        .expect("register task definition");
+    let arn = output.task_definition().and_then(|t| t.task_definition_arn());
+    arn.expect("task definition arn").to_owned()
 }
 
 /// `cluster/service` → id of its newest deployment, for every service of `clusters`.

@@ -1,8 +1,11 @@
 //! moto behind the strict ECS front: tests seed and inspect moto directly (no throttling of the
 //! set-up), while the code under test talks to the front, which pages, limits and throttles like ECS.
 
+use aws_sdk_ecs::config::retry::RetryConfig;
+use aws_sdk_ecs::config::timeout::TimeoutConfig;
+
 use crate::front::{Front, FrontConfig};
-use crate::moto::{Moto, ecs_client_for};
+use crate::moto::{Moto, ecs_client_for, ecs_client_with};
 
 pub struct Harness {
     pub moto: Moto,
@@ -39,5 +42,10 @@ impl Harness {
     /// Through the front: what the code under test uses.
     pub fn function_client(&self) -> aws_sdk_ecs::Client {
         ecs_client_for(&self.front.endpoint_url())
+    }
+
+    /// The same, with the function's retry and timeout settings.
+    pub fn function_client_with(&self, retry: RetryConfig, timeout: TimeoutConfig) -> aws_sdk_ecs::Client {
+        ecs_client_with(&self.front.endpoint_url(), retry, timeout)
     }
 }

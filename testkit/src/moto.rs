@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
 };
+use aws_sdk_ecs::config::retry::RetryConfig;
+use aws_sdk_ecs::config::timeout::TimeoutConfig;
 use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_types::SdkConfig;
 
@@ -138,6 +140,16 @@ fn sdk_config(endpoint: &str) -> SdkConfig {
 
 pub fn ecs_client_for(endpoint: &str) -> aws_sdk_ecs::Client {
     aws_sdk_ecs::Client::new(&sdk_config(endpoint))
+}
+
+/// The same with other retry and timeout settings than the SDK's: the function's, for a client as its
+/// `main.rs` builds it.
+pub fn ecs_client_with(endpoint: &str, retry: RetryConfig, timeout: TimeoutConfig) -> aws_sdk_ecs::Client {
+    let config = aws_sdk_ecs::config::Builder::from(&sdk_config(endpoint))
+        .retry_config(retry)
+        .timeout_config(timeout)
+        .build();
+    aws_sdk_ecs::Client::from_conf(config)
 }
 
 impl Drop for Moto {

@@ -6,7 +6,6 @@ use std::time::Duration;
 use ecs_redeploy::config::Config;
 use ecs_redeploy::ecs::sdk::{SdkEcs, retry_config, timeout_config};
 use ecs_redeploy_testkit::harness::Harness;
-use ecs_redeploy_testkit::moto::ecs_client_for;
 
 /// The function's settings from `vars` alone, as `Config::from_lookup` reads them.
 pub fn config(vars: &[(&str, &str)]) -> Config {
@@ -30,12 +29,7 @@ impl FunctionEcs for Harness {
     }
 
     fn function_ecs_as_configured(&self, config: &Config, attempt_timeout: Duration) -> SdkEcs {
-        let sdk = ecs_client_for(&self.front.endpoint_url()).config().to_builder();
-        let ecs = aws_sdk_ecs::Client::from_conf(
-            sdk.retry_config(retry_config(config))
-                .timeout_config(timeout_config(attempt_timeout))
-                .build(),
-        );
+        let ecs = self.function_client_with(retry_config(config), timeout_config(attempt_timeout));
         SdkEcs::new(ecs, self.moto.tagging_client())
     }
 }

@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ecs_redeploy_testkit::front::Front;
-use ecs_redeploy_testkit::moto::Moto;
+use ecs_redeploy_testkit::harness::Harness;
 use serde_json::{Value, json};
 
 use super::{Ecs, limits_only, seed_services};
@@ -36,10 +35,9 @@ async fn created_at(ecs: &Ecs, cluster: &str, services: &[String]) -> BTreeMap<S
 
 #[tokio::test]
 async fn deployments_made_through_the_front_date_from_its_clock() {
-    let moto = Moto::start();
+    let Harness { moto, front } = Harness::start_with(limits_only()).await;
     let upstream = Ecs::at(&moto.endpoint);
     let arns = seed_services(&upstream, "clock", 2).await;
-    let front = Front::start(&moto.endpoint, limits_only()).await.expect("front starts");
     let ecs = Ecs::at(&front.endpoint_url());
     let seeded = created_at(&upstream, "clock", &arns).await;
     assert_eq!(created_at(&ecs, "clock", &arns).await, seeded, "no lead, no change");

@@ -4,24 +4,19 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use ecs_redeploy_testkit::front::{FaultKind, Front, FrontConfig};
-use ecs_redeploy_testkit::moto::Moto;
+use ecs_redeploy_testkit::harness::Harness;
 use serde_json::json;
 
 use super::{Ecs, with_faults};
 
 #[tokio::test]
 async fn latency_is_added_to_every_call() {
-    let moto = Moto::start();
     let latency = Duration::from_millis(200);
-    let front = Front::start(
-        &moto.endpoint,
-        FrontConfig {
-            latency,
-            ..FrontConfig::strict()
-        },
-    )
-    .await
-    .expect("front starts");
+    let Harness { moto: _moto, front } = Harness::start_with(FrontConfig {
+        latency,
+        ..FrontConfig::strict()
+    })
+    .await;
     let ecs = Ecs::at(&front.endpoint_url());
     let started = Instant::now();
     assert_eq!(ecs.call("ListClusters", json!({})).await.status, 200);
@@ -42,10 +37,9 @@ async fn create_clusters(front: &Front, prefix: &str, count: usize) -> Vec<(Stri
 
 #[tokio::test]
 async fn faults_follow_the_seed_and_a_faulted_call_never_reaches_moto() {
-    let moto = Moto::start();
     let kinds = vec![FaultKind::Http500, FaultKind::Http503, FaultKind::Throttling];
     let config = |seed| with_faults(seed, 0.5, kinds.clone(), Duration::ZERO);
-    let first = Front::start(&moto.endpoint, config(7)).await.expect("front starts");
+    let Harness { moto, front: first } = Harness::start_with(config(7)).await;
     let again = Front::start(&moto.endpoint, config(7)).await.expect("front starts");
     let other = Front::start(&moto.endpoint, config(8)).await.expect("front starts");
     let first_run = create_clusters(&first, "a", 40).await;
@@ -89,9 +83,8 @@ const RAW_LIST_CLUSTERS: &str = "POST / HTTP/1.1\r\nhost: front\r\n\
 
 #[tokio::test]
 async fn a_connection_reset_closes_the_connection_without_a_response() {
-    let moto = Moto::start();
     let config = with_faults(1, 1.0, vec![FaultKind::ConnectionReset], Duration::ZERO);
-    let front = Front::start(&moto.endpoint, config).await.expect("front starts");
+    let Harness { moto: _moto, front } = Harness::start_with(config).await;
     let address = front.endpoint_url().trim_start_matches("http://").to_owned();
     // Blocking std socket on the blocking pool: the raw bytes are the point here.
     let (received, read) = tokio::task::spawn_blocking(move || {
@@ -115,10 +108,9 @@ async fn a_connection_reset_closes_the_connection_without_a_response() {
 
 #[tokio::test]
 async fn a_slow_response_stalls_then_fails_without_reaching_moto() {
-    let moto = Moto::start();
     let slow_delay = Duration::from_millis(400);
     let config = with_faults(1, 1.0, vec![FaultKind::SlowResponse], slow_delay);
-    let front = Front::start(&moto.endpoint, config).await.expect("front starts");
+    let Harness { moto, front } = Harness::start_with(config).await;
     let started = Instant::now();
     let answer = Ecs::at(&front.endpoint_url())
         .call("CreateCluster", json!({"clusterName": "slow"}))

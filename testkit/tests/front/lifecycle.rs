@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use ecs_redeploy_testkit::front::{ActionCounts, FaultKind, Front, FrontConfig};
-use ecs_redeploy_testkit::moto::Moto;
+use ecs_redeploy_testkit::harness::Harness;
 use serde_json::json;
 use tokio::net::TcpStream;
 
@@ -11,10 +11,7 @@ use super::{Ecs, with_faults};
 
 #[tokio::test]
 async fn counts_add_up_per_action_and_in_total() {
-    let moto = Moto::start();
-    let front = Front::start(&moto.endpoint, FrontConfig::strict())
-        .await
-        .expect("front starts");
+    let Harness { moto: _moto, front } = Harness::start_with(FrontConfig::strict()).await;
     let ecs = Ecs::at(&front.endpoint_url());
     for index in 0..3 {
         ecs.call("CreateCluster", json!({"clusterName": format!("n{index}")}))

@@ -1,7 +1,7 @@
 //! Request limits and paging, which moto does not enforce.
 
 use ecs_redeploy_testkit::front::{Front, FrontConfig, Limits, NOT_AN_ECS_CALL};
-use ecs_redeploy_testkit::moto::Moto;
+use ecs_redeploy_testkit::harness::Harness;
 use serde_json::{Value, json};
 
 use super::{ECS_TARGET_PREFIX, Ecs, limits_only, seed_services};
@@ -25,10 +25,9 @@ async fn all_pages(front: &Ecs, action: &str, request: Value, key: &str) -> (Vec
 
 #[tokio::test]
 async fn list_services_pages_through_every_service_in_moto_order() {
-    let moto = Moto::start();
+    let Harness { moto, front } = Harness::start_with(limits_only()).await;
     let all = seed_services(&Ecs::at(&moto.endpoint), "paging", 25).await;
     assert_eq!(all.len(), 25, "moto ignores paging and returns everything");
-    let front = Front::start(&moto.endpoint, limits_only()).await.expect("front starts");
     let ecs = Ecs::at(&front.endpoint_url());
 
     let request = json!({"cluster": "paging", "maxResults": 10});
@@ -46,7 +45,7 @@ async fn list_services_pages_through_every_service_in_moto_order() {
 
 #[tokio::test]
 async fn list_clusters_pages_with_max_results_and_defaults_to_one_hundred() {
-    let moto = Moto::start();
+    let Harness { moto, front } = Harness::start_with(limits_only()).await;
     let upstream = Ecs::at(&moto.endpoint);
     for index in 0..25 {
         let created = upstream
@@ -55,7 +54,6 @@ async fn list_clusters_pages_with_max_results_and_defaults_to_one_hundred() {
         assert_eq!(created.status, 200);
     }
     let all = upstream.call("ListClusters", json!({})).await.strings("clusterArns");
-    let front = Front::start(&moto.endpoint, limits_only()).await.expect("front starts");
     let ecs = Ecs::at(&front.endpoint_url());
 
     let (sizes, arns) = all_pages(&ecs, "ListClusters", json!({"maxResults": 7}), "clusterArns").await;
@@ -67,9 +65,8 @@ async fn list_clusters_pages_with_max_results_and_defaults_to_one_hundred() {
 
 #[tokio::test]
 async fn max_results_outside_one_to_one_hundred_is_refused_before_moto() {
-    let moto = Moto::start();
+    let Harness { moto, front } = Harness::start_with(limits_only()).await;
     seed_services(&Ecs::at(&moto.endpoint), "bounds", 2).await;
-    let front = Front::start(&moto.endpoint, limits_only()).await.expect("front starts");
     let ecs = Ecs::at(&front.endpoint_url());
 
     for (max_results, expected) in [
@@ -106,11 +103,10 @@ async fn max_results_outside_one_to_one_hundred_is_refused_before_moto() {
 
 #[tokio::test]
 async fn a_next_token_the_front_did_not_issue_for_this_request_is_refused() {
-    let moto = Moto::start();
+    let Harness { moto, front } = Harness::start_with(limits_only()).await;
     let upstream = Ecs::at(&moto.endpoint);
     seed_services(&upstream, "alpha", 3).await;
     seed_services(&upstream, "beta", 3).await;
-    let front = Front::start(&moto.endpoint, limits_only()).await.expect("front starts");
     let ecs = Ecs::at(&front.endpoint_url());
 
     let first = ecs
@@ -143,9 +139,8 @@ async fn a_next_token_the_front_did_not_issue_for_this_request_is_refused() {
 
 #[tokio::test]
 async fn describe_services_takes_at_most_ten_services_when_limits_are_enforced() {
-    let moto = Moto::start();
+    let Harness { moto, front: strict } = Harness::start_with(limits_only()).await;
     let arns = seed_services(&Ecs::at(&moto.endpoint), "describe", 11).await;
-    let strict = Front::start(&moto.endpoint, limits_only()).await.expect("front starts");
     let ecs = Ecs::at(&strict.endpoint_url());
 
     let eleven = ecs
@@ -179,10 +174,7 @@ async fn describe_services_takes_at_most_ten_services_when_limits_are_enforced()
 
 #[tokio::test]
 async fn bad_requests_are_refused_without_panicking() {
-    let moto = Moto::start();
-    let front = Front::start(&moto.endpoint, FrontConfig::strict())
-        .await
-        .expect("front starts");
+    let Harness { moto: _moto, front } = Harness::start_with(FrontConfig::strict()).await;
     let ecs = Ecs::at(&front.endpoint_url());
     let list_clusters = format!("{ECS_TARGET_PREFIX}ListClusters");
     for body in ["not json", "[1, 2]", ""] {

@@ -2,18 +2,15 @@
 
 use std::time::{Duration, Instant};
 
-use ecs_redeploy_testkit::front::{Front, FrontConfig, ThrottleCategory, throttle_lower_bound};
-use ecs_redeploy_testkit::moto::Moto;
+use ecs_redeploy_testkit::front::{FrontConfig, ThrottleCategory, throttle_lower_bound};
+use ecs_redeploy_testkit::harness::Harness;
 use serde_json::json;
 
 use super::Ecs;
 
 #[tokio::test]
 async fn throttling_starts_after_the_burst_and_refill_brings_calls_back() {
-    let moto = Moto::start();
-    let front = Front::start(&moto.endpoint, FrontConfig::strict())
-        .await
-        .expect("front starts");
+    let Harness { moto: _moto, front } = Harness::start_with(FrontConfig::strict()).await;
     let endpoint = front.endpoint_url();
     let started = Instant::now();
     let mut calls = tokio::task::JoinSet::new();
@@ -48,10 +45,7 @@ async fn throttling_starts_after_the_burst_and_refill_brings_calls_back() {
 
 #[tokio::test]
 async fn actions_outside_the_throttle_table_are_never_throttled() {
-    let moto = Moto::start();
-    let front = Front::start(&moto.endpoint, FrontConfig::strict())
-        .await
-        .expect("front starts");
+    let Harness { moto: _moto, front } = Harness::start_with(FrontConfig::strict()).await;
     let ecs = Ecs::at(&front.endpoint_url());
     for index in 0..60 {
         let created = ecs
