@@ -204,7 +204,10 @@ async fn an_unparsable_body_fails_its_message_and_nothing_else() {
 async fn a_scan_failure_fails_every_message_with_a_push() {
     let mut ecs = fleet();
     ecs.failing_listings.push("prod".into());
-    let events = [push_event("e-app", "app", "latest", 1, "2026-12-01T10:00:00Z"), delete_event()];
+    let events = [
+        push_event("e-app", "app", "latest", 1, "2026-12-01T10:00:00Z"),
+        delete_event(),
+    ];
     let (outcome, _) = run(ecs, batch(&bodies(&events)), &[]).await;
     assert_eq!(
         outcome.failed_messages,
