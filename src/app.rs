@@ -25,7 +25,8 @@ pub async fn build(config: Config) -> App {
     let ecs = SdkEcs::new(
         aws_sdk_ecs::Client::new(&sdk),
         aws_sdk_resourcegroupstagging::Client::new(&sdk),
-    );
+    )
+    .paced(config.pacing);
     Redeployer::with_lock(ecs, lock, config)
 }
 

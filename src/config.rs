@@ -6,6 +6,7 @@ use std::num::NonZeroUsize;
 use thiserror::Error;
 
 use crate::domain::policy::Method;
+use crate::ecs::pace::Pacing;
 
 pub const DEFAULT_TAG_KEY: &str = "ecs-redeploy";
 const DEFAULT_MAX_CONCURRENCY: usize = 8;
@@ -71,6 +72,8 @@ pub struct Config {
     pub lock_table: Option<String>,
     pub retry_mode: RetryMode,
     pub max_attempts: u32,
+    /// `ECS_PACING`: ECS calls wait for the documented throttle buckets, or are left to the SDK's retries.
+    pub pacing: Pacing,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -161,6 +164,11 @@ impl Config {
             1..=MAX_ATTEMPTS_LIMIT,
             "a whole number from 1 to 10",
         )?;
+        let pacing = vars.choice(
+            "ECS_PACING",
+            &[("documented", Pacing::Documented), ("off", Pacing::Off)],
+            "`documented` or `off`",
+        )?;
         Ok(Config {
             tag_key,
             select,
@@ -171,6 +179,7 @@ impl Config {
             lock_table,
             retry_mode,
             max_attempts,
+            pacing,
         })
     }
 }
@@ -273,6 +282,7 @@ mod tests {
         assert_eq!(c.lock_table, None);
         assert_eq!(c.retry_mode, RetryMode::Adaptive);
         assert_eq!(c.max_attempts, 5);
+        assert_eq!(c.pacing, Pacing::Documented);
         assert_eq!(config(&[("SELECT", ""), ("CLUSTERS", "  ")]).unwrap(), c);
     }
 
@@ -288,6 +298,7 @@ mod tests {
             ("LOCK_TABLE", "ecs-redeploy-locks"),
             ("RETRY_MODE", "standard"),
             ("MAX_ATTEMPTS", "3"),
+            ("ECS_PACING", "off"),
         ])
         .unwrap();
         assert_eq!(c.tag_key, "deploy");
@@ -305,6 +316,7 @@ mod tests {
         assert_eq!(c.lock_table.as_deref(), Some("ecs-redeploy-locks"));
         assert_eq!(c.retry_mode, RetryMode::Standard);
         assert_eq!(c.max_attempts, 3);
+        assert_eq!(c.pacing, Pacing::Off);
     }
 
     #[test]
@@ -334,6 +346,10 @@ mod tests {
             (
                 ("MAX_ATTEMPTS", "11"),
                 "invalid MAX_ATTEMPTS=`11`: expected a whole number from 1 to 10",
+            ),
+            (
+                ("ECS_PACING", "on"),
+                "invalid ECS_PACING=`on`: expected `documented` or `off`",
             ),
             (
                 ("TAG_KEY", "aws:x"),

@@ -10,6 +10,7 @@ use thiserror::Error;
 
 #[cfg(test)]
 pub mod fake;
+pub mod pace;
 mod revision;
 pub mod sdk;
 

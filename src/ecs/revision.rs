@@ -7,6 +7,7 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
 use aws_sdk_ecs::types::{self as sdk, TaskDefinitionField};
 
+use super::pace::{Category, Pacer};
 use super::sdk::ecs_error;
 use super::{EcsError, EcsErrorKind};
 
@@ -16,14 +17,19 @@ const RESERVED_TAG_PREFIX: &str = "aws:";
 
 pub(super) async fn register_revision(
     client: &Client,
+    pacer: &Pacer,
     source: &str,
     images: &BTreeMap<String, String>,
 ) -> Result<String, EcsError> {
-    let mut described = client
-        .describe_task_definition()
-        .task_definition(source)
-        .include(TaskDefinitionField::Tags)
-        .send()
+    let mut described = pacer
+        .call(
+            Category::TaskDefinitionRead,
+            client
+                .describe_task_definition()
+                .task_definition(source)
+                .include(TaskDefinitionField::Tags)
+                .send(),
+        )
         .await
         .map_err(|e| ecs_error("DescribeTaskDefinition", e))?;
     let mut definition = described.task_definition.take().ok_or_else(|| {
@@ -34,9 +40,13 @@ pub(super) async fn register_revision(
         )
     })?;
     replace_images(source, &mut definition.container_definitions, images)?;
-    let registered = clone_request(client.register_task_definition(), definition)
-        .set_tags(user_tags(described.tags.take()))
-        .send()
+    let registered = pacer
+        .call(
+            Category::TaskDefinitionModify,
+            clone_request(client.register_task_definition(), definition)
+                .set_tags(user_tags(described.tags.take()))
+                .send(),
+        )
         .await
         .map_err(|e| ecs_error("RegisterTaskDefinition", e))?;
     registered

@@ -13,6 +13,9 @@ use aws_sdk_ecs::types::{self as sdk, ServiceField};
 use chrono::{DateTime, Utc};
 use tracing::debug;
 
+use std::sync::Arc;
+
+use super::pace::{Category, Pacer, Pacing};
 use crate::config::{Config, RetryMode};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
@@ -56,38 +59,78 @@ pub fn timeout_config(attempt_timeout: Duration) -> TimeoutConfig {
 pub struct SdkEcs {
     client: aws_sdk_ecs::Client,
     tagging: aws_sdk_resourcegroupstagging::Client,
+    pacer: Arc<Pacer>,
 }
 
 impl SdkEcs {
+    /// ECS calls paced to the documented buckets (see [`SdkEcs::paced`]).
     pub fn new(client: aws_sdk_ecs::Client, tagging: aws_sdk_resourcegroupstagging::Client) -> Self {
-        SdkEcs { client, tagging }
+        SdkEcs {
+            client,
+            tagging,
+            pacer: Arc::new(Pacer::new(Pacing::Documented)),
+        }
+    }
+
+    /// The same port with `pacing` (`ECS_PACING`).
+    pub fn paced(self, pacing: Pacing) -> Self {
+        SdkEcs {
+            pacer: Arc::new(Pacer::new(pacing)),
+            ..self
+        }
     }
 }
 
 impl EcsApi for SdkEcs {
+    // Pages are requested one by one rather than through the SDK's paginator, so each request waits for its
+    // own token and no token is spent on the end of the listing.
     async fn list_clusters(&self) -> Result<Vec<String>, EcsError> {
-        self.client
-            .list_clusters()
-            .max_results(LIST_PAGE_MAX)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| ecs_error("ListClusters", e))
+        let mut arns = Vec::new();
+        let mut next_token = None;
+        loop {
+            let page = self
+                .pacer
+                .call(
+                    Category::ClusterRead,
+                    self.client
+                        .list_clusters()
+                        .max_results(LIST_PAGE_MAX)
+                        .set_next_token(next_token)
+                        .send(),
+                )
+                .await
+                .map_err(|e| ecs_error("ListClusters", e))?;
+            arns.extend(page.cluster_arns.unwrap_or_default());
+            next_token = page.next_token;
+            if next_token.is_none() {
+                return Ok(arns);
+            }
+        }
     }
 
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, EcsError> {
-        self.client
-            .list_services()
-            .cluster(cluster)
-            .max_results(LIST_PAGE_MAX)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| ecs_error("ListServices", e))
+        let mut arns = Vec::new();
+        let mut next_token = None;
+        loop {
+            let page = self
+                .pacer
+                .call(
+                    Category::ServiceRead,
+                    self.client
+                        .list_services()
+                        .cluster(cluster)
+                        .max_results(LIST_PAGE_MAX)
+                        .set_next_token(next_token)
+                        .send(),
+                )
+                .await
+                .map_err(|e| ecs_error("ListServices", e))?;
+            arns.extend(page.service_arns.unwrap_or_default());
+            next_token = page.next_token;
+            if next_token.is_none() {
+                return Ok(arns);
+            }
+        }
     }
 
     async fn list_tagged_services(&self, tag_key: &str) -> Result<Vec<String>, EcsError> {
@@ -114,12 +157,16 @@ impl EcsApi for SdkEcs {
         let mut described = DescribedServices::default();
         for batch in services.chunks(DESCRIBE_SERVICES_MAX) {
             let output = self
-                .client
-                .describe_services()
-                .cluster(cluster)
-                .set_services(Some(batch.to_vec()))
-                .include(ServiceField::Tags)
-                .send()
+                .pacer
+                .call(
+                    Category::ServiceRead,
+                    self.client
+                        .describe_services()
+                        .cluster(cluster)
+                        .set_services(Some(batch.to_vec()))
+                        .include(ServiceField::Tags)
+                        .send(),
+                )
                 .await
                 .map_err(|e| ecs_error("DescribeServices", e))?;
             described.services.extend(output.services().iter().map(service));
@@ -135,10 +182,11 @@ impl EcsApi for SdkEcs {
 
     async fn describe_task_definition(&self, arn: &str) -> Result<TaskDefinition, EcsError> {
         let output = self
-            .client
-            .describe_task_definition()
-            .task_definition(arn)
-            .send()
+            .pacer
+            .call(
+                Category::TaskDefinitionRead,
+                self.client.describe_task_definition().task_definition(arn).send(),
+            )
             .await
             .map_err(|e| ecs_error("DescribeTaskDefinition", e))?;
         let definition = output.task_definition().ok_or_else(|| {
@@ -167,19 +215,23 @@ impl EcsApi for SdkEcs {
 
     async fn force_new_deployment(&self, cluster: &str, service_arn: &str) -> Result<Deployment, EcsError> {
         let output = self
-            .client
-            .update_service()
-            .cluster(cluster)
-            .service(service_arn)
-            .force_new_deployment(true)
-            .send()
+            .pacer
+            .call(
+                Category::ServiceModify,
+                self.client
+                    .update_service()
+                    .cluster(cluster)
+                    .service(service_arn)
+                    .force_new_deployment(true)
+                    .send(),
+            )
             .await
             .map_err(|e| ecs_error("UpdateService", e))?;
         updated_deployment(&output)
     }
 
     async fn register_revision(&self, source: &str, images: &BTreeMap<String, String>) -> Result<String, EcsError> {
-        super::revision::register_revision(&self.client, source, images).await
+        super::revision::register_revision(&self.client, &self.pacer, source, images).await
     }
 
     async fn deploy_revision(
@@ -189,12 +241,16 @@ impl EcsApi for SdkEcs {
         task_definition: &str,
     ) -> Result<Deployment, EcsError> {
         let output = self
-            .client
-            .update_service()
-            .cluster(cluster)
-            .service(service_arn)
-            .task_definition(task_definition)
-            .send()
+            .pacer
+            .call(
+                Category::ServiceModify,
+                self.client
+                    .update_service()
+                    .cluster(cluster)
+                    .service(service_arn)
+                    .task_definition(task_definition)
+                    .send(),
+            )
             .await
             .map_err(|e| ecs_error("UpdateService", e))?;
         updated_deployment(&output)

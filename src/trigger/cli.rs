@@ -25,6 +25,7 @@ Settings come from environment variables, as in the Lambda function:
   LOCK_TABLE       DynamoDB table that makes duplicate deliveries deploy once [default: none]
   RETRY_MODE       standard | adaptive (SDK retries)               [default: adaptive]
   MAX_ATTEMPTS     1-10 attempts per ECS call                      [default: 5]
+  ECS_PACING       documented | off: wait for ECS's throttle buckets [default: documented]
 AWS credentials, region and endpoint come from the standard chain (AWS_PROFILE, AWS_REGION,
 AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECS, ...). RUST_LOG=info prints every decision as a log line.
 

@@ -138,22 +138,54 @@ async fn injected_faults_never_lose_or_repeat_a_deployment() {
     );
 }
 
-#[tokio::test]
-async fn throttling_the_retries_absorb_is_never_a_failure() {
-    let env = Harness::start().await;
+/// 70 services whose `app:latest` is pushed, behind a front configured by `front`.
+async fn seventy_services(front: FrontConfig) -> Harness {
+    let env = Harness::start_with(front).await;
     let app = format!("{}/app:latest", registry());
-    // 70 updates against a bucket of 50 refilled at 5 per second.
     let specs: Vec<ServiceSpec> = (0..70)
         .map(|i| ServiceSpec::new("east", &format!("svc-{i:02}"), &[&app]))
         .collect();
     fleet::seed(&env.seeder(), &specs).await;
+    env
+}
+
+#[tokio::test]
+async fn throttling_the_retries_absorb_is_never_a_failure() {
+    // Throttling injected on 30% of the calls, whatever the buckets hold: the SDK's retries must absorb it.
+    let throttling = Faults::Injected {
+        seed: 7,
+        rate: 0.3,
+        kinds: vec![FaultKind::Throttling],
+        slow_delay: ATTEMPT_TIMEOUT,
+    };
+    let env = seventy_services(FrontConfig {
+        faults: throttling,
+        ..FrontConfig::strict()
+    })
+    .await;
     let config = config(&[("RETRY_MODE", "adaptive"), ("MAX_ATTEMPTS", "10")]);
     let ecs = env.function_ecs_as_configured(&config, Duration::from_secs(20));
     let redeployer = Redeployer::new(ecs, config);
 
     let report = deliver(&redeployer, &load_now("ecr-push.json")).await;
     let calls = env.front.calls();
-    assert!(calls.action("UpdateService").throttled > 0, "the bucket ran dry");
+    assert!(calls.action("UpdateService").faulted > 0, "updates were throttled");
+    assert_eq!((report.counts.redeployed, report.counts.failed), (70, 0));
+    assert_eq!(calls.action("UpdateService").forwarded, 70);
+}
+
+#[tokio::test]
+async fn paced_calls_wait_for_the_bucket_instead_of_being_throttled() {
+    // 70 updates against a bucket of 50 refilled at 5 per second.
+    let env = seventy_services(FrontConfig::strict()).await;
+    // One attempt per call: a throttled update would fail its service.
+    let config = config(&[("MAX_ATTEMPTS", "1")]);
+    let ecs = env.function_ecs_as_configured(&config, Duration::from_secs(20));
+    let redeployer = Redeployer::new(ecs, config);
+
+    let report = deliver(&redeployer, &load_now("ecr-push.json")).await;
+    let calls = env.front.calls();
+    assert_eq!(calls.total().throttled, 0, "no call was throttled");
     assert_eq!((report.counts.redeployed, report.counts.failed), (70, 0));
     assert_eq!(calls.action("UpdateService").forwarded, 70);
 }

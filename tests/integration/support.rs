@@ -18,8 +18,8 @@ pub trait FunctionEcs {
     /// ECS through the front, the tagging API straight to moto (the front serves only ECS).
     fn function_ecs(&self) -> SdkEcs;
 
-    /// The same, with the function's retry settings from `config` and the given attempt timeout, as
-    /// the binary builds them (`ecs_sdk::load_sdk_config`).
+    /// The same, with the function's retry and pacing settings from `config` and the given attempt
+    /// timeout, as the binary builds them (`app::build`).
     fn function_ecs_as_configured(&self, config: &Config, attempt_timeout: Duration) -> SdkEcs;
 }
 
@@ -30,6 +30,6 @@ impl FunctionEcs for Harness {
 
     fn function_ecs_as_configured(&self, config: &Config, attempt_timeout: Duration) -> SdkEcs {
         let ecs = self.function_client_with(retry_config(config), timeout_config(attempt_timeout));
-        SdkEcs::new(ecs, self.moto.tagging_client())
+        SdkEcs::new(ecs, self.moto.tagging_client()).paced(config.pacing)
     }
 }
