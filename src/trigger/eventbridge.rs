@@ -38,6 +38,12 @@ pub struct EcrImageActionDetail {
     pub source_account: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_region: Option<String>,
+    /// What was pushed, when the event says: an image manifest or index, or another OCI artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_media_type: Option<String>,
+    /// The config media type of the pushed manifest: an image's, or an artifact's (signature, SBOM, chart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_media_type: Option<String>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -52,6 +58,8 @@ pub enum Ignored {
     NotAPush(String),
     NotSuccessful(String),
     Untagged,
+    /// A signature, attestation, SBOM or other artifact: nothing a task can run.
+    NotAnImage(String),
 }
 
 impl Ignored {
@@ -63,6 +71,7 @@ impl Ignored {
             Ignored::NotAPush(_) => "not-a-push",
             Ignored::NotSuccessful(_) => "not-successful",
             Ignored::Untagged => "untagged",
+            Ignored::NotAnImage(_) => "not-an-image",
         }
     }
 }
@@ -80,6 +89,7 @@ impl std::fmt::Display for Ignored {
             Ignored::NotAPush(a) => write!(f, "action-type `{}` is neither `{PUSH}` nor `{REPLICATE}`", shown(a)),
             Ignored::NotSuccessful(r) => write!(f, "result `{}` is not `{SUCCESS}`", shown(r)),
             Ignored::Untagged => f.write_str("push has no image-tag (by digest, multi-arch child or attestation)"),
+            Ignored::NotAnImage(what) => write!(f, "the push is not a runnable image: {}", shown(what)),
         }
     }
 }
@@ -109,6 +119,52 @@ pub enum EventError {
     MissingField(&'static str),
     #[error("invalid field `{field}`: {source}")]
     InvalidField { field: &'static str, source: ImageRefError },
+}
+
+/// Manifest media types of runnable images: OCI and Docker image manifests and indexes (schema 1 included).
+const IMAGE_MANIFESTS: [&str; 6] = [
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+];
+/// Config media types of runnable images; an artifact (cosign signature, in-toto attestation, SBOM, Helm chart)
+/// has a config of its own type.
+const IMAGE_CONFIGS: [&str; 2] = [
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.docker.container.image.v1+json",
+];
+
+/// Why a tagged push is not a runnable image, if the event says so: a cosign-style tag
+/// (`sha256-<hex>`, `.sig`, `.att`, `.sbom`: a signature, attestation or SBOM of another image), or a media type
+/// that is not an image's. Absent media types say nothing: older events lack them.
+fn not_an_image(tag: &str, manifest: &Option<String>, artifact: &Option<String>) -> Option<String> {
+    let subject = tag
+        .strip_prefix("sha256-")
+        .map(|rest| rest.split_once('.').map_or(rest, |(hex, _)| hex));
+    let suffix = tag.rsplit_once('.').map(|(_, suffix)| suffix);
+    if subject.is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        && matches!(suffix, None | Some("sig" | "att" | "sbom"))
+    {
+        return Some(format!(
+            "tag `{tag}` names a signature, attestation or SBOM of another image"
+        ));
+    }
+    if let Some(manifest) = manifest
+        .as_deref()
+        .filter(|m| !m.is_empty() && !IMAGE_MANIFESTS.contains(m))
+    {
+        return Some(format!("manifest media type `{manifest}`"));
+    }
+    if let Some(artifact) = artifact
+        .as_deref()
+        .filter(|a| !a.is_empty() && !IMAGE_CONFIGS.contains(a))
+    {
+        return Some(format!("artifact media type `{artifact}`"));
+    }
+    None
 }
 
 /// Classifies raw event text (the CLI's `--event FILE`).
@@ -152,6 +208,9 @@ pub fn classify_at(value: Value, now: DateTime<Utc>) -> Result<Classified, Event
     let Some(tag) = detail.image_tag.filter(|t| !t.is_empty()) else {
         return Ok(Classified::Ignored(Ignored::Untagged));
     };
+    if let Some(what) = not_an_image(&tag, &detail.manifest_media_type, &detail.artifact_media_type) {
+        return Ok(Classified::Ignored(Ignored::NotAnImage(what)));
+    }
     // AWS stamps events itself; a time far ahead of our clock cannot tell which deployments came
     // after the push, so the push is acted on without the time (and repeats are not recognised by it).
     let time = match envelope.time {
@@ -305,6 +364,79 @@ mod tests {
                 Err(EventError::Detail { .. }) if code == "ok" => {}
                 other => panic!("{code}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn pushes_that_are_not_runnable_images_are_ignored() {
+        let hex = "7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd12345678";
+        let oci_manifest = "application/vnd.oci.image.manifest.v1+json";
+        // (tag, manifest media type, artifact media type, expected: "push" or the ignore code)
+        let cases: Vec<(String, Option<&str>, Option<&str>, &str)> = vec![
+            (format!("sha256-{hex}.sig"), None, None, "not-an-image"),
+            (format!("sha256-{hex}.att"), Some(oci_manifest), None, "not-an-image"),
+            (format!("sha256-{hex}.sbom"), None, None, "not-an-image"),
+            (
+                format!("sha256-{hex}"),
+                Some("application/vnd.oci.image.index.v1+json"),
+                None,
+                "not-an-image",
+            ),
+            (format!("sha256-{hex}.tar"), None, None, "push"),
+            ("sha256-short.sig".into(), None, None, "push"),
+            (
+                "v1.2.3".into(),
+                Some(oci_manifest),
+                Some("application/vnd.dev.cosign.artifact.sig.v1+json"),
+                "not-an-image",
+            ),
+            (
+                "0.4.0".into(),
+                Some(oci_manifest),
+                Some("application/vnd.cncf.helm.config.v1+json"),
+                "not-an-image",
+            ),
+            (
+                "sbom".into(),
+                Some("application/vnd.oci.artifact.manifest.v1+json"),
+                None,
+                "not-an-image",
+            ),
+            (
+                "latest".into(),
+                Some(oci_manifest),
+                Some("application/vnd.oci.image.config.v1+json"),
+                "push",
+            ),
+            (
+                "latest".into(),
+                Some("application/vnd.docker.distribution.manifest.v2+json"),
+                Some("application/vnd.docker.container.image.v1+json"),
+                "push",
+            ),
+            (
+                "latest".into(),
+                Some("application/vnd.docker.distribution.manifest.list.v2+json"),
+                None,
+                "push",
+            ),
+            ("latest".into(), Some(""), Some(""), "push"),
+        ];
+        for (tag, manifest, artifact, expected) in cases {
+            let mut event = with(push_event(), "/detail/image-tag", json!(tag));
+            let detail = event["detail"].as_object_mut().unwrap();
+            detail.remove("manifest-media-type");
+            if let Some(m) = manifest {
+                detail.insert("manifest-media-type".into(), json!(m));
+            }
+            if let Some(a) = artifact {
+                detail.insert("artifact-media-type".into(), json!(a));
+            }
+            let got = match classify(event).unwrap() {
+                Classified::Push(_) => "push",
+                Classified::Ignored(why) => why.code(),
+            };
+            assert_eq!(got, expected, "{tag} {manifest:?} {artifact:?}");
         }
     }
 

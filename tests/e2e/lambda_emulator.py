@@ -47,6 +47,7 @@ REDEPLOYED = sorted(name for name, (outcome, _) in LISTED.items() if outcome == 
 # README's event table: every file but the push is ignored, with this reason.
 IGNORED = {
     "ecr-push-untagged.json": "untagged",
+    "ecr-push-signature.json": "not-an-image",
     "ecr-delete.json": "not-a-push",
     "ecr-push-failed.json": "not-successful",
     "ecr-image-scan.json": "other-detail-type",

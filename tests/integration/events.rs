@@ -42,6 +42,7 @@ pub const EXPECTED: &[(&str, &str)] = &[
     ("ecr-push.json", "push"),
     ("ecr-replication.json", "push"),
     ("ecr-push-untagged.json", "untagged"),
+    ("ecr-push-signature.json", "not-an-image"),
     ("ecr-delete.json", "not-a-push"),
     ("ecr-push-failed.json", "not-successful"),
     ("ecr-image-scan.json", "other-detail-type"),
