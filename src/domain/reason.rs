@@ -20,6 +20,10 @@ pub enum Reason {
     InvalidPolicy,
     NoDigest,
     ServiceNotActive,
+    /// A CodeDeploy or external deployment controller: `UpdateService` cannot redeploy the service.
+    UnsupportedController,
+    /// `DescribeServices` reports the service `MISSING`: deleted, or a stale tagging-API entry.
+    ServiceNotFound,
     /// `DescribeServices` failed for the service, or reported it as a failure.
     DescribeFailed,
     TaskDefinitionUnavailable,
@@ -41,6 +45,8 @@ impl Reason {
             Reason::InvalidPolicy => "invalid-policy",
             Reason::NoDigest => "no-digest",
             Reason::ServiceNotActive => "service-not-active",
+            Reason::UnsupportedController => "unsupported-controller",
+            Reason::ServiceNotFound => "service-not-found",
             Reason::DescribeFailed => "describe-failed",
             Reason::TaskDefinitionUnavailable => "task-definition-unavailable",
         }

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::{
-    Container, DESCRIBE_SERVICES_MAX, Deployment, DescribeFailure, DescribedServices, EcsApi, EcsError, EcsErrorKind,
-    Service, TaskDefinition, VersionConsistency, short_name,
+    Container, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController, DescribeFailure, DescribedServices, EcsApi,
+    EcsError, EcsErrorKind, Service, TaskDefinition, VersionConsistency, short_name,
 };
 
 pub const ACCOUNT_PREFIX: &str = "arn:aws:ecs:us-east-1:123456789012";
@@ -59,6 +59,7 @@ impl FakeEcs {
             task_definition: td_arn.to_owned(),
             tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             deployments: Vec::new(),
+            deployment_controller: DeploymentController::Ecs,
         });
     }
 

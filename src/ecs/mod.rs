@@ -31,6 +31,18 @@ pub struct Service {
     pub task_definition: String,
     pub tags: BTreeMap<String, String>,
     pub deployments: Vec<Deployment>,
+    pub deployment_controller: DeploymentController,
+}
+
+/// Who deploys a service's new task definitions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeploymentController {
+    /// ECS itself: rolling updates, and ECS-native blue/green.
+    Ecs,
+    /// CodeDeploy blue/green: a new task definition goes through a CodeDeploy deployment.
+    CodeDeploy,
+    /// A third-party controller, through task sets.
+    External,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,8 +20,8 @@ use crate::config::{Config, RetryMode};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use super::{
-    Container, DESCRIBE_SERVICES_MAX, Deployment, DescribeFailure, DescribedServices, EcsApi, EcsError, EcsErrorKind,
-    LIST_PAGE_MAX, Service, TAGGED_PAGE_MAX, TaskDefinition, VersionConsistency,
+    Container, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController, DescribeFailure, DescribedServices, EcsApi,
+    EcsError, EcsErrorKind, LIST_PAGE_MAX, Service, TAGGED_PAGE_MAX, TaskDefinition, VersionConsistency,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
@@ -278,6 +278,11 @@ fn service(s: &sdk::Service) -> Service {
             .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
             .collect(),
         deployments: s.deployments().iter().map(deployment).collect(),
+        deployment_controller: match s.deployment_controller().map(|c| c.r#type()) {
+            Some(sdk::DeploymentControllerType::CodeDeploy) => DeploymentController::CodeDeploy,
+            Some(sdk::DeploymentControllerType::External) => DeploymentController::External,
+            _ => DeploymentController::Ecs,
+        },
     }
 }
 

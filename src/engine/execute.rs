@@ -28,7 +28,7 @@ pub struct Executor<'a, E, L> {
 impl<E: EcsApi, L: DeployLock> Executor<'_, E, L> {
     /// Carries out `planned` in `mode`; every planned and unexamined service gets a result.
     pub async fn execute(&self, planned: Vec<Planned>, unexamined: Vec<Unexamined>, mode: Mode) -> Vec<ServiceResult> {
-        let mut results: Vec<ServiceResult> = unexamined.into_iter().map(failed_unexamined).collect();
+        let mut results: Vec<ServiceResult> = unexamined.into_iter().map(unexamined_result).collect();
         let mut redeploys = Vec::new();
         for entry in planned {
             match (entry.decision.action, mode) {
@@ -193,7 +193,15 @@ fn service_id(service: &Service) -> ServiceId {
     }
 }
 
-fn failed_unexamined(u: Unexamined) -> ServiceResult {
+fn unexamined_result(u: Unexamined) -> ServiceResult {
+    let (detail, outcome) = match u.failure {
+        Some(failure) => ("the service could not be examined", Outcome::Failed(failure)),
+        None => (
+            "DescribeServices reports the service MISSING: it was deleted, or the tagging API still lists it \
+             (it is eventually consistent)",
+            Outcome::Skipped,
+        ),
+    };
     ServiceResult {
         service: ServiceId {
             cluster: u.cluster,
@@ -201,8 +209,8 @@ fn failed_unexamined(u: Unexamined) -> ServiceResult {
             arn: u.arn,
         },
         task_definition: None,
-        decision: Decision::skip(u.reason, "the service could not be examined".to_owned()),
+        decision: Decision::skip(u.reason, detail.to_owned()),
         pushes: Vec::new(),
-        outcome: Outcome::Failed(u.error),
+        outcome,
     }
 }

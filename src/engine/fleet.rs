@@ -20,13 +20,17 @@ use crate::ecs::{DESCRIBE_SERVICES_MAX, EcsApi, EcsError, Service, TaskDefinitio
 #[derive(Default)]
 pub struct TaskDefinitionCache(Mutex<HashMap<String, Arc<TaskDefinition>>>);
 
-/// A service that could not be examined: it is reported as failed with this reason.
+/// A service that could not be examined: reported with this reason, as failed when there is a failure
+/// (a retry may get further), as skipped when there is none (ECS says the service is gone).
 pub struct Unexamined {
     pub cluster: String,
     pub arn: String,
     pub reason: Reason,
-    pub error: Failure,
+    pub failure: Option<Failure>,
 }
+
+/// `DescribeServices`' failure reason for a service that does not exist (any more).
+const MISSING: &str = "MISSING";
 
 pub struct Fleet {
     pub clusters: usize,
@@ -69,11 +73,20 @@ pub async fn scan<E: EcsApi>(ecs: &E, config: &Config, cache: &TaskDefinitionCac
         match result {
             Ok(found) => {
                 services.extend(found.services);
-                unexamined.extend(found.failures.into_iter().map(|f| Unexamined {
-                    cluster: cluster.clone(),
-                    arn: f.arn,
-                    reason: Reason::DescribeFailed,
-                    error: Failure::Reported(format!("DescribeServices reported {}", f.reason)),
+                // A deleted service (or a stale tagging-API entry) stays missing however often we ask.
+                unexamined.extend(found.failures.into_iter().map(|f| match f.reason.as_str() {
+                    MISSING => Unexamined {
+                        cluster: cluster.clone(),
+                        arn: f.arn,
+                        reason: Reason::ServiceNotFound,
+                        failure: None,
+                    },
+                    _ => Unexamined {
+                        cluster: cluster.clone(),
+                        arn: f.arn,
+                        reason: Reason::DescribeFailed,
+                        failure: Some(Failure::Reported(format!("DescribeServices reported {}", f.reason))),
+                    },
                 }));
             }
             Err(e) => {
@@ -82,7 +95,7 @@ pub async fn scan<E: EcsApi>(ecs: &E, config: &Config, cache: &TaskDefinitionCac
                     cluster: cluster.clone(),
                     arn,
                     reason: Reason::DescribeFailed,
-                    error: Failure::Ecs(Arc::clone(&error)),
+                    failure: Some(Failure::Ecs(Arc::clone(&error))),
                 }));
             }
         }
@@ -98,10 +111,10 @@ pub async fn scan<E: EcsApi>(ecs: &E, config: &Config, cache: &TaskDefinitionCac
             }
             failed => unexamined.push(Unexamined {
                 cluster: short_name(&service.cluster_arn).to_owned(),
-                error: match failed {
+                failure: Some(match failed {
                     Some(Err(error)) => Failure::Ecs(Arc::clone(error)),
                     _ => Failure::Reported("task definition was not described".to_owned()),
-                },
+                }),
                 arn: service.arn,
                 reason: Reason::TaskDefinitionUnavailable,
             }),

@@ -162,7 +162,7 @@ async fn one_failure_never_stops_the_others() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn unexaminable_services_are_reported_failed_by_name() {
+async fn unexaminable_services_are_reported_by_name_and_missing_ones_skipped() {
     let mut ecs = fleet();
     ecs.missing_services.push("legacy".into());
     ecs.add_service_on(
@@ -176,12 +176,17 @@ async fn unexaminable_services_are_reported_failed_by_name() {
         .remove(&format!("{ACCOUNT_PREFIX}:task-definition/gone:3"));
     let redeployer = Redeployer::new(ecs, config(&[]));
     let report = redeployer.run(&[push("app", "latest")], Mode::Apply).await;
-    assert_eq!(outcome_of(&report, "legacy"), ("describe-failed", Status::Failed));
+    assert_eq!(
+        outcome_of(&report, "legacy"),
+        ("service-not-found", Status::Skipped),
+        "a deleted service is no failure a retry could fix"
+    );
     assert_eq!(
         outcome_of(&report, "orphan"),
         ("task-definition-unavailable", Status::Failed)
     );
     assert_eq!(report.counts.redeployed, 3, "the rest still redeploys");
+    assert_eq!(report.failure_names(), ["stage/orphan"]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::{ContainerDefinition, Tag, VersionConsistency};
+use aws_sdk_ecs::types::{
+    ContainerDefinition, DeploymentController, DeploymentControllerType, Tag, VersionConsistency,
+};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 pub use crate::moto::{ACCOUNT, REGION};
@@ -20,6 +22,8 @@ pub struct ServiceSpec {
     pub images: Vec<String>,
     pub tags: Vec<(String, String)>,
     pub version_consistency: Option<VersionConsistency>,
+    /// `None`: ECS's own (rolling update).
+    pub controller: Option<DeploymentControllerType>,
 }
 
 impl ServiceSpec {
@@ -30,7 +34,13 @@ impl ServiceSpec {
             images: images.iter().map(|i| (*i).to_owned()).collect(),
             tags: Vec::new(),
             version_consistency: None,
+            controller: None,
         }
+    }
+
+    pub fn controlled_by(mut self, controller: DeploymentControllerType) -> Self {
+        self.controller = Some(controller);
+        self
     }
 
     pub fn tagged(mut self, key: &str, value: &str) -> Self {
@@ -74,6 +84,12 @@ pub async fn seed(client: &Client, specs: &[ServiceSpec]) {
                     .task_definition(task_definition)
                     .desired_count(1)
                     .set_tags(Some(tags.collect()))
+                    .set_deployment_controller(spec.controller.clone().map(|c| {
+                        DeploymentController::builder()
+                            .r#type(c)
+                            .build()
+                            .expect("a type is set")
+                    }))
                     .send()
                     .await
                     .map(|_| ())

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cli;
+mod controllers;
 mod events;
 mod faults;
 mod lock;

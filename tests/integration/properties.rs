@@ -385,6 +385,11 @@ proptest! {
                     }
                     Ignored::NotSuccessful(result) => at("/detail/result") == Some(result) && result != "SUCCESS",
                     Ignored::Untagged => at("/detail/image-tag").is_none_or(str::is_empty),
+                    Ignored::NotAnImage(_) => {
+                        at("/detail/image-tag").is_some_and(|t| t.starts_with("sha256-"))
+                            || at("/detail/manifest-media-type").is_some()
+                            || at("/detail/artifact-media-type").is_some()
+                    }
                 };
                 prop_assert!(why_holds, "{}", why);
             }

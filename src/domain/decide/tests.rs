@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::domain::image::Registry;
-use crate::ecs::{Container, Deployment, VersionConsistency};
+use crate::ecs::{Container, Deployment, DeploymentController, VersionConsistency};
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const DIGEST: &str = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd12345678";
@@ -40,6 +40,7 @@ fn service(tags: &[(&str, &str)]) -> Service {
             .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect::<BTreeMap<_, _>>(),
         deployments: Vec::new(),
+        deployment_controller: DeploymentController::Ecs,
     }
 }
 
@@ -290,6 +291,53 @@ fn inactive_services_are_skipped() {
     assert_eq!(decision.reason, Reason::ServiceNotActive);
     assert_eq!(decision.action, Action::Skip);
     assert_eq!(decision.detail, "service is DRAINING, not ACTIVE");
+}
+
+#[test]
+fn controllers_update_service_cannot_drive_are_skipped_in_every_mode() {
+    let td = task_definition(vec![container("web", &format!("{REGISTRY}/app:latest"))]);
+    // (controller, service tag, expected reason, a word the detail must name)
+    let cases = [
+        (DeploymentController::Ecs, "force", "image-match", "uses"),
+        (DeploymentController::Ecs, "pin", "image-match", "pinning"),
+        (
+            DeploymentController::CodeDeploy,
+            "force",
+            "unsupported-controller",
+            "CodeDeploy deployment",
+        ),
+        (
+            DeploymentController::CodeDeploy,
+            "pin",
+            "unsupported-controller",
+            "AppSpec",
+        ),
+        (
+            DeploymentController::External,
+            "force",
+            "unsupported-controller",
+            "task set",
+        ),
+        (
+            DeploymentController::External,
+            "pin",
+            "unsupported-controller",
+            "task set",
+        ),
+        (DeploymentController::CodeDeploy, "off", "opted-out", "off"),
+    ];
+    for (controller, tag, expected, named) in cases {
+        let mut svc = service(&[("ecs-redeploy", tag)]);
+        svc.deployment_controller = controller;
+        let decision = decide(&push("app", "latest"), &svc, &td, MATCHING).unwrap();
+        assert_eq!(decision.reason.code(), expected, "{controller:?} {tag}");
+        assert!(
+            decision.detail.contains(named),
+            "{controller:?} {tag}: {}",
+            decision.detail
+        );
+        assert_eq!(decision.action == Action::Skip, expected != "image-match");
+    }
 }
 
 #[test]

@@ -187,6 +187,7 @@ fn our_service(arn: &str) -> Service {
             ours("ecs-svc/2", utc(1_700_000_100, 250_000_000)),
             ours("ecs-svc/1", utc(1_700_000_000, 0)),
         ],
+        deployment_controller: DeploymentController::Ecs,
     }
 }
 

@@ -6,7 +6,7 @@ use super::*;
 use crate::config::Select;
 use crate::domain::image::Registry;
 use crate::domain::policy::Method;
-use crate::ecs::{Container, VersionConsistency};
+use crate::ecs::{Container, DeploymentController, VersionConsistency};
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const ARN: &str = "arn:aws:ecs:us-east-1:123456789012";
@@ -41,6 +41,7 @@ fn service(name: &str, images: &[&str], policy: Option<&str>) -> (Service, Arc<T
             .into_iter()
             .collect(),
         deployments: Vec::new(),
+        deployment_controller: DeploymentController::Ecs,
     };
     let containers = images
         .iter()

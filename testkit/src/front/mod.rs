@@ -72,6 +72,17 @@ pub struct FrontConfig {
     /// Added to every call before it is answered.
     pub latency: Duration,
     pub faults: Faults,
+    pub deleted_services: DeletedServices,
+}
+
+/// What `DescribeServices` says of a deleted service. ECS keeps it `INACTIVE` for a while, then forgets it and
+/// reports it `MISSING`; moto keeps it `INACTIVE` for good. The tagging API may list it in either phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeletedServices {
+    /// As moto (and ECS right after the deletion) answers.
+    Inactive,
+    /// As ECS answers once it has forgotten the service: a `MISSING` failure.
+    Missing,
 }
 
 impl FrontConfig {
@@ -82,6 +93,7 @@ impl FrontConfig {
             throttle: Throttle::EcsBuckets,
             latency: Duration::ZERO,
             faults: Faults::None,
+            deleted_services: DeletedServices::Inactive,
         }
     }
 }

@@ -10,7 +10,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
 use super::buckets::{Admission, EcsBuckets, ThrottleCategory};
@@ -19,7 +19,7 @@ use super::counts::{CountBook, NOT_AN_ECS_CALL, Tally};
 use super::faults::{FaultDice, FaultKind};
 use super::paging::{self, Listing, PageRequest};
 use super::wire::{AwsError, FrontBody};
-use super::{Faults, FrontConfig, Limits, Throttle};
+use super::{DeletedServices, Faults, FrontConfig, Limits, Throttle};
 
 const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
 const REQUEST_BYTES_MAX: usize = 1 << 20;
@@ -35,6 +35,7 @@ pub(super) struct Shared {
     limits: Limits,
     throttle: Throttle,
     latency: Duration,
+    deleted_services: DeletedServices,
     fault_dice: Option<FaultDice>,
     slow_delay: Duration,
     buckets: EcsBuckets,
@@ -67,6 +68,7 @@ impl Shared {
             limits: config.limits,
             throttle: config.throttle,
             latency: config.latency,
+            deleted_services: config.deleted_services,
             fault_dice,
             slow_delay,
             buckets: EcsBuckets::default(),
@@ -213,13 +215,37 @@ fn dated(
     let changed = if makes_deployments {
         shared.clock.stamp_new_deployments(&mut answer, arrived)
     } else {
-        shared.clock.date_stamped_deployments(&mut answer)
+        let forgotten = shared.deleted_services == DeletedServices::Missing && forget_deleted(&mut answer);
+        shared.clock.date_stamped_deployments(&mut answer) || forgotten
     };
     Ok(if changed {
         response.with_body(Bytes::from(answer.to_string()))
     } else {
         response
     })
+}
+
+/// A `DescribeServices` answer as ECS gives it once it has forgotten deleted services: each `INACTIVE`
+/// service becomes a `MISSING` failure. Whether the answer changed.
+fn forget_deleted(answer: &mut Value) -> bool {
+    let Some(services) = answer.get_mut("services").and_then(Value::as_array_mut) else {
+        return false;
+    };
+    let (inactive, kept): (Vec<Value>, Vec<Value>) = services
+        .drain(..)
+        .partition(|s| s.get("status").and_then(Value::as_str) == Some("INACTIVE"));
+    *services = kept;
+    if inactive.is_empty() {
+        return false;
+    }
+    let missing = inactive
+        .iter()
+        .map(|s| json!({"arn": s.get("serviceArn").cloned().unwrap_or(Value::Null), "reason": "MISSING"}));
+    match answer.get_mut("failures").and_then(Value::as_array_mut) {
+        Some(failures) => failures.extend(missing),
+        None => answer["failures"] = Value::Array(missing.collect()),
+    }
+    true
 }
 
 fn fault_reply(kind: FaultKind, slow_delay: Duration) -> Reply {

@@ -1,0 +1,108 @@
+//! Services ecs-redeploy cannot (or need not) redeploy, through the real SDK client against moto behind the
+//! strict front: each is a skip with its reason, never a failure that every retry would repeat.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::types::DeploymentControllerType;
+use ecs_redeploy::domain::report::{Invocation, Report, Status};
+use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy::trigger::lambda::{Response, handle};
+use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
+use ecs_redeploy_testkit::front::{DeletedServices, FrontConfig};
+use ecs_redeploy_testkit::harness::Harness;
+use lambda_runtime::{Context, LambdaEvent};
+
+use crate::events::load_now;
+use crate::support::{FunctionEcs, config};
+
+/// The push of `app:latest`, delivered once; the invocation must succeed.
+async fn deliver(redeployer: &Redeployer<ecs_redeploy::ecs::sdk::SdkEcs>) -> Report {
+    let event = LambdaEvent::new(load_now("ecr-push.json"), Context::default());
+    match handle(redeployer, event).await {
+        Ok(Response::Event(Invocation::Processed(report))) => *report,
+        other => panic!("the invocation did not succeed: {other:?}"),
+    }
+}
+
+fn outcomes(report: &Report) -> BTreeMap<String, (&'static str, Status)> {
+    report
+        .services
+        .iter()
+        .map(|s| (s.service.clone(), (s.reason, s.outcome)))
+        .collect()
+}
+
+#[tokio::test]
+async fn codedeploy_and_external_services_are_skipped_in_every_mode() {
+    let env = Harness::start().await;
+    let app = format!("{}/app:latest", registry());
+    fleet::seed(
+        &env.seeder(),
+        &[
+            ServiceSpec::new("ctl", "rolling", &[&app]),
+            ServiceSpec::new("ctl", "blue-green", &[&app]).controlled_by(DeploymentControllerType::CodeDeploy),
+            ServiceSpec::new("ctl", "blue-green-pin", &[&app])
+                .tagged("ecs-redeploy", "pin")
+                .controlled_by(DeploymentControllerType::CodeDeploy),
+            ServiceSpec::new("ctl", "task-sets", &[&app]).controlled_by(DeploymentControllerType::External),
+        ],
+    )
+    .await;
+    let before = deployment_ids(&env.seeder(), &["ctl"]).await;
+    let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
+
+    let report = deliver(&redeployer).await;
+    let skipped = ("unsupported-controller", Status::Skipped);
+    assert_eq!(
+        outcomes(&report),
+        BTreeMap::from([
+            ("blue-green".to_owned(), skipped),
+            ("blue-green-pin".to_owned(), skipped),
+            ("rolling".to_owned(), ("image-match", Status::Redeployed)),
+            ("task-sets".to_owned(), skipped),
+        ])
+    );
+    let after = deployment_ids(&env.seeder(), &["ctl"]).await;
+    assert_eq!(redeployed(&before, &after), ["ctl/rolling"]);
+    let calls = env.front.calls();
+    assert_eq!(calls.action("UpdateService").forwarded, 1);
+    assert_eq!(calls.action("RegisterTaskDefinition").forwarded, 0);
+}
+
+#[tokio::test]
+async fn a_deleted_service_the_tagging_api_still_lists_is_skipped() {
+    let env = Harness::start_with(FrontConfig {
+        deleted_services: DeletedServices::Missing,
+        ..FrontConfig::strict()
+    })
+    .await;
+    let app = format!("{}/app:latest", registry());
+    let seeder = env.seeder();
+    fleet::seed(
+        &seeder,
+        &[
+            ServiceSpec::new("tagged", "live", &[&app]).tagged("ecs-redeploy", "on"),
+            ServiceSpec::new("tagged", "gone", &[&app]).tagged("ecs-redeploy", "on"),
+        ],
+    )
+    .await;
+    seeder
+        .delete_service()
+        .cluster("tagged")
+        .service("gone")
+        .force(true)
+        .send()
+        .await
+        .expect("delete the service");
+    let redeployer = Redeployer::new(env.function_ecs(), config(&[("SELECT", "opted-in")]));
+
+    let report = deliver(&redeployer).await;
+    assert_eq!(
+        outcomes(&report),
+        BTreeMap::from([
+            ("gone".to_owned(), ("service-not-found", Status::Skipped)),
+            ("live".to_owned(), ("image-match", Status::Redeployed)),
+        ])
+    );
+    assert!(!report.has_failures());
+}
