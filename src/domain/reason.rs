@@ -24,6 +24,8 @@ pub enum Reason {
     UnsupportedController,
     /// `DescribeServices` reports the service `MISSING`: deleted, or a stale tagging-API entry.
     ServiceNotFound,
+    /// `DescribeServices` described the service without an ARN, which every call and the lock need.
+    NoServiceArn,
     /// `DescribeServices` failed for the service, or reported it as a failure.
     DescribeFailed,
     TaskDefinitionUnavailable,
@@ -47,6 +49,7 @@ impl Reason {
             Reason::ServiceNotActive => "service-not-active",
             Reason::UnsupportedController => "unsupported-controller",
             Reason::ServiceNotFound => "service-not-found",
+            Reason::NoServiceArn => "no-service-arn",
             Reason::DescribeFailed => "describe-failed",
             Reason::TaskDefinitionUnavailable => "task-definition-unavailable",
         }

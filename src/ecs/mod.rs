@@ -79,6 +79,11 @@ pub struct DescribedServices {
     pub failures: Vec<DescribeFailure>,
 }
 
+/// `DescribeFailure::reason` of a service ECS does not know (any more).
+pub const MISSING: &str = "MISSING";
+/// `DescribeFailure::reason` we give a service ECS described without an ARN.
+pub const NO_ARN: &str = "NO_ARN";
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DescribeFailure {
     pub arn: String,

@@ -21,7 +21,7 @@ use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use super::{
     Container, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController, DescribeFailure, DescribedServices, EcsApi,
-    EcsError, EcsErrorKind, LIST_PAGE_MAX, Service, TAGGED_PAGE_MAX, TaskDefinition, VersionConsistency,
+    EcsError, EcsErrorKind, LIST_PAGE_MAX, NO_ARN, Service, TAGGED_PAGE_MAX, TaskDefinition, VersionConsistency,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
@@ -169,7 +169,20 @@ impl EcsApi for SdkEcs {
                 )
                 .await
                 .map_err(|e| ecs_error("DescribeServices", e))?;
-            described.services.extend(output.services().iter().map(service));
+            for found in output.services() {
+                match service(found, cluster) {
+                    Some(service) => described.services.push(service),
+                    // An ARN keys the lock and names the service in every call: without one it cannot be handled.
+                    None => described.failures.push(DescribeFailure {
+                        arn: format!(
+                            "{}/{}",
+                            super::short_name(cluster),
+                            found.service_name().unwrap_or("(no name)")
+                        ),
+                        reason: NO_ARN.to_owned(),
+                    }),
+                }
+            }
             described
                 .failures
                 .extend(output.failures().iter().map(|f| DescribeFailure {
@@ -265,11 +278,13 @@ fn updated_deployment(output: &UpdateServiceOutput) -> Result<Deployment, EcsErr
         .ok_or_else(|| EcsError::new("UpdateService", EcsErrorKind::Other, "answer has no deployment"))
 }
 
-fn service(s: &sdk::Service) -> Service {
-    Service {
-        arn: s.service_arn().unwrap_or_default().to_owned(),
-        name: s.service_name().unwrap_or_default().to_owned(),
-        cluster_arn: s.cluster_arn().unwrap_or_default().to_owned(),
+/// Our vocabulary for a described service; `None` when ECS gave it no ARN.
+fn service(s: &sdk::Service, cluster: &str) -> Option<Service> {
+    let arn = s.service_arn()?;
+    Some(Service {
+        arn: arn.to_owned(),
+        name: s.service_name().unwrap_or(super::short_name(arn)).to_owned(),
+        cluster_arn: s.cluster_arn().unwrap_or(cluster).to_owned(),
         status: s.status().unwrap_or_default().to_owned(),
         task_definition: s.task_definition().unwrap_or_default().to_owned(),
         tags: s
@@ -283,7 +298,7 @@ fn service(s: &sdk::Service) -> Service {
             Some(sdk::DeploymentControllerType::External) => DeploymentController::External,
             _ => DeploymentController::Ecs,
         },
-    }
+    })
 }
 
 fn deployment(d: &sdk::Deployment) -> Deployment {

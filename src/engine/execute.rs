@@ -12,6 +12,7 @@ use crate::config::Mode;
 use crate::domain::decide::{Action, Decision};
 use crate::domain::outcome::{Deployed, Failure, Outcome, ServiceId, ServiceResult};
 use crate::domain::policy::Method;
+use crate::domain::reason::Reason;
 use crate::ecs::{EcsApi, EcsError, Service, short_name};
 use crate::lock::{Claim, DeployLock};
 
@@ -194,13 +195,17 @@ fn service_id(service: &Service) -> ServiceId {
 }
 
 fn unexamined_result(u: Unexamined) -> ServiceResult {
-    let (detail, outcome) = match u.failure {
-        Some(failure) => ("the service could not be examined", Outcome::Failed(failure)),
-        None => (
+    let detail = match u.reason {
+        Reason::ServiceNotFound => {
             "DescribeServices reports the service MISSING: it was deleted, or the tagging API still lists it \
-             (it is eventually consistent)",
-            Outcome::Skipped,
-        ),
+             (it is eventually consistent)"
+        }
+        Reason::NoServiceArn => "DescribeServices described the service without an ARN: no call can name it",
+        _ => "the service could not be examined",
+    };
+    let outcome = match u.failure {
+        Some(failure) => Outcome::Failed(failure),
+        None => Outcome::Skipped,
     };
     ServiceResult {
         service: ServiceId {

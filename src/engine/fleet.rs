@@ -14,7 +14,9 @@ use crate::config::{ClusterScope, Config, Select};
 use crate::domain::outcome::{Failure, ScanFailure};
 use crate::domain::reason::Reason;
 use crate::domain::report::Scanned;
-use crate::ecs::{DESCRIBE_SERVICES_MAX, EcsApi, EcsError, Service, TaskDefinition, cluster_of_service, short_name};
+use crate::ecs::{
+    DESCRIBE_SERVICES_MAX, EcsApi, EcsError, MISSING, NO_ARN, Service, TaskDefinition, cluster_of_service, short_name,
+};
 
 /// Task-definition revisions are immutable, so a warm process never needs to describe one twice.
 #[derive(Default)]
@@ -28,9 +30,6 @@ pub struct Unexamined {
     pub reason: Reason,
     pub failure: Option<Failure>,
 }
-
-/// `DescribeServices`' failure reason for a service that does not exist (any more).
-const MISSING: &str = "MISSING";
 
 pub struct Fleet {
     pub clusters: usize,
@@ -73,12 +72,17 @@ pub async fn scan<E: EcsApi>(ecs: &E, config: &Config, cache: &TaskDefinitionCac
         match result {
             Ok(found) => {
                 services.extend(found.services);
-                // A deleted service (or a stale tagging-API entry) stays missing however often we ask.
+                // A deleted service (or a stale tagging-API entry) stays missing however often we ask, and a
+                // service without an ARN cannot be named in a call: skips, not failures.
                 unexamined.extend(found.failures.into_iter().map(|f| match f.reason.as_str() {
-                    MISSING => Unexamined {
+                    MISSING | NO_ARN => Unexamined {
                         cluster: cluster.clone(),
                         arn: f.arn,
-                        reason: Reason::ServiceNotFound,
+                        reason: if f.reason == MISSING {
+                            Reason::ServiceNotFound
+                        } else {
+                            Reason::NoServiceArn
+                        },
                         failure: None,
                     },
                     _ => Unexamined {

@@ -249,6 +249,51 @@ async fn describe_services_of_no_service_makes_no_call() {
 }
 
 #[tokio::test]
+async fn a_service_without_arn_is_a_failure_named_by_cluster_and_name_and_controllers_map() {
+    let rule = mock!(Client::describe_services).then_output(|| {
+        DescribeServicesOutput::builder()
+            .services(
+                sdk::Service::builder()
+                    .service_name("nameless")
+                    .status("ACTIVE")
+                    .build(),
+            )
+            .services(
+                sdk::Service::builder()
+                    .service_arn(service_arn(1))
+                    .status("ACTIVE")
+                    .deployment_controller(
+                        sdk::DeploymentController::builder()
+                            .r#type(sdk::DeploymentControllerType::CodeDeploy)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let ecs = ecs(RuleMode::MatchAny, &[&rule]);
+    let described = ecs
+        .describe_services(CLUSTER, &[service_arn(0), service_arn(1)])
+        .await
+        .unwrap();
+    assert_eq!(
+        described.failures,
+        [DescribeFailure {
+            arn: "prod/nameless".into(),
+            reason: NO_ARN.into()
+        }]
+    );
+    let [found] = described.services.as_slice() else {
+        panic!("one service: {described:?}")
+    };
+    assert_eq!(found.arn, service_arn(1));
+    assert_eq!(found.name, crate::ecs::short_name(&service_arn(1)), "named by its ARN");
+    assert_eq!(found.cluster_arn, CLUSTER, "in the cluster it was asked for");
+    assert_eq!(found.deployment_controller, DeploymentController::CodeDeploy);
+}
+
+#[tokio::test]
 async fn describe_task_definition_maps_containers_and_version_consistency() {
     const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7";
     let container = |name: &str, consistency: Option<sdk::VersionConsistency>| {
