@@ -49,6 +49,7 @@ impl FakeEcs {
                         version_consistency: VersionConsistency::Enabled,
                     })
                     .collect(),
+                pinned: Default::default(),
             },
         );
         self.clusters.entry(cluster.to_owned()).or_default().push(Service {

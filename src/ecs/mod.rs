@@ -2,7 +2,7 @@
 //! `sdk` adapts it to `aws_sdk_ecs` (with `revision` for pin mode's new revisions); `fake` is the
 //! in-memory stand-in of the unit tests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
@@ -55,6 +55,18 @@ pub struct Deployment {
 pub struct TaskDefinition {
     pub arn: String,
     pub containers: Vec<Container>,
+    /// Containers whose `repo:tag@digest` ecs-redeploy wrote itself (the [`PINNED_TAG`] of the revision).
+    pub pinned: BTreeSet<String>,
+}
+
+/// The task-definition tag on every revision pin mode registers: the names of the containers it pinned,
+/// space-separated. Pin mode moves a `repo:tag@digest` to a newer digest only in those containers; anyone
+/// else's `tag@digest` is a deliberate pin, left alone.
+pub const PINNED_TAG: &str = "ecs-redeploy:pinned";
+
+/// The container names a [`PINNED_TAG`] value lists.
+pub fn pinned_containers(tag_value: &str) -> BTreeSet<String> {
+    tag_value.split_whitespace().map(str::to_owned).collect()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Pin mode's new revision: `RegisterTaskDefinition` with everything `DescribeTaskDefinition` says about the
 //! source revision, only the named containers' images replaced.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
@@ -9,7 +9,7 @@ use aws_sdk_ecs::types::{self as sdk, TaskDefinitionField};
 
 use super::pace::{Category, Pacer};
 use super::sdk::ecs_error;
-use super::{EcsError, EcsErrorKind};
+use super::{EcsError, EcsErrorKind, PINNED_TAG, pinned_containers};
 
 /// ECS reserves tag keys starting with `aws:` in any case; `RegisterTaskDefinition` rejects them, and the
 /// ones a source carries (e.g. `aws:cloudformation:stack-name`) belong to whoever created that revision.
@@ -44,7 +44,7 @@ pub(super) async fn register_revision(
         .call(
             Category::TaskDefinitionModify,
             clone_request(client.register_task_definition(), definition)
-                .set_tags(user_tags(described.tags.take()))
+                .set_tags(Some(tags_marking_pins(described.tags.take(), images)))
                 .send(),
         )
         .await
@@ -120,14 +120,23 @@ fn replace_images(
     Ok(())
 }
 
-/// The source's tags without the reserved `aws:` ones; `None` when none is left, so no empty list is sent.
-fn user_tags(tags: Option<Vec<sdk::Tag>>) -> Option<Vec<sdk::Tag>> {
-    let kept: Vec<sdk::Tag> = tags
+/// The source's tags without the reserved `aws:` ones, and the [`PINNED_TAG`] naming the containers pinned
+/// now and those the source's own mark named.
+fn tags_marking_pins(tags: Option<Vec<sdk::Tag>>, images: &BTreeMap<String, String>) -> Vec<sdk::Tag> {
+    let (marks, mut kept): (Vec<sdk::Tag>, Vec<sdk::Tag>) = tags
         .into_iter()
         .flatten()
         .filter(|tag| tag.key().is_some_and(|key| !is_reserved(key)))
+        .partition(|tag| tag.key() == Some(PINNED_TAG));
+    let mut pinned: BTreeSet<String> = marks
+        .iter()
+        .filter_map(|t| t.value())
+        .flat_map(pinned_containers)
         .collect();
-    (!kept.is_empty()).then_some(kept)
+    pinned.extend(images.keys().cloned());
+    let value = pinned.into_iter().collect::<Vec<_>>().join(" ");
+    kept.push(sdk::Tag::builder().key(PINNED_TAG).value(value).build());
+    kept
 }
 
 fn is_reserved(key: &str) -> bool {

@@ -9,7 +9,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_ecs::error::DisplayErrorContext;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
-use aws_sdk_ecs::types::{self as sdk, ServiceField};
+use aws_sdk_ecs::types::{self as sdk, ServiceField, TaskDefinitionField};
 use chrono::{DateTime, Utc};
 use tracing::debug;
 
@@ -21,7 +21,8 @@ use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use super::{
     Container, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController, DescribeFailure, DescribedServices, EcsApi,
-    EcsError, EcsErrorKind, LIST_PAGE_MAX, NO_ARN, Service, TAGGED_PAGE_MAX, TaskDefinition, VersionConsistency,
+    EcsError, EcsErrorKind, LIST_PAGE_MAX, NO_ARN, PINNED_TAG, Service, TAGGED_PAGE_MAX, TaskDefinition,
+    VersionConsistency, pinned_containers,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
@@ -198,7 +199,11 @@ impl EcsApi for SdkEcs {
             .pacer
             .call(
                 Category::TaskDefinitionRead,
-                self.client.describe_task_definition().task_definition(arn).send(),
+                self.client
+                    .describe_task_definition()
+                    .task_definition(arn)
+                    .include(TaskDefinitionField::Tags)
+                    .send(),
             )
             .await
             .map_err(|e| ecs_error("DescribeTaskDefinition", e))?;
@@ -223,6 +228,13 @@ impl EcsApi for SdkEcs {
                     },
                 })
                 .collect(),
+            pinned: output
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(PINNED_TAG))
+                .and_then(|t| t.value())
+                .map(pinned_containers)
+                .unwrap_or_default(),
         })
     }
 

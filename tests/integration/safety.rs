@@ -255,3 +255,44 @@ async fn a_replicated_image_redeploys_services_of_the_destination_registry() {
         Some("210987654321.dkr.ecr.eu-west-1.amazonaws.com")
     );
 }
+
+#[tokio::test]
+async fn pin_mode_follows_its_own_pins_and_leaves_hand_pins_alone() {
+    let env = Harness::start().await;
+    let r = registry();
+    let app = format!("{r}/app:latest");
+    let hand_pinned = format!("{r}/app:latest@sha256:{}", "9".repeat(64));
+    let specs = vec![
+        ServiceSpec::new("shop", "ours", &[&app]).tagged("ecs-redeploy", "pin"),
+        ServiceSpec::new("shop", "by-hand", &[&hand_pinned]).tagged("ecs-redeploy", "pin"),
+    ];
+    fleet::seed(&env.seeder(), &specs).await;
+    let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
+
+    let first = event_after_seeding(&env.front, "ecr-push.json");
+    let report = invoke(&redeployer, &first).await.unwrap();
+    assert_eq!(
+        outcomes(&report),
+        BTreeMap::from([
+            ("by-hand".to_owned(), ("digest-pinned", Status::Skipped)),
+            ("ours".to_owned(), ("image-match", Status::Redeployed)),
+        ])
+    );
+
+    // The tag moves on: the revision ecs-redeploy pinned follows it, the person's pin still does not.
+    let mut second = first.clone();
+    let next_digest = format!("sha256:{}", "2".repeat(64));
+    second["id"] = "second-push".into();
+    second["detail"]["image-digest"] = next_digest.clone().into();
+    let report = invoke(&redeployer, &second).await.unwrap();
+    assert_eq!(
+        outcomes(&report),
+        BTreeMap::from([
+            ("by-hand".to_owned(), ("digest-pinned", Status::Skipped)),
+            ("ours".to_owned(), ("image-match", Status::Redeployed)),
+        ])
+    );
+    let now = running(&env, &["ours", "by-hand"]).await;
+    assert_eq!(now["ours"].1, vec![format!("{r}/app:latest@{next_digest}")]);
+    assert_eq!(now["by-hand"].1, vec![hand_pinned]);
+}

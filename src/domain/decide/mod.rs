@@ -4,7 +4,7 @@
 //! `decide` = relate (each container to the push) → intent (the service's tag) → classify (which
 //! containers to redeploy, or the closest miss) → gate (status, opt-in) → force | pin.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::image::{ImageRef, Registry};
 use super::policy::{Method, ServicePolicy, TagPolicy, Verdict};
@@ -81,7 +81,10 @@ enum Relation {
     /// Pinned to exactly the pushed digest.
     AlreadyPinned,
     /// Same registry and repository, another tag: a policy may follow the push.
-    OtherTag(String),
+    OtherTag {
+        tag: String,
+        digest: bool,
+    },
     /// Pinned by digest only, to another digest.
     DigestOnly,
     OtherRegistry(Registry),
@@ -122,7 +125,7 @@ pub fn decide(
         Err(error) => return Some(Decision::skip(Reason::InvalidPolicy, error.to_string())),
     };
     let intent = intent(policy.as_ref(), selection.default_method);
-    let candidates = match classify(push, &related, &intent) {
+    let candidates = match classify(push, &related, &intent, &task_definition.pinned) {
         Ok(candidates) => candidates,
         Err(miss) => return Some(miss),
     };
@@ -163,11 +166,13 @@ fn intent(policy: Option<&ServicePolicy>, default_method: Method) -> Intent<'_> 
     }
 }
 
-/// The containers the intent redeploys; with none, the closest miss as a skip.
+/// The containers the intent redeploys; with none, the closest miss as a skip. `pinned` names the containers
+/// whose `tag@digest` ecs-redeploy wrote: only those does pin mode move to a newer digest.
 fn classify<'c>(
     push: &Push,
     related: &[(&'c Container, Relation)],
     intent: &Intent,
+    pinned: &BTreeSet<String>,
 ) -> Result<Candidates<'c>, Decision> {
     let mut candidates = Candidates {
         containers: Vec::new(),
@@ -178,24 +183,44 @@ fn classify<'c>(
         let name = &container.name;
         match (relation, intent.policy) {
             (Relation::SameTag, _) => candidates.containers.push(container),
-            (Relation::SameTagOtherDigest, _) if intent.method == Method::Pin => candidates.containers.push(container),
+            (Relation::SameTagOtherDigest, _) if intent.method == Method::Pin && pinned.contains(name) => {
+                candidates.containers.push(container)
+            }
+            (Relation::SameTagOtherDigest, _) if intent.method == Method::Pin => misses.push((
+                Reason::DigestPinned,
+                format!(
+                    "container `{name}` is pinned by hand (`{}`; ecs-redeploy did not write that digest): a \
+                     deliberate pin is left alone; drop the digest to follow `{}`",
+                    container.image, push.tag
+                ),
+            )),
             (Relation::AlreadyPinned, _) => misses.push((
                 Reason::AlreadyDeployed,
                 format!("container `{name}` already runs the pushed digest"),
             )),
-            (Relation::OtherTag(current), Some(tag_policy)) => match tag_policy.evaluate(current, &push.tag) {
-                Verdict::Accept => {
-                    candidates.containers.push(container);
-                    candidates.follows_policy = true;
+            (Relation::OtherTag { digest: true, .. }, Some(_)) if !pinned.contains(name) => misses.push((
+                Reason::DigestPinned,
+                format!(
+                    "container `{name}` is pinned by hand (`{}`; ecs-redeploy did not write that digest): a \
+                     deliberate pin is left alone; drop the digest to let the tag policy move it",
+                    container.image
+                ),
+            )),
+            (Relation::OtherTag { tag: current, .. }, Some(tag_policy)) => {
+                match tag_policy.evaluate(current, &push.tag) {
+                    Verdict::Accept => {
+                        candidates.containers.push(container);
+                        candidates.follows_policy = true;
+                    }
+                    Verdict::Reject(why) => misses.push((
+                        Reason::PolicyRejected,
+                        format!(
+                            "`{tag_policy}` keeps container `{name}` on `{current}`: {why} ({})",
+                            why.code()
+                        ),
+                    )),
                 }
-                Verdict::Reject(why) => misses.push((
-                    Reason::PolicyRejected,
-                    format!(
-                        "`{tag_policy}` keeps container `{name}` on `{current}`: {why} ({})",
-                        why.code()
-                    ),
-                )),
-            },
+            }
             (Relation::SameTagOtherDigest, _) => misses.push((
                 Reason::DigestPinned,
                 format!(
@@ -211,7 +236,7 @@ fn classify<'c>(
                     container.image
                 ),
             )),
-            (Relation::OtherTag(current), None) => misses.push((
+            (Relation::OtherTag { tag: current, .. }, None) => misses.push((
                 Reason::TagMismatch,
                 format!("container `{name}` uses tag `{current}`, not `{}`", push.tag),
             )),
@@ -394,7 +419,10 @@ fn relate(push: &Push, reference: &ImageRef) -> Option<Relation> {
         _ if pinned_to_push => Relation::AlreadyPinned,
         (Some(tag), None) if tag == push.tag => Relation::SameTag,
         (Some(tag), Some(_)) if tag == push.tag => Relation::SameTagOtherDigest,
-        (Some(tag), _) => Relation::OtherTag(tag.to_owned()),
+        (Some(tag), digest) => Relation::OtherTag {
+            tag: tag.to_owned(),
+            digest: digest.is_some(),
+        },
         (None, _) => Relation::DigestOnly,
     })
 }

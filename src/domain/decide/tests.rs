@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
 use crate::domain::image::Registry;
@@ -48,6 +48,7 @@ fn task_definition(containers: Vec<Container>) -> TaskDefinition {
     TaskDefinition {
         arn: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1".into(),
         containers,
+        pinned: BTreeSet::new(),
     }
 }
 

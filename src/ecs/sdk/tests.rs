@@ -304,9 +304,11 @@ async fn describe_task_definition_maps_containers_and_version_consistency() {
             .build()
     };
     let rule = mock!(Client::describe_task_definition)
-        .match_requests(|r| r.task_definition() == Some("web:7"))
+        .match_requests(|r| r.task_definition() == Some("web:7") && r.include() == [TaskDefinitionField::Tags])
         .then_output(move || {
             DescribeTaskDefinitionOutput::builder()
+                .tags(sdk::Tag::builder().key("team").value("core").build())
+                .tags(sdk::Tag::builder().key(PINNED_TAG).value("web  agent").build())
                 .task_definition(
                     sdk::TaskDefinition::builder()
                         .task_definition_arn(ARN)
@@ -334,6 +336,7 @@ async fn describe_task_definition_maps_containers_and_version_consistency() {
             ours("sidecar", VersionConsistency::Enabled),
             ours("agent", VersionConsistency::Enabled),
         ],
+        pinned: ["agent".to_owned(), "web".to_owned()].into(),
     };
     assert_eq!(definition, expected);
 }

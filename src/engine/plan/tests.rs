@@ -52,7 +52,14 @@ fn service(name: &str, images: &[&str], policy: Option<&str>) -> (Service, Arc<T
             version_consistency: VersionConsistency::Enabled,
         })
         .collect();
-    (service, Arc::new(TaskDefinition { arn: td, containers }))
+    (
+        service,
+        Arc::new(TaskDefinition {
+            arn: td,
+            containers,
+            pinned: Default::default(),
+        }),
+    )
 }
 
 const SELECTION: Selection = Selection {

@@ -1,12 +1,16 @@
 use super::*;
 
 fn decide_with(push: &Push, image: &str, tags: &[(&str, &str)], default_method: Method) -> Decision {
+    let td = task_definition(vec![container("web", image)]);
+    decide_on(push, &td, tags, default_method)
+}
+
+fn decide_on(push: &Push, td: &TaskDefinition, tags: &[(&str, &str)], default_method: Method) -> Decision {
     let selection = Selection {
         default_method,
         ..MATCHING
     };
-    let td = task_definition(vec![container("web", image)]);
-    decide(push, &service(tags), &td, selection).expect("related")
+    decide(push, &service(tags), td, selection).expect("related")
 }
 
 #[test]
@@ -16,9 +20,9 @@ fn pin_mode_table() {
         ("tag", format!("{REGISTRY}/app:latest"), "image-match"),
         ("implied latest", format!("{REGISTRY}/app"), "image-match"),
         (
-            "tag pinned to an older digest",
+            "tag pinned by hand to an older digest",
             format!("{REGISTRY}/app:latest@{OTHER_DIGEST}"),
-            "image-match",
+            "digest-pinned",
         ),
         ("already pinned", pinned.clone(), "already-deployed"),
         (
@@ -58,6 +62,25 @@ fn pin_mode_table() {
         Method::Force,
     );
     assert_eq!(decision.reason, Reason::NoDigest);
+}
+
+#[test]
+fn pin_mode_moves_only_the_digests_it_pinned_itself() {
+    let image = format!("{REGISTRY}/app:latest@{OTHER_DIGEST}");
+    let mut td = task_definition(vec![container("web", &image), container("sidecar", &image)]);
+    td.pinned = ["web".to_owned()].into();
+    let decision = decide_on(&push("app", "latest"), &td, &[("ecs-redeploy", "pin")], Method::Force);
+    assert_eq!(decision.action, Action::Redeploy(Method::Pin));
+    assert_eq!(decision.containers, ["web"], "the hand-pinned sidecar stays");
+    assert_eq!(
+        decision.images,
+        BTreeMap::from([("web".to_owned(), format!("{REGISTRY}/app:latest@{DIGEST}"))])
+    );
+
+    td.pinned.clear();
+    let decision = decide_on(&push("app", "latest"), &td, &[("ecs-redeploy", "pin")], Method::Force);
+    assert_eq!((decision.action, decision.reason), (Action::Skip, Reason::DigestPinned));
+    assert!(decision.detail.contains("pinned by hand"), "{}", decision.detail);
 }
 
 #[test]

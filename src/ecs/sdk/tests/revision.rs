@@ -263,6 +263,7 @@ async fn register_revision_copies_every_field_and_user_tag_and_replaces_only_the
         .enable_fault_injection(true)
         .tags(tag("team", "core"))
         .tags(tag("cost-center", "42"))
+        .tags(tag(PINNED_TAG, "web"))
         .build()
         .unwrap();
     assert_eq!(*requests.lock().unwrap(), vec![expected]);
@@ -300,22 +301,34 @@ async fn register_revision_copies_every_field_and_user_tag_and_replaces_only_the
 }
 
 #[tokio::test]
-async fn register_revision_sends_no_tags_when_the_source_has_only_aws_tags() {
-    let tags = vec![tag("aws:cloudformation:stack-name", "prod")];
-    let (describe, requests, bodies) = (describe_rule(tags), Arc::default(), RegisterBodies::default());
-    let register = register_rule(&requests);
-    let ecs = recorded(&[&describe, &register], &bodies);
+async fn register_revision_drops_aws_tags_and_marks_every_container_it_pinned() {
+    // (source tags, containers pinned now, the mark the new revision gets)
+    let cases = [
+        (
+            vec![tag("aws:cloudformation:stack-name", "prod")],
+            vec!["envoy"],
+            "envoy",
+        ),
+        (vec![tag(PINNED_TAG, "web")], vec!["envoy"], "envoy web"),
+        (vec![tag(PINNED_TAG, "web"), tag("team", "core")], vec!["web"], "web"),
+    ];
+    for (source_tags, pinned_now, mark) in cases {
+        let expected_others: Vec<sdk::Tag> = source_tags
+            .iter()
+            .filter(|t| t.key() == Some("team"))
+            .cloned()
+            .collect();
+        let (describe, requests, bodies) = (describe_rule(source_tags), Arc::default(), RegisterBodies::default());
+        let register = register_rule(&requests);
+        let ecs = recorded(&[&describe, &register], &bodies);
+        let new_images: Vec<(&str, &str)> = pinned_now.iter().map(|c| (*c, "img:v2")).collect();
+        ecs.register_revision(SOURCE, &images(&new_images)).await.unwrap();
 
-    ecs.register_revision(SOURCE, &images(&[("envoy", "envoy:v2")]))
-        .await
-        .unwrap();
-
-    let requests = requests.lock().unwrap();
-    assert_eq!(requests.len(), 1);
-    assert_eq!(requests[0].tags, None);
-    let images: Vec<_> = requests[0].container_definitions().iter().map(|c| c.image()).collect();
-    assert_eq!(images, [Some(APP), Some("envoy:v2")]);
-    assert!(bodies.0.lock().unwrap()[0].get("tags").is_none());
+        let requests = requests.lock().unwrap();
+        let mut expected = expected_others;
+        expected.push(tag(PINNED_TAG, mark));
+        assert_eq!(requests[0].tags(), expected.as_slice(), "{pinned_now:?}");
+    }
 }
 
 #[tokio::test]
