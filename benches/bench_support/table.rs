@@ -60,10 +60,15 @@ pub fn calls_table(w: &mut String, columns: &[Column<'_>], minimum: &Minimum, wa
     row(w, "redeployed", &|c| c.run.redeployed.to_string(), &minimum.redeployed);
 }
 
-/// The goals: what each asks, what was measured, and whether it is met.
+/// The goals: what each asks, what was measured, and whether it is met. Columns of 52 and 40
+/// characters, wider when a text needs it.
 pub fn goals_table(w: &mut String, goals: &[(String, String, bool)]) {
-    let _ = writeln!(w, "\n{:<52}{:<40}met", "goal", "measured");
+    let width = |min: usize, text: fn(&(String, String, bool)) -> &String| {
+        goals.iter().map(|g| text(g).chars().count() + 2).fold(min, usize::max)
+    };
+    let (gw, mw) = (width(52, |g| &g.0), width(40, |g| &g.1));
+    let _ = writeln!(w, "\n{:<gw$}{:<mw$}met", "goal", "measured");
     for (goal, measured, met) in goals {
-        let _ = writeln!(w, "{goal:<52}{measured:<40}{}", if *met { "yes" } else { "NO" });
+        let _ = writeln!(w, "{goal:<gw$}{measured:<mw$}{}", if *met { "yes" } else { "NO" });
     }
 }
