@@ -1,14 +1,17 @@
 //! `make bench`: ecs-redeploy against moto behind the strict ECS front (30 ms latency, ECS
 //! throttle buckets, request limits enforced), side by side with the least calls and time the
 //! buckets allow, with a naive hand-written strategy and with `SELECT=opted-in`; then 10,000 services, and the release
-//! binary's init time, peak RSS and the arm64 bootstrap's size. Prints a table and writes
-//! `target/bench/summary.json` and `target/bench/table.txt`.
+//! binary's init time, peak RSS and the arm64 bootstrap's size; then the burst row (20 pushes in one batch
+//! versus 20 invocations, in a moto of its own). Prints a table and writes `target/bench/summary.json` and
+//! `target/bench/table.txt`.
 //!
 //! It runs only under `cargo bench` (which passes `--bench`); `cargo test --all-targets` skips it.
 //! `BENCH_NAIVE_CLUSTERS=k` runs the naive strategy on the first k clusters only and scales;
 //! `RETRY_MODE`, `MAX_CONCURRENCY` and `MAX_ATTEMPTS` apply to the engine and the release binary alike.
+//! `BENCH_ONLY=burst` runs the burst row alone (table and summary then hold only it).
 
 mod bench_support {
+    pub mod burst;
     pub mod engine;
     pub mod lambda;
     pub mod naive;
@@ -33,8 +36,8 @@ use bench_support::engine::{
     start_front,
 };
 use bench_support::seed::{Fleet, REVISIONS, pushed_image};
-use bench_support::table::{Column, Minimum, calls_table};
-use bench_support::{lambda, naive, opted_in};
+use bench_support::table::{Column, Minimum, calls_table, goals_table};
+use bench_support::{burst, lambda, naive, opted_in};
 
 const CLUSTERS: usize = 20;
 const SCALE_CLUSTERS: usize = 100;
@@ -69,6 +72,11 @@ async fn main() {
     // MAX_CONCURRENCY, RETRY_MODE and MAX_ATTEMPTS from the environment, like the function.
     let config = Config::from_env().expect("valid settings");
     let concurrency = config.max_concurrency.get();
+    match std::env::var("BENCH_ONLY").ok().as_deref() {
+        None | Some("") => {}
+        Some("burst") => return burst_only(&config, &out, started).await,
+        Some(other) => panic!("BENCH_ONLY={other}: the only row that runs alone is `burst`"),
+    }
     let push = Push::from_image_uri(&pushed_image()).expect("a valid image");
 
     let moto = Moto::start();
@@ -166,6 +174,8 @@ async fn main() {
     let scale = engine_run(&scale_redeployer, &scale_front, &push).await;
     progress(started, &format!("{scale_services} services: {}", secs(scale.wall)));
 
+    let burst = burst::measure(&config, |what| progress(started, what)).await;
+
     // Size, and the ELF machine (`e_machine` at byte 18: 0xB7 aarch64, 0x3E x86-64).
     let bootstrap_file = std::fs::read(root.join("target/lambda/ecs-redeploy/bootstrap")).ok();
     let bootstrap = bootstrap_file.as_ref().map(|b| b.len() as u64);
@@ -223,7 +233,7 @@ async fn main() {
         wall: format!("{}/{}/{}", secs(bound_cold), secs(bound_warm), secs(opted_in.bound)),
         redeployed: matches.to_string(),
     };
-    calls_table(w, &columns, &minimum);
+    calls_table(w, &columns, &minimum, "wall time (median)");
     let _ = writeln!(
         w,
         "cold, warm and opted-in: median of {REPEATS} runs; wall per run cold {cold_walls:.2?} s, warm \
@@ -263,6 +273,7 @@ async fn main() {
         w,
         "wall bound = max(bucket, latency): both are lower bounds on their own, the larger is the binding one"
     );
+    burst.table(w);
 
     let mut goals: Vec<(String, String, bool)> = Vec::new();
     for (name, m, min) in [("cold", &cold, &min_cold), ("warm", &warm, &min_warm)] {
@@ -317,10 +328,8 @@ async fn main() {
         }),
         bootstrap.is_some_and(|b| b <= BOOTSTRAP_GOAL_BYTES) && bootstrap_arch == "arm64",
     ));
-    let _ = writeln!(w, "\n{:<52}{:<40}met", "goal", "measured");
-    for (goal, measured, met) in &goals {
-        let _ = writeln!(w, "{goal:<52}{measured:<40}{}", if *met { "yes" } else { "NO" });
-    }
+    goals.extend(burst.goals());
+    goals_table(w, &goals);
     let _ = writeln!(
         w,
         "\nseeding moto: {services} services {}, +{} more {}; naive {naive_admitted_scaled} calls in {}; release \
@@ -371,6 +380,7 @@ async fn main() {
             "invocation_wall_s": invoked.wall.as_secs_f64(), "bootstrap_bytes": bootstrap,
             "goals": goals.iter().map(|(g, m, met)| json!({"goal": g, "measured": m, "met": met}))
                 .collect::<Vec<_>>(),
+            "burst": burst.summary(),
         }),
     ];
     let mut summary = serde_json::Map::new();
@@ -379,7 +389,38 @@ async fn main() {
             summary.extend(fields);
         }
     }
-    let text = serde_json::to_string_pretty(&summary).expect("json");
+    write_summary(&out, &serde_json::Value::Object(summary));
+}
+
+fn write_summary(out: &Path, summary: &serde_json::Value) {
+    let text = serde_json::to_string_pretty(summary).expect("json");
     std::fs::write(out.join("summary.json"), text + "\n").expect("summary.json");
     eprintln!("wrote {}", out.join("summary.json").display());
+}
+
+/// `BENCH_ONLY=burst`: the burst row alone, its goals, and a summary of only it.
+async fn burst_only(config: &Config, out: &Path, started: Instant) {
+    let burst = burst::measure(config, |what| progress(started, what)).await;
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "\necs-redeploy bench (BENCH_ONLY=burst); front: {} ms latency, ECS throttle buckets, limits enforced; \
+         MAX_CONCURRENCY={}, RETRY_MODE={:?}, MAX_ATTEMPTS={}",
+        LATENCY.as_millis(),
+        config.max_concurrency.get(),
+        config.retry_mode,
+        config.max_attempts
+    );
+    burst.table(&mut t);
+    goals_table(&mut t, &burst.goals());
+    let _ = writeln!(t, "\nbench total {}", secs(started.elapsed()));
+    print!("{t}");
+    std::fs::write(out.join("table.txt"), &t).expect("table.txt");
+    write_summary(
+        out,
+        &json!({
+            "only": "burst", "latency_ms": LATENCY.as_millis() as u64,
+            "max_concurrency": config.max_concurrency.get(), "burst": burst.summary(),
+        }),
+    );
 }

@@ -66,11 +66,16 @@ impl Measured {
     }
 }
 
-/// The fewest calls a strategy can make: whole pages of 100, `DescribeServices` of 10, each
-/// revision described once, one update per match.
+/// The fewest calls a strategy can make on the bench fleet: whole pages of 100, `DescribeServices` of 10,
+/// each revision described once, one update per match.
 pub fn minimum_calls(clusters: usize, revisions: usize, matches: usize) -> [u64; 5] {
-    let pages = SERVICES_PER_CLUSTER.div_ceil(100);
-    let batches = SERVICES_PER_CLUSTER.div_ceil(10);
+    fleet_minimum(clusters, SERVICES_PER_CLUSTER, revisions, matches)
+}
+
+/// The same for any fleet of `clusters` × `per_cluster` services.
+pub fn fleet_minimum(clusters: usize, per_cluster: usize, revisions: usize, matches: usize) -> [u64; 5] {
+    let pages = per_cluster.div_ceil(100);
+    let batches = per_cluster.div_ceil(10);
     [
         clusters.div_ceil(100),
         clusters * pages,
@@ -111,9 +116,14 @@ pub fn engine_client(endpoint: &str, config: &Config) -> aws_sdk_ecs::Client {
 }
 
 pub async fn engine_run(redeployer: &Redeployer<SdkEcs>, front: &Front, push: &Push) -> Measured {
+    engine_run_all(redeployer, front, std::slice::from_ref(push)).await
+}
+
+/// One run of several pushes at once (one scan, one plan), measured on a cleared count book.
+pub async fn engine_run_all(redeployer: &Redeployer<SdkEcs>, front: &Front, pushes: &[Push]) -> Measured {
     front.reset_counts();
     let started = Instant::now();
-    let report = redeployer.run(std::slice::from_ref(push), Mode::Apply).await;
+    let report = redeployer.run(pushes, Mode::Apply).await;
     let wall = started.elapsed();
     let throttling = |e: &str| e.contains("ThrottlingException");
     let throttled_failures = report

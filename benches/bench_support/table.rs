@@ -27,7 +27,8 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
-pub fn calls_table(w: &mut String, columns: &[Column<'_>], minimum: &Minimum) {
+/// `wall_label` names the wall-time row (what each column's wall time is).
+pub fn calls_table(w: &mut String, columns: &[Column<'_>], minimum: &Minimum, wall_label: &str) {
     let row = |w: &mut String, label: &str, cell: &dyn Fn(&Column<'_>) -> String, min: &str| {
         let _ = write!(w, "{label:<24}");
         for c in columns {
@@ -53,8 +54,21 @@ pub fn calls_table(w: &mut String, columns: &[Column<'_>], minimum: &Minimum) {
         format!("{admitted} (+{})", c.run.throttled())
     };
     row(w, "total", &total, &minimum.total);
-    row(w, "wall time (median)", &|c| secs(c.run.wall), &minimum.wall);
+    row(w, wall_label, &|c| secs(c.run.wall), &minimum.wall);
     let fails = |c: &Column<'_>| format!("{}/{}", c.run.failed, c.run.scan_errors);
     row(w, "failed / scan errors", &fails, "");
     row(w, "redeployed", &|c| c.run.redeployed.to_string(), &minimum.redeployed);
+}
+
+/// The goals: what each asks, what was measured, and whether it is met. Columns of 52 and 40
+/// characters, wider when a text needs it.
+pub fn goals_table(w: &mut String, goals: &[(String, String, bool)]) {
+    let width = |min: usize, text: fn(&(String, String, bool)) -> &String| {
+        goals.iter().map(|g| text(g).chars().count() + 2).fold(min, usize::max)
+    };
+    let (gw, mw) = (width(52, |g| &g.0), width(40, |g| &g.1));
+    let _ = writeln!(w, "\n{:<gw$}{:<mw$}met", "goal", "measured");
+    for (goal, measured, met) in goals {
+        let _ = writeln!(w, "{goal:<gw$}{measured:<mw$}{}", if *met { "yes" } else { "NO" });
+    }
 }
