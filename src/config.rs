@@ -9,6 +9,7 @@ use crate::domain::policy::Method;
 use crate::ecs::pace::Pacing;
 
 pub const DEFAULT_TAG_KEY: &str = "ecs-redeploy";
+pub const DEFAULT_METRICS_NAMESPACE: &str = "ecs-redeploy";
 const DEFAULT_MAX_CONCURRENCY: usize = 8;
 const MAX_CONCURRENCY_LIMIT: usize = 64;
 const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -74,6 +75,8 @@ pub struct Config {
     pub max_attempts: u32,
     /// `ECS_PACING`: ECS calls wait for the documented throttle buckets, or are left to the SDK's retries.
     pub pacing: Pacing,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the per-invocation metrics record.
+    pub metrics_namespace: String,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -169,6 +172,17 @@ impl Config {
             &[("documented", Pacing::Documented), ("off", Pacing::Off)],
             "`documented` or `off`",
         )?;
+        let metrics_namespace = match vars.get("METRICS_NAMESPACE") {
+            None => DEFAULT_METRICS_NAMESPACE.to_owned(),
+            Some(namespace) if is_metrics_namespace(&namespace) => namespace,
+            Some(namespace) => {
+                return Err(invalid(
+                    "METRICS_NAMESPACE",
+                    &namespace,
+                    "a CloudWatch namespace (1-255 letters, digits, spaces, `. - _ / # :`, not starting with `AWS/`)",
+                ));
+            }
+        };
         Ok(Config {
             tag_key,
             select,
@@ -180,6 +194,7 @@ impl Config {
             retry_mode,
             max_attempts,
             pacing,
+            metrics_namespace,
         })
     }
 }
@@ -238,6 +253,14 @@ fn invalid(variable: &'static str, value: &str, expected: &'static str) -> Confi
     }
 }
 
+fn is_metrics_namespace(value: &str) -> bool {
+    (1..=255).contains(&value.len())
+        && !value.starts_with("AWS/")
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_' | '/' | '#' | ':'))
+}
+
 fn is_table_name(value: &str) -> bool {
     let name = match value.strip_prefix("arn:") {
         Some(rest) => match rest.split(':').nth(4).and_then(|r| r.strip_prefix("table/")) {
@@ -283,6 +306,7 @@ mod tests {
         assert_eq!(c.retry_mode, RetryMode::Adaptive);
         assert_eq!(c.max_attempts, 5);
         assert_eq!(c.pacing, Pacing::Documented);
+        assert_eq!(c.metrics_namespace, "ecs-redeploy");
         assert_eq!(config(&[("SELECT", ""), ("CLUSTERS", "  ")]).unwrap(), c);
     }
 
@@ -299,6 +323,7 @@ mod tests {
             ("RETRY_MODE", "standard"),
             ("MAX_ATTEMPTS", "3"),
             ("ECS_PACING", "off"),
+            ("METRICS_NAMESPACE", "Team/ecs-redeploy"),
         ])
         .unwrap();
         assert_eq!(c.tag_key, "deploy");
@@ -317,6 +342,7 @@ mod tests {
         assert_eq!(c.retry_mode, RetryMode::Standard);
         assert_eq!(c.max_attempts, 3);
         assert_eq!(c.pacing, Pacing::Off);
+        assert_eq!(c.metrics_namespace, "Team/ecs-redeploy");
     }
 
     #[test]
@@ -350,6 +376,10 @@ mod tests {
             (
                 ("ECS_PACING", "on"),
                 "invalid ECS_PACING=`on`: expected `documented` or `off`",
+            ),
+            (
+                ("METRICS_NAMESPACE", "AWS/ECS"),
+                "invalid METRICS_NAMESPACE=`AWS/ECS`: expected a CloudWatch namespace (1-255 letters, digits, spaces, `. - _ / # :`, not starting with `AWS/`)",
             ),
             (
                 ("TAG_KEY", "aws:x"),

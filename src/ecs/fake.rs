@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{
     Container, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController, DescribeFailure, DescribedServices, EcsApi,
-    EcsError, EcsErrorKind, Service, TaskDefinition, VersionConsistency, short_name,
+    EcsError, EcsErrorKind, EcsUsage, Service, TaskDefinition, VersionConsistency, short_name,
 };
 
 pub const ACCOUNT_PREFIX: &str = "arn:aws:ecs:us-east-1:123456789012";
@@ -78,6 +78,14 @@ impl FakeEcs {
 }
 
 impl EcsApi for FakeEcs {
+    fn usage(&self) -> EcsUsage {
+        let attempts = self.calls.lock().unwrap().values().sum::<usize>();
+        EcsUsage {
+            attempts: attempts as u64,
+            throttled: 0,
+        }
+    }
+
     async fn list_clusters(&self) -> Result<Vec<String>, EcsError> {
         self.call("ListClusters").await;
         Ok(self

@@ -139,9 +139,31 @@ impl EcsError {
     }
 }
 
+/// ECS requests a port has sent since it was made: every attempt (retries included), and those ECS throttled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EcsUsage {
+    pub attempts: u64,
+    pub throttled: u64,
+}
+
+impl std::ops::Sub for EcsUsage {
+    type Output = EcsUsage;
+
+    /// The usage between two readings.
+    fn sub(self, earlier: EcsUsage) -> EcsUsage {
+        EcsUsage {
+            attempts: self.attempts.saturating_sub(earlier.attempts),
+            throttled: self.throttled.saturating_sub(earlier.throttled),
+        }
+    }
+}
+
 /// The ECS operations the redeployer uses. Listing calls return every page; `describe_services`
 /// accepts any number of services and batches them to the API maximum.
 pub trait EcsApi: Send + Sync {
+    /// Requests sent so far, for the metrics.
+    fn usage(&self) -> EcsUsage;
+
     fn list_clusters(&self) -> impl Future<Output = Result<Vec<String>, EcsError>> + Send;
 
     fn list_services(&self, cluster: &str) -> impl Future<Output = Result<Vec<String>, EcsError>> + Send;

@@ -14,6 +14,11 @@ use chrono::{DateTime, Utc};
 use tracing::debug;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_ecs::config::interceptors::FinalizerInterceptorContextRef;
+use aws_sdk_ecs::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_ecs::error::BoxError;
 
 use super::pace::{Category, Pacer, Pacing};
 use crate::config::{Config, RetryMode};
@@ -21,7 +26,7 @@ use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use super::{
     Container, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController, DescribeFailure, DescribedServices, EcsApi,
-    EcsError, EcsErrorKind, LIST_PAGE_MAX, NO_ARN, PINNED_TAG, Service, TAGGED_PAGE_MAX, TaskDefinition,
+    EcsError, EcsErrorKind, EcsUsage, LIST_PAGE_MAX, NO_ARN, PINNED_TAG, Service, TAGGED_PAGE_MAX, TaskDefinition,
     VersionConsistency, pinned_containers,
 };
 
@@ -61,15 +66,68 @@ pub struct SdkEcs {
     client: aws_sdk_ecs::Client,
     tagging: aws_sdk_resourcegroupstagging::Client,
     pacer: Arc<Pacer>,
+    usage: Arc<UsageCounter>,
+}
+
+/// Counts every attempt the ECS client sends and those ECS answers with throttling: an SDK interceptor
+/// sees retries, which the port's callers do not.
+#[derive(Debug, Default)]
+struct UsageCounter {
+    attempts: AtomicU64,
+    throttled: AtomicU64,
+}
+
+#[derive(Debug)]
+struct CountAttempts(Arc<UsageCounter>);
+
+const THROTTLING: &[u8] = b"ThrottlingException";
+
+impl Intercept for CountAttempts {
+    fn name(&self) -> &'static str {
+        "CountAttempts"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.attempts.fetch_add(1, Ordering::Relaxed);
+        // A JSON-protocol error names its code in `x-amzn-errortype` (`ThrottlingException[:…]`) or in the
+        // body's `__type`.
+        let throttled = context.response().is_some_and(|response| {
+            response.status().as_u16() == 400
+                && (response
+                    .headers()
+                    .get("x-amzn-errortype")
+                    .is_some_and(|code| code.starts_with("ThrottlingException"))
+                    || response
+                        .body()
+                        .bytes()
+                        .is_some_and(|body| body.windows(THROTTLING.len()).any(|w| w == THROTTLING)))
+        });
+        if throttled {
+            self.0.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
 }
 
 impl SdkEcs {
-    /// ECS calls paced to the documented buckets (see [`SdkEcs::paced`]).
+    /// ECS calls paced to the documented buckets (see [`SdkEcs::paced`]), every attempt counted.
     pub fn new(client: aws_sdk_ecs::Client, tagging: aws_sdk_resourcegroupstagging::Client) -> Self {
+        let usage = Arc::new(UsageCounter::default());
+        let counted = client
+            .config()
+            .to_builder()
+            .interceptor(CountAttempts(Arc::clone(&usage)))
+            .build();
         SdkEcs {
-            client,
+            client: aws_sdk_ecs::Client::from_conf(counted),
             tagging,
             pacer: Arc::new(Pacer::new(Pacing::Documented)),
+            usage,
         }
     }
 
@@ -83,6 +141,13 @@ impl SdkEcs {
 }
 
 impl EcsApi for SdkEcs {
+    fn usage(&self) -> EcsUsage {
+        EcsUsage {
+            attempts: self.usage.attempts.load(Ordering::Relaxed),
+            throttled: self.usage.throttled.load(Ordering::Relaxed),
+        }
+    }
+
     // Pages are requested one by one rather than through the SDK's paginator, so each request waits for its
     // own token and no token is spent on the end of the listing.
     async fn list_clusters(&self) -> Result<Vec<String>, EcsError> {

@@ -9,7 +9,7 @@ use crate::config::{Config, Mode};
 use crate::domain::decide::Selection;
 use crate::domain::push::Push;
 use crate::domain::report::Report;
-use crate::ecs::EcsApi;
+use crate::ecs::{EcsApi, EcsUsage};
 use crate::lock::{DeployLock, NoLock};
 
 use execute::Executor;
@@ -58,6 +58,16 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
         let report = Report::new(pushes, mode, scanned, results, fleet.scan_failures);
         report.log();
         report
+    }
+
+    /// ECS requests sent so far (for the metrics: read before and after a run).
+    pub fn ecs_usage(&self) -> EcsUsage {
+        self.ecs.usage()
+    }
+
+    /// `METRICS_NAMESPACE`.
+    pub fn metrics_namespace(&self) -> &str {
+        &self.config.metrics_namespace
     }
 
     /// The ECS port, for tests that inspect their fake.

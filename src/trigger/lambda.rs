@@ -3,6 +3,8 @@
 //! invoke, `cargo lambda invoke`). `process` is shared with the CLI.
 
 use aws_lambda_events::sqs::SqsBatchResponse;
+use std::time::Instant;
+
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -10,9 +12,10 @@ use thiserror::Error;
 use tracing::info;
 
 use super::eventbridge::{Classified, EventError, classify_at};
+use super::metrics::{InvocationMetrics, Trigger};
 use super::sqs;
 use crate::config::Mode;
-use crate::domain::report::{Invocation, Report};
+use crate::domain::report::{Counts, Invocation, Report};
 use crate::ecs::EcsApi;
 use crate::engine::Redeployer;
 use crate::lock::DeployLock;
@@ -61,23 +64,61 @@ pub enum Response {
 
 /// The Lambda handler. A bare event: after everything was attempted, any failure fails the invocation.
 /// A batch: only the messages behind a failure are reported failed, so only they are redelivered.
+/// Either way one metrics record (EMF) goes to stdout.
 pub async fn handle<E: EcsApi, L: DeployLock>(
     redeployer: &Redeployer<E, L>,
     event: LambdaEvent<Value>,
 ) -> Result<Response, InvocationError> {
+    let started = Instant::now();
+    let before = redeployer.ecs_usage();
+    let (trigger, counts, response) = respond(redeployer, event.payload).await;
+    let metrics = InvocationMetrics::new(
+        trigger,
+        counts.as_ref(),
+        redeployer.ecs_usage() - before,
+        started.elapsed(),
+    );
+    println!("{}", metrics.emf(redeployer.metrics_namespace(), chrono::Utc::now()));
+    response
+}
+
+/// The response, with what it was triggered by and the counts of its report, if one was made.
+async fn respond<E: EcsApi, L: DeployLock>(
+    redeployer: &Redeployer<E, L>,
+    payload: Value,
+) -> (Trigger, Option<Counts>, Result<Response, InvocationError>) {
     let now = chrono::Utc::now();
-    if sqs::is_sqs_event(&event.payload) {
-        let messages = sqs::messages(event.payload, now)?;
-        let batch = sqs::process_batch(redeployer, messages, redeployer.apply_mode()).await;
-        return Ok(Response::Batch(batch.response()));
+    if sqs::is_sqs_event(&payload) {
+        let batch = match sqs::messages(payload, now) {
+            Ok(messages) => sqs::process_batch(redeployer, messages, redeployer.apply_mode()).await,
+            Err(error) => return (Trigger::Batch, None, Err(error.into())),
+        };
+        let counts = batch.report.as_ref().map(|r| r.counts.clone());
+        return (Trigger::Batch, counts, Ok(Response::Batch(batch.response())));
     }
-    let classified = classify_at(event.payload, now)?;
+    let classified = match classify_at(payload, now) {
+        Ok(classified) => classified,
+        Err(error) => return (Trigger::Push, None, Err(error.into())),
+    };
     match process(redeployer, classified, redeployer.apply_mode()).await {
         Invocation::Processed(report) if report.has_failures() => {
+            let counts = Some(report.counts.clone());
             let failures = report.failure_names();
-            Err(InvocationError::Incomplete { report, failures })
+            (
+                Trigger::Push,
+                counts,
+                Err(InvocationError::Incomplete { report, failures }),
+            )
         }
-        invocation => Ok(Response::Event(invocation)),
+        Invocation::Processed(report) => {
+            let counts = Some(report.counts.clone());
+            (
+                Trigger::Push,
+                counts,
+                Ok(Response::Event(Invocation::Processed(report))),
+            )
+        }
+        ignored => (Trigger::Push, None, Ok(Response::Event(ignored))),
     }
 }
 

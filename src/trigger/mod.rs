@@ -4,4 +4,5 @@
 pub mod cli;
 pub mod eventbridge;
 pub mod lambda;
+pub mod metrics;
 pub mod sqs;

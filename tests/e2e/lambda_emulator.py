@@ -266,9 +266,27 @@ def check_logs(log_text, report):
             parsed.append(json.loads(line))
         except ValueError:
             parsed.append(None)
-    bad = [line for line, p in zip(lines, parsed) if not (isinstance(p, dict) and p.get("level") in LEVELS)]
-    check("logs: every function line is a JSON object with a level", bool(lines) and not bad, f"{len(bad)}: {bad[:3]}")
-    records = [p for p in parsed if isinstance(p, dict)]
+    metrics = [p for p in parsed if isinstance(p, dict) and "_aws" in p]
+    bad = [line for line, p in zip(lines, parsed)
+           if not (isinstance(p, dict) and (p.get("level") in LEVELS or "_aws" in p))]
+    check("logs: every function line is a JSON object with a level, or a metrics record", bool(lines) and not bad,
+          f"{len(bad)}: {bad[:3]}")
+    records = [p for p in parsed if isinstance(p, dict) and "_aws" not in p]
+
+    # One EMF record per invocation: the ignored events, the replication, the push, the malformed event, the batch.
+    invocations = len(IGNORED) + 4
+    declared = [m["_aws"]["CloudWatchMetrics"][0] for m in metrics]
+    check("metrics: one EMF record per invocation, namespace ecs-redeploy, dimension Trigger, seven metrics",
+          len(metrics) == invocations
+          and all(d["Namespace"] == "ecs-redeploy" and d["Dimensions"] == [["Trigger"]] and len(d["Metrics"]) == 7
+                  for d in declared), f"{len(metrics)} records, want {invocations}: {declared[:1]}")
+    by_trigger = Counter(m.get("Trigger") for m in metrics)
+    check("metrics: the batch's record says batch, the others push",
+          by_trigger == Counter({"push": invocations - 1, "batch": 1}), by_trigger)
+    redeployed = [m.get("Redeployed") for m in metrics]
+    check("metrics: Redeployed per invocation (replication, push, batch) and zero for the rest",
+          sorted(r for r in redeployed if r) == [len(REDEPLOYED)] * 3 and redeployed.count(0) == invocations - 3
+          and all(m.get("EcsCalls", 0) > 0 for m in metrics if m.get("Redeployed")), redeployed)
 
     def message(p):  # lambda_runtime's JSON subscriber nests the message and fields under `fields`
         return p.get("fields", {}).get("message")

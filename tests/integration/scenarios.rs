@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use ecs_redeploy::domain::report::{Invocation, Report, Status};
 use ecs_redeploy::ecs::sdk::SdkEcs;
-use ecs_redeploy::ecs::{Deployment, DescribedServices, EcsApi, EcsError, EcsErrorKind, TaskDefinition};
+use ecs_redeploy::ecs::{Deployment, DescribedServices, EcsApi, EcsError, EcsErrorKind, EcsUsage, TaskDefinition};
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy::trigger::lambda::{InvocationError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
@@ -246,6 +246,9 @@ impl FailingUpdate {
 }
 
 impl EcsApi for FailingUpdate {
+    fn usage(&self) -> EcsUsage {
+        self.inner.usage()
+    }
     async fn list_clusters(&self) -> Result<Vec<String>, EcsError> {
         self.inner.list_clusters().await
     }

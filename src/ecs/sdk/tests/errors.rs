@@ -117,3 +117,36 @@ async fn answers_that_are_not_service_errors_are_other() {
         assert!(!error.message.is_empty() && error.source().is_some(), "{error:?}");
     }
 }
+
+#[tokio::test]
+async fn usage_counts_every_attempt_and_the_throttled_ones() {
+    let rule = mock!(Client::update_service)
+        .sequence()
+        .http_status(
+            400,
+            Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()),
+        )
+        .output(|| UpdateServiceOutput::builder().build())
+        .build();
+    let retrying = RetryConfig::standard()
+        .with_max_attempts(2)
+        .with_initial_backoff(std::time::Duration::from_millis(1));
+    let ecs = SdkEcs::new(
+        mock_client!(aws_sdk_ecs, RuleMode::Sequential, &[&rule], |c| c
+            .retry_config(retrying.clone())),
+        mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]),
+    );
+    assert_eq!(ecs.usage(), EcsUsage::default());
+    let answer = ecs.force_new_deployment(CLUSTER, "web").await;
+    assert!(
+        answer.is_err(),
+        "the answer has no deployment, but it came after one retry"
+    );
+    assert_eq!(
+        ecs.usage(),
+        EcsUsage {
+            attempts: 2,
+            throttled: 1
+        }
+    );
+}
