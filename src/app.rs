@@ -1,14 +1,15 @@
 //! The redeployer the binary runs — Lambda and CLI alike — built from `Config` and the standard
-//! AWS configuration chain: one SDK configuration, one ECS client, and the deploy lock when
+//! AWS configuration chain: one SDK configuration, the ECS and ECR clients, and the deploy lock when
 //! `LOCK_TABLE` names one.
 
 use crate::config::Config;
+use crate::ecr::sdk::SdkEcr;
 use crate::ecs::sdk::{SdkEcs, load_sdk_config};
 use crate::engine::Redeployer;
 use crate::lock::dynamodb::DynamoDbLock;
 use crate::lock::{Claim, DeployLock, LockError, LockKey, NoLock};
 
-pub type App = Redeployer<SdkEcs, ConfiguredLock>;
+pub type App = Redeployer<SdkEcs, ConfiguredLock, SdkEcr>;
 
 /// The lock `LOCK_TABLE` selects.
 pub enum ConfiguredLock {
@@ -27,7 +28,8 @@ pub async fn build(config: Config) -> App {
         aws_sdk_resourcegroupstagging::Client::new(&sdk),
     )
     .paced(config.pacing);
-    Redeployer::with_lock(ecs, lock, config)
+    let ecr = SdkEcr::new(aws_sdk_ecr::Client::new(&sdk));
+    Redeployer::with_lock(ecs, lock, config).with_registry(ecr)
 }
 
 impl DeployLock for ConfiguredLock {

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod config;
 pub mod domain;
+pub mod ecr;
 pub mod ecs;
 pub mod engine;
 mod error_chain;

@@ -4,6 +4,7 @@
 pub mod decide;
 pub mod image;
 pub mod outcome;
+pub mod platform;
 pub mod policy;
 pub mod push;
 pub mod reason;

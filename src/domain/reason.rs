@@ -20,6 +20,8 @@ pub enum Reason {
     InvalidPolicy,
     NoDigest,
     ServiceNotActive,
+    /// The pushed image lists no platform the task definition's `runtimePlatform` runs.
+    PlatformMismatch,
     /// A CodeDeploy or external deployment controller: `UpdateService` cannot redeploy the service.
     UnsupportedController,
     /// `DescribeServices` reports the service `MISSING`: deleted, or a stale tagging-API entry.
@@ -47,6 +49,7 @@ impl Reason {
             Reason::InvalidPolicy => "invalid-policy",
             Reason::NoDigest => "no-digest",
             Reason::ServiceNotActive => "service-not-active",
+            Reason::PlatformMismatch => "platform-mismatch",
             Reason::UnsupportedController => "unsupported-controller",
             Reason::ServiceNotFound => "service-not-found",
             Reason::NoServiceArn => "no-service-arn",

@@ -50,6 +50,7 @@ impl FakeEcs {
                     })
                     .collect(),
                 pinned: Default::default(),
+                runtime_platform: None,
             },
         );
         self.clusters.entry(cluster.to_owned()).or_default().push(Service {

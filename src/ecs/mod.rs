@@ -57,6 +57,16 @@ pub struct TaskDefinition {
     pub containers: Vec<Container>,
     /// Containers whose `repo:tag@digest` ecs-redeploy wrote itself (the [`PINNED_TAG`] of the revision).
     pub pinned: BTreeSet<String>,
+    /// `runtimePlatform`, as ECS spells it (`ARM64`, `LINUX`); `None` when the revision names none.
+    pub runtime_platform: Option<RuntimePlatform>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuntimePlatform {
+    /// `X86_64` or `ARM64`; `None`: not set.
+    pub cpu_architecture: Option<String>,
+    /// `LINUX`, `WINDOWS_SERVER_2022_CORE`, …; `None`: not set.
+    pub os_family: Option<String>,
 }
 
 /// The task-definition tag on every revision pin mode registers: the names of the containers it pinned,

@@ -26,8 +26,8 @@ use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use super::{
     Container, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController, DescribeFailure, DescribedServices, EcsApi,
-    EcsError, EcsErrorKind, EcsUsage, LIST_PAGE_MAX, NO_ARN, PINNED_TAG, Service, TAGGED_PAGE_MAX, TaskDefinition,
-    VersionConsistency, pinned_containers,
+    EcsError, EcsErrorKind, EcsUsage, LIST_PAGE_MAX, NO_ARN, PINNED_TAG, RuntimePlatform, Service, TAGGED_PAGE_MAX,
+    TaskDefinition, VersionConsistency, pinned_containers,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
@@ -300,6 +300,10 @@ impl EcsApi for SdkEcs {
                 .and_then(|t| t.value())
                 .map(pinned_containers)
                 .unwrap_or_default(),
+            runtime_platform: definition.runtime_platform().map(|p| RuntimePlatform {
+                cpu_architecture: p.cpu_architecture().map(|a| a.as_str().to_owned()),
+                os_family: p.operating_system_family().map(|o| o.as_str().to_owned()),
+            }),
         })
     }
 

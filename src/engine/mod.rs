@@ -3,24 +3,33 @@
 
 mod execute;
 pub mod fleet;
+mod images;
 pub mod plan;
 
 use crate::config::{Config, Mode};
 use crate::domain::decide::Selection;
 use crate::domain::push::Push;
 use crate::domain::report::Report;
+use crate::ecr::EcrApi;
+use crate::ecr::sdk::SdkEcr;
 use crate::ecs::{EcsApi, EcsUsage};
 use crate::lock::{DeployLock, NoLock};
 
 use execute::Executor;
 use fleet::TaskDefinitionCache;
+use images::PlatformCache;
 
-pub struct Redeployer<E, L = NoLock> {
+pub struct Redeployer<E, L = NoLock, R = SdkEcr> {
     ecs: E,
     lock: L,
+    /// Asked what each pushed digest is built for; without it no platform is checked (each redeploy onto a
+    /// declared `runtimePlatform` says so).
+    ecr: Option<R>,
     config: Config,
     /// Kept for the warm process: task-definition revisions never change.
     task_definitions: TaskDefinitionCache,
+    /// Kept for the warm process: a digest's platforms never change.
+    platforms: PlatformCache,
 }
 
 impl<E: EcsApi> Redeployer<E, NoLock> {
@@ -34,8 +43,24 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
         Redeployer {
             ecs,
             lock,
+            ecr: None,
             config,
             task_definitions: TaskDefinitionCache::default(),
+            platforms: PlatformCache::default(),
+        }
+    }
+}
+
+impl<E: EcsApi, L: DeployLock, R: EcrApi> Redeployer<E, L, R> {
+    /// The same redeployer, asking `ecr` what pushed images are built for.
+    pub fn with_registry<R2: EcrApi>(self, ecr: R2) -> Redeployer<E, L, R2> {
+        Redeployer {
+            ecs: self.ecs,
+            lock: self.lock,
+            ecr: Some(ecr),
+            config: self.config,
+            task_definitions: self.task_definitions,
+            platforms: self.platforms,
         }
     }
 
@@ -48,7 +73,15 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
     pub async fn run(&self, pushes: &[Push], mode: Mode) -> Report {
         let fleet = fleet::scan(&self.ecs, &self.config, &self.task_definitions).await;
         let scanned = fleet.scanned();
-        let planned = plan::plan(pushes, &fleet.services, self.selection());
+        let platforms = match &self.ecr {
+            Some(ecr) if fleet.declares_platforms() => {
+                self.platforms
+                    .load(ecr, pushes, self.config.max_concurrency.get())
+                    .await
+            }
+            _ => vec![None; pushes.len()],
+        };
+        let planned = plan::plan(pushes, &platforms, &fleet.services, self.selection());
         let executor = Executor {
             ecs: &self.ecs,
             lock: &self.lock,

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::domain::decide::{Action, Decision, Selection, decide};
+use crate::domain::platform;
 use crate::domain::push::Push;
 use crate::domain::reason::Reason;
+use crate::ecr::Platforms;
 use crate::ecs::{Service, TaskDefinition};
 use crate::lock::{ClaimState, LockKey};
 
@@ -23,14 +25,25 @@ pub struct Planned {
 
 /// Decides for every examined service of the fleet against every push that counts; services no push
 /// relates to are left out.
-pub fn plan(pushes: &[Push], fleet: &[(Service, Arc<TaskDefinition>)], selection: Selection) -> Vec<Planned> {
+/// `platforms[i]` is what push `i` is built for, when ECR said.
+pub fn plan(
+    pushes: &[Push],
+    platforms: &[Option<Platforms>],
+    fleet: &[(Service, Arc<TaskDefinition>)],
+    selection: Selection,
+) -> Vec<Planned> {
     let counted = newest_per_image(pushes);
     fleet
         .iter()
         .filter_map(|(service, task_definition)| {
-            let decisions = counted
-                .iter()
-                .filter_map(|&i| decide(&pushes[i], service, task_definition, selection).map(|d| (i, d)));
+            let decisions = counted.iter().filter_map(|&i| {
+                let decision = decide(&pushes[i], service, task_definition, selection)?;
+                let pushed = platforms.get(i).and_then(Option::as_ref);
+                Some((
+                    i,
+                    platform::check(decision, pushed, task_definition.runtime_platform.as_ref()),
+                ))
+            });
             let (decision, behind) = merge(decisions)?;
             let lock_key = match decision.action {
                 Action::Redeploy(_) => lock_key(service, pushes, &behind),

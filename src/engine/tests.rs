@@ -336,3 +336,50 @@ async fn pin_mode_registers_once_per_source_revision() {
         (Some(Method::Force), &None)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_push_built_for_another_platform_is_not_deployed() {
+    use crate::ecr::fake::FakeEcr;
+    use crate::ecr::{Platform, Platforms};
+    use crate::ecs::RuntimePlatform;
+
+    let app = format!("{REGISTRY}/app:latest");
+    let mut ecs = FakeEcs::default();
+    for (name, cpu) in [("arm", Some("ARM64")), ("intel", Some("X86_64")), ("any", None)] {
+        ecs.add_service("prod", name, &[&app], &[]);
+        let td = ecs
+            .task_definitions
+            .get_mut(&format!("{ACCOUNT_PREFIX}:task-definition/{name}:1"))
+            .unwrap();
+        td.runtime_platform = Some(RuntimePlatform {
+            cpu_architecture: cpu.map(str::to_owned),
+            os_family: Some("LINUX".into()),
+        });
+    }
+    let amd64_only = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
+    let ecr = FakeEcr {
+        images: BTreeMap::from([(
+            amd64_only.to_owned(),
+            Platforms::Listed(vec![Platform {
+                os: "linux".into(),
+                architecture: "amd64".into(),
+            }]),
+        )]),
+        ..FakeEcr::default()
+    };
+    let redeployer = Redeployer::new(ecs, config(&[])).with_registry(ecr);
+    let mut pushed = push("app", "latest");
+    pushed.digest = Some(amd64_only.into());
+
+    let report = redeployer.run(&[pushed.clone()], Mode::Apply).await;
+    assert_eq!(outcome_of(&report, "arm"), ("platform-mismatch", Status::Skipped));
+    assert_eq!(outcome_of(&report, "intel"), ("image-match", Status::Redeployed));
+    assert_eq!(outcome_of(&report, "any"), ("image-match", Status::Redeployed));
+    let arm = report.services.iter().find(|s| s.service == "arm").unwrap();
+    assert!(arm.warnings[0].contains("linux/amd64"), "{:?}", arm.warnings);
+    let ecr_calls = || redeployer.ecr.as_ref().unwrap().calls.lock().unwrap().len();
+    assert_eq!(ecr_calls(), 1, "one lookup per pushed digest");
+
+    redeployer.run(&[pushed], Mode::Plan).await;
+    assert_eq!(ecr_calls(), 1, "a warm process asks once per digest");
+}

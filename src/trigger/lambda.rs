@@ -16,6 +16,7 @@ use super::metrics::{InvocationMetrics, Trigger};
 use super::sqs;
 use crate::config::Mode;
 use crate::domain::report::{Counts, Invocation, Report};
+use crate::ecr::EcrApi;
 use crate::ecs::EcsApi;
 use crate::engine::Redeployer;
 use crate::lock::DeployLock;
@@ -65,8 +66,8 @@ pub enum Response {
 /// The Lambda handler. A bare event: after everything was attempted, any failure fails the invocation.
 /// A batch: only the messages behind a failure are reported failed, so only they are redelivered.
 /// Either way one metrics record (EMF) goes to stdout.
-pub async fn handle<E: EcsApi, L: DeployLock>(
-    redeployer: &Redeployer<E, L>,
+pub async fn handle<E: EcsApi, L: DeployLock, R: EcrApi>(
+    redeployer: &Redeployer<E, L, R>,
     event: LambdaEvent<Value>,
 ) -> Result<Response, InvocationError> {
     let started = Instant::now();
@@ -83,8 +84,8 @@ pub async fn handle<E: EcsApi, L: DeployLock>(
 }
 
 /// The response, with what it was triggered by and the counts of its report, if one was made.
-async fn respond<E: EcsApi, L: DeployLock>(
-    redeployer: &Redeployer<E, L>,
+async fn respond<E: EcsApi, L: DeployLock, R: EcrApi>(
+    redeployer: &Redeployer<E, L, R>,
     payload: Value,
 ) -> (Trigger, Option<Counts>, Result<Response, InvocationError>) {
     let now = chrono::Utc::now();
@@ -123,8 +124,8 @@ async fn respond<E: EcsApi, L: DeployLock>(
 }
 
 /// Acts on a classified event: logs an ignored one, runs the redeployer in `mode` for a push.
-pub async fn process<E: EcsApi, L: DeployLock>(
-    redeployer: &Redeployer<E, L>,
+pub async fn process<E: EcsApi, L: DeployLock, R: EcrApi>(
+    redeployer: &Redeployer<E, L, R>,
     event: Classified,
     mode: Mode,
 ) -> Invocation {

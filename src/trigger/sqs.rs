@@ -15,6 +15,7 @@ use super::eventbridge::{Classified, EventError, classify_at};
 use crate::config::Mode;
 use crate::domain::push::Push;
 use crate::domain::report::{Report, Status};
+use crate::ecr::EcrApi;
 use crate::ecs::EcsApi;
 use crate::engine::Redeployer;
 use crate::lock::DeployLock;
@@ -83,8 +84,8 @@ impl BatchOutcome {
 }
 
 /// Runs every push of the batch through one scan; names the messages that must be redelivered.
-pub async fn process_batch<E: EcsApi, L: DeployLock>(
-    redeployer: &Redeployer<E, L>,
+pub async fn process_batch<E: EcsApi, L: DeployLock, R: EcrApi>(
+    redeployer: &Redeployer<E, L, R>,
     messages: Vec<Message>,
     mode: Mode,
 ) -> BatchOutcome {

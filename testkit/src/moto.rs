@@ -120,6 +120,11 @@ impl Moto {
         aws_sdk_resourcegroupstagging::Client::new(&sdk_config(&self.endpoint))
     }
 
+    /// An ECR client of the test account, talking to this server.
+    pub fn ecr_client(&self) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::new(&sdk_config(&self.endpoint))
+    }
+
     /// A DynamoDB client of the test account, talking to this server (moto serves every API at one endpoint).
     pub fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&sdk_config(&self.endpoint))

@@ -7,6 +7,7 @@ mod events;
 mod faults;
 mod lock;
 mod pin_revision;
+mod platforms;
 mod properties;
 mod safety;
 mod scenarios;

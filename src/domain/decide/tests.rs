@@ -49,6 +49,7 @@ fn task_definition(containers: Vec<Container>) -> TaskDefinition {
         arn: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1".into(),
         containers,
         pinned: BTreeSet::new(),
+        runtime_platform: None,
     }
 }
 

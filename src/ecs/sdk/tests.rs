@@ -337,6 +337,7 @@ async fn describe_task_definition_maps_containers_and_version_consistency() {
             ours("agent", VersionConsistency::Enabled),
         ],
         pinned: ["agent".to_owned(), "web".to_owned()].into(),
+        runtime_platform: None,
     };
     assert_eq!(definition, expected);
 }

@@ -58,6 +58,7 @@ fn service(name: &str, images: &[&str], policy: Option<&str>) -> (Service, Arc<T
             arn: td,
             containers,
             pinned: Default::default(),
+            runtime_platform: None,
         }),
     )
 }
@@ -87,7 +88,7 @@ fn a_service_matched_by_several_pushes_gets_one_action() {
         push("app", "latest", 1, "2026-12-01T10:00:00Z"),
         push("envoy", "latest", 2, "2026-12-01T10:00:01Z"),
     ];
-    let planned = plan(&pushes, &fleet, SELECTION);
+    let planned = plan(&pushes, &[], &fleet, SELECTION);
     assert_eq!(planned.len(), 3, "the unrelated service is left out");
 
     let force = planned_for(&planned, "both-force");
@@ -143,7 +144,7 @@ fn the_newest_push_of_a_tag_wins_and_repeats_count_once() {
         ),
     ];
     for (case, pushes, winner) in cases {
-        let planned = plan(&pushes, &fleet, SELECTION);
+        let planned = plan(&pushes, &[], &fleet, SELECTION);
         assert_eq!(planned.len(), 1, "{case}");
         let web = &planned[0];
         assert_eq!(web.pushes.len(), 1, "{case}");
@@ -163,7 +164,7 @@ fn without_a_redeploy_the_closest_miss_is_reported() {
         push("app", "v2", 1, "2026-12-01T10:00:00Z"),
         push("app", "latest", 2, "2026-12-01T10:00:00Z"),
     ];
-    let planned = plan(&pushes, &fleet, SELECTION);
+    let planned = plan(&pushes, &[], &fleet, SELECTION);
     assert_eq!(planned[0].decision.reason, Reason::TagMismatch);
     assert_eq!(planned[0].decision.action, Action::Skip);
     assert_eq!(planned[0].lock_key, None, "a skip claims nothing");
@@ -174,7 +175,7 @@ fn without_a_redeploy_the_closest_miss_is_reported() {
         push("app", "v2", 1, "2026-12-01T10:00:00Z"),
         push("app", "v1", 2, "2026-12-01T10:00:00Z"),
     ];
-    let planned = plan(&pushes, &fleet, SELECTION);
+    let planned = plan(&pushes, &[], &fleet, SELECTION);
     assert_eq!(
         planned[0].decision.reason,
         Reason::AlreadyDeployed,
@@ -188,7 +189,7 @@ fn a_push_without_digest_gives_no_lock_key() {
     let fleet = vec![service("web", &["app:latest"], None)];
     let mut undigested = push("app", "latest", 1, "2026-12-01T10:00:00Z");
     undigested.digest = None;
-    let planned = plan(&[undigested], &fleet, SELECTION);
+    let planned = plan(&[undigested], &[], &fleet, SELECTION);
     assert_eq!(planned[0].decision.action, Action::Redeploy(Method::Force));
     assert_eq!(planned[0].lock_key, None);
 }
@@ -196,7 +197,12 @@ fn a_push_without_digest_gives_no_lock_key() {
 #[test]
 fn a_held_claim_folds_into_a_skip() {
     let fleet = vec![service("web", &["app:latest"], None)];
-    let planned = plan(&[push("app", "latest", 1, "2026-12-01T10:00:00Z")], &fleet, SELECTION);
+    let planned = plan(
+        &[push("app", "latest", 1, "2026-12-01T10:00:00Z")],
+        &[],
+        &fleet,
+        SELECTION,
+    );
     let decision = planned[0].decision.clone();
     for (held, reason) in [
         (ClaimState::Done, Reason::AlreadyDeployed),

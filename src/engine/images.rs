@@ -1,0 +1,66 @@
+//! What each pushed digest is built for: one ECR `BatchGetImage` per distinct digest, cached for the warm
+//! process (a digest's platforms never change). A failed lookup is logged and left unknown: the platform check
+//! then says it did not run, and the redeploy goes on.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use futures_util::{StreamExt, stream};
+use tracing::warn;
+
+use crate::domain::image::Registry;
+use crate::domain::push::Push;
+use crate::ecr::{EcrApi, Platforms};
+
+#[derive(Default)]
+pub struct PlatformCache(Mutex<HashMap<String, Platforms>>);
+
+impl PlatformCache {
+    /// The platforms of each push, by position; `None` where the push has no digest or ECR did not answer.
+    pub async fn load<R: EcrApi>(&self, ecr: &R, pushes: &[Push], limit: usize) -> Vec<Option<Platforms>> {
+        let cached = |digest: &str| {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(digest)
+                .cloned()
+        };
+        let mut wanted: Vec<(&str, &str, &str)> = pushes
+            .iter()
+            .filter_map(|push| {
+                let digest = push.digest.as_deref()?;
+                let Registry::Ecr { account, .. } = &push.registry else {
+                    return None;
+                };
+                cached(digest)
+                    .is_none()
+                    .then_some((account.as_str(), push.repository.as_str(), digest))
+            })
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup_by_key(|(_, _, digest)| *digest);
+        let answers: Vec<_> =
+            stream::iter(wanted)
+                .map(|(account, repository, digest)| async move {
+                    (digest, ecr.platforms(account, repository, digest).await)
+                })
+                .buffer_unordered(limit)
+                .collect()
+                .await;
+        for (digest, answer) in answers {
+            match answer {
+                Ok(platforms) => {
+                    self.0
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(digest.to_owned(), platforms);
+                }
+                Err(error) => warn!(digest, %error, "the pushed image's platforms are unknown; not checked"),
+            }
+        }
+        pushes
+            .iter()
+            .map(|push| push.digest.as_deref().and_then(cached))
+            .collect()
+    }
+}
