@@ -24,7 +24,7 @@ PINNED = f"{REGISTRY}/app@sha256:" + "1" * 64
 # `api` is tagged `pin`: it gets a new task-definition revision naming the pushed digest.
 FLEET = [
     ("shop", "web", [f"{REGISTRY}/app:latest"], {}),
-    ("shop", "worker", [f"{REGISTRY}/envoy:v1.31", f"{REGISTRY}/app:latest"], {}),
+    ("shop", "worker", [f"{REGISTRY}/envoy:v1", f"{REGISTRY}/app:latest"], {}),
     ("shop", "legacy", [f"{REGISTRY}/app:v1"], {}),
     ("shop", "pinned", [PINNED], {}),
     ("shop", "api", [f"{REGISTRY}/app:latest"], {"ecs-redeploy": "pin"}),
@@ -129,6 +129,31 @@ def main():
         reported = sorted(f"{s['cluster']}/{s['service']}" for s in report["services"] if s["outcome"] == "redeployed")
         if changed != reported:
             sys.exit(f"mismatch: ECS changed {changed}, report says {reported}")
+
+        # The queue's way: one SQS batch of three events (app:latest, envoy:v1, app:latest again), one scan.
+        batch_file = Path(event).parent / "sqs-batch.json"
+        batch = json.loads(batch_file.read_text())
+        for record in batch["Records"]:
+            body = json.loads(record["body"])
+            body["time"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            record["body"] = json.dumps(body)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as now_batch:
+            json.dump(batch, now_batch)
+        before = deployments(ecs)
+        print(f"\n$ ecs-redeploy apply --event {batch_file}   # {len(batch['Records'])} queued events, one fleet scan\n")
+        run = subprocess.run([binary, "apply", "--event", now_batch.name], env=env, capture_output=True, text=True)
+        os.unlink(now_batch.name)
+        print(run.stderr, end="")
+        if run.returncode != 0:
+            sys.exit(f"ecs-redeploy exited with {run.returncode}")
+        outcome = json.loads(run.stdout)
+        after = deployments(ecs)
+        changed = sorted(name for name in after if after[name] != before[name])
+        reported = sorted(f"{s['cluster']}/{s['service']}" for s in outcome["report"]["services"]
+                          if s["outcome"] == "redeployed")
+        if changed != reported:
+            sys.exit(f"mismatch: ECS changed {changed}, report says {reported}")
+        print(f"Each of {len(changed)} services deployed once; messages to redeliver: {outcome['failed_messages'] or 'none'}.")
         print("\nThe full JSON report is what the Lambda function returns; run the CLI with RUST_LOG=info for the log lines.")
     finally:
         moto.kill()
