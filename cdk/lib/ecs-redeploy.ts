@@ -54,7 +54,7 @@ export interface EcsRedeployProps {
   readonly deployLock?: DeployLock;
   /** Bound on concurrent ECS calls within one invocation, 1–64. Default: 8. */
   readonly maxConcurrency?: number;
-  /** Default: `standard`. */
+  /** Default: `adaptive` (as the function's own default), which adds client-side rate limiting once ECS throttles. */
   readonly retryMode?: RetryMode;
   /** AWS SDK attempts per ECS call, 1–10. Default: 5. */
   readonly maxAttempts?: number;
