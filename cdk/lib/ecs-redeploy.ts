@@ -35,6 +35,8 @@ export type ReservedConcurrency = number | 'Unreserved';
 export interface EcsRedeployProps {
   /**
    * ECR repository names or patterns where `*` matches anything (`team-a/*`); applies to replications too.
+   * Refused at synth: consecutive `*` (EventBridge refuses `**`), and a list that makes the rule's event pattern
+   * longer than EventBridge's default quota of 2,048 characters (`EVENT_PATTERN_SIZE_QUOTA`).
    * Default: every repository.
    */
   readonly repositories?: string[];
@@ -112,7 +114,15 @@ export interface EcsRedeployProps {
  */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 
-const REPOSITORY_PATTERN = /^[a-z0-9._/*-]+$/;
+/**
+ * Maximum size of an EventBridge event pattern, in characters: the default of the adjustable "Event pattern size"
+ * quota (EventBridge quotas; the PutRule API allows up to 4,096 once raised). The SAM template's RepositoryFilter
+ * MaxLength keeps its pattern within the same number.
+ */
+export const EVENT_PATTERN_SIZE_QUOTA = 2048;
+
+/** Name characters with single `*` between or around them, or a lone `*`: EventBridge refuses `**`. */
+const REPOSITORY_PATTERN = /^(\*?[a-z0-9._/-]+(\*[a-z0-9._/-]+)*\*?|\*)$/;
 const CLUSTER_NAME_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
 const TAG_KEY_PATTERN = /^[A-Za-z0-9 _.:/=+@-]{1,128}$/;
 
@@ -349,6 +359,30 @@ function grantEcsAccess(role: iam.Role, clusters: string[], newRevisions: NewRev
   }
 }
 
+/**
+ * The rule's event pattern as CloudFormation receives it, written the way the SAM template writes it (`", "` and
+ * `": "` separators: longer than compact JSON, so the size check errs on the safe side).
+ */
+function eventPatternText(repositories: string[], replicated: boolean): string {
+  const text = (value: unknown): string => {
+    if (Array.isArray(value)) return `[${value.map(text).join(', ')}]`;
+    if (value !== null && typeof value === 'object') {
+      return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${text(v)}`).join(', ')}}`;
+    }
+    return JSON.stringify(value);
+  };
+  return text({
+    source: ['aws.ecr'],
+    'detail-type': replicated ? ['ECR Image Action', 'ECR Replication Action'] : ['ECR Image Action'],
+    detail: {
+      'action-type': replicated ? ['PUSH', 'REPLICATE'] : ['PUSH'],
+      result: ['SUCCESS'],
+      'image-tag': [{ 'anything-but': [''] }],
+      ...(repositories.length > 0 && { 'repository-name': repositories.map((r) => ({ wildcard: r })) }),
+    },
+  });
+}
+
 /** A duration in seconds; NaN when it is not a whole number of seconds or not known at synth time. */
 function wholeSeconds(duration: Duration | undefined): number | undefined {
   if (duration === undefined) return undefined;
@@ -363,7 +397,14 @@ function validate(props: EcsRedeployProps): void {
   };
   const inRange = (value: number | undefined, min: number, max: number) =>
     value === undefined || (Number.isInteger(value) && value >= min && value <= max);
-  for (const r of props.repositories ?? []) check(REPOSITORY_PATTERN.test(r), `invalid repository pattern "${r}"`);
+  for (const r of props.repositories ?? []) {
+    check(!r.includes('**'), `repository pattern "${r}" has consecutive * (EventBridge refuses **; one * already matches anything)`);
+    check(REPOSITORY_PATTERN.test(r), `invalid repository pattern "${r}"`);
+  }
+  const patternSize = eventPatternText(props.repositories ?? [], props.replicatedImages === 'Redeploy').length;
+  check(patternSize <= EVENT_PATTERN_SIZE_QUOTA,
+    `the rule's event pattern would be ${patternSize} characters, above EventBridge's default quota of ` +
+      `${EVENT_PATTERN_SIZE_QUOTA}: list fewer repositories or broader patterns (team-a/*)`);
   for (const c of props.clusters ?? []) check(CLUSTER_NAME_PATTERN.test(c), `invalid cluster name "${c}" (names, not ARNs)`);
   check(inRange(props.maxConcurrency, 1, 64), 'maxConcurrency must be an integer in 1..64');
   check(inRange(props.maxAttempts, 1, 10), 'maxAttempts must be an integer in 1..10');

@@ -425,6 +425,9 @@ describe('EcsRedeploy', () => {
   test('invalid props are rejected at synth time', () => {
     assert.throws(() => stackWith({ clusters: ['arn:aws:ecs:eu-west-1:111122223333:cluster/prod'] }), /cluster name/);
     assert.throws(() => stackWith({ repositories: ['Team A'] }), /repository pattern/);
+    assert.throws(() => stackWith({ repositories: ['web', 'team-a/**'] }), /"team-a\/\*\*" has consecutive \* \(EventBridge refuses \*\*/);
+    assert.throws(() => stackWith({ repositories: Array.from({ length: 100 }, (_, i) => `repository-${i}`) }),
+      /event pattern would be \d+ characters, above EventBridge's default quota of 2048/);
     assert.throws(() => stackWith({ maxConcurrency: 65 }), /maxConcurrency/);
     assert.throws(() => stackWith({ maxAttempts: 0 }), /maxAttempts/);
     assert.throws(() => stackWith({ reservedConcurrency: 0 }), /reservedConcurrency/);

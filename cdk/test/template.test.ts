@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cfninc from 'aws-cdk-lib/cloudformation-include';
-import { EcsRedeploy, EcsRedeployProps, VISIBILITY_TIMEOUT_FACTOR } from '../lib';
+import { EcsRedeploy, EcsRedeployProps, EVENT_PATTERN_SIZE_QUOTA, VISIBILITY_TIMEOUT_FACTOR } from '../lib';
 
 type Json = any;
 
@@ -210,6 +210,85 @@ describe('template.yaml', () => {
       const pattern = JSON.parse(text);
       assert.deepEqual(pattern, only(constructTemplate(props), 'AWS::Events::Rule').Properties.EventPattern, JSON.stringify(values));
       assert.deepEqual(pattern.detail['image-tag'], [{ 'anything-but': [''] }]);
+    }
+  });
+});
+
+/**
+ * Whether CloudFormation would accept a parameter value: AllowedPattern (on each element of a CommaDelimitedList),
+ * MinLength / MaxLength and AllowedValues, as the CloudFormation parameter reference describes them.
+ */
+function accepts(name: string, value: string): boolean {
+  const p = parameters[name];
+  assert.ok(p, `unknown parameter ${name}`);
+  const values = p.Type === 'CommaDelimitedList' ? value.split(',') : [value];
+  if (p.AllowedPattern !== undefined && !values.every((v) => new RegExp(p.AllowedPattern).test(v))) return false;
+  if (p.MaxLength !== undefined && value.length > Number(p.MaxLength)) return false;
+  if (p.MinLength !== undefined && value.length < Number(p.MinLength)) return false;
+  if (p.AllowedValues !== undefined && !p.AllowedValues.map(String).includes(value)) return false;
+  return true;
+}
+
+/** The construct's answer to the same value: undefined when it synthesizes, the error message when it throws. */
+function constructRefuses(props: EcsRedeployProps): string | undefined {
+  try {
+    constructTemplate(props);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+describe('template.yaml guards', () => {
+  test('every default passes its own parameter constraints', () => {
+    for (const [name, p] of Object.entries<Json>(parameters)) {
+      if (p.Default !== undefined) assert.ok(accepts(name, String(p.Default)), `${name} default ${p.Default}`);
+    }
+  });
+
+  test('RepositoryFilter refuses consecutive wildcards, which EventBridge refuses, and so does the construct', () => {
+    for (const bad of ['a**', '**', 'team-a/**', 'web,team-**-prod', '***']) {
+      assert.ok(!accepts('RepositoryFilter', bad), bad);
+      assert.match(constructRefuses({ repositories: bad.split(',') }) ?? '', /consecutive \*/, bad);
+    }
+    for (const bad of ['Team-A', 'a b', 'a,,b', ',', 'a,']) assert.ok(!accepts('RepositoryFilter', bad), bad);
+    for (const good of ['', '*', 'web', 'team-a/*', '*-prod', 'a*b*c', '*/web*', 'web,team-a/*,*-prod']) {
+      assert.ok(accepts('RepositoryFilter', good), good);
+      assert.equal(constructRefuses({ repositories: good === '' ? [] : good.split(',') }), undefined, good);
+    }
+  });
+
+  test("RepositoryFilter's MaxLength keeps the worst-case rule pattern within the event pattern size quota", () => {
+    const max = Number(parameters.RepositoryFilter.MaxLength);
+    // The longest pattern for a value of n characters: as many entries as possible (one character each), with
+    // replicated images on (the longest detail-type and action-type lists).
+    const worst = (n: number) => Array.from({ length: Math.ceil(n / 2) }, (_, i) => (i === 0 && n % 2 === 0 ? 'ab' : 'a')).join(',');
+    const size = (value: string) =>
+      evaluate(resources.EcrPushRule.Properties.EventPattern, { RepositoryFilter: value, ReplicatedImages: 'Redeploy' }).length;
+    assert.equal(worst(max).length, max);
+    assert.ok(accepts('RepositoryFilter', worst(max)));
+    assert.ok(size(worst(max)) <= EVENT_PATTERN_SIZE_QUOTA, `${size(worst(max))} characters at MaxLength`);
+    // The bound is tight: one more character could exceed the quota.
+    assert.ok(size(worst(max + 1)) > EVENT_PATTERN_SIZE_QUOTA);
+    assert.ok(!accepts('RepositoryFilter', worst(max + 1)));
+    // Any entry shape at MaxLength stays within the quota (the one-character entries are the worst).
+    for (const entry of ['ab', 'abc', 'team-a/*', 'a-much-longer-repository-name/*']) {
+      const list: string[] = [];
+      while ([...list, entry].join(',').length <= max) list.push(entry);
+      assert.ok(size(list.join(',')) <= EVENT_PATTERN_SIZE_QUOTA, entry);
+    }
+  });
+
+  test('the construct measures its pattern as the template writes it, and refuses what exceeds the quota', () => {
+    for (const replicated of [false, true]) {
+      // Grow a list of realistic names until the pattern would exceed the quota.
+      const names: string[] = [];
+      const text = () => evaluate(resources.EcrPushRule.Properties.EventPattern,
+        { RepositoryFilter: names.join(','), ReplicatedImages: replicated ? 'Redeploy' : 'Ignore' });
+      while (text().length <= EVENT_PATTERN_SIZE_QUOTA) names.push(`team-${names.length}/service-*`);
+      const props = (list: string[]): EcsRedeployProps => ({ repositories: list, replicatedImages: replicated ? 'Redeploy' : 'Ignore' });
+      assert.match(constructRefuses(props(names)) ?? '', new RegExp(`event pattern would be ${text().length} characters, above EventBridge's default quota of 2048`));
+      assert.equal(constructRefuses(props(names.slice(0, -1))), undefined);
     }
   });
 });
