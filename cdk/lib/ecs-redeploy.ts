@@ -44,7 +44,10 @@ export interface EcsRedeployProps {
   readonly replicatedImages?: ReplicatedImages;
   /** ECS cluster names to search; the IAM policy is limited to their services. Default: every cluster. */
   readonly clusters?: string[];
-  /** Service tag key that opts services in or out. Default: `ecs-redeploy`. */
+  /**
+   * Service tag key that opts services in or out; `aws:` keys (any case) are reserved and refused at synth.
+   * Default: `ecs-redeploy`.
+   */
   readonly tagKey?: string;
   /** Default: `matching`. */
   readonly serviceSelection?: ServiceSelection;
@@ -424,6 +427,8 @@ function validate(props: EcsRedeployProps): void {
     `reservedConcurrency (${reserved}) must be at least maxConcurrentBatches (${props.maxConcurrentBatches ?? 2}): ` +
       'throttled batches would return to the queue and count towards maxReceiveCount');
   check(props.tagKey === undefined || TAG_KEY_PATTERN.test(props.tagKey), `invalid tag key "${props.tagKey}"`);
+  check(props.tagKey === undefined || !props.tagKey.toLowerCase().startsWith('aws:'),
+    `tag key "${props.tagKey}" starts with aws:, which AWS reserves (the function refuses it at start)`);
   const oneOf = (name: string, value: string | undefined, allowed: string[]) =>
     check(value === undefined || allowed.includes(value), `${name} must be one of ${allowed.join(', ')}`);
   oneOf('defaultAction', props.defaultAction, ['force', 'pin']);

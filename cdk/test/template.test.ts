@@ -291,4 +291,15 @@ describe('template.yaml guards', () => {
       assert.equal(constructRefuses(props(names.slice(0, -1))), undefined);
     }
   });
+
+  test('TagKey refuses aws: keys in any case, as the construct does; the function refuses them at start', () => {
+    for (const bad of ['aws:x', 'aws:', 'AWS:team', 'Aws:x', 'aWs:cloudformation:stack-name', 'a,b', '', 'x'.repeat(129)]) {
+      assert.ok(!accepts('TagKey', bad), bad);
+      if (bad !== '') assert.ok(constructRefuses({ tagKey: bad }), bad);
+    }
+    for (const good of ['ecs-redeploy', 'a', 'aw', 'aws', 'awsx', 'aws-redeploy', 'aw:s', 'team:aws:x', 'b:x', 'x'.repeat(128)]) {
+      assert.ok(accepts('TagKey', good), good);
+      assert.equal(constructRefuses({ tagKey: good }), undefined, good);
+    }
+  });
 });
