@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -92,6 +92,13 @@ export interface EcsRedeployProps {
   readonly maxReceiveCount?: number;
   /** Default: `Disabled`. */
   readonly newRevisions?: NewRevisions;
+  /**
+   * With `newRevisions: 'Enabled'`: the task and execution roles the function may pass to ECS tasks when it
+   * registers a revision (`iam:PassRole`, still only to `ecs-tasks.amazonaws.com`). IAM role ARNs (`role.roleArn`
+   * works; `*` may stand for part of a path or name). A revision whose roles are not listed fails to register
+   * (AccessDenied). Default (also `[]`): any role of this account.
+   */
+  readonly passRoleArns?: string[];
   /** Default: ARM_64. */
   readonly architecture?: lambda.Architecture;
   /** Default: 128 MB. */
@@ -128,6 +135,8 @@ export const EVENT_PATTERN_SIZE_QUOTA = 2048;
 const REPOSITORY_PATTERN = /^(\*?[a-z0-9._/-]+(\*[a-z0-9._/-]+)*\*?|\*)$/;
 const CLUSTER_NAME_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
 const TAG_KEY_PATTERN = /^[A-Za-z0-9 _.:/=+@-]{1,128}$/;
+/** The SAM template's PassRoleArns AllowedPattern, for one element. */
+const ROLE_ARN_PATTERN = /^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=.@_/*-]+$/;
 
 /**
  * The ecs-redeploy function, the EventBridge rule that puts ECR pushes on a queue, the event source mapping that
@@ -172,7 +181,8 @@ export class EcsRedeploy extends Construct {
     // An own role instead of the default one: the default attaches AWSLambdaBasicExecutionRole (logs on "*").
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     this.logGroup.grantWrite(role);
-    grantEcsAccess(role, clusters, props.newRevisions ?? 'Disabled', props.serviceSelection ?? 'matching');
+    grantEcsAccess(role, clusters, props.newRevisions ?? 'Disabled', props.serviceSelection ?? 'matching',
+      props.passRoleArns ?? []);
     if ((props.deployLock ?? 'Enabled') === 'Enabled') {
       this.lockTable = lockTable(this, 'LockTable');
       role.addToPolicy(
@@ -295,7 +305,13 @@ function lockTable(scope: Construct, id: string): dynamodb.Table {
   return table;
 }
 
-function grantEcsAccess(role: iam.Role, clusters: string[], newRevisions: NewRevisions, selection: ServiceSelection): void {
+function grantEcsAccess(
+  role: iam.Role,
+  clusters: string[],
+  newRevisions: NewRevisions,
+  selection: ServiceSelection,
+  passRoleArns: string[],
+): void {
   const stack = Stack.of(role);
   const acknowledgeWildcard = (resource: string, reason: string) =>
     Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
@@ -323,6 +339,11 @@ function grantEcsAccess(role: iam.Role, clusters: string[], newRevisions: NewRev
       sid: 'RedeployServices',
       actions: ['ecs:DescribeServices', 'ecs:UpdateService'],
       resources: services.map((s) => stack.formatArn({ service: 'ecs', resource: s })),
+      // The ARNs name the account already; the condition says it outright, as the SAM template (whose per-cluster
+      // ARNs wildcard the account) needs it. Only here: these actions act on a service ARN, so the key is in the
+      // request context. The discovery statement's actions on "*" name no resource: there the key would be
+      // missing and the condition would deny them all.
+      conditions: { StringEquals: { 'aws:ResourceAccount': stack.account } },
     }),
   );
   for (const s of services) {
@@ -331,7 +352,8 @@ function grantEcsAccess(role: iam.Role, clusters: string[], newRevisions: NewRev
 
   if (newRevisions === 'Enabled') {
     const taskDefinitions = stack.formatArn({ service: 'ecs', resource: 'task-definition/*' });
-    const roles = stack.formatArn({ service: 'iam', region: '', resource: 'role/*' });
+    const anyRole = stack.formatArn({ service: 'iam', region: '', resource: 'role/*' });
+    const roles = passRoleArns.length > 0 ? passRoleArns : [anyRole];
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'RegisterRevisions',
@@ -351,14 +373,16 @@ function grantEcsAccess(role: iam.Role, clusters: string[], newRevisions: NewRev
       new iam.PolicyStatement({
         sid: 'PassTaskRolesToEcsTasks',
         actions: ['iam:PassRole'],
-        resources: [roles],
+        resources: roles,
         conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
       }),
     );
     acknowledgeWildcard(nagArn('ecs', '<AWS::Region>', 'task-definition/*'),
       'A new revision copies an existing one, whichever task-definition family it belongs to.');
-    acknowledgeWildcard(nagArn('iam', '', 'role/*'),
-      'A copied revision keeps its task and execution roles (any role); passing is limited to ECS tasks.');
+    if (passRoleArns.length === 0) {
+      acknowledgeWildcard(nagArn('iam', '', 'role/*'),
+        'A copied revision keeps its task and execution roles (any role); passing is limited to ECS tasks.');
+    }
   }
 }
 
@@ -435,6 +459,9 @@ function validate(props: EcsRedeployProps): void {
   oneOf('deployLock', props.deployLock, ['Enabled', 'Disabled']);
   oneOf('replicatedImages', props.replicatedImages, ['Ignore', 'Redeploy']);
   oneOf('newRevisions', props.newRevisions, ['Disabled', 'Enabled']);
+  for (const arn of props.passRoleArns ?? []) {
+    check(Token.isUnresolved(arn) || ROLE_ARN_PATTERN.test(arn), `passRoleArns: "${arn}" is not an IAM role ARN`);
+  }
   check(props.defaultAction !== 'pin' || props.newRevisions === 'Enabled',
     "defaultAction 'pin' registers task-definition revisions and needs newRevisions: 'Enabled'");
 }

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -422,6 +423,36 @@ describe('EcsRedeploy', () => {
     assert.deepEqual(passRole.Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
   });
 
+  test('passRoleArns narrows iam:PassRole to the given roles, still only to ECS tasks', () => {
+    const arns = ['arn:aws:iam::123456789012:role/app-task', 'arn:aws:iam::123456789012:role/ecs/app-execution'];
+    const narrowed = statement(synth({ newRevisions: 'Enabled', passRoleArns: arns }), 'PassTaskRolesToEcsTasks');
+    assert.deepEqual(narrowed.Resource, arns);
+    assert.deepEqual(narrowed.Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+    for (const props of [{}, { passRoleArns: [] }] as EcsRedeployProps[]) {
+      const any = statement(synth({ newRevisions: 'Enabled', ...props }), 'PassTaskRolesToEcsTasks');
+      assert.equal(arnText(any.Resource), 'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*');
+    }
+    // A role defined in the app: its ARN is a token, taken as it is.
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Test');
+    const taskRole = new iam.Role(stack, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+    new EcsRedeploy(stack, 'EcsRedeploy', { newRevisions: 'Enabled', passRoleArns: [taskRole.roleArn] });
+    const roleId = Object.keys(Template.fromStack(stack).findResources('AWS::IAM::Role')).find((id) => id.startsWith('TaskRole'));
+    assert.deepEqual(statement(Template.fromStack(stack), 'PassTaskRolesToEcsTasks').Resource, { 'Fn::GetAtt': [roleId, 'Arn'] });
+  });
+
+  test('aws:ResourceAccount pins DescribeServices and UpdateService to the stack account, and no statement on "*"', () => {
+    for (const clusters of [undefined, ['prod']]) {
+      const template = synth({ clusters, newRevisions: 'Enabled' });
+      assert.deepEqual(statement(template, 'RedeployServices').Condition, {
+        StringEquals: { 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } },
+      });
+      const onStar = allowStatements(template).filter((s) => s.Resource === '*');
+      assert.ok(onStar.length > 0);
+      for (const s of onStar) assert.ok(!JSON.stringify(s.Condition ?? {}).includes('aws:ResourceAccount'), s.Sid);
+    }
+  });
+
   test('invalid props are rejected at synth time', () => {
     assert.throws(() => stackWith({ clusters: ['arn:aws:ecs:eu-west-1:111122223333:cluster/prod'] }), /cluster name/);
     assert.throws(() => stackWith({ repositories: ['Team A'] }), /repository pattern/);
@@ -432,6 +463,9 @@ describe('EcsRedeploy', () => {
     assert.throws(() => stackWith({ maxAttempts: 0 }), /maxAttempts/);
     assert.throws(() => stackWith({ reservedConcurrency: 0 }), /reservedConcurrency/);
     assert.throws(() => stackWith({ tagKey: 'a,b' }), /tag key/);
+    assert.throws(() => stackWith({ newRevisions: 'Enabled', passRoleArns: ['arn:aws:iam::123456789012:user/deploy'] }),
+      /passRoleArns: "arn:aws:iam::123456789012:user\/deploy" is not an IAM role ARN/);
+    assert.throws(() => stackWith({ newRevisions: 'Enabled', passRoleArns: ['*'] }), /passRoleArns/);
     assert.throws(() => stackWith({ tagKey: 'aws:team' }), /tag key "aws:team" starts with aws:, which AWS reserves/);
     assert.throws(() => stackWith({ tagKey: 'AWS:team' }), /starts with aws:/);
     assert.throws(() => stackWith({ batchSize: 0 }), /batchSize must be an integer in 1\.\.100/);
@@ -484,6 +518,13 @@ describe('cdk-nag AwsSolutions', () => {
           replicatedImages: 'Redeploy',
         }),
     );
+  });
+
+  test('passes with iam:PassRole narrowed to given roles', () => {
+    synthWithNag((stack) => new EcsRedeploy(stack, 'EcsRedeploy', {
+      newRevisions: 'Enabled',
+      passRoleArns: ['arn:aws:iam::123456789012:role/app-task', 'arn:aws:iam::123456789012:role/app-execution'],
+    }));
   });
 
   test('passes without the lock table', () => {

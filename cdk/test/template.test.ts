@@ -302,4 +302,80 @@ describe('template.yaml guards', () => {
       assert.equal(constructRefuses({ tagKey: good }), undefined, good);
     }
   });
+
+  /** Whether the stack's Rules admit these parameter values (Rule functions over strings and lists). */
+  function rulesAdmit(values: Record<string, string>): string[] {
+    const value = (name: string): string | string[] => {
+      const p = parameters[name];
+      const text = name in values ? values[name] : String(p.Default);
+      return p.Type === 'CommaDelimitedList' ? text.split(',') : text;
+    };
+    const walk = (n: Json): Json => {
+      if (Array.isArray(n) || n === null || typeof n !== 'object') return n;
+      const [key] = Object.keys(n);
+      const arg = n[key];
+      switch (key) {
+        case 'Ref': return value(arg);
+        case 'Fn::Not': return !walk(arg[0]);
+        case 'Fn::Equals': return String(walk(arg[0])) === String(walk(arg[1]));
+        case 'Fn::Contains': return (arg[0].map ? arg[0].map(walk) : walk(arg[0])).includes(walk(arg[1]));
+        case 'Fn::EachMemberEquals': return (walk(arg[0]) as string[]).every((m) => m === walk(arg[1]));
+        default: throw new Error(`rule function ${key} not modelled`);
+      }
+    };
+    const refused: string[] = [];
+    for (const [name, rule] of Object.entries<Json>(sam.Rules)) {
+      if (rule.RuleCondition !== undefined && !walk(rule.RuleCondition)) continue;
+      if (!rule.Assertions.every((a: Json) => walk(a.Assert))) refused.push(name);
+    }
+    return refused;
+  }
+
+  const role = (name: string) => `arn:aws:iam::123456789012:role/${name}`;
+
+  test('PassRoleArns takes role ARNs only, and no empty entry; the construct refuses the same', () => {
+    for (const bad of ['arn:aws:iam::123456789012:user/deploy', '*', 'role/x', 'arn:aws:iam::*:role/x',
+      `${role('a')} ,${role('b')}`, 'arn:aws:ecs:eu-west-1:123456789012:task-definition/x:1']) {
+      assert.ok(!accepts('PassRoleArns', bad), bad);
+      assert.match(constructRefuses({ newRevisions: 'Enabled', passRoleArns: bad.split(',') }) ?? '', /passRoleArns: ".*" is not an IAM role ARN/, bad);
+    }
+    // An empty entry passes the per-element pattern (the empty default must) but not the rule.
+    for (const bad of [`${role('a')},`, `${role('a')},,${role('b')}`, `,${role('a')}`]) {
+      assert.deepEqual(rulesAdmit({ PassRoleArns: bad }), ['PassRoleArnsHaveNoEmptyEntry'], bad);
+      assert.ok(constructRefuses({ newRevisions: 'Enabled', passRoleArns: bad.split(',') }), bad);
+    }
+    for (const good of ['', role('app-task'), `${role('app-task')},${role('ecs/app-execution')}`, role('ecs-tasks/*'),
+      'arn:aws-cn:iam::123456789012:role/x', 'arn:aws-us-gov:iam::123456789012:role/x']) {
+      assert.ok(accepts('PassRoleArns', good), good);
+      assert.deepEqual(rulesAdmit({ PassRoleArns: good }), [], good);
+      assert.equal(constructRefuses({ newRevisions: 'Enabled', passRoleArns: good === '' ? [] : good.split(',') }), undefined, good);
+    }
+    // The other rules still see through the evaluator: the defaults pass, a known bad combination does not.
+    assert.deepEqual(rulesAdmit({}), []);
+    assert.deepEqual(rulesAdmit({ DefaultAction: 'pin' }), ['PinModeNeedsNewRevisions']);
+  });
+
+  test('PassRoleArns narrows iam:PassRole when set, keeping the ECS-tasks condition; empty keeps any role', () => {
+    const register = resources.RedeployFunctionRole.Properties.Policies.find(
+      (p: Json) => p['Fn::If']?.[0] === 'NewRevisionsEnabled')['Fn::If'][1];
+    const passRole = register.PolicyDocument.Statement.find((s: Json) => s.Sid === 'PassTaskRolesToEcsTasks');
+    assert.deepEqual(passRole.Resource, {
+      'Fn::If': ['NarrowsPassRole', { Ref: 'PassRoleArns' }, { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*' }],
+    });
+    assert.deepEqual(passRole.Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+    assert.deepEqual(sam.Conditions.NarrowsPassRole, { 'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': ['', { Ref: 'PassRoleArns' }] }, ''] }] });
+  });
+
+  test('aws:ResourceAccount pins the services the role may describe and update, and no statement on "*"', () => {
+    const statements: Json[] = resources.RedeployFunctionRole.Properties.Policies.flatMap((p: Json) =>
+      p.PolicyDocument ? p.PolicyDocument.Statement : p['Fn::If'][1].PolicyDocument.Statement);
+    const services = statements.find((s) => s.Sid === 'RedeployServices');
+    assert.deepEqual(services.Condition, {
+      StringEquals: { 'aws:RequestedRegion': { Ref: 'AWS::Region' }, 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } },
+    });
+    for (const s of statements.filter((s) => s.Resource === '*')) {
+      assert.ok(!JSON.stringify(s.Condition ?? {}).includes('aws:ResourceAccount'), s.Sid);
+    }
+    assert.equal(statements.find((s) => s.Sid === 'DiscoverServices').Resource, '*');
+  });
 });
