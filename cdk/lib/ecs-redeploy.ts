@@ -1,5 +1,7 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -7,6 +9,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
@@ -115,6 +119,30 @@ export interface EcsRedeployProps {
   readonly logRetention?: logs.RetentionDays;
   /** Cargo.toml of the ecs-redeploy crate. Default: the one at the root of this repository. */
   readonly manifestPath?: string;
+  /**
+   * CloudWatch namespace of the metrics the function writes once per invocation (`METRICS_NAMESPACE`): 1-255
+   * letters, digits, spaces and `. - _ / # :`, not starting with `AWS/`. Default: `ecs-redeploy`.
+   */
+  readonly metricsNamespace?: string;
+  /**
+   * Email address that receives the alarms: creates `alarmTopic` with an email subscription (confirm it from the
+   * first message). Default: none; the alarms exist but notify nobody (add actions to `alarms` yourself).
+   */
+  readonly alarmEmail?: string;
+}
+
+/** The alarms: each fires on a single occurrence within 5 minutes; no data (nothing happened) is OK. */
+export interface EcsRedeployAlarms {
+  /** `Failed` ≥ 1 (namespace `metricsNamespace`, `Trigger=batch`): a queued push failed to redeploy a service. */
+  readonly failedServicesBatch: cloudwatch.Alarm;
+  /** `Failed` ≥ 1 with `Trigger=push`: a push event handed to the function directly failed a service. */
+  readonly failedServicesPush: cloudwatch.Alarm;
+  /** `ApproximateNumberOfMessagesVisible` ≥ 1 on the event dead-letter queue. */
+  readonly eventDeadLetterQueue: cloudwatch.Alarm;
+  /** `ApproximateNumberOfMessagesVisible` ≥ 1 on the undelivered-event queue (the rule's dead-letter queue). */
+  readonly undeliveredEventQueue: cloudwatch.Alarm;
+  /** AWS/Lambda `Errors` ≥ 1 for the function: an invocation failed as a whole. */
+  readonly functionErrors: cloudwatch.Alarm;
 }
 
 /**
@@ -135,6 +163,10 @@ export const EVENT_PATTERN_SIZE_QUOTA = 2048;
 const REPOSITORY_PATTERN = /^(\*?[a-z0-9._/-]+(\*[a-z0-9._/-]+)*\*?|\*)$/;
 const CLUSTER_NAME_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
 const TAG_KEY_PATTERN = /^[A-Za-z0-9 _.:/=+@-]{1,128}$/;
+/** What the function accepts in METRICS_NAMESPACE (the template's MetricsNamespace says the same). */
+const METRICS_NAMESPACE_PATTERN = /^[A-Za-z0-9 ._/#:-]{1,255}$/;
+/** The template's AlarmEmail AllowedPattern. */
+const EMAIL_PATTERN = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
 /** The SAM template's PassRoleArns AllowedPattern, for one element. */
 const ROLE_ARN_PATTERN = /^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=.@_/*-]+$/;
 
@@ -154,6 +186,9 @@ export class EcsRedeploy extends Construct {
   readonly logGroup: logs.LogGroup;
   /** The deploy-lock table (`LOCK_TABLE`); undefined when `deployLock` is `Disabled`. */
   readonly lockTable?: dynamodb.Table;
+  readonly alarms: EcsRedeployAlarms;
+  /** The topic the alarms notify, with `alarmEmail` subscribed; undefined without `alarmEmail`. */
+  readonly alarmTopic?: sns.Topic;
 
   constructor(scope: Construct, id: string, props: EcsRedeployProps = {}) {
     super(scope, id);
@@ -217,6 +252,7 @@ export class EcsRedeploy extends Construct {
         ...(this.lockTable && { LOCK_TABLE: this.lockTable.tableName }),
         RETRY_MODE: props.retryMode ?? 'adaptive',
         MAX_ATTEMPTS: String(props.maxAttempts ?? 5),
+        METRICS_NAMESPACE: props.metricsNamespace ?? 'ecs-redeploy',
       },
     });
     // The only way events reach the function. It reports the messages it failed (ReportBatchItemFailures); they
@@ -265,7 +301,79 @@ export class EcsRedeploy extends Construct {
         deadLetterQueue: this.undeliveredEventQueue,
       }),
     );
+
+    if (props.alarmEmail !== undefined) this.alarmTopic = alarmTopic(this, 'AlarmTopic', props.alarmEmail);
+    this.alarms = this.createAlarms(props.metricsNamespace ?? 'ecs-redeploy');
   }
+
+  /** The same alarms as the SAM template's; they notify `alarmTopic` when there is one. */
+  private createAlarms(namespace: string): EcsRedeployAlarms {
+    const period = Duration.minutes(5);
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
+      const created = new cloudwatch.Alarm(this, id, {
+        metric,
+        alarmDescription: description,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      if (this.alarmTopic) created.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+      return created;
+    };
+    const failed = (trigger: 'batch' | 'push') =>
+      new cloudwatch.Metric({ namespace, metricName: 'Failed', dimensionsMap: { Trigger: trigger }, statistic: 'Sum', period });
+    const visible = (queue: sqs.Queue) => queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period });
+    return {
+      failedServicesBatch: alarm('FailedServicesBatchAlarm', failed('batch'),
+        'ecs-redeploy failed to redeploy at least one service from a queued push (metric Failed, Trigger=batch). ' +
+          'The push is retried after the visibility timeout, then kept in the event dead-letter queue. Look for ' +
+          "decision lines with an error in the function's logs."),
+      failedServicesPush: alarm('FailedServicesPushAlarm', failed('push'),
+        'ecs-redeploy failed to redeploy at least one service from a push event it was invoked with directly ' +
+          "(metric Failed, Trigger=push). Look for decision lines with an error in the function's logs."),
+      eventDeadLetterQueue: alarm('EventDeadLetterQueueAlarm', visible(this.eventDeadLetterQueue),
+        'Push events are waiting in the event dead-letter queue: the function failed them maxReceiveCount times. ' +
+          "Fix the cause (the function's logs say why), then move them back with aws sqs start-message-move-task " +
+          '--source-arn <event dead-letter queue ARN>. The alarm stays on until the queue is empty.'),
+      undeliveredEventQueue: alarm('UndeliveredEventQueueAlarm', visible(this.undeliveredEventQueue),
+        'Push events are waiting in the undelivered-event queue: EventBridge could not put them on the event queue ' +
+          'for 24 hours. The message attributes ERROR_CODE and ERROR_MESSAGE say why; fix it, then send the bodies ' +
+          'to the event queue (README, Failures and replays). The alarm stays on until the queue is empty.'),
+      functionErrors: alarm('FunctionErrorsAlarm', this.function.metricErrors({ statistic: 'Sum', period }),
+        'An invocation of ecs-redeploy failed as a whole (error, timeout, crash, or a bad setting at start), so ' +
+          "its entire batch returns to the queue. The function's logs (REPORT and error lines) say why."),
+    };
+  }
+}
+
+/**
+ * The alarms' topic, with an email subscription. TLS only. Not encrypted: with the AWS managed key alias/aws/sns
+ * CloudWatch cannot publish (that key's policy does not admit cloudwatch.amazonaws.com), so no alarm would arrive;
+ * the messages are alarm state changes, delivered by plain email anyway.
+ */
+function alarmTopic(scope: Construct, id: string, email: string): sns.Topic {
+  const topic = new sns.Topic(scope, id, { displayName: 'ecs-redeploy alarms', enforceSSL: true });
+  // A topic policy replaces the default one, so CloudWatch needs its own grant: alarms of this account.
+  const stack = Stack.of(topic);
+  topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsOfThisAccount',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+      },
+    }),
+  );
+  topic.addSubscription(new subscriptions.EmailSubscription(email));
+  Validations.of(topic).acknowledge({
+    id: 'AwsSolutions-SNS2',
+    reason: 'CloudWatch cannot publish to a topic encrypted with alias/aws/sns; the messages are alarm state changes sent by email.',
+  });
+  return topic;
 }
 
 /**
@@ -459,6 +567,10 @@ function validate(props: EcsRedeployProps): void {
   oneOf('deployLock', props.deployLock, ['Enabled', 'Disabled']);
   oneOf('replicatedImages', props.replicatedImages, ['Ignore', 'Redeploy']);
   oneOf('newRevisions', props.newRevisions, ['Disabled', 'Enabled']);
+  const namespace = props.metricsNamespace;
+  check(namespace === undefined || (METRICS_NAMESPACE_PATTERN.test(namespace) && !namespace.startsWith('AWS/')),
+    `metricsNamespace "${namespace}" must be 1-255 letters, digits, spaces and . - _ / # :, not starting with AWS/`);
+  check(props.alarmEmail === undefined || EMAIL_PATTERN.test(props.alarmEmail), `alarmEmail "${props.alarmEmail}" is not an email address`);
   for (const arn of props.passRoleArns ?? []) {
     check(Token.isUnresolved(arn) || ROLE_ARN_PATTERN.test(arn), `passRoleArns: "${arn}" is not an IAM role ARN`);
   }

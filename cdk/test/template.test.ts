@@ -378,4 +378,70 @@ describe('template.yaml guards', () => {
     }
     assert.equal(statements.find((s) => s.Sid === 'DiscoverServices').Resource, '*');
   });
+
+  test('MetricsNamespace refuses what the function refuses (AWS/ prefix, other characters, length), as the construct does', () => {
+    for (const bad of ['AWS/ECS', 'AWS/', '', 'a!', 'team,a', 'x'.repeat(256)]) {
+      assert.ok(!accepts('MetricsNamespace', bad), bad);
+      assert.match(constructRefuses({ metricsNamespace: bad }) ?? '', /metricsNamespace/, bad);
+    }
+    for (const good of ['ecs-redeploy', 'A', 'AW', 'AWS', 'AWSx', 'AWS:x', 'aws/ecs', 'Team A/redeploy#1', 'x'.repeat(255)]) {
+      assert.ok(accepts('MetricsNamespace', good), good);
+      assert.equal(constructRefuses({ metricsNamespace: good }), undefined, good);
+    }
+    assert.deepEqual(resources.RedeployFunction.Properties.Environment.Variables.METRICS_NAMESPACE, { Ref: 'MetricsNamespace' });
+  });
+
+  test('AlarmEmail takes one address or nothing, as the construct does', () => {
+    for (const bad of ['ops', 'ops@example', 'a@b.c,d@e.f', 'ops @example.com']) {
+      assert.ok(!accepts('AlarmEmail', bad), bad);
+      assert.match(constructRefuses({ alarmEmail: bad }) ?? '', /alarmEmail/, bad);
+    }
+    for (const good of ['', 'ops@example.com', 'team+alerts@sub.example.co.uk']) assert.ok(accepts('AlarmEmail', good), good);
+  });
+
+  test('the alarms are the construct\'s: same metrics, statistics, thresholds; they notify the topic only with AlarmEmail', () => {
+    const samAlarms = Object.fromEntries(Object.entries<Json>(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm'));
+    const construct = constructTemplate({ alarmEmail: 'ops@example.com' });
+    const constructAlarms = Object.fromEntries(Object.entries<Json>(construct.Resources)
+      .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+      .map(([id, r]) => [id.replace(/^EcsRedeploy/, '').replace(/[0-9A-F]{8}$/, ''), r]));
+    assert.deepEqual(Object.keys(samAlarms).sort(), Object.keys(constructAlarms).sort());
+    const shape = (a: Json) => {
+      const { Namespace, MetricName, Statistic, Period, EvaluationPeriods, Threshold, ComparisonOperator, TreatMissingData, Dimensions } = a.Properties;
+      return {
+        // The parameter in the template, its default in the construct.
+        Namespace: Namespace?.Ref === 'MetricsNamespace' || Namespace === parameters.MetricsNamespace.Default ? '<MetricsNamespace>' : Namespace,
+        // Literal values compared; references (queue names, the function) differ in form, their names do not.
+        MetricName, Statistic, Period: Number(Period), EvaluationPeriods: Number(EvaluationPeriods), Threshold: Number(Threshold),
+        ComparisonOperator, TreatMissingData,
+        Dimensions: Dimensions.map((d: Json) => (typeof d.Value === 'string' ? d : d.Name)),
+      };
+    };
+    for (const [id, alarm] of Object.entries<Json>(samAlarms)) {
+      assert.deepEqual(shape(alarm), shape(constructAlarms[id]), id);
+      assert.deepEqual(alarm.Properties.AlarmActions, { 'Fn::If': ['HasAlarmEmail', [{ Ref: 'AlarmTopic' }], { Ref: 'AWS::NoValue' }] }, id);
+    }
+    assert.deepEqual(samAlarms.FailedServicesBatchAlarm.Properties.Namespace, { Ref: 'MetricsNamespace' });
+    assert.equal(getAtt(samAlarms.EventDeadLetterQueueAlarm.Properties.Dimensions[0].Value), 'EventDeadLetterQueue.QueueName');
+    assert.equal(getAtt(samAlarms.UndeliveredEventQueueAlarm.Properties.Dimensions[0].Value), 'UndeliveredEventQueue.QueueName');
+    assert.deepEqual(samAlarms.FunctionErrorsAlarm.Properties.Dimensions[0].Value, { Ref: 'RedeployFunction' });
+  });
+
+  test('AlarmEmail creates the topic, its policy, the email subscription and the AlarmTopicArn output, and nothing else does', () => {
+    for (const id of ['AlarmTopic', 'AlarmTopicPolicy', 'AlarmEmailSubscription']) assert.equal(resources[id].Condition, 'HasAlarmEmail', id);
+    assert.deepEqual(sam.Conditions.HasAlarmEmail, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }] });
+    assert.deepEqual(resources.AlarmEmailSubscription.Properties, { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: { Ref: 'AlarmEmail' } });
+    assert.equal(resources.AlarmTopic.Properties.KmsMasterKeyId, undefined);
+    const statements: Json[] = resources.AlarmTopicPolicy.Properties.PolicyDocument.Statement;
+    const allow = statements.find((s) => s.Effect === 'Allow');
+    assert.deepEqual(allow.Principal, { Service: 'cloudwatch.amazonaws.com' });
+    assert.equal(allow.Action, 'sns:Publish');
+    assert.deepEqual(allow.Condition.StringEquals, { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    assert.deepEqual(statements.find((s) => s.Effect === 'Deny').Condition, { Bool: { 'aws:SecureTransport': 'false' } });
+    assert.deepEqual(sam.Outputs.AlarmTopicArn, {
+      Condition: 'HasAlarmEmail', Description: sam.Outputs.AlarmTopicArn.Description, Value: { Ref: 'AlarmTopic' },
+    });
+    const conditional = Object.entries<Json>(resources).filter(([, r]) => r.Condition === 'HasAlarmEmail').map(([id]) => id).sort();
+    assert.deepEqual(conditional, ['AlarmEmailSubscription', 'AlarmTopic', 'AlarmTopicPolicy']);
+  });
 });
