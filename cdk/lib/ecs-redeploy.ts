@@ -1,5 +1,7 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -7,6 +9,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
@@ -35,6 +39,8 @@ export type ReservedConcurrency = number | 'Unreserved';
 export interface EcsRedeployProps {
   /**
    * ECR repository names or patterns where `*` matches anything (`team-a/*`); applies to replications too.
+   * Refused at synth: consecutive `*` (EventBridge refuses `**`), and a list that makes the rule's event pattern
+   * longer than EventBridge's default quota of 2,048 characters (`EVENT_PATTERN_SIZE_QUOTA`).
    * Default: every repository.
    */
   readonly repositories?: string[];
@@ -42,7 +48,10 @@ export interface EcsRedeployProps {
   readonly replicatedImages?: ReplicatedImages;
   /** ECS cluster names to search; the IAM policy is limited to their services. Default: every cluster. */
   readonly clusters?: string[];
-  /** Service tag key that opts services in or out. Default: `ecs-redeploy`. */
+  /**
+   * Service tag key that opts services in or out; `aws:` keys (any case) are reserved and refused at synth.
+   * Default: `ecs-redeploy`.
+   */
   readonly tagKey?: string;
   /** Default: `matching`. */
   readonly serviceSelection?: ServiceSelection;
@@ -54,7 +63,7 @@ export interface EcsRedeployProps {
   readonly deployLock?: DeployLock;
   /** Bound on concurrent ECS calls within one invocation, 1–64. Default: 8. */
   readonly maxConcurrency?: number;
-  /** Default: `standard`. */
+  /** Default: `adaptive` (as the function's own default), which adds client-side rate limiting once ECS throttles. */
   readonly retryMode?: RetryMode;
   /** AWS SDK attempts per ECS call, 1–10. Default: 5. */
   readonly maxAttempts?: number;
@@ -87,6 +96,13 @@ export interface EcsRedeployProps {
   readonly maxReceiveCount?: number;
   /** Default: `Disabled`. */
   readonly newRevisions?: NewRevisions;
+  /**
+   * With `newRevisions: 'Enabled'`: the task and execution roles the function may pass to ECS tasks when it
+   * registers a revision (`iam:PassRole`, still only to `ecs-tasks.amazonaws.com`). IAM role ARNs (`role.roleArn`
+   * works; `*` may stand for part of a path or name). A revision whose roles are not listed fails to register
+   * (AccessDenied). Default (also `[]`): any role of this account.
+   */
+  readonly passRoleArns?: string[];
   /** Default: ARM_64. */
   readonly architecture?: lambda.Architecture;
   /** Default: 128 MB. */
@@ -103,6 +119,30 @@ export interface EcsRedeployProps {
   readonly logRetention?: logs.RetentionDays;
   /** Cargo.toml of the ecs-redeploy crate. Default: the one at the root of this repository. */
   readonly manifestPath?: string;
+  /**
+   * CloudWatch namespace of the metrics the function writes once per invocation (`METRICS_NAMESPACE`): 1-255
+   * letters, digits, spaces and `. - _ / # :`, not starting with `AWS/`. Default: `ecs-redeploy`.
+   */
+  readonly metricsNamespace?: string;
+  /**
+   * Email address that receives the alarms: creates `alarmTopic` with an email subscription (confirm it from the
+   * first message). Default: none; the alarms exist but notify nobody (add actions to `alarms` yourself).
+   */
+  readonly alarmEmail?: string;
+}
+
+/** The alarms: each fires on a single occurrence within 5 minutes; no data (nothing happened) is OK. */
+export interface EcsRedeployAlarms {
+  /** `Failed` ≥ 1 (namespace `metricsNamespace`, `Trigger=batch`): a queued push failed to redeploy a service. */
+  readonly failedServicesBatch: cloudwatch.Alarm;
+  /** `Failed` ≥ 1 with `Trigger=push`: a push event handed to the function directly failed a service. */
+  readonly failedServicesPush: cloudwatch.Alarm;
+  /** `ApproximateNumberOfMessagesVisible` ≥ 1 on the event dead-letter queue. */
+  readonly eventDeadLetterQueue: cloudwatch.Alarm;
+  /** `ApproximateNumberOfMessagesVisible` ≥ 1 on the undelivered-event queue (the rule's dead-letter queue). */
+  readonly undeliveredEventQueue: cloudwatch.Alarm;
+  /** AWS/Lambda `Errors` ≥ 1 for the function: an invocation failed as a whole. */
+  readonly functionErrors: cloudwatch.Alarm;
 }
 
 /**
@@ -112,9 +152,23 @@ export interface EcsRedeployProps {
  */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 
-const REPOSITORY_PATTERN = /^[a-z0-9._/*-]+$/;
+/**
+ * Maximum size of an EventBridge event pattern, in characters: the default of the adjustable "Event pattern size"
+ * quota (EventBridge quotas; the PutRule API allows up to 4,096 once raised). The SAM template's RepositoryFilter
+ * MaxLength keeps its pattern within the same number.
+ */
+export const EVENT_PATTERN_SIZE_QUOTA = 2048;
+
+/** Name characters with single `*` between or around them, or a lone `*`: EventBridge refuses `**`. */
+const REPOSITORY_PATTERN = /^(\*?[a-z0-9._/-]+(\*[a-z0-9._/-]+)*\*?|\*)$/;
 const CLUSTER_NAME_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
 const TAG_KEY_PATTERN = /^[A-Za-z0-9 _.:/=+@-]{1,128}$/;
+/** What the function accepts in METRICS_NAMESPACE (the template's MetricsNamespace says the same). */
+const METRICS_NAMESPACE_PATTERN = /^[A-Za-z0-9 ._/#:-]{1,255}$/;
+/** The template's AlarmEmail AllowedPattern. */
+const EMAIL_PATTERN = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
+/** The SAM template's PassRoleArns AllowedPattern, for one element. */
+const ROLE_ARN_PATTERN = /^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=.@_/*-]+$/;
 
 /**
  * The ecs-redeploy function, the EventBridge rule that puts ECR pushes on a queue, the event source mapping that
@@ -132,6 +186,9 @@ export class EcsRedeploy extends Construct {
   readonly logGroup: logs.LogGroup;
   /** The deploy-lock table (`LOCK_TABLE`); undefined when `deployLock` is `Disabled`. */
   readonly lockTable?: dynamodb.Table;
+  readonly alarms: EcsRedeployAlarms;
+  /** The topic the alarms notify, with `alarmEmail` subscribed; undefined without `alarmEmail`. */
+  readonly alarmTopic?: sns.Topic;
 
   constructor(scope: Construct, id: string, props: EcsRedeployProps = {}) {
     super(scope, id);
@@ -159,7 +216,8 @@ export class EcsRedeploy extends Construct {
     // An own role instead of the default one: the default attaches AWSLambdaBasicExecutionRole (logs on "*").
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     this.logGroup.grantWrite(role);
-    grantEcsAccess(role, clusters, props.newRevisions ?? 'Disabled', props.serviceSelection ?? 'matching');
+    grantEcsAccess(role, clusters, props.newRevisions ?? 'Disabled', props.serviceSelection ?? 'matching',
+      props.passRoleArns ?? []);
     if ((props.deployLock ?? 'Enabled') === 'Enabled') {
       this.lockTable = lockTable(this, 'LockTable');
       role.addToPolicy(
@@ -194,6 +252,7 @@ export class EcsRedeploy extends Construct {
         ...(this.lockTable && { LOCK_TABLE: this.lockTable.tableName }),
         RETRY_MODE: props.retryMode ?? 'adaptive',
         MAX_ATTEMPTS: String(props.maxAttempts ?? 5),
+        METRICS_NAMESPACE: props.metricsNamespace ?? 'ecs-redeploy',
       },
     });
     // The only way events reach the function. It reports the messages it failed (ReportBatchItemFailures); they
@@ -242,7 +301,79 @@ export class EcsRedeploy extends Construct {
         deadLetterQueue: this.undeliveredEventQueue,
       }),
     );
+
+    if (props.alarmEmail !== undefined) this.alarmTopic = alarmTopic(this, 'AlarmTopic', props.alarmEmail);
+    this.alarms = this.createAlarms(props.metricsNamespace ?? 'ecs-redeploy');
   }
+
+  /** The same alarms as the SAM template's; they notify `alarmTopic` when there is one. */
+  private createAlarms(namespace: string): EcsRedeployAlarms {
+    const period = Duration.minutes(5);
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
+      const created = new cloudwatch.Alarm(this, id, {
+        metric,
+        alarmDescription: description,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      if (this.alarmTopic) created.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+      return created;
+    };
+    const failed = (trigger: 'batch' | 'push') =>
+      new cloudwatch.Metric({ namespace, metricName: 'Failed', dimensionsMap: { Trigger: trigger }, statistic: 'Sum', period });
+    const visible = (queue: sqs.Queue) => queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period });
+    return {
+      failedServicesBatch: alarm('FailedServicesBatchAlarm', failed('batch'),
+        'ecs-redeploy failed to redeploy at least one service from a queued push (metric Failed, Trigger=batch). ' +
+          'The push is retried after the visibility timeout, then kept in the event dead-letter queue. Look for ' +
+          "decision lines with an error in the function's logs."),
+      failedServicesPush: alarm('FailedServicesPushAlarm', failed('push'),
+        'ecs-redeploy failed to redeploy at least one service from a push event it was invoked with directly ' +
+          "(metric Failed, Trigger=push). Look for decision lines with an error in the function's logs."),
+      eventDeadLetterQueue: alarm('EventDeadLetterQueueAlarm', visible(this.eventDeadLetterQueue),
+        'Push events are waiting in the event dead-letter queue: the function failed them maxReceiveCount times. ' +
+          "Fix the cause (the function's logs say why), then move them back with aws sqs start-message-move-task " +
+          '--source-arn <event dead-letter queue ARN>. The alarm stays on until the queue is empty.'),
+      undeliveredEventQueue: alarm('UndeliveredEventQueueAlarm', visible(this.undeliveredEventQueue),
+        'Push events are waiting in the undelivered-event queue: EventBridge could not put them on the event queue ' +
+          'for 24 hours. The message attributes ERROR_CODE and ERROR_MESSAGE say why; fix it, then send the bodies ' +
+          'to the event queue (README, Failures and replays). The alarm stays on until the queue is empty.'),
+      functionErrors: alarm('FunctionErrorsAlarm', this.function.metricErrors({ statistic: 'Sum', period }),
+        'An invocation of ecs-redeploy failed as a whole (error, timeout, crash, or a bad setting at start), so ' +
+          "its entire batch returns to the queue. The function's logs (REPORT and error lines) say why."),
+    };
+  }
+}
+
+/**
+ * The alarms' topic, with an email subscription. TLS only. Not encrypted: with the AWS managed key alias/aws/sns
+ * CloudWatch cannot publish (that key's policy does not admit cloudwatch.amazonaws.com), so no alarm would arrive;
+ * the messages are alarm state changes, delivered by plain email anyway.
+ */
+function alarmTopic(scope: Construct, id: string, email: string): sns.Topic {
+  const topic = new sns.Topic(scope, id, { displayName: 'ecs-redeploy alarms', enforceSSL: true });
+  // A topic policy replaces the default one, so CloudWatch needs its own grant: alarms of this account.
+  const stack = Stack.of(topic);
+  topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsOfThisAccount',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+      },
+    }),
+  );
+  topic.addSubscription(new subscriptions.EmailSubscription(email));
+  Validations.of(topic).acknowledge({
+    id: 'AwsSolutions-SNS2',
+    reason: 'CloudWatch cannot publish to a topic encrypted with alias/aws/sns; the messages are alarm state changes sent by email.',
+  });
+  return topic;
 }
 
 /**
@@ -282,7 +413,13 @@ function lockTable(scope: Construct, id: string): dynamodb.Table {
   return table;
 }
 
-function grantEcsAccess(role: iam.Role, clusters: string[], newRevisions: NewRevisions, selection: ServiceSelection): void {
+function grantEcsAccess(
+  role: iam.Role,
+  clusters: string[],
+  newRevisions: NewRevisions,
+  selection: ServiceSelection,
+  passRoleArns: string[],
+): void {
   const stack = Stack.of(role);
   const acknowledgeWildcard = (resource: string, reason: string) =>
     Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
@@ -310,6 +447,11 @@ function grantEcsAccess(role: iam.Role, clusters: string[], newRevisions: NewRev
       sid: 'RedeployServices',
       actions: ['ecs:DescribeServices', 'ecs:UpdateService'],
       resources: services.map((s) => stack.formatArn({ service: 'ecs', resource: s })),
+      // The ARNs name the account already; the condition says it outright, as the SAM template (whose per-cluster
+      // ARNs wildcard the account) needs it. Only here: these actions act on a service ARN, so the key is in the
+      // request context. The discovery statement's actions on "*" name no resource: there the key would be
+      // missing and the condition would deny them all.
+      conditions: { StringEquals: { 'aws:ResourceAccount': stack.account } },
     }),
   );
   for (const s of services) {
@@ -318,7 +460,8 @@ function grantEcsAccess(role: iam.Role, clusters: string[], newRevisions: NewRev
 
   if (newRevisions === 'Enabled') {
     const taskDefinitions = stack.formatArn({ service: 'ecs', resource: 'task-definition/*' });
-    const roles = stack.formatArn({ service: 'iam', region: '', resource: 'role/*' });
+    const anyRole = stack.formatArn({ service: 'iam', region: '', resource: 'role/*' });
+    const roles = passRoleArns.length > 0 ? passRoleArns : [anyRole];
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'RegisterRevisions',
@@ -338,15 +481,41 @@ function grantEcsAccess(role: iam.Role, clusters: string[], newRevisions: NewRev
       new iam.PolicyStatement({
         sid: 'PassTaskRolesToEcsTasks',
         actions: ['iam:PassRole'],
-        resources: [roles],
+        resources: roles,
         conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
       }),
     );
     acknowledgeWildcard(nagArn('ecs', '<AWS::Region>', 'task-definition/*'),
       'A new revision copies an existing one, whichever task-definition family it belongs to.');
-    acknowledgeWildcard(nagArn('iam', '', 'role/*'),
-      'A copied revision keeps its task and execution roles (any role); passing is limited to ECS tasks.');
+    if (passRoleArns.length === 0) {
+      acknowledgeWildcard(nagArn('iam', '', 'role/*'),
+        'A copied revision keeps its task and execution roles (any role); passing is limited to ECS tasks.');
+    }
   }
+}
+
+/**
+ * The rule's event pattern as CloudFormation receives it, written the way the SAM template writes it (`", "` and
+ * `": "` separators: longer than compact JSON, so the size check errs on the safe side).
+ */
+function eventPatternText(repositories: string[], replicated: boolean): string {
+  const text = (value: unknown): string => {
+    if (Array.isArray(value)) return `[${value.map(text).join(', ')}]`;
+    if (value !== null && typeof value === 'object') {
+      return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${text(v)}`).join(', ')}}`;
+    }
+    return JSON.stringify(value);
+  };
+  return text({
+    source: ['aws.ecr'],
+    'detail-type': replicated ? ['ECR Image Action', 'ECR Replication Action'] : ['ECR Image Action'],
+    detail: {
+      'action-type': replicated ? ['PUSH', 'REPLICATE'] : ['PUSH'],
+      result: ['SUCCESS'],
+      'image-tag': [{ 'anything-but': [''] }],
+      ...(repositories.length > 0 && { 'repository-name': repositories.map((r) => ({ wildcard: r })) }),
+    },
+  });
 }
 
 /** A duration in seconds; NaN when it is not a whole number of seconds or not known at synth time. */
@@ -363,7 +532,14 @@ function validate(props: EcsRedeployProps): void {
   };
   const inRange = (value: number | undefined, min: number, max: number) =>
     value === undefined || (Number.isInteger(value) && value >= min && value <= max);
-  for (const r of props.repositories ?? []) check(REPOSITORY_PATTERN.test(r), `invalid repository pattern "${r}"`);
+  for (const r of props.repositories ?? []) {
+    check(!r.includes('**'), `repository pattern "${r}" has consecutive * (EventBridge refuses **; one * already matches anything)`);
+    check(REPOSITORY_PATTERN.test(r), `invalid repository pattern "${r}"`);
+  }
+  const patternSize = eventPatternText(props.repositories ?? [], props.replicatedImages === 'Redeploy').length;
+  check(patternSize <= EVENT_PATTERN_SIZE_QUOTA,
+    `the rule's event pattern would be ${patternSize} characters, above EventBridge's default quota of ` +
+      `${EVENT_PATTERN_SIZE_QUOTA}: list fewer repositories or broader patterns (team-a/*)`);
   for (const c of props.clusters ?? []) check(CLUSTER_NAME_PATTERN.test(c), `invalid cluster name "${c}" (names, not ARNs)`);
   check(inRange(props.maxConcurrency, 1, 64), 'maxConcurrency must be an integer in 1..64');
   check(inRange(props.maxAttempts, 1, 10), 'maxAttempts must be an integer in 1..10');
@@ -383,12 +559,21 @@ function validate(props: EcsRedeployProps): void {
     `reservedConcurrency (${reserved}) must be at least maxConcurrentBatches (${props.maxConcurrentBatches ?? 2}): ` +
       'throttled batches would return to the queue and count towards maxReceiveCount');
   check(props.tagKey === undefined || TAG_KEY_PATTERN.test(props.tagKey), `invalid tag key "${props.tagKey}"`);
+  check(props.tagKey === undefined || !props.tagKey.toLowerCase().startsWith('aws:'),
+    `tag key "${props.tagKey}" starts with aws:, which AWS reserves (the function refuses it at start)`);
   const oneOf = (name: string, value: string | undefined, allowed: string[]) =>
     check(value === undefined || allowed.includes(value), `${name} must be one of ${allowed.join(', ')}`);
   oneOf('defaultAction', props.defaultAction, ['force', 'pin']);
   oneOf('deployLock', props.deployLock, ['Enabled', 'Disabled']);
   oneOf('replicatedImages', props.replicatedImages, ['Ignore', 'Redeploy']);
   oneOf('newRevisions', props.newRevisions, ['Disabled', 'Enabled']);
+  const namespace = props.metricsNamespace;
+  check(namespace === undefined || (METRICS_NAMESPACE_PATTERN.test(namespace) && !namespace.startsWith('AWS/')),
+    `metricsNamespace "${namespace}" must be 1-255 letters, digits, spaces and . - _ / # :, not starting with AWS/`);
+  check(props.alarmEmail === undefined || EMAIL_PATTERN.test(props.alarmEmail), `alarmEmail "${props.alarmEmail}" is not an email address`);
+  for (const arn of props.passRoleArns ?? []) {
+    check(Token.isUnresolved(arn) || ROLE_ARN_PATTERN.test(arn), `passRoleArns: "${arn}" is not an IAM role ARN`);
+  }
   check(props.defaultAction !== 'pin' || props.newRevisions === 'Enabled',
     "defaultAction 'pin' registers task-definition revisions and needs newRevisions: 'Enabled'");
 }

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -156,6 +157,7 @@ describe('EcsRedeploy', () => {
         defaultAction: 'pin',
         newRevisions: 'Enabled',
         deployLock: 'Disabled',
+        metricsNamespace: 'team-a/redeploy',
       }),
     );
     assert.deepEqual(fn.Environment.Variables, {
@@ -167,6 +169,7 @@ describe('EcsRedeploy', () => {
       DEFAULT_ACTION: 'pin',
       RETRY_MODE: 'standard',
       MAX_ATTEMPTS: '3',
+      METRICS_NAMESPACE: 'team-a/redeploy',
     });
     assert.deepEqual(fn.Architectures, ['x86_64']);
     assert.equal(fn.ReservedConcurrentExecutions, undefined);
@@ -186,6 +189,7 @@ describe('EcsRedeploy', () => {
       LOCK_TABLE: { Ref: table },
       RETRY_MODE: 'adaptive',
       MAX_ATTEMPTS: '5',
+      METRICS_NAMESPACE: 'ecs-redeploy',
     });
   });
 
@@ -422,13 +426,146 @@ describe('EcsRedeploy', () => {
     assert.deepEqual(passRole.Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
   });
 
+  test('passRoleArns narrows iam:PassRole to the given roles, still only to ECS tasks', () => {
+    const arns = ['arn:aws:iam::123456789012:role/app-task', 'arn:aws:iam::123456789012:role/ecs/app-execution'];
+    const narrowed = statement(synth({ newRevisions: 'Enabled', passRoleArns: arns }), 'PassTaskRolesToEcsTasks');
+    assert.deepEqual(narrowed.Resource, arns);
+    assert.deepEqual(narrowed.Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+    for (const props of [{}, { passRoleArns: [] }] as EcsRedeployProps[]) {
+      const any = statement(synth({ newRevisions: 'Enabled', ...props }), 'PassTaskRolesToEcsTasks');
+      assert.equal(arnText(any.Resource), 'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*');
+    }
+    // A role defined in the app: its ARN is a token, taken as it is.
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Test');
+    const taskRole = new iam.Role(stack, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+    new EcsRedeploy(stack, 'EcsRedeploy', { newRevisions: 'Enabled', passRoleArns: [taskRole.roleArn] });
+    const roleId = Object.keys(Template.fromStack(stack).findResources('AWS::IAM::Role')).find((id) => id.startsWith('TaskRole'));
+    assert.deepEqual(statement(Template.fromStack(stack), 'PassTaskRolesToEcsTasks').Resource, { 'Fn::GetAtt': [roleId, 'Arn'] });
+  });
+
+  test('aws:ResourceAccount pins DescribeServices and UpdateService to the stack account, and no statement on "*"', () => {
+    for (const clusters of [undefined, ['prod']]) {
+      const template = synth({ clusters, newRevisions: 'Enabled' });
+      assert.deepEqual(statement(template, 'RedeployServices').Condition, {
+        StringEquals: { 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } },
+      });
+      const onStar = allowStatements(template).filter((s) => s.Resource === '*');
+      assert.ok(onStar.length > 0);
+      for (const s of onStar) assert.ok(!JSON.stringify(s.Condition ?? {}).includes('aws:ResourceAccount'), s.Sid);
+    }
+  });
+
+  /** The alarms of a template by construct id, e.g. `FailedServicesBatchAlarm`. */
+  function alarmsOf(template: Template): Record<string, Record<string, any>> {
+    const found: Record<string, Record<string, any>> = {};
+    for (const [id, alarm] of Object.entries(template.findResources('AWS::CloudWatch::Alarm'))) {
+      const name = id.replace(/^EcsRedeploy/, '').replace(/[0-9A-F]{8}$/, '');
+      found[name] = alarm.Properties;
+    }
+    return found;
+  }
+  const alarmNames = ['EventDeadLetterQueueAlarm', 'FailedServicesBatchAlarm', 'FailedServicesPushAlarm', 'FunctionErrorsAlarm',
+    'UndeliveredEventQueueAlarm'];
+  const oneOccurrenceIn5Minutes = {
+    Period: 300, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
+  };
+
+  test('alarms: failed services per Trigger value, each dead-letter queue, function errors; no actions without alarmEmail', () => {
+    const template = synth();
+    const alarms = alarmsOf(template);
+    assert.deepEqual(Object.keys(alarms).sort(), alarmNames);
+    for (const [name, alarm] of Object.entries(alarms)) {
+      assert.deepEqual(
+        Object.fromEntries(Object.keys(oneOccurrenceIn5Minutes).map((k) => [k, alarm[k]])), oneOccurrenceIn5Minutes, name);
+      assert.equal(alarm.AlarmActions, undefined, name);
+      assert.ok(alarm.AlarmDescription.length > 40, name);
+    }
+    for (const [name, trigger] of [['FailedServicesBatchAlarm', 'batch'], ['FailedServicesPushAlarm', 'push']]) {
+      assert.equal(alarms[name].Namespace, 'ecs-redeploy');
+      assert.equal(alarms[name].MetricName, 'Failed');
+      assert.equal(alarms[name].Statistic, 'Sum');
+      assert.deepEqual(alarms[name].Dimensions, [{ Name: 'Trigger', Value: trigger }]);
+    }
+    for (const [name, queue] of [['EventDeadLetterQueueAlarm', eventDlqId(template)], ['UndeliveredEventQueueAlarm', undeliveredId(template)]]) {
+      assert.equal(alarms[name].Namespace, 'AWS/SQS');
+      assert.equal(alarms[name].MetricName, 'ApproximateNumberOfMessagesVisible');
+      assert.equal(alarms[name].Statistic, 'Maximum');
+      assert.deepEqual(alarms[name].Dimensions, [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue, 'QueueName'] } }]);
+    }
+    const fnId = Object.keys(template.findResources('AWS::Lambda::Function'))[0];
+    assert.equal(alarms.FunctionErrorsAlarm.Namespace, 'AWS/Lambda');
+    assert.equal(alarms.FunctionErrorsAlarm.MetricName, 'Errors');
+    assert.equal(alarms.FunctionErrorsAlarm.Statistic, 'Sum');
+    assert.deepEqual(alarms.FunctionErrorsAlarm.Dimensions, [{ Name: 'FunctionName', Value: { Ref: fnId } }]);
+    assert.deepEqual(Object.keys(template.findResources('AWS::SNS::Topic')), []);
+    assert.deepEqual(Object.keys(template.findResources('AWS::SNS::Subscription')), []);
+  });
+
+  test('metricsNamespace reaches METRICS_NAMESPACE and the failed-services alarms', () => {
+    const template = synth({ metricsNamespace: 'team-a/redeploy' });
+    assert.equal(functionProperties(template).Environment.Variables.METRICS_NAMESPACE, 'team-a/redeploy');
+    const alarms = alarmsOf(template);
+    assert.equal(alarms.FailedServicesBatchAlarm.Namespace, 'team-a/redeploy');
+    assert.equal(alarms.FailedServicesPushAlarm.Namespace, 'team-a/redeploy');
+  });
+
+  test('alarmEmail: a TLS-only topic with an email subscription that every alarm notifies, CloudWatch of this account may publish', () => {
+    const template = synth({ alarmEmail: 'ops@example.com' });
+    const topics = Object.keys(template.findResources('AWS::SNS::Topic'));
+    assert.equal(topics.length, 1);
+    const [topic] = topics;
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: { Ref: topic } });
+    for (const [name, alarm] of Object.entries(alarmsOf(template))) assert.deepEqual(alarm.AlarmActions, [{ Ref: topic }], name);
+    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+    assert.equal(policies.length, 1);
+    assert.deepEqual(policies[0].Properties.Topics, [{ Ref: topic }]);
+    const statements = policies[0].Properties.PolicyDocument.Statement as (Statement & { Principal: unknown })[];
+    const cloudwatch = statements.find((s) => s.Sid === 'CloudWatchAlarmsOfThisAccount');
+    assert.ok(cloudwatch);
+    assert.deepEqual(cloudwatch.Principal, { Service: 'cloudwatch.amazonaws.com' });
+    assert.equal(cloudwatch.Action, 'sns:Publish');
+    assert.deepEqual((cloudwatch.Condition as any).StringEquals, { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    assert.equal(arnText((cloudwatch.Condition as any).ArnLike['aws:SourceArn']),
+      'arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*');
+    assert.ok(statements.some((s) => s.Effect === 'Deny' && JSON.stringify(s.Condition) === '{"Bool":{"aws:SecureTransport":"false"}}'));
+    // Not encrypted with alias/aws/sns, which CloudWatch cannot use.
+    assert.equal(Object.values(template.findResources('AWS::SNS::Topic'))[0].Properties.KmsMasterKeyId, undefined);
+  });
+
+  test('the construct exposes its alarms, and the topic only with alarmEmail', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Test');
+    const without = new EcsRedeploy(stack, 'Without');
+    assert.equal(without.alarmTopic, undefined);
+    assert.deepEqual(Object.keys(without.alarms).sort(),
+      ['eventDeadLetterQueue', 'failedServicesBatch', 'failedServicesPush', 'functionErrors', 'undeliveredEventQueue']);
+    assert.equal(new Set(Object.values(without.alarms).map((a) => a.node.path)).size, 5);
+    const withEmail = new EcsRedeploy(stack, 'With', { alarmEmail: 'ops@example.com' });
+    assert.ok(withEmail.alarmTopic);
+  });
+
   test('invalid props are rejected at synth time', () => {
     assert.throws(() => stackWith({ clusters: ['arn:aws:ecs:eu-west-1:111122223333:cluster/prod'] }), /cluster name/);
     assert.throws(() => stackWith({ repositories: ['Team A'] }), /repository pattern/);
+    assert.throws(() => stackWith({ repositories: ['web', 'team-a/**'] }), /"team-a\/\*\*" has consecutive \* \(EventBridge refuses \*\*/);
+    assert.throws(() => stackWith({ repositories: Array.from({ length: 100 }, (_, i) => `repository-${i}`) }),
+      /event pattern would be \d+ characters, above EventBridge's default quota of 2048/);
     assert.throws(() => stackWith({ maxConcurrency: 65 }), /maxConcurrency/);
     assert.throws(() => stackWith({ maxAttempts: 0 }), /maxAttempts/);
     assert.throws(() => stackWith({ reservedConcurrency: 0 }), /reservedConcurrency/);
     assert.throws(() => stackWith({ tagKey: 'a,b' }), /tag key/);
+    assert.throws(() => stackWith({ newRevisions: 'Enabled', passRoleArns: ['arn:aws:iam::123456789012:user/deploy'] }),
+      /passRoleArns: "arn:aws:iam::123456789012:user\/deploy" is not an IAM role ARN/);
+    assert.throws(() => stackWith({ newRevisions: 'Enabled', passRoleArns: ['*'] }), /passRoleArns/);
+    assert.throws(() => stackWith({ metricsNamespace: 'AWS/Lambda' }), /metricsNamespace "AWS\/Lambda" must be .* not starting with AWS\//);
+    assert.throws(() => stackWith({ metricsNamespace: '' }), /metricsNamespace/);
+    assert.throws(() => stackWith({ metricsNamespace: 'a!' }), /metricsNamespace/);
+    assert.throws(() => stackWith({ metricsNamespace: 'x'.repeat(256) }), /metricsNamespace/);
+    assert.throws(() => stackWith({ alarmEmail: 'ops' }), /alarmEmail "ops" is not an email address/);
+    assert.throws(() => stackWith({ alarmEmail: 'a@b.c,d@e.f' }), /alarmEmail/);
+    assert.throws(() => stackWith({ tagKey: 'aws:team' }), /tag key "aws:team" starts with aws:, which AWS reserves/);
+    assert.throws(() => stackWith({ tagKey: 'AWS:team' }), /starts with aws:/);
     assert.throws(() => stackWith({ batchSize: 0 }), /batchSize must be an integer in 1\.\.100/);
     assert.throws(() => stackWith({ batchSize: 101 }), /batchSize/);
     assert.throws(() => stackWith({ batchSize: 2.5 }), /batchSize/);
@@ -479,6 +616,17 @@ describe('cdk-nag AwsSolutions', () => {
           replicatedImages: 'Redeploy',
         }),
     );
+  });
+
+  test('passes with iam:PassRole narrowed to given roles', () => {
+    synthWithNag((stack) => new EcsRedeploy(stack, 'EcsRedeploy', {
+      newRevisions: 'Enabled',
+      passRoleArns: ['arn:aws:iam::123456789012:role/app-task', 'arn:aws:iam::123456789012:role/app-execution'],
+    }));
+  });
+
+  test('passes with an alarm email (the topic)', () => {
+    synthWithNag((stack) => new EcsRedeploy(stack, 'EcsRedeploy', { alarmEmail: 'ops@example.com' }));
   });
 
   test('passes without the lock table', () => {

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cfninc from 'aws-cdk-lib/cloudformation-include';
-import { EcsRedeploy, EcsRedeployProps, VISIBILITY_TIMEOUT_FACTOR } from '../lib';
+import { EcsRedeploy, EcsRedeployProps, EVENT_PATTERN_SIZE_QUOTA, VISIBILITY_TIMEOUT_FACTOR } from '../lib';
 
 type Json = any;
 
@@ -211,5 +211,237 @@ describe('template.yaml', () => {
       assert.deepEqual(pattern, only(constructTemplate(props), 'AWS::Events::Rule').Properties.EventPattern, JSON.stringify(values));
       assert.deepEqual(pattern.detail['image-tag'], [{ 'anything-but': [''] }]);
     }
+  });
+});
+
+/**
+ * Whether CloudFormation would accept a parameter value: AllowedPattern (on each element of a CommaDelimitedList),
+ * MinLength / MaxLength and AllowedValues, as the CloudFormation parameter reference describes them.
+ */
+function accepts(name: string, value: string): boolean {
+  const p = parameters[name];
+  assert.ok(p, `unknown parameter ${name}`);
+  const values = p.Type === 'CommaDelimitedList' ? value.split(',') : [value];
+  if (p.AllowedPattern !== undefined && !values.every((v) => new RegExp(p.AllowedPattern).test(v))) return false;
+  if (p.MaxLength !== undefined && value.length > Number(p.MaxLength)) return false;
+  if (p.MinLength !== undefined && value.length < Number(p.MinLength)) return false;
+  if (p.AllowedValues !== undefined && !p.AllowedValues.map(String).includes(value)) return false;
+  return true;
+}
+
+/** The construct's answer to the same value: undefined when it synthesizes, the error message when it throws. */
+function constructRefuses(props: EcsRedeployProps): string | undefined {
+  try {
+    constructTemplate(props);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+describe('template.yaml guards', () => {
+  test('every default passes its own parameter constraints', () => {
+    for (const [name, p] of Object.entries<Json>(parameters)) {
+      if (p.Default !== undefined) assert.ok(accepts(name, String(p.Default)), `${name} default ${p.Default}`);
+    }
+  });
+
+  test('RepositoryFilter refuses consecutive wildcards, which EventBridge refuses, and so does the construct', () => {
+    for (const bad of ['a**', '**', 'team-a/**', 'web,team-**-prod', '***']) {
+      assert.ok(!accepts('RepositoryFilter', bad), bad);
+      assert.match(constructRefuses({ repositories: bad.split(',') }) ?? '', /consecutive \*/, bad);
+    }
+    for (const bad of ['Team-A', 'a b', 'a,,b', ',', 'a,']) assert.ok(!accepts('RepositoryFilter', bad), bad);
+    for (const good of ['', '*', 'web', 'team-a/*', '*-prod', 'a*b*c', '*/web*', 'web,team-a/*,*-prod']) {
+      assert.ok(accepts('RepositoryFilter', good), good);
+      assert.equal(constructRefuses({ repositories: good === '' ? [] : good.split(',') }), undefined, good);
+    }
+  });
+
+  test("RepositoryFilter's MaxLength keeps the worst-case rule pattern within the event pattern size quota", () => {
+    const max = Number(parameters.RepositoryFilter.MaxLength);
+    // The longest pattern for a value of n characters: as many entries as possible (one character each), with
+    // replicated images on (the longest detail-type and action-type lists).
+    const worst = (n: number) => Array.from({ length: Math.ceil(n / 2) }, (_, i) => (i === 0 && n % 2 === 0 ? 'ab' : 'a')).join(',');
+    const size = (value: string) =>
+      evaluate(resources.EcrPushRule.Properties.EventPattern, { RepositoryFilter: value, ReplicatedImages: 'Redeploy' }).length;
+    assert.equal(worst(max).length, max);
+    assert.ok(accepts('RepositoryFilter', worst(max)));
+    assert.ok(size(worst(max)) <= EVENT_PATTERN_SIZE_QUOTA, `${size(worst(max))} characters at MaxLength`);
+    // The bound is tight: one more character could exceed the quota.
+    assert.ok(size(worst(max + 1)) > EVENT_PATTERN_SIZE_QUOTA);
+    assert.ok(!accepts('RepositoryFilter', worst(max + 1)));
+    // Any entry shape at MaxLength stays within the quota (the one-character entries are the worst).
+    for (const entry of ['ab', 'abc', 'team-a/*', 'a-much-longer-repository-name/*']) {
+      const list: string[] = [];
+      while ([...list, entry].join(',').length <= max) list.push(entry);
+      assert.ok(size(list.join(',')) <= EVENT_PATTERN_SIZE_QUOTA, entry);
+    }
+  });
+
+  test('the construct measures its pattern as the template writes it, and refuses what exceeds the quota', () => {
+    for (const replicated of [false, true]) {
+      // Grow a list of realistic names until the pattern would exceed the quota.
+      const names: string[] = [];
+      const text = () => evaluate(resources.EcrPushRule.Properties.EventPattern,
+        { RepositoryFilter: names.join(','), ReplicatedImages: replicated ? 'Redeploy' : 'Ignore' });
+      while (text().length <= EVENT_PATTERN_SIZE_QUOTA) names.push(`team-${names.length}/service-*`);
+      const props = (list: string[]): EcsRedeployProps => ({ repositories: list, replicatedImages: replicated ? 'Redeploy' : 'Ignore' });
+      assert.match(constructRefuses(props(names)) ?? '', new RegExp(`event pattern would be ${text().length} characters, above EventBridge's default quota of 2048`));
+      assert.equal(constructRefuses(props(names.slice(0, -1))), undefined);
+    }
+  });
+
+  test('TagKey refuses aws: keys in any case, as the construct does; the function refuses them at start', () => {
+    for (const bad of ['aws:x', 'aws:', 'AWS:team', 'Aws:x', 'aWs:cloudformation:stack-name', 'a,b', '', 'x'.repeat(129)]) {
+      assert.ok(!accepts('TagKey', bad), bad);
+      if (bad !== '') assert.ok(constructRefuses({ tagKey: bad }), bad);
+    }
+    for (const good of ['ecs-redeploy', 'a', 'aw', 'aws', 'awsx', 'aws-redeploy', 'aw:s', 'team:aws:x', 'b:x', 'x'.repeat(128)]) {
+      assert.ok(accepts('TagKey', good), good);
+      assert.equal(constructRefuses({ tagKey: good }), undefined, good);
+    }
+  });
+
+  /** Whether the stack's Rules admit these parameter values (Rule functions over strings and lists). */
+  function rulesAdmit(values: Record<string, string>): string[] {
+    const value = (name: string): string | string[] => {
+      const p = parameters[name];
+      const text = name in values ? values[name] : String(p.Default);
+      return p.Type === 'CommaDelimitedList' ? text.split(',') : text;
+    };
+    const walk = (n: Json): Json => {
+      if (Array.isArray(n) || n === null || typeof n !== 'object') return n;
+      const [key] = Object.keys(n);
+      const arg = n[key];
+      switch (key) {
+        case 'Ref': return value(arg);
+        case 'Fn::Not': return !walk(arg[0]);
+        case 'Fn::Equals': return String(walk(arg[0])) === String(walk(arg[1]));
+        case 'Fn::Contains': return (arg[0].map ? arg[0].map(walk) : walk(arg[0])).includes(walk(arg[1]));
+        case 'Fn::EachMemberEquals': return (walk(arg[0]) as string[]).every((m) => m === walk(arg[1]));
+        default: throw new Error(`rule function ${key} not modelled`);
+      }
+    };
+    const refused: string[] = [];
+    for (const [name, rule] of Object.entries<Json>(sam.Rules)) {
+      if (rule.RuleCondition !== undefined && !walk(rule.RuleCondition)) continue;
+      if (!rule.Assertions.every((a: Json) => walk(a.Assert))) refused.push(name);
+    }
+    return refused;
+  }
+
+  const role = (name: string) => `arn:aws:iam::123456789012:role/${name}`;
+
+  test('PassRoleArns takes role ARNs only, and no empty entry; the construct refuses the same', () => {
+    for (const bad of ['arn:aws:iam::123456789012:user/deploy', '*', 'role/x', 'arn:aws:iam::*:role/x',
+      `${role('a')} ,${role('b')}`, 'arn:aws:ecs:eu-west-1:123456789012:task-definition/x:1']) {
+      assert.ok(!accepts('PassRoleArns', bad), bad);
+      assert.match(constructRefuses({ newRevisions: 'Enabled', passRoleArns: bad.split(',') }) ?? '', /passRoleArns: ".*" is not an IAM role ARN/, bad);
+    }
+    // An empty entry passes the per-element pattern (the empty default must) but not the rule.
+    for (const bad of [`${role('a')},`, `${role('a')},,${role('b')}`, `,${role('a')}`]) {
+      assert.deepEqual(rulesAdmit({ PassRoleArns: bad }), ['PassRoleArnsHaveNoEmptyEntry'], bad);
+      assert.ok(constructRefuses({ newRevisions: 'Enabled', passRoleArns: bad.split(',') }), bad);
+    }
+    for (const good of ['', role('app-task'), `${role('app-task')},${role('ecs/app-execution')}`, role('ecs-tasks/*'),
+      'arn:aws-cn:iam::123456789012:role/x', 'arn:aws-us-gov:iam::123456789012:role/x']) {
+      assert.ok(accepts('PassRoleArns', good), good);
+      assert.deepEqual(rulesAdmit({ PassRoleArns: good }), [], good);
+      assert.equal(constructRefuses({ newRevisions: 'Enabled', passRoleArns: good === '' ? [] : good.split(',') }), undefined, good);
+    }
+    // The other rules still see through the evaluator: the defaults pass, a known bad combination does not.
+    assert.deepEqual(rulesAdmit({}), []);
+    assert.deepEqual(rulesAdmit({ DefaultAction: 'pin' }), ['PinModeNeedsNewRevisions']);
+  });
+
+  test('PassRoleArns narrows iam:PassRole when set, keeping the ECS-tasks condition; empty keeps any role', () => {
+    const register = resources.RedeployFunctionRole.Properties.Policies.find(
+      (p: Json) => p['Fn::If']?.[0] === 'NewRevisionsEnabled')['Fn::If'][1];
+    const passRole = register.PolicyDocument.Statement.find((s: Json) => s.Sid === 'PassTaskRolesToEcsTasks');
+    assert.deepEqual(passRole.Resource, {
+      'Fn::If': ['NarrowsPassRole', { Ref: 'PassRoleArns' }, { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*' }],
+    });
+    assert.deepEqual(passRole.Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+    assert.deepEqual(sam.Conditions.NarrowsPassRole, { 'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': ['', { Ref: 'PassRoleArns' }] }, ''] }] });
+  });
+
+  test('aws:ResourceAccount pins the services the role may describe and update, and no statement on "*"', () => {
+    const statements: Json[] = resources.RedeployFunctionRole.Properties.Policies.flatMap((p: Json) =>
+      p.PolicyDocument ? p.PolicyDocument.Statement : p['Fn::If'][1].PolicyDocument.Statement);
+    const services = statements.find((s) => s.Sid === 'RedeployServices');
+    assert.deepEqual(services.Condition, {
+      StringEquals: { 'aws:RequestedRegion': { Ref: 'AWS::Region' }, 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } },
+    });
+    for (const s of statements.filter((s) => s.Resource === '*')) {
+      assert.ok(!JSON.stringify(s.Condition ?? {}).includes('aws:ResourceAccount'), s.Sid);
+    }
+    assert.equal(statements.find((s) => s.Sid === 'DiscoverServices').Resource, '*');
+  });
+
+  test('MetricsNamespace refuses what the function refuses (AWS/ prefix, other characters, length), as the construct does', () => {
+    for (const bad of ['AWS/ECS', 'AWS/', '', 'a!', 'team,a', 'x'.repeat(256)]) {
+      assert.ok(!accepts('MetricsNamespace', bad), bad);
+      assert.match(constructRefuses({ metricsNamespace: bad }) ?? '', /metricsNamespace/, bad);
+    }
+    for (const good of ['ecs-redeploy', 'A', 'AW', 'AWS', 'AWSx', 'AWS:x', 'aws/ecs', 'Team A/redeploy#1', 'x'.repeat(255)]) {
+      assert.ok(accepts('MetricsNamespace', good), good);
+      assert.equal(constructRefuses({ metricsNamespace: good }), undefined, good);
+    }
+    assert.deepEqual(resources.RedeployFunction.Properties.Environment.Variables.METRICS_NAMESPACE, { Ref: 'MetricsNamespace' });
+  });
+
+  test('AlarmEmail takes one address or nothing, as the construct does', () => {
+    for (const bad of ['ops', 'ops@example', 'a@b.c,d@e.f', 'ops @example.com']) {
+      assert.ok(!accepts('AlarmEmail', bad), bad);
+      assert.match(constructRefuses({ alarmEmail: bad }) ?? '', /alarmEmail/, bad);
+    }
+    for (const good of ['', 'ops@example.com', 'team+alerts@sub.example.co.uk']) assert.ok(accepts('AlarmEmail', good), good);
+  });
+
+  test('the alarms are the construct\'s: same metrics, statistics, thresholds; they notify the topic only with AlarmEmail', () => {
+    const samAlarms = Object.fromEntries(Object.entries<Json>(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm'));
+    const construct = constructTemplate({ alarmEmail: 'ops@example.com' });
+    const constructAlarms = Object.fromEntries(Object.entries<Json>(construct.Resources)
+      .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+      .map(([id, r]) => [id.replace(/^EcsRedeploy/, '').replace(/[0-9A-F]{8}$/, ''), r]));
+    assert.deepEqual(Object.keys(samAlarms).sort(), Object.keys(constructAlarms).sort());
+    const shape = (a: Json) => {
+      const { Namespace, MetricName, Statistic, Period, EvaluationPeriods, Threshold, ComparisonOperator, TreatMissingData, Dimensions } = a.Properties;
+      return {
+        // The parameter in the template, its default in the construct.
+        Namespace: Namespace?.Ref === 'MetricsNamespace' || Namespace === parameters.MetricsNamespace.Default ? '<MetricsNamespace>' : Namespace,
+        // Literal values compared; references (queue names, the function) differ in form, their names do not.
+        MetricName, Statistic, Period: Number(Period), EvaluationPeriods: Number(EvaluationPeriods), Threshold: Number(Threshold),
+        ComparisonOperator, TreatMissingData,
+        Dimensions: Dimensions.map((d: Json) => (typeof d.Value === 'string' ? d : d.Name)),
+      };
+    };
+    for (const [id, alarm] of Object.entries<Json>(samAlarms)) {
+      assert.deepEqual(shape(alarm), shape(constructAlarms[id]), id);
+      assert.deepEqual(alarm.Properties.AlarmActions, { 'Fn::If': ['HasAlarmEmail', [{ Ref: 'AlarmTopic' }], { Ref: 'AWS::NoValue' }] }, id);
+    }
+    assert.deepEqual(samAlarms.FailedServicesBatchAlarm.Properties.Namespace, { Ref: 'MetricsNamespace' });
+    assert.equal(getAtt(samAlarms.EventDeadLetterQueueAlarm.Properties.Dimensions[0].Value), 'EventDeadLetterQueue.QueueName');
+    assert.equal(getAtt(samAlarms.UndeliveredEventQueueAlarm.Properties.Dimensions[0].Value), 'UndeliveredEventQueue.QueueName');
+    assert.deepEqual(samAlarms.FunctionErrorsAlarm.Properties.Dimensions[0].Value, { Ref: 'RedeployFunction' });
+  });
+
+  test('AlarmEmail creates the topic, its policy, the email subscription and the AlarmTopicArn output, and nothing else does', () => {
+    for (const id of ['AlarmTopic', 'AlarmTopicPolicy', 'AlarmEmailSubscription']) assert.equal(resources[id].Condition, 'HasAlarmEmail', id);
+    assert.deepEqual(sam.Conditions.HasAlarmEmail, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }] });
+    assert.deepEqual(resources.AlarmEmailSubscription.Properties, { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: { Ref: 'AlarmEmail' } });
+    assert.equal(resources.AlarmTopic.Properties.KmsMasterKeyId, undefined);
+    const statements: Json[] = resources.AlarmTopicPolicy.Properties.PolicyDocument.Statement;
+    const allow = statements.find((s) => s.Effect === 'Allow');
+    assert.deepEqual(allow.Principal, { Service: 'cloudwatch.amazonaws.com' });
+    assert.equal(allow.Action, 'sns:Publish');
+    assert.deepEqual(allow.Condition.StringEquals, { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    assert.deepEqual(statements.find((s) => s.Effect === 'Deny').Condition, { Bool: { 'aws:SecureTransport': 'false' } });
+    assert.deepEqual(sam.Outputs.AlarmTopicArn, {
+      Condition: 'HasAlarmEmail', Description: sam.Outputs.AlarmTopicArn.Description, Value: { Ref: 'AlarmTopic' },
+    });
+    const conditional = Object.entries<Json>(resources).filter(([, r]) => r.Condition === 'HasAlarmEmail').map(([id]) => id).sort();
+    assert.deepEqual(conditional, ['AlarmEmailSubscription', 'AlarmTopic', 'AlarmTopicPolicy']);
   });
 });
