@@ -96,12 +96,13 @@ impl Config {
         let vars = Vars(&lookup);
         let tag_key = match vars.get("TAG_KEY") {
             None => DEFAULT_TAG_KEY.to_owned(),
-            Some(key) if key.len() <= 128 && !key.starts_with("aws:") => key,
+            // AWS reserves the prefix in any case.
+            Some(key) if key.len() <= 128 && !key.to_ascii_lowercase().starts_with("aws:") => key,
             Some(key) => {
                 return Err(invalid(
                     "TAG_KEY",
                     &key,
-                    "a tag key of 1-128 characters not starting with `aws:`",
+                    "a tag key of 1-128 characters not starting with `aws:` (in any case)",
                 ));
             }
         };
@@ -383,7 +384,11 @@ mod tests {
             ),
             (
                 ("TAG_KEY", "aws:x"),
-                "invalid TAG_KEY=`aws:x`: expected a tag key of 1-128 characters not starting with `aws:`",
+                "invalid TAG_KEY=`aws:x`: expected a tag key of 1-128 characters not starting with `aws:` (in any case)",
+            ),
+            (
+                ("TAG_KEY", "AWS:team"),
+                "invalid TAG_KEY=`AWS:team`: expected a tag key of 1-128 characters not starting with `aws:` (in any case)",
             ),
             (
                 ("CLUSTERS", "prod,bad name"),

@@ -218,6 +218,7 @@ export class EcsRedeploy extends Construct {
     this.logGroup.grantWrite(role);
     grantEcsAccess(role, clusters, props.newRevisions ?? 'Disabled', props.serviceSelection ?? 'matching',
       props.passRoleArns ?? []);
+    grantImageIndexReads(role, props.repositories ?? []);
     if ((props.deployLock ?? 'Enabled') === 'Enabled') {
       this.lockTable = lockTable(this, 'LockTable');
       role.addToPolicy(
@@ -411,6 +412,25 @@ function lockTable(scope: Construct, id: string): dynamodb.Table {
     reason: 'Deploy-lock items live at most 24 hours; restoring old claims would only block or skip deployments.',
   });
   return table;
+}
+
+/** The platform check reads the pushed image index: `ecr:BatchGetImage` on the repositories in scope. */
+function grantImageIndexReads(role: iam.Role, repositories: string[]): void {
+  const stack = Stack.of(role);
+  const patterns = repositories.length > 0 ? repositories : ['*'];
+  role.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadPushedImageIndexes',
+      actions: ['ecr:BatchGetImage'],
+      resources: patterns.map((r) => stack.formatArn({ service: 'ecr', resource: `repository/${r}` })),
+    }),
+  );
+  for (const r of patterns.filter((p) => p.includes('*'))) {
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${r}]`,
+      reason: 'The repositories the rule forwards pushes of: the pattern is the user\'s own RepositoryFilter.',
+    });
+  }
 }
 
 function grantEcsAccess(

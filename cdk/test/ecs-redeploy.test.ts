@@ -408,6 +408,17 @@ describe('EcsRedeploy', () => {
     ]);
   });
 
+  test('the platform check reads image indexes of the repositories in scope only', () => {
+    const every = statement(synth(), 'ReadPushedImageIndexes');
+    assert.equal(every.Action, 'ecr:BatchGetImage');
+    assert.equal(arnText(every.Resource), 'arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/*');
+    const scoped = statement(synth({ repositories: ['team-a/*', 'web'] }), 'ReadPushedImageIndexes');
+    assert.deepEqual((scoped.Resource as unknown[]).map(arnText), [
+      'arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/team-a/*',
+      'arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/web',
+    ]);
+  });
+
   test('the new-revision permissions are absent by default', () => {
     const all = actions(allowStatements(synth()));
     for (const action of ['ecs:RegisterTaskDefinition', 'ecs:TagResource', 'iam:PassRole']) {
