@@ -21,6 +21,7 @@ export type ServiceSelection = 'matching' | 'opted-in';
 export type RunMode = 'Redeploy' | 'DryRun';
 /** AWS SDK retry mode; `adaptive` adds client-side rate limiting. */
 export type RetryMode = 'standard' | 'adaptive';
+export type EcsPacing = 'documented' | 'off';
 /**
  * `Enabled` grants what registering new task-definition revisions needs: the pin mode (`defaultAction: 'pin'`)
  * and services tagged `pin` or with a `semver:`/`glob:`/`regex:`/`prefix:` policy.
@@ -67,6 +68,11 @@ export interface EcsRedeployProps {
   readonly retryMode?: RetryMode;
   /** AWS SDK attempts per ECS call, 1–10. Default: 5. */
   readonly maxAttempts?: number;
+  /**
+   * Default: `documented`: each ECS call waits for a token of its throttle category at the documented burst and
+   * refill rate, so throttling is the exception; `off` leaves throttling to the SDK's retries (`ECS_PACING`).
+   */
+  readonly ecsPacing?: EcsPacing;
   /**
    * Default: `Unreserved`; `maxConcurrentBatches` already bounds the invocations the queue starts. A reservation
    * must be at least `maxConcurrentBatches` (checked at synth time): below it, throttled batches return to the
@@ -252,6 +258,7 @@ export class EcsRedeploy extends Construct {
         DEFAULT_ACTION: props.defaultAction ?? 'force',
         ...(this.lockTable && { LOCK_TABLE: this.lockTable.tableName }),
         RETRY_MODE: props.retryMode ?? 'adaptive',
+        ECS_PACING: props.ecsPacing ?? 'documented',
         MAX_ATTEMPTS: String(props.maxAttempts ?? 5),
         METRICS_NAMESPACE: props.metricsNamespace ?? 'ecs-redeploy',
       },

@@ -152,6 +152,7 @@ describe('EcsRedeploy', () => {
         maxConcurrency: 4,
         retryMode: 'standard',
         maxAttempts: 3,
+        ecsPacing: 'off',
         architecture: lambda.Architecture.X86_64,
         reservedConcurrency: 'Unreserved',
         defaultAction: 'pin',
@@ -168,6 +169,7 @@ describe('EcsRedeploy', () => {
       DRY_RUN: 'true',
       DEFAULT_ACTION: 'pin',
       RETRY_MODE: 'standard',
+      ECS_PACING: 'off',
       MAX_ATTEMPTS: '3',
       METRICS_NAMESPACE: 'team-a/redeploy',
     });
@@ -188,6 +190,7 @@ describe('EcsRedeploy', () => {
       DEFAULT_ACTION: 'force',
       LOCK_TABLE: { Ref: table },
       RETRY_MODE: 'adaptive',
+      ECS_PACING: 'documented',
       MAX_ATTEMPTS: '5',
       METRICS_NAMESPACE: 'ecs-redeploy',
     });
