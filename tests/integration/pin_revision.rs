@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{
     NetworkMode, OsFamily, PidMode, PortMapping, ProxyConfiguration, RuntimePlatform, Secret, Tag, TaskDefinition,
     TaskDefinitionField, Ulimit, UlimitName, Volume,
 };
-use ecs_redeploy::ecs::{EcsApi, EcsErrorKind};
+use ecs_redeploy::ecs::{EcsApi, EcsErrorKind, PINNED_TAG};
 
 use crate::support::FunctionEcs;
 use ecs_redeploy_testkit::fleet::{self, ACCOUNT, REGION, ServiceSpec, registry};
@@ -200,7 +200,14 @@ async fn a_cloned_revision_differs_from_its_source_only_in_the_pinned_image() {
         old_tags.iter().filter_map(|t| t.key()).collect::<Vec<_>>(),
         ["team", STACK_TAG]
     );
-    assert_eq!(new_tags, [Tag::builder().key("team").value("core").build()]);
+    assert_eq!(
+        new_tags,
+        [
+            Tag::builder().key("team").value("core").build(),
+            Tag::builder().key(PINNED_TAG).value("web").build(),
+        ],
+        "the source's own tags, and the mark of the container pinned"
+    );
 }
 
 #[tokio::test]
