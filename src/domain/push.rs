@@ -55,6 +55,22 @@ impl Push {
     }
 }
 
+#[cfg(test)]
+impl Push {
+    /// A push of `repository:tag` to the tests' registry (123456789012, us-east-1); nothing else known.
+    pub fn of(repository: &str, tag: &str) -> Push {
+        Push {
+            registry: Registry::ecr("123456789012", "us-east-1").expect("a valid registry"),
+            repository: repository.into(),
+            tag: tag.into(),
+            digest: None,
+            event_id: None,
+            time: None,
+            replicated_from: None,
+        }
+    }
+}
+
 /// Why an image URI given on the command line is not a push.
 #[derive(Debug, Error)]
 pub enum ImageUriError {

@@ -13,6 +13,7 @@ pub mod fake;
 pub mod pace;
 mod revision;
 pub mod sdk;
+mod usage;
 
 /// `DescribeServices` takes at most this many services per call.
 pub const DESCRIBE_SERVICES_MAX: usize = 10;

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
-use aws_sdk_ecs::types::{self as sdk, TaskDefinitionField};
+use aws_sdk_ecs::types as sdk;
 
 use super::pace::{Category, Pacer};
-use super::sdk::ecs_error;
+use super::sdk::{describe_with_tags, ecs_error};
 use super::{EcsError, EcsErrorKind, PINNED_TAG, pinned_containers};
 
 /// ECS reserves tag keys starting with `aws:` in any case; `RegisterTaskDefinition` rejects them, and the
@@ -21,17 +21,7 @@ pub(super) async fn register_revision(
     source: &str,
     images: &BTreeMap<String, String>,
 ) -> Result<String, EcsError> {
-    let mut described = pacer
-        .call(
-            Category::TaskDefinitionRead,
-            client
-                .describe_task_definition()
-                .task_definition(source)
-                .include(TaskDefinitionField::Tags)
-                .send(),
-        )
-        .await
-        .map_err(|e| ecs_error("DescribeTaskDefinition", e))?;
+    let mut described = describe_with_tags(client, pacer, source).await?;
     let mut definition = described.task_definition.take().ok_or_else(|| {
         EcsError::new(
             "DescribeTaskDefinition",

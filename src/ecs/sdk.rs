@@ -1,6 +1,7 @@
 //! The ECS port over `aws_sdk_ecs::Client`: with `revision`, the only code that knows the ECS SDK's types.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -8,19 +9,16 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_ecs::error::DisplayErrorContext;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
 use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
 use aws_sdk_ecs::types::{self as sdk, ServiceField, TaskDefinitionField};
 use chrono::{DateTime, Utc};
 use tracing::debug;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use aws_sdk_ecs::config::interceptors::FinalizerInterceptorContextRef;
-use aws_sdk_ecs::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_ecs::error::BoxError;
 
 use super::pace::{Category, Pacer, Pacing};
+use super::usage::{CountAttempts, UsageCounter};
 use crate::config::{Config, RetryMode};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
@@ -69,51 +67,6 @@ pub struct SdkEcs {
     usage: Arc<UsageCounter>,
 }
 
-/// Counts every attempt the ECS client sends and those ECS answers with throttling: an SDK interceptor
-/// sees retries, which the port's callers do not.
-#[derive(Debug, Default)]
-struct UsageCounter {
-    attempts: AtomicU64,
-    throttled: AtomicU64,
-}
-
-#[derive(Debug)]
-struct CountAttempts(Arc<UsageCounter>);
-
-const THROTTLING: &[u8] = b"ThrottlingException";
-
-impl Intercept for CountAttempts {
-    fn name(&self) -> &'static str {
-        "CountAttempts"
-    }
-
-    fn read_after_attempt(
-        &self,
-        context: &FinalizerInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.attempts.fetch_add(1, Ordering::Relaxed);
-        // A JSON-protocol error names its code in `x-amzn-errortype` (`ThrottlingException[:…]`) or in the
-        // body's `__type`.
-        let throttled = context.response().is_some_and(|response| {
-            response.status().as_u16() == 400
-                && (response
-                    .headers()
-                    .get("x-amzn-errortype")
-                    .is_some_and(|code| code.starts_with("ThrottlingException"))
-                    || response
-                        .body()
-                        .bytes()
-                        .is_some_and(|body| body.windows(THROTTLING.len()).any(|w| w == THROTTLING)))
-        });
-        if throttled {
-            self.0.throttled.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-}
-
 impl SdkEcs {
     /// ECS calls paced to the documented buckets (see [`SdkEcs::paced`]), every attempt counted.
     pub fn new(client: aws_sdk_ecs::Client, tagging: aws_sdk_resourcegroupstagging::Client) -> Self {
@@ -140,63 +93,61 @@ impl SdkEcs {
     }
 }
 
-impl EcsApi for SdkEcs {
-    fn usage(&self) -> EcsUsage {
-        EcsUsage {
-            attempts: self.usage.attempts.load(Ordering::Relaxed),
-            throttled: self.usage.throttled.load(Ordering::Relaxed),
-        }
-    }
-
-    // Pages are requested one by one rather than through the SDK's paginator, so each request waits for its
-    // own token and no token is spent on the end of the listing.
-    async fn list_clusters(&self) -> Result<Vec<String>, EcsError> {
-        let mut arns = Vec::new();
+impl SdkEcs {
+    /// Every page of a listing. Pages are requested one by one rather than through the SDK's paginator, so each
+    /// request waits for its own token and none is spent on the end of the listing.
+    async fn all_pages<F, Fut>(&self, category: Category, mut page: F) -> Result<Vec<String>, EcsError>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: Future<Output = Result<(Vec<String>, Option<String>), EcsError>>,
+    {
+        let mut items = Vec::new();
         let mut next_token = None;
         loop {
-            let page = self
-                .pacer
-                .call(
-                    Category::ClusterRead,
-                    self.client
-                        .list_clusters()
-                        .max_results(LIST_PAGE_MAX)
-                        .set_next_token(next_token)
-                        .send(),
-                )
-                .await
-                .map_err(|e| ecs_error("ListClusters", e))?;
-            arns.extend(page.cluster_arns.unwrap_or_default());
-            next_token = page.next_token;
+            let (found, next) = self.pacer.call(category, page(next_token)).await?;
+            items.extend(found);
+            next_token = next;
             if next_token.is_none() {
-                return Ok(arns);
+                return Ok(items);
             }
         }
+    }
+}
+
+impl EcsApi for SdkEcs {
+    fn usage(&self) -> EcsUsage {
+        self.usage.read()
+    }
+
+    async fn list_clusters(&self) -> Result<Vec<String>, EcsError> {
+        self.all_pages(Category::ClusterRead, |next_token| async {
+            let page = self
+                .client
+                .list_clusters()
+                .max_results(LIST_PAGE_MAX)
+                .set_next_token(next_token)
+                .send()
+                .await
+                .map_err(|e| ecs_error("ListClusters", e))?;
+            Ok((page.cluster_arns.unwrap_or_default(), page.next_token))
+        })
+        .await
     }
 
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, EcsError> {
-        let mut arns = Vec::new();
-        let mut next_token = None;
-        loop {
+        self.all_pages(Category::ServiceRead, |next_token| async {
             let page = self
-                .pacer
-                .call(
-                    Category::ServiceRead,
-                    self.client
-                        .list_services()
-                        .cluster(cluster)
-                        .max_results(LIST_PAGE_MAX)
-                        .set_next_token(next_token)
-                        .send(),
-                )
+                .client
+                .list_services()
+                .cluster(cluster)
+                .max_results(LIST_PAGE_MAX)
+                .set_next_token(next_token)
+                .send()
                 .await
                 .map_err(|e| ecs_error("ListServices", e))?;
-            arns.extend(page.service_arns.unwrap_or_default());
-            next_token = page.next_token;
-            if next_token.is_none() {
-                return Ok(arns);
-            }
-        }
+            Ok((page.service_arns.unwrap_or_default(), page.next_token))
+        })
+        .await
     }
 
     async fn list_tagged_services(&self, tag_key: &str) -> Result<Vec<String>, EcsError> {
@@ -260,18 +211,7 @@ impl EcsApi for SdkEcs {
     }
 
     async fn describe_task_definition(&self, arn: &str) -> Result<TaskDefinition, EcsError> {
-        let output = self
-            .pacer
-            .call(
-                Category::TaskDefinitionRead,
-                self.client
-                    .describe_task_definition()
-                    .task_definition(arn)
-                    .include(TaskDefinitionField::Tags)
-                    .send(),
-            )
-            .await
-            .map_err(|e| ecs_error("DescribeTaskDefinition", e))?;
+        let output = describe_with_tags(&self.client, &self.pacer, arn).await?;
         let definition = output.task_definition().ok_or_else(|| {
             EcsError::new(
                 "DescribeTaskDefinition",
@@ -349,6 +289,23 @@ impl EcsApi for SdkEcs {
             .map_err(|e| ecs_error("UpdateService", e))?;
         updated_deployment(&output)
     }
+}
+
+/// `DescribeTaskDefinition` with the revision's tags, paced: what discovery reads and what pin mode copies.
+pub(super) async fn describe_with_tags(
+    client: &aws_sdk_ecs::Client,
+    pacer: &Pacer,
+    arn: &str,
+) -> Result<DescribeTaskDefinitionOutput, EcsError> {
+    let request = client
+        .describe_task_definition()
+        .task_definition(arn)
+        .include(TaskDefinitionField::Tags)
+        .send();
+    pacer
+        .call(Category::TaskDefinitionRead, request)
+        .await
+        .map_err(|e| ecs_error("DescribeTaskDefinition", e))
 }
 
 /// The deployment an `UpdateService` call started.

@@ -2,7 +2,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use super::*;
-use crate::domain::image::Registry;
 use crate::domain::policy::Method;
 use crate::domain::report::Status;
 use crate::ecs::fake::{ACCOUNT_PREFIX, FakeEcs};
@@ -13,13 +12,8 @@ const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
 fn push(repository: &str, tag: &str) -> Push {
     Push {
-        registry: Registry::ecr("123456789012", "us-east-1").unwrap(),
-        repository: repository.into(),
-        tag: tag.into(),
-        digest: None,
         event_id: Some("e-1".into()),
-        time: None,
-        replicated_from: None,
+        ..Push::of(repository, tag)
     }
 }
 

@@ -4,32 +4,20 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::DeploymentControllerType;
-use ecs_redeploy::domain::report::{Invocation, Report, Status};
+use ecs_redeploy::domain::report::{Report, Status};
 use ecs_redeploy::engine::Redeployer;
-use ecs_redeploy::trigger::lambda::{Response, handle};
 use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
 use ecs_redeploy_testkit::front::{DeletedServices, FrontConfig};
 use ecs_redeploy_testkit::harness::Harness;
-use lambda_runtime::{Context, LambdaEvent};
 
 use crate::events::load_now;
-use crate::support::{FunctionEcs, config};
+use crate::support::{FunctionEcs, config, invoke, outcomes};
 
 /// The push of `app:latest`, delivered once; the invocation must succeed.
 async fn deliver(redeployer: &Redeployer<ecs_redeploy::ecs::sdk::SdkEcs>) -> Report {
-    let event = LambdaEvent::new(load_now("ecr-push.json"), Context::default());
-    match handle(redeployer, event).await {
-        Ok(Response::Event(Invocation::Processed(report))) => *report,
-        other => panic!("the invocation did not succeed: {other:?}"),
-    }
-}
-
-fn outcomes(report: &Report) -> BTreeMap<String, (&'static str, Status)> {
-    report
-        .services
-        .iter()
-        .map(|s| (s.service.clone(), (s.reason, s.outcome)))
-        .collect()
+    invoke(redeployer, &load_now("ecr-push.json"))
+        .await
+        .expect("the invocation succeeds")
 }
 
 #[tokio::test]

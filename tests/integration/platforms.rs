@@ -4,16 +4,14 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{ContainerDefinition, CpuArchitecture, OsFamily, RuntimePlatform};
-use ecs_redeploy::domain::report::{Invocation, Status};
+use ecs_redeploy::domain::report::Status;
 use ecs_redeploy::ecr::sdk::SdkEcr;
 use ecs_redeploy::engine::Redeployer;
-use ecs_redeploy::trigger::lambda::{Response, handle};
 use ecs_redeploy_testkit::fleet::{self, ServiceSpec, registry};
 use ecs_redeploy_testkit::harness::Harness;
-use lambda_runtime::{Context, LambdaEvent};
 
 use crate::events::load_now;
-use crate::support::{FunctionEcs, config};
+use crate::support::{FunctionEcs, config, invoke, outcomes};
 
 /// An OCI image index with one manifest per `(os, architecture)`.
 fn index(platforms: &[(&str, &str)]) -> String {
@@ -101,21 +99,13 @@ async fn an_amd64_only_index_is_not_deployed_to_arm64_tasks() {
     event["detail"]["image-digest"] = digest.into();
 
     let redeployer = Redeployer::new(env.function_ecs(), config(&[])).with_registry(SdkEcr::new(env.moto.ecr_client()));
-    let report = match handle(&redeployer, LambdaEvent::new(event, Context::default())).await {
-        Ok(Response::Event(Invocation::Processed(report))) => report,
-        other => panic!("not processed: {other:?}"),
-    };
-    let outcomes: BTreeMap<&str, (&str, Status)> = report
-        .services
-        .iter()
-        .map(|s| (s.service.as_str(), (s.reason, s.outcome)))
-        .collect();
+    let report = invoke(&redeployer, &event).await.expect("the invocation succeeds");
     assert_eq!(
-        outcomes,
+        outcomes(&report),
         BTreeMap::from([
-            ("arm", ("platform-mismatch", Status::Skipped)),
-            ("intel", ("image-match", Status::Redeployed)),
-            ("no-platform", ("image-match", Status::Redeployed)),
+            ("arm".to_owned(), ("platform-mismatch", Status::Skipped)),
+            ("intel".to_owned(), ("image-match", Status::Redeployed)),
+            ("no-platform".to_owned(), ("image-match", Status::Redeployed)),
         ])
     );
     let arm = report.services.iter().find(|s| s.service == "arm").unwrap();

@@ -1,43 +1,21 @@
 //! Exactly once under duplicates and retries, pin mode, tag policies and replication, in moto
 //! behind the strict front. The front's call counts say how many deployments really happened.
 
-use ecs_redeploy::domain::report::{Invocation, Report, Status};
-use ecs_redeploy::ecs::EcsApi;
-use ecs_redeploy::engine::Redeployer;
-use ecs_redeploy::lock::DeployLock;
-use ecs_redeploy::lock::dynamodb::DynamoDbLock;
-use ecs_redeploy::trigger::lambda::{InvocationError, Response, handle};
-use lambda_runtime::{Context, LambdaEvent};
-use serde_json::Value;
 use std::collections::BTreeMap;
+
+use ecs_redeploy::domain::report::Status;
+use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy::lock::dynamodb::DynamoDbLock;
+use serde_json::Value;
 
 use crate::events::event_after_seeding;
 use crate::scenarios::FailingUpdate;
-use crate::support::{FunctionEcs, config};
+use crate::support::{FunctionEcs, config, invoke, outcomes};
 use ecs_redeploy_testkit::fleet::{self, ServiceSpec, registry};
 use ecs_redeploy_testkit::harness::Harness;
 use ecs_redeploy_testkit::moto::create_lock_table;
 
 const TABLE: &str = "ecs-redeploy-locks";
-
-async fn invoke<E: EcsApi, L: DeployLock>(
-    redeployer: &Redeployer<E, L>,
-    event: &Value,
-) -> Result<Report, InvocationError> {
-    match handle(redeployer, LambdaEvent::new(event.clone(), Context::default())).await? {
-        Response::Event(Invocation::Processed(report)) => Ok(*report),
-        other => panic!("not processed: {other:?}"),
-    }
-}
-
-/// `service` → (reason, outcome).
-fn outcomes(report: &Report) -> BTreeMap<String, (&'static str, Status)> {
-    report
-        .services
-        .iter()
-        .map(|s| (s.service.clone(), (s.reason, s.outcome)))
-        .collect()
-}
 
 fn app_fleet(names: &[&str]) -> Vec<ServiceSpec> {
     let app = format!("{}/app:latest", registry());

@@ -1,11 +1,20 @@
 //! The function's side of the test support: its settings and its ECS port on the testkit's harness
 //! (`ecs_redeploy_testkit` cannot name the function's types: the function dev-depends on it).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ecs_redeploy::config::Config;
+use ecs_redeploy::domain::report::{Invocation, Report, Status};
+use ecs_redeploy::ecr::EcrApi;
+use ecs_redeploy::ecs::EcsApi;
 use ecs_redeploy::ecs::sdk::{SdkEcs, retry_config, timeout_config};
+use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy::lock::DeployLock;
+use ecs_redeploy::trigger::lambda::{InvocationError, Response, handle};
 use ecs_redeploy_testkit::harness::Harness;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::Value;
 
 /// The function's settings from `vars` alone, as `Config::from_lookup` reads them.
 pub fn config(vars: &[(&str, &str)]) -> Config {
@@ -32,4 +41,24 @@ impl FunctionEcs for Harness {
         let ecs = self.function_client_with(retry_config(config), timeout_config(attempt_timeout));
         SdkEcs::new(ecs, self.moto.tagging_client()).paced(config.pacing)
     }
+}
+
+/// One delivery of `event` to the Lambda handler: the report, or why the invocation failed.
+pub async fn invoke<E: EcsApi, L: DeployLock, R: EcrApi>(
+    redeployer: &Redeployer<E, L, R>,
+    event: &Value,
+) -> Result<Report, InvocationError> {
+    match handle(redeployer, LambdaEvent::new(event.clone(), Context::default())).await? {
+        Response::Event(Invocation::Processed(report)) => Ok(*report),
+        other => panic!("not processed: {other:?}"),
+    }
+}
+
+/// `service` → (reason, outcome) of every service the report lists.
+pub fn outcomes(report: &Report) -> BTreeMap<String, (&'static str, Status)> {
+    report
+        .services
+        .iter()
+        .map(|s| (s.service.clone(), (s.reason, s.outcome)))
+        .collect()
 }

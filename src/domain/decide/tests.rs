@@ -1,7 +1,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
-use crate::domain::image::Registry;
 use crate::ecs::{Container, Deployment, DeploymentController, VersionConsistency};
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -10,13 +9,8 @@ const OTHER_DIGEST: &str = "sha256:000000000000000000000000000000000000000000000
 
 fn push(repository: &str, tag: &str) -> Push {
     Push {
-        registry: Registry::ecr("123456789012", "us-east-1").unwrap(),
-        repository: repository.into(),
-        tag: tag.into(),
         digest: Some(DIGEST.into()),
-        event_id: None,
-        time: None,
-        replicated_from: None,
+        ..Push::of(repository, tag)
     }
 }
 

@@ -68,10 +68,12 @@ fn calls(redeployer: &Redeployer<FakeEcs>, operation: &str) -> usize {
     redeployer.ecs().calls(operation)
 }
 
-/// Names of the services updated, in call order.
+/// Names of the services updated, sorted.
 fn updated_services(redeployer: &Redeployer<FakeEcs>) -> Vec<String> {
     let updated = redeployer.ecs().updated.lock().unwrap();
-    updated.iter().map(|arn| short_name(arn).to_owned()).collect()
+    let mut names: Vec<String> = updated.iter().map(|arn| short_name(arn).to_owned()).collect();
+    names.sort();
+    names
 }
 
 /// The images of every registered revision.
@@ -111,8 +113,7 @@ async fn one_scan_serves_the_batch_and_each_service_is_deployed_once() {
     assert_eq!(outcome.failed_messages, Vec::<String>::new());
     assert_eq!(calls(&redeployer, "ListServices"), 1, "one scan for the whole batch");
     assert_eq!(calls(&redeployer, "DescribeServices"), 1);
-    let mut updated = updated_services(&redeployer);
-    updated.sort();
+    let updated = updated_services(&redeployer);
     assert_eq!(
         updated,
         ["api", "pinned-web", "web"],
@@ -148,8 +149,7 @@ async fn the_newest_push_of_a_tag_wins() {
             format!("{REGISTRY}/app:latest@{}", digest(9))
         )])]
     );
-    let mut updated = updated_services(&redeployer);
-    updated.sort();
+    let updated = updated_services(&redeployer);
     assert_eq!(updated, ["pinned-web", "web"]);
 }
 
@@ -163,8 +163,7 @@ async fn only_the_message_behind_a_failed_service_fails() {
     ];
     let (outcome, redeployer) = run(ecs, batch(&bodies(&events)), &[]).await;
     assert_eq!(outcome.failed_messages, ["m-1"]);
-    let mut updated = updated_services(&redeployer);
-    updated.sort();
+    let updated = updated_services(&redeployer);
     assert_eq!(
         updated,
         ["pinned-web", "web"],
