@@ -1,6 +1,7 @@
 //! Integration tests: the real SDK client against a moto server started by the harness.
 
 mod bad_input;
+mod batches;
 mod cli;
 mod controllers;
 mod events;
