@@ -87,6 +87,31 @@ def deployments(ecs):
     return state
 
 
+def now():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def apply(binary, event, env, ecs, report_of):
+    """`ecs-redeploy apply --event` with `event` written to a file; exits unless the services the report says it
+    redeployed are exactly those the local ECS shows changed. Returns the state before and after, and the output."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as event_file:
+        json.dump(event, event_file)
+    before = deployments(ecs)
+    run = subprocess.run([binary, "apply", "--event", event_file.name], env=env, capture_output=True, text=True)
+    os.unlink(event_file.name)
+    print(run.stderr, end="")
+    if run.returncode != 0:
+        sys.exit(f"ecs-redeploy exited with {run.returncode}")
+    output = json.loads(run.stdout)
+    after = deployments(ecs)
+    changed = sorted(name for name in after if after[name] != before[name])
+    reported = sorted(f"{s['cluster']}/{s['service']}" for s in report_of(output)["services"]
+                      if s["outcome"] == "redeployed")
+    if changed != reported:
+        sys.exit(f"mismatch: ECS changed {changed}, report says {reported}")
+    return before, after, output
+
+
 def main():
     binary, event = sys.argv[1], sys.argv[2]
     venv_bin = Path(sys.executable).parent
@@ -105,54 +130,29 @@ def main():
             "ecs", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="demo", aws_secret_access_key="demo"
         )
         seed(ecs)
-        before = deployments(ecs)
         # The push happens now: deployments of the fleet just seeded are older than it.
         pushed = json.loads(Path(event).read_text())
-        pushed["time"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as now_event:
-            json.dump(pushed, now_event)
+        pushed["time"] = now()
         print(f"Local ECS (moto) at {endpoint}: {len(FLEET)} services in 2 clusters.")
         print(f"$ ecs-redeploy apply --event {event}   # with time set to now\n")
-        run = subprocess.run([binary, "apply", "--event", now_event.name], env=env, capture_output=True, text=True)
-        os.unlink(now_event.name)
-        print(run.stderr, end="")
-        if run.returncode != 0:
-            sys.exit(f"ecs-redeploy exited with {run.returncode}")
-        report = json.loads(run.stdout)
-        after = deployments(ecs)
+        before, after, _ = apply(binary, pushed, env, ecs, lambda output: output)
         changed = sorted(name for name in after if after[name] != before[name])
         print("\nAccording to the local ECS, these services changed (deployment id, task definition):")
         for name in changed:
             (old_id, old_revision), (new_id, new_revision) = before[name], after[name]
             what = f"{old_id} -> {new_id}" if old_id != new_id else f"{old_revision} -> {new_revision}"
             print(f"  {name:<20} {what}")
-        reported = sorted(f"{s['cluster']}/{s['service']}" for s in report["services"] if s["outcome"] == "redeployed")
-        if changed != reported:
-            sys.exit(f"mismatch: ECS changed {changed}, report says {reported}")
 
         # The queue's way: one SQS batch of three events (app:latest, envoy:v1, app:latest again), one scan.
         batch_file = Path(event).parent / "sqs-batch.json"
         batch = json.loads(batch_file.read_text())
         for record in batch["Records"]:
             body = json.loads(record["body"])
-            body["time"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            body["time"] = now()
             record["body"] = json.dumps(body)
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as now_batch:
-            json.dump(batch, now_batch)
-        before = deployments(ecs)
         print(f"\n$ ecs-redeploy apply --event {batch_file}   # {len(batch['Records'])} queued events, one fleet scan\n")
-        run = subprocess.run([binary, "apply", "--event", now_batch.name], env=env, capture_output=True, text=True)
-        os.unlink(now_batch.name)
-        print(run.stderr, end="")
-        if run.returncode != 0:
-            sys.exit(f"ecs-redeploy exited with {run.returncode}")
-        outcome = json.loads(run.stdout)
-        after = deployments(ecs)
-        changed = sorted(name for name in after if after[name] != before[name])
-        reported = sorted(f"{s['cluster']}/{s['service']}" for s in outcome["report"]["services"]
-                          if s["outcome"] == "redeployed")
-        if changed != reported:
-            sys.exit(f"mismatch: ECS changed {changed}, report says {reported}")
+        before, after, outcome = apply(binary, batch, env, ecs, lambda output: output["report"])
+        changed = [name for name in after if after[name] != before[name]]
         print(f"Each of {len(changed)} services deployed once; messages to redeliver: {outcome['failed_messages'] or 'none'}.")
         print("\nThe full JSON report is what the Lambda function returns; run the CLI with RUST_LOG=info for the log lines.")
     finally:

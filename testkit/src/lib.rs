@@ -6,3 +6,4 @@ pub mod fleet;
 pub mod front;
 pub mod harness;
 pub mod moto;
+pub mod sqs;

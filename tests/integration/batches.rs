@@ -7,8 +7,8 @@ use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy::trigger::lambda::{Response, handle};
 use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
 use ecs_redeploy_testkit::harness::Harness;
+use ecs_redeploy_testkit::sqs::batch;
 use lambda_runtime::{Context, LambdaEvent};
-use serde_json::{Value, json};
 
 use crate::events::load_now;
 use crate::scenarios::FailingUpdate;
@@ -22,22 +22,6 @@ fn push_body(id: &str, repository: &str, tag: &str, n: u8) -> String {
     event["detail"]["image-tag"] = tag.into();
     event["detail"]["image-digest"] = format!("sha256:{}", format!("{n:02x}").repeat(32)).into();
     event.to_string()
-}
-
-/// An SQS event whose messages `m-0`, `m-1`, … carry `bodies`.
-fn batch(bodies: &[String]) -> Value {
-    let records: Vec<Value> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| {
-            json!({
-                "messageId": format!("m-{i}"), "receiptHandle": "r", "body": body, "attributes": {},
-                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events", "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    json!({ "Records": records })
 }
 
 #[tokio::test]

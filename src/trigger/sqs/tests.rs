@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use ecs_redeploy_testkit::sqs::batch;
 use serde_json::json;
 
 use super::*;
@@ -30,22 +31,6 @@ fn delete_event() -> Value {
     let mut event = push_event("e-del", "app", "latest", 1, "2026-12-01T10:00:00Z");
     event["detail"]["action-type"] = json!("DELETE");
     event
-}
-
-/// An SQS event whose messages `m-0`, `m-1`, … carry `bodies` as text.
-fn batch(bodies: &[String]) -> Value {
-    let records: Vec<Value> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| {
-            json!({
-                "messageId": format!("m-{i}"), "receiptHandle": "r", "body": body, "attributes": {},
-                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ecs-redeploy-events", "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    json!({ "Records": records })
 }
 
 fn bodies(events: &[Value]) -> Vec<String> {
