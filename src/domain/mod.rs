@@ -9,3 +9,4 @@ pub mod policy;
 pub mod push;
 pub mod reason;
 pub mod report;
+pub mod running;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use super::decide::Decision;
+use crate::ecr::EcrError;
 use crate::ecs::EcsError;
 use crate::lock::LockError;
 
@@ -76,11 +77,20 @@ pub struct ServiceResult {
     pub outcome: Outcome,
 }
 
-/// A cluster-level step that failed, so some services may be missing from the fleet.
+/// A cluster-level step that failed, so some services may be missing from the fleet (or, for a sweep, some tags
+/// were not checked).
 #[derive(Debug)]
 pub struct ScanFailure {
-    /// `None`: a step for every cluster (listing clusters or tagged services).
+    /// `None`: a step for every cluster (listing clusters or tagged services, reading tags).
     pub cluster: Option<String>,
     pub step: &'static str,
-    pub error: EcsError,
+    pub error: StepError,
+}
+
+#[derive(Debug, Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Ecs(#[from] EcsError),
+    #[error(transparent)]
+    Ecr(#[from] EcrError),
 }

@@ -17,6 +17,26 @@ pub struct Push {
     pub time: Option<DateTime<Utc>>,
     /// Set when the image arrived by ECR replication rather than a push to this registry.
     pub replicated_from: Option<Registry>,
+    pub origin: Origin,
+}
+
+/// How a push became known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Origin {
+    /// An ECR event, or an image named on the command line.
+    Event,
+    /// A sweep asked ECR what a tag in use points to now: no event, no push time.
+    Sweep,
+}
+
+impl Origin {
+    /// `push` or `sweep`, as reports and notifications name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Event => "push",
+            Origin::Sweep => "sweep",
+        }
+    }
 }
 
 impl Push {
@@ -41,6 +61,7 @@ impl Push {
             event_id: None,
             time: None,
             replicated_from: None,
+            origin: Origin::Event,
         })
     }
 
@@ -67,6 +88,7 @@ impl Push {
             event_id: None,
             time: None,
             replicated_from: None,
+            origin: Origin::Event,
         }
     }
 }

@@ -8,11 +8,19 @@
 pub enum Reason {
     ImageMatch,
     PolicyMatch,
+    /// The revision the service converges to runs the pushed digest in every matching container.
+    AlreadyRunning,
+    /// The revision the service converges to was made after the push and has not resolved the tag yet.
+    RollingOut,
     AlreadyDeployed,
     PolicyRejected,
     DigestPinned,
     TagMismatch,
     OtherRegistry,
+    /// A sweep found only images in registries it cannot ask (another account or Region, not ECR).
+    NotCheckable,
+    /// A sweep cannot tell what the service runs, so it cannot tell drift.
+    RunningUnknown,
     /// A concurrent delivery of the same push holds the deploy lock.
     InProgress,
     OptedOut,
@@ -38,11 +46,15 @@ impl Reason {
         match self {
             Reason::ImageMatch => "image-match",
             Reason::PolicyMatch => "policy-match",
+            Reason::AlreadyRunning => "already-running",
+            Reason::RollingOut => "rolling-out",
             Reason::AlreadyDeployed => "already-deployed",
             Reason::PolicyRejected => "policy-rejected",
             Reason::DigestPinned => "digest-pinned",
             Reason::TagMismatch => "tag-mismatch",
             Reason::OtherRegistry => "other-registry",
+            Reason::NotCheckable => "not-checkable",
+            Reason::RunningUnknown => "running-unknown",
             Reason::InProgress => "in-progress",
             Reason::OptedOut => "opted-out",
             Reason::NotOptedIn => "not-opted-in",

@@ -7,9 +7,10 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use tracing::{info, warn};
 
+use super::image::ImageRef;
 use super::outcome::{Failure, Outcome, ScanFailure, ServiceResult};
 use super::policy::Method;
-use super::push::Push;
+use super::push::{Origin, Push};
 use crate::config::Mode;
 use crate::ecs::short_name;
 
@@ -53,6 +54,8 @@ pub struct PushedImage {
     /// The registry an `ECR Replication Action` copied the image from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replicated_from: Option<String>,
+    /// `push` (an event, or the command line) or `sweep` (what the tag points to now).
+    pub trigger: &'static str,
 }
 
 impl From<&Push> for PushedImage {
@@ -65,6 +68,7 @@ impl From<&Push> for PushedImage {
             digest: push.digest.clone(),
             event_id: push.event_id.clone(),
             replicated_from: push.replicated_from.as_ref().map(ToString::to_string),
+            trigger: push.origin.as_str(),
         }
     }
 }
@@ -92,6 +96,15 @@ pub struct ServiceReport {
     pub images: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Container → the digest it runs (`null`: not resolved yet), when ECS recorded it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub running: BTreeMap<String, Option<String>>,
+    /// A redeploy: container → the digest it ran before …
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub from: BTreeMap<String, Option<String>>,
+    /// … and the pushed digest it moves to.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub to: BTreeMap<String, String>,
     pub outcome: Status,
     /// Pin mode: the revision the service was moved to.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,11 +138,26 @@ pub struct Counts {
     pub scan_errors: usize,
 }
 
+/// A container a sweep found running something other than what its tag points to now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    pub cluster: String,
+    pub service: String,
+    pub container: String,
+    /// `REGISTRY/REPO:TAG`.
+    pub image: String,
+    pub running_digest: Option<String>,
+    pub current_digest: String,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub pushes: Vec<PushedImage>,
     pub mode: Mode,
     pub services: Vec<ServiceReport>,
+    /// A sweep's findings: every container that runs something other than its tag's current digest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<Drift>,
     pub scan_errors: Vec<ScanError>,
     pub counts: Counts,
 }
@@ -172,6 +200,7 @@ impl Report {
             scan_errors: scan_errors.len(),
         };
         Report {
+            drift: drift(pushes, &services),
             pushes: pushes.iter().map(PushedImage::from).collect(),
             mode,
             services,
@@ -300,6 +329,33 @@ impl Report {
     }
 }
 
+/// The containers of the services a sweep push is redeploying (or would), with what they run.
+fn drift(pushes: &[Push], services: &[ServiceReport]) -> Vec<Drift> {
+    let mut found = Vec::new();
+    for s in services.iter().filter(|s| s.decision == Some("redeploy")) {
+        for &i in &s.push_positions {
+            let Some(push) = pushes.get(i).filter(|p| p.origin == Origin::Sweep) else {
+                continue;
+            };
+            let image = ImageRef {
+                digest: None,
+                ..push.image()
+            };
+            for (container, current) in s.to.iter().filter(|(_, d)| Some(*d) == push.digest.as_ref()) {
+                found.push(Drift {
+                    cluster: s.cluster.clone(),
+                    service: s.service.clone(),
+                    container: container.clone(),
+                    image: image.to_string(),
+                    running_digest: s.running.get(container).cloned().flatten(),
+                    current_digest: current.clone(),
+                });
+            }
+        }
+    }
+    found
+}
+
 fn render(pushes: &[Push], result: ServiceResult) -> ServiceReport {
     let ServiceResult {
         service,
@@ -332,6 +388,13 @@ fn render(pushes: &[Push], result: ServiceResult) -> ServiceReport {
         containers: decision.containers,
         images: decision.images,
         warnings: decision.warnings,
+        from: if decision.to.is_empty() {
+            BTreeMap::new()
+        } else {
+            decision.running.clone()
+        },
+        running: decision.running,
+        to: decision.to,
         outcome: status,
         new_task_definition: deployed.as_ref().and_then(|d| d.new_task_definition.clone()),
         deployment_id: deployed.map(|d| d.deployment_id),

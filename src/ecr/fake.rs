@@ -3,22 +3,48 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{EcrApi, EcrError, Platforms};
+use super::{BATCH_GET_IMAGE_MAX, EcrApi, EcrError, Platforms, PushedManifest, TaggedImage};
 
-/// Platforms by digest; an unknown digest is an error, like an image ECR does not have. Counts the calls.
+/// Manifests by digest (an unknown digest is an error, like an image ECR does not have) and the digest of each
+/// `repository:tag`. Counts the calls.
 #[derive(Default)]
 pub struct FakeEcr {
-    pub images: BTreeMap<String, Platforms>,
+    pub images: BTreeMap<String, PushedManifest>,
+    pub tags: BTreeMap<String, String>,
     pub calls: Mutex<Vec<String>>,
 }
 
 impl EcrApi for FakeEcr {
-    async fn platforms(&self, _registry_id: &str, _repository: &str, digest: &str) -> Result<Platforms, EcrError> {
+    async fn manifest(&self, _registry_id: &str, _repository: &str, digest: &str) -> Result<PushedManifest, EcrError> {
         self.calls.lock().unwrap().push(digest.to_owned());
         self.images.get(digest).cloned().ok_or_else(|| EcrError {
             operation: "BatchGetImage",
             message: format!("ImageNotFound: {digest}"),
             source: None,
         })
+    }
+
+    async fn tagged_images(
+        &self,
+        _registry_id: &str,
+        repository: &str,
+        tags: &[String],
+    ) -> Result<BTreeMap<String, TaggedImage>, EcrError> {
+        assert!(tags.len() <= BATCH_GET_IMAGE_MAX, "{} image ids", tags.len());
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("{repository}:{}", tags.join(",")));
+        Ok(tags
+            .iter()
+            .filter_map(|tag| {
+                let digest = self.tags.get(&format!("{repository}:{tag}"))?.clone();
+                let manifest = self.images.get(&digest).cloned().unwrap_or(PushedManifest {
+                    platforms: Platforms::Unknown,
+                    manifests: Vec::new(),
+                });
+                Some((tag.clone(), TaggedImage { digest, manifest }))
+            })
+            .collect())
     }
 }

@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::{
-    Container, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController, DescribeFailure, DescribedServices, EcsApi,
-    EcsError, EcsErrorKind, EcsUsage, Service, TaskDefinition, VersionConsistency, short_name,
+    Container, ContainerImage, DESCRIBE_REVISIONS_MAX, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController,
+    DescribeFailure, DescribedServices, EcsApi, EcsError, EcsErrorKind, EcsUsage, Service, ServiceDeployment,
+    ServiceRevision, TaskDefinition, VersionConsistency, short_name,
 };
 
 pub const ACCOUNT_PREFIX: &str = "arn:aws:ecs:us-east-1:123456789012";
@@ -27,6 +28,12 @@ pub struct FakeEcs {
     pub registered: Mutex<Vec<(String, BTreeMap<String, String>)>>,
     pub in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
+    /// Service deployments and revisions by ARN, for services whose `current_deployment` / `current_revisions`
+    /// name them.
+    pub service_deployments: BTreeMap<String, ServiceDeployment>,
+    pub service_revisions: BTreeMap<String, ServiceRevision>,
+    /// `describe_service_revisions` fails (access denied) when set.
+    pub revisions_denied: bool,
 }
 
 impl FakeEcs {
@@ -62,7 +69,59 @@ impl FakeEcs {
             tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             deployments: Vec::new(),
             deployment_controller: DeploymentController::Ecs,
+            current_deployment: None,
+            current_revisions: Vec::new(),
         });
+    }
+
+    /// Records what service `name` runs: a current deployment whose target is a revision with these container
+    /// digests (container `cN` for position N; `None`: not resolved yet), made at `created_at`.
+    pub fn set_running(
+        &mut self,
+        name: &str,
+        digests: &[Option<&str>],
+        created_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) {
+        let service = self
+            .clusters
+            .values_mut()
+            .flatten()
+            .find(|s| s.name == name)
+            .expect("a known service");
+        let revision = format!(
+            "{ACCOUNT_PREFIX}:service-revision/{}/{name}/{}",
+            short_name(&service.cluster_arn),
+            self.service_revisions.len() + 1
+        );
+        let deployment = revision.replace("service-revision", "service-deployment");
+        service.current_deployment = Some(deployment.clone());
+        service.current_revisions = vec![revision.clone()];
+        self.service_deployments.insert(
+            deployment.clone(),
+            ServiceDeployment {
+                arn: deployment,
+                service_arn: service.arn.clone(),
+                target_revision: Some(revision.clone()),
+                rollback_revision: None,
+            },
+        );
+        self.service_revisions.insert(
+            revision.clone(),
+            ServiceRevision {
+                arn: revision,
+                service_arn: service.arn.clone(),
+                created_at,
+                images: digests
+                    .iter()
+                    .enumerate()
+                    .map(|(i, digest)| ContainerImage {
+                        container: format!("c{i}"),
+                        image: String::new(),
+                        digest: digest.map(str::to_owned),
+                    })
+                    .collect(),
+            },
+        );
     }
 
     pub fn calls(&self, operation: &str) -> usize {
@@ -159,6 +218,31 @@ impl EcsApi for FakeEcs {
             .get(arn)
             .cloned()
             .ok_or_else(|| EcsError::new("DescribeTaskDefinition", EcsErrorKind::InvalidParameter, "unknown"))
+    }
+
+    async fn describe_service_deployments(&self, arns: &[String]) -> Result<Vec<ServiceDeployment>, EcsError> {
+        self.call("DescribeServiceDeployments").await;
+        assert!(arns.len() <= DESCRIBE_REVISIONS_MAX, "batch of {}", arns.len());
+        Ok(arns
+            .iter()
+            .filter_map(|arn| self.service_deployments.get(arn).cloned())
+            .collect())
+    }
+
+    async fn describe_service_revisions(&self, arns: &[String]) -> Result<Vec<ServiceRevision>, EcsError> {
+        self.call("DescribeServiceRevisions").await;
+        assert!(arns.len() <= DESCRIBE_REVISIONS_MAX, "batch of {}", arns.len());
+        if self.revisions_denied {
+            return Err(EcsError::new(
+                "DescribeServiceRevisions",
+                EcsErrorKind::AccessDenied,
+                "AccessDeniedException: not authorized to perform ecs:DescribeServiceRevisions",
+            ));
+        }
+        Ok(arns
+            .iter()
+            .filter_map(|arn| self.service_revisions.get(arn).cloned())
+            .collect())
     }
 
     async fn force_new_deployment(&self, _cluster: &str, service: &str) -> Result<Deployment, EcsError> {

@@ -21,6 +21,8 @@ pub const DESCRIBE_SERVICES_MAX: usize = 10;
 pub const LIST_PAGE_MAX: i32 = 100;
 /// `GetResources` (Resource Groups Tagging API) page size maximum.
 pub const TAGGED_PAGE_MAX: i32 = 100;
+/// `DescribeServiceDeployments` and `DescribeServiceRevisions` take at most this many ARNs per call.
+pub const DESCRIBE_REVISIONS_MAX: usize = 20;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Service {
@@ -33,6 +35,47 @@ pub struct Service {
     pub tags: BTreeMap<String, String>,
     pub deployments: Vec<Deployment>,
     pub deployment_controller: DeploymentController,
+    /// `currentServiceDeployment`: the service deployment ECS is carrying out or carried out last.
+    pub current_deployment: Option<String>,
+    /// `currentServiceRevisions`: the revisions whose tasks run now (more than one while a deployment rolls).
+    pub current_revisions: Vec<String>,
+}
+
+/// A service deployment: which service revision it moves to, and whether it is being (or was) rolled back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceDeployment {
+    pub arn: String,
+    pub service_arn: String,
+    /// `targetServiceRevision`: the revision the deployment was started for.
+    pub target_revision: Option<String>,
+    /// `rollback.serviceRevisionArn`: the revision a rollback returns to. ECS creates no revision for a rollback:
+    /// it keeps the deployment, sets a `ROLLBACK_*` status and deploys the last successful revision again.
+    pub rollback_revision: Option<String>,
+}
+
+impl ServiceDeployment {
+    /// The revision the service converges to: the one a rollback returns to, else the target.
+    pub fn converging_revision(&self) -> Option<&str> {
+        self.rollback_revision.as_deref().or(self.target_revision.as_deref())
+    }
+}
+
+/// A service revision as `DescribeServiceRevisions` tells it: when it was made and what each container runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceRevision {
+    pub arn: String,
+    pub service_arn: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub images: Vec<ContainerImage>,
+}
+
+/// `containerImages[]`: the image a container names and the digest ECS resolved it to — `None` until the first
+/// task of the revision's deployment resolved the tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerImage {
+    pub container: String,
+    pub image: String,
+    pub digest: Option<String>,
 }
 
 /// Who deploys a service's new task definitions.
@@ -190,6 +233,18 @@ pub trait EcsApi: Send + Sync {
     ) -> impl Future<Output = Result<DescribedServices, EcsError>> + Send;
 
     fn describe_task_definition(&self, arn: &str) -> impl Future<Output = Result<TaskDefinition, EcsError>> + Send;
+
+    /// At most [`DESCRIBE_REVISIONS_MAX`] service deployments; ARNs ECS does not know are left out.
+    fn describe_service_deployments(
+        &self,
+        arns: &[String],
+    ) -> impl Future<Output = Result<Vec<ServiceDeployment>, EcsError>> + Send;
+
+    /// At most [`DESCRIBE_REVISIONS_MAX`] service revisions; ARNs ECS does not know are left out.
+    fn describe_service_revisions(
+        &self,
+        arns: &[String],
+    ) -> impl Future<Output = Result<Vec<ServiceRevision>, EcsError>> + Send;
 
     /// `UpdateService(forceNewDeployment=true)`; returns the new primary deployment.
     fn force_new_deployment(

@@ -23,16 +23,22 @@ pub enum Category {
     TaskDefinitionRead,
     /// `RegisterTaskDefinition`.
     TaskDefinitionModify,
+    /// `DescribeServiceDeployments`.
+    ServiceDeploymentRead,
+    /// `DescribeServiceRevisions`.
+    ServiceRevisionRead,
 }
 
 impl Category {
     /// In declaration order: a category's position is its bucket's.
-    const ALL: [Category; 5] = [
+    const ALL: [Category; 7] = [
         Category::ClusterRead,
         Category::ServiceRead,
         Category::ServiceModify,
         Category::TaskDefinitionRead,
         Category::TaskDefinitionModify,
+        Category::ServiceDeploymentRead,
+        Category::ServiceRevisionRead,
     ];
 
     /// Calls a full bucket admits at once.
@@ -43,6 +49,7 @@ impl Category {
             Category::ServiceModify => 50.0,
             Category::TaskDefinitionRead => 50.0,
             Category::TaskDefinitionModify => 20.0,
+            Category::ServiceDeploymentRead | Category::ServiceRevisionRead => 50.0,
         }
     }
 
@@ -54,6 +61,7 @@ impl Category {
             Category::ServiceModify => 5.0,
             Category::TaskDefinitionRead => 20.0,
             Category::TaskDefinitionModify => 1.0,
+            Category::ServiceDeploymentRead | Category::ServiceRevisionRead => 20.0,
         }
     }
 }

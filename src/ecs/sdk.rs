@@ -23,9 +23,10 @@ use crate::config::{Config, RetryMode};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use super::{
-    Container, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController, DescribeFailure, DescribedServices, EcsApi,
-    EcsError, EcsErrorKind, EcsUsage, LIST_PAGE_MAX, NO_ARN, PINNED_TAG, RuntimePlatform, Service, TAGGED_PAGE_MAX,
-    TaskDefinition, VersionConsistency, pinned_containers,
+    Container, ContainerImage, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController, DescribeFailure,
+    DescribedServices, EcsApi, EcsError, EcsErrorKind, EcsUsage, LIST_PAGE_MAX, NO_ARN, PINNED_TAG, RuntimePlatform,
+    Service, ServiceDeployment, ServiceRevision, TAGGED_PAGE_MAX, TaskDefinition, VersionConsistency,
+    pinned_containers,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
@@ -247,6 +248,67 @@ impl EcsApi for SdkEcs {
         })
     }
 
+    async fn describe_service_deployments(&self, arns: &[String]) -> Result<Vec<ServiceDeployment>, EcsError> {
+        let request = self
+            .client
+            .describe_service_deployments()
+            .set_service_deployment_arns(Some(arns.to_vec()))
+            .send();
+        let output = self
+            .pacer
+            .call(Category::ServiceDeploymentRead, request)
+            .await
+            .map_err(|e| ecs_error("DescribeServiceDeployments", e))?;
+        Ok(output
+            .service_deployments()
+            .iter()
+            .filter_map(|d| {
+                Some(ServiceDeployment {
+                    arn: d.service_deployment_arn()?.to_owned(),
+                    service_arn: d.service_arn()?.to_owned(),
+                    target_revision: d.target_service_revision().and_then(|r| r.arn()).map(str::to_owned),
+                    rollback_revision: d.rollback().and_then(|r| r.service_revision_arn()).map(str::to_owned),
+                })
+            })
+            .collect())
+    }
+
+    async fn describe_service_revisions(&self, arns: &[String]) -> Result<Vec<ServiceRevision>, EcsError> {
+        let request = self
+            .client
+            .describe_service_revisions()
+            .set_service_revision_arns(Some(arns.to_vec()))
+            .send();
+        let output = self
+            .pacer
+            .call(Category::ServiceRevisionRead, request)
+            .await
+            .map_err(|e| ecs_error("DescribeServiceRevisions", e))?;
+        Ok(output
+            .service_revisions()
+            .iter()
+            .filter_map(|r| {
+                Some(ServiceRevision {
+                    arn: r.service_revision_arn()?.to_owned(),
+                    service_arn: r.service_arn()?.to_owned(),
+                    created_at: r.created_at().and_then(timestamp),
+                    images: r
+                        .container_images()
+                        .iter()
+                        .filter_map(|c| {
+                            Some(ContainerImage {
+                                container: c.container_name()?.to_owned(),
+                                image: c.image().unwrap_or_default().to_owned(),
+                                // ECS answers an empty digest, or none, until the tag is resolved.
+                                digest: c.image_digest().filter(|d| !d.is_empty()).map(str::to_owned),
+                            })
+                        })
+                        .collect(),
+                })
+            })
+            .collect())
+    }
+
     async fn force_new_deployment(&self, cluster: &str, service_arn: &str) -> Result<Deployment, EcsError> {
         let output = self
             .pacer
@@ -336,16 +398,24 @@ fn service(s: &sdk::Service, cluster: &str) -> Option<Service> {
             Some(sdk::DeploymentControllerType::External) => DeploymentController::External,
             _ => DeploymentController::Ecs,
         },
+        current_deployment: s.current_service_deployment().map(str::to_owned),
+        current_revisions: s
+            .current_service_revisions()
+            .iter()
+            .filter_map(|r| r.arn().map(str::to_owned))
+            .collect(),
     })
 }
 
 fn deployment(d: &sdk::Deployment) -> Deployment {
     Deployment {
         id: d.id().unwrap_or_default().to_owned(),
-        created_at: d
-            .created_at()
-            .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())),
+        created_at: d.created_at().and_then(timestamp),
     }
+}
+
+fn timestamp(t: &aws_sdk_ecs::primitives::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
 /// The PRIMARY deployment, or the newest one when ECS names none primary.

@@ -257,6 +257,6 @@ fn scan_failure(cluster: Option<&String>, step: &'static str, error: EcsError) -
     ScanFailure {
         cluster: cluster.map(|c| short_name(c).to_owned()),
         step,
-        error,
+        error: error.into(),
     }
 }

@@ -1,6 +1,6 @@
-//! What each pushed digest is built for: one ECR `BatchGetImage` per distinct digest, cached for the warm
-//! process (a digest's platforms never change). A failed lookup is logged and left unknown: the platform check
-//! then says it did not run, and the redeploy goes on.
+//! What each pushed digest is made of and for: one ECR `BatchGetImage` per distinct digest, cached for the warm
+//! process (a digest's manifest never changes). A failed lookup is logged and left unknown: the platform check
+//! then says it did not run, only the digest itself stands for the push, and the redeploy goes on.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -10,14 +10,22 @@ use tracing::warn;
 
 use crate::domain::image::Registry;
 use crate::domain::push::Push;
-use crate::ecr::{EcrApi, Platforms};
+use crate::ecr::{EcrApi, PushedManifest};
 
 #[derive(Default)]
-pub struct PlatformCache(Mutex<HashMap<String, Platforms>>);
+pub struct ManifestCache(Mutex<HashMap<String, PushedManifest>>);
 
-impl PlatformCache {
-    /// The platforms of each push, by position; `None` where the push has no digest or ECR did not answer.
-    pub async fn load<R: EcrApi>(&self, ecr: &R, pushes: &[Push], limit: usize) -> Vec<Option<Platforms>> {
+impl ManifestCache {
+    /// Remembers what a sweep read along with a tag's digest.
+    pub fn insert(&self, digest: &str, manifest: PushedManifest) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(digest.to_owned(), manifest);
+    }
+
+    /// The manifest of each push, by position; `None` where the push has no digest or ECR did not answer.
+    pub async fn load<R: EcrApi>(&self, ecr: &R, pushes: &[Push], limit: usize) -> Vec<Option<PushedManifest>> {
         let cached = |digest: &str| {
             self.0
                 .lock()
@@ -42,20 +50,15 @@ impl PlatformCache {
         let answers: Vec<_> =
             stream::iter(wanted)
                 .map(|(account, repository, digest)| async move {
-                    (digest, ecr.platforms(account, repository, digest).await)
+                    (digest, ecr.manifest(account, repository, digest).await)
                 })
                 .buffer_unordered(limit)
                 .collect()
                 .await;
         for (digest, answer) in answers {
             match answer {
-                Ok(platforms) => {
-                    self.0
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .insert(digest.to_owned(), platforms);
-                }
-                Err(error) => warn!(digest, %error, "the pushed image's platforms are unknown; not checked"),
+                Ok(manifest) => self.insert(digest, manifest),
+                Err(error) => warn!(digest, %error, "the pushed image's manifest is unknown; platforms not checked"),
             }
         }
         pushes

@@ -5,6 +5,8 @@ mod execute;
 pub mod fleet;
 mod images;
 pub mod plan;
+mod running;
+pub mod sweep;
 
 use crate::config::{Config, Mode};
 use crate::domain::decide::Selection;
@@ -17,7 +19,7 @@ use crate::lock::{DeployLock, NoLock};
 
 use execute::Executor;
 use fleet::TaskDefinitionCache;
-use images::PlatformCache;
+use images::ManifestCache;
 
 pub struct Redeployer<E, L = NoLock, R = SdkEcr> {
     ecs: E,
@@ -28,8 +30,8 @@ pub struct Redeployer<E, L = NoLock, R = SdkEcr> {
     config: Config,
     /// Kept for the warm process: task-definition revisions never change.
     task_definitions: TaskDefinitionCache,
-    /// Kept for the warm process: a digest's platforms never change.
-    platforms: PlatformCache,
+    /// Kept for the warm process: a digest's manifest never changes.
+    manifests: ManifestCache,
 }
 
 impl<E: EcsApi> Redeployer<E, NoLock> {
@@ -46,7 +48,7 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
             ecr: None,
             config,
             task_definitions: TaskDefinitionCache::default(),
-            platforms: PlatformCache::default(),
+            manifests: ManifestCache::default(),
         }
     }
 }
@@ -60,7 +62,7 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi> Redeployer<E, L, R> {
             ecr: Some(ecr),
             config: self.config,
             task_definitions: self.task_definitions,
-            platforms: self.platforms,
+            manifests: self.manifests,
         }
     }
 
@@ -71,24 +73,48 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi> Redeployer<E, L, R> {
 
     /// fleet → plan → execute → report, for every push at once.
     pub async fn run(&self, pushes: &[Push], mode: Mode) -> Report {
+        self.run_all(pushes, Sweep::No, mode).await
+    }
+
+    /// A sweep: every tag in use asked what it points to now, and redeployed where services run something else;
+    /// `pushes` (events that came with the schedule) are decided in the same run.
+    pub async fn sweep(&self, pushes: &[Push], mode: Mode) -> Report {
+        self.run_all(pushes, Sweep::Yes, mode).await
+    }
+
+    /// fleet → (the tags in use, for a sweep) → what related services run → plan → execute → report.
+    async fn run_all(&self, events: &[Push], sweep: Sweep, mode: Mode) -> Report {
+        let limit = self.config.max_concurrency.get();
         let fleet = fleet::scan(&self.ecs, &self.config, &self.task_definitions).await;
         let scanned = fleet.scanned();
-        let platforms = match &self.ecr {
-            Some(ecr) if fleet.declares_platforms() => {
-                self.platforms
-                    .load(ecr, pushes, self.config.max_concurrency.get())
-                    .await
-            }
+        let mut pushes = events.to_vec();
+        let mut scan_failures = fleet.scan_failures;
+        let mut not_checkable = Vec::new();
+        if sweep == Sweep::Yes {
+            let in_use = sweep::in_use(&fleet.services, self.selection());
+            let (found, failures) = match &self.ecr {
+                Some(ecr) => sweep::current(ecr, &in_use.tags, &self.manifests, limit).await,
+                None => (Vec::new(), Vec::new()),
+            };
+            pushes.extend(found);
+            scan_failures.extend(failures);
+            not_checkable = sweep::not_checkable(&fleet.services, in_use.not_checkable);
+        }
+        let related = plan::related(&pushes, &fleet.services);
+        let manifests = match &self.ecr {
+            Some(ecr) if !related.is_empty() => self.manifests.load(ecr, &pushes, limit).await,
             _ => vec![None; pushes.len()],
         };
-        let planned = plan::plan(pushes, &platforms, &fleet.services, self.selection());
+        let running = running::load(&self.ecs, &related, limit).await;
+        let planned = plan::plan(&pushes, &manifests, &fleet.services, &running, self.selection());
         let executor = Executor {
             ecs: &self.ecs,
             lock: &self.lock,
-            limit: self.config.max_concurrency.get(),
+            limit,
         };
-        let results = executor.execute(planned, fleet.unexamined, mode).await;
-        let report = Report::new(pushes, mode, scanned, results, fleet.scan_failures);
+        let mut results = executor.execute(planned, fleet.unexamined, mode).await;
+        results.extend(not_checkable);
+        let report = Report::new(&pushes, mode, scanned, results, scan_failures);
         report.log();
         report
     }
@@ -116,6 +142,13 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi> Redeployer<E, L, R> {
             default_method: self.config.default_method,
         }
     }
+}
+
+/// Whether a run sweeps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    Yes,
+    No,
 }
 
 #[cfg(test)]

@@ -1,14 +1,15 @@
 //! The plan: one decision per related service for a whole set of pushes, against one fleet scan.
 //! Pure: the fleet and the pushes are data, and so is the deploy lock's answer folded in later.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::domain::decide::{Action, Decision, Selection, decide};
+use crate::domain::decide::{Action, Decision, Selection, decide, refers_to};
 use crate::domain::platform;
 use crate::domain::push::Push;
 use crate::domain::reason::Reason;
-use crate::ecr::Platforms;
+use crate::domain::running::{Running, Unknown};
+use crate::ecr::PushedManifest;
 use crate::ecs::{Service, TaskDefinition};
 use crate::lock::{ClaimState, LockKey};
 
@@ -23,25 +24,43 @@ pub struct Planned {
     pub lock_key: Option<LockKey>,
 }
 
-/// Decides for every examined service of the fleet against every push that counts; services no push
-/// relates to are left out.
-/// `platforms[i]` is what push `i` is built for, when ECR said.
-pub fn plan(
-    pushes: &[Push],
-    platforms: &[Option<Platforms>],
-    fleet: &[(Service, Arc<TaskDefinition>)],
-    selection: Selection,
-) -> Vec<Planned> {
+/// The services of the fleet a push that counts refers to: the ones whose running digests matter.
+pub fn related<'f>(pushes: &[Push], fleet: &'f [(Service, Arc<TaskDefinition>)]) -> Vec<&'f Service> {
     let counted = newest_per_image(pushes);
     fleet
         .iter()
+        .filter(|(_, td)| counted.iter().any(|&i| refers_to(&pushes[i], td)))
+        .map(|(service, _)| service)
+        .collect()
+}
+
+/// Decides for every examined service of the fleet against every push that counts; services no push
+/// relates to are left out.
+/// `manifests[i]` is what push `i` is made of and for, when ECR said; `running` what each service (by ARN) runs.
+pub fn plan(
+    pushes: &[Push],
+    manifests: &[Option<PushedManifest>],
+    fleet: &[(Service, Arc<TaskDefinition>)],
+    running: &HashMap<String, Running>,
+    selection: Selection,
+) -> Vec<Planned> {
+    let counted = newest_per_image(pushes);
+    let not_loaded = Running::Unknown(Unknown::NotLoaded);
+    fleet
+        .iter()
         .filter_map(|(service, task_definition)| {
+            let runs = running.get(&service.arn).unwrap_or(&not_loaded);
             let decisions = counted.iter().filter_map(|&i| {
-                let decision = decide(&pushes[i], service, task_definition, selection)?;
-                let pushed = platforms.get(i).and_then(Option::as_ref);
+                let manifest = manifests.get(i).and_then(Option::as_ref);
+                let index = manifest.map_or(&[][..], |m| m.manifests.as_slice());
+                let decision = decide(&pushes[i], service, task_definition, runs, index, selection)?;
                 Some((
                     i,
-                    platform::check(decision, pushed, task_definition.runtime_platform.as_ref()),
+                    platform::check(
+                        decision,
+                        manifest.map(|m| &m.platforms),
+                        task_definition.runtime_platform.as_ref(),
+                    ),
                 ))
             });
             let (decision, behind) = merge(decisions)?;
@@ -103,6 +122,8 @@ fn merge(decisions: impl Iterator<Item = (usize, Decision)>) -> Option<(Decision
         }
         merged.images.extend(decision.images);
         merged.warnings.extend(decision.warnings);
+        merged.running.extend(decision.running);
+        merged.to.extend(decision.to);
     }
     Some((merged, behind))
 }

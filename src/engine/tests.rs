@@ -334,7 +334,7 @@ async fn pin_mode_registers_once_per_source_revision() {
 #[tokio::test(start_paused = true)]
 async fn a_push_built_for_another_platform_is_not_deployed() {
     use crate::ecr::fake::FakeEcr;
-    use crate::ecr::{Platform, Platforms};
+    use crate::ecr::{Platform, Platforms, PushedManifest};
     use crate::ecs::RuntimePlatform;
 
     let app = format!("{REGISTRY}/app:latest");
@@ -354,10 +354,13 @@ async fn a_push_built_for_another_platform_is_not_deployed() {
     let ecr = FakeEcr {
         images: BTreeMap::from([(
             amd64_only.to_owned(),
-            Platforms::Listed(vec![Platform {
-                os: "linux".into(),
-                architecture: "amd64".into(),
-            }]),
+            PushedManifest {
+                platforms: Platforms::Listed(vec![Platform {
+                    os: "linux".into(),
+                    architecture: "amd64".into(),
+                }]),
+                manifests: vec![],
+            },
         )]),
         ..FakeEcr::default()
     };
@@ -370,10 +373,17 @@ async fn a_push_built_for_another_platform_is_not_deployed() {
     assert_eq!(outcome_of(&report, "intel"), ("image-match", Status::Redeployed));
     assert_eq!(outcome_of(&report, "any"), ("image-match", Status::Redeployed));
     let arm = report.services.iter().find(|s| s.service == "arm").unwrap();
-    assert!(arm.warnings[0].contains("linux/amd64"), "{:?}", arm.warnings);
+    assert!(
+        arm.warnings.iter().any(|w| w.contains("linux/amd64")),
+        "{:?}",
+        arm.warnings
+    );
     let ecr_calls = || redeployer.ecr.as_ref().unwrap().calls.lock().unwrap().len();
     assert_eq!(ecr_calls(), 1, "one lookup per pushed digest");
 
     redeployer.run(&[pushed], Mode::Plan).await;
     assert_eq!(ecr_calls(), 1, "a warm process asks once per digest");
 }
+
+/// Digest truth and the sweep.
+mod digests;

@@ -41,16 +41,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show which services a push would redeploy, and why the others would not; change nothing.
+    /// Show which services a push (or a sweep) would redeploy, and why the others would not; change nothing.
     Plan(Target),
-    /// Redeploy the services a push affects and print the report.
+    /// Redeploy the services a push (or a sweep) affects and print the report.
     Apply(Target),
 }
 
-/// The push to act on: an EventBridge event, or an image.
+/// What to act on: an EventBridge event, an image, or a sweep of every tag in use.
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct Target {
+    /// Ask ECR what every tag the services follow points to now, and redeploy the services that run something
+    /// else (what the scheduled sweep does).
+    #[arg(long)]
+    pub sweep: bool,
     /// EventBridge event file, e.g. events/ecr-push.json, or an SQS batch of them (events/sqs-batch.json).
     #[arg(long, value_name = "FILE")]
     pub event: Option<PathBuf>,
@@ -72,13 +76,14 @@ pub async fn main() -> ExitCode {
     };
     // The event first: a bad one is reported without touching AWS configuration or credentials.
     let event = match (target.event, target.image) {
+        _ if target.sweep => Ok(Input::Event(Classified::Sweep)),
         (Some(path), _) => std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))
             .and_then(|text| read_event(&text).map_err(|e| format!("{}: {e}", path.display()))),
         (None, Some(uri)) => Push::from_image_uri(&uri)
             .map(|push| Input::Event(Classified::Push(push)))
             .map_err(|e| e.to_string()),
-        (None, None) => Err("give --event FILE or --image URI".to_owned()),
+        (None, None) => Err("give --event FILE, --image URI or --sweep".to_owned()),
     };
     let event = match event {
         Ok(event) => event,

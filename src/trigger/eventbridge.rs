@@ -9,9 +9,12 @@ use thiserror::Error;
 use tracing::warn;
 
 use crate::domain::image::{self, ImageRefError, Registry, shown};
-use crate::domain::push::Push;
+use crate::domain::push::{Origin, Push};
 
 pub const ECR_SOURCE: &str = "aws.ecr";
+/// A scheduled rule's event (`rate(30 minutes)`): the sweep.
+pub const SCHEDULE_SOURCE: &str = "aws.events";
+pub const SCHEDULED_EVENT: &str = "Scheduled Event";
 pub const IMAGE_ACTION: &str = "ECR Image Action";
 pub const REPLICATION_ACTION: &str = "ECR Replication Action";
 const PUSH: &str = "PUSH";
@@ -98,6 +101,8 @@ impl std::fmt::Display for Ignored {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Classified {
     Push(Push),
+    /// The sweep's schedule fired.
+    Sweep,
     Ignored(Ignored),
 }
 
@@ -188,6 +193,9 @@ pub fn classify_at(value: Value, now: DateTime<Utc>) -> Result<Classified, Event
     }
     let envelope: EventBridgeEvent<Value> =
         serde_path_to_error::deserialize(value).map_err(|source| EventError::Envelope { source })?;
+    if envelope.source == SCHEDULE_SOURCE && envelope.detail_type == SCHEDULED_EVENT {
+        return Ok(Classified::Sweep);
+    }
     if envelope.source != ECR_SOURCE {
         return Ok(Classified::Ignored(Ignored::OtherSource(envelope.source)));
     }
@@ -254,6 +262,7 @@ pub fn classify_at(value: Value, now: DateTime<Utc>) -> Result<Classified, Event
         event_id: envelope.id,
         time,
         replicated_from,
+        origin: Origin::Event,
     }))
 }
 

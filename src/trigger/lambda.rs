@@ -1,6 +1,7 @@
-//! The Lambda trigger, for the two shapes Lambda hands the function, told apart by their envelope: an SQS
-//! batch (the event source mapping of the queue the rule feeds) and a bare EventBridge event (a direct
-//! invoke, `cargo lambda invoke`). `process` is shared with the CLI.
+//! The Lambda trigger, for the shapes Lambda hands the function, told apart by their envelope: an SQS batch
+//! (the event source mapping of the queue the rules feed) and a bare EventBridge event (a direct invoke,
+//! `cargo lambda invoke`) — an ECR push, or the sweep's scheduled event, in either. `process` is shared with
+//! the CLI.
 
 use aws_lambda_events::sqs::SqsBatchResponse;
 use std::time::Instant;
@@ -101,29 +102,26 @@ async fn respond<E: EcsApi, L: DeployLock, R: EcrApi>(
         Ok(classified) => classified,
         Err(error) => return (Trigger::Push, None, Err(error.into())),
     };
+    let trigger = match classified {
+        Classified::Sweep => Trigger::Sweep,
+        _ => Trigger::Push,
+    };
     match process(redeployer, classified, redeployer.apply_mode()).await {
         Invocation::Processed(report) if report.has_failures() => {
             let counts = Some(report.counts.clone());
             let failures = report.failure_names();
-            (
-                Trigger::Push,
-                counts,
-                Err(InvocationError::Incomplete { report, failures }),
-            )
+            (trigger, counts, Err(InvocationError::Incomplete { report, failures }))
         }
         Invocation::Processed(report) => {
             let counts = Some(report.counts.clone());
-            (
-                Trigger::Push,
-                counts,
-                Ok(Response::Event(Invocation::Processed(report))),
-            )
+            (trigger, counts, Ok(Response::Event(Invocation::Processed(report))))
         }
-        ignored => (Trigger::Push, None, Ok(Response::Event(ignored))),
+        ignored => (trigger, None, Ok(Response::Event(ignored))),
     }
 }
 
-/// Acts on a classified event: logs an ignored one, runs the redeployer in `mode` for a push.
+/// Acts on a classified event: logs an ignored one, runs the redeployer in `mode` for a push, sweeps for the
+/// schedule.
 pub async fn process<E: EcsApi, L: DeployLock, R: EcrApi>(
     redeployer: &Redeployer<E, L, R>,
     event: Classified,
@@ -138,5 +136,6 @@ pub async fn process<E: EcsApi, L: DeployLock, R: EcrApi>(
             }
         }
         Classified::Push(push) => Invocation::Processed(Box::new(redeployer.run(&[push], mode).await)),
+        Classified::Sweep => Invocation::Processed(Box::new(redeployer.sweep(&[], mode).await)),
     }
 }

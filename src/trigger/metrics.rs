@@ -16,6 +16,8 @@ pub enum Trigger {
     Push,
     /// An SQS batch of them.
     Batch,
+    /// A bare scheduled event: the sweep.
+    Sweep,
 }
 
 impl Trigger {
@@ -23,6 +25,7 @@ impl Trigger {
         match self {
             Trigger::Push => "push",
             Trigger::Batch => "batch",
+            Trigger::Sweep => "sweep",
         }
     }
 }

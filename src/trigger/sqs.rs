@@ -93,6 +93,8 @@ pub async fn process_batch<E: EcsApi, L: DeployLock, R: EcrApi>(
     // The messages each push came in: a redelivered event is one push carried by two messages.
     let mut owners: Vec<Vec<usize>> = Vec::new();
     let mut failed: BTreeSet<usize> = BTreeSet::new();
+    // The messages that asked for a sweep: they own every push the sweep finds.
+    let mut sweeps: Vec<usize> = Vec::new();
     for (position, message) in messages.iter().enumerate() {
         match &message.body {
             Ok(Classified::Push(push)) => match pushes.iter().position(|p| p == push) {
@@ -102,6 +104,7 @@ pub async fn process_batch<E: EcsApi, L: DeployLock, R: EcrApi>(
                     owners.push(vec![position]);
                 }
             },
+            Ok(Classified::Sweep) => sweeps.push(position),
             Ok(Classified::Ignored(why)) => {
                 info!(message_id = %message.id, reason = why.code(), detail = %why, "event ignored");
             }
@@ -110,10 +113,16 @@ pub async fn process_batch<E: EcsApi, L: DeployLock, R: EcrApi>(
             }
         }
     }
-    let report = if pushes.is_empty() {
+    let report = if pushes.is_empty() && sweeps.is_empty() {
         None
     } else {
-        let report = redeployer.run(&pushes, mode).await;
+        let report = if sweeps.is_empty() {
+            redeployer.run(&pushes, mode).await
+        } else {
+            redeployer.sweep(&pushes, mode).await
+        };
+        // The sweep's pushes follow the batch's own in the report.
+        owners.resize(report.pushes.len(), sweeps.clone());
         let failures = report.services.iter().filter(|s| s.outcome == Status::Failed);
         // A failed scan step or an unexamined service may hide any push's services: all are retried.
         let unattributable = !report.scan_errors.is_empty() || failures.clone().any(|s| s.push_positions.is_empty());

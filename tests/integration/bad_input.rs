@@ -262,6 +262,7 @@ fn library_outcome(name: &str, bytes: &[u8]) -> String {
     };
     match classify_json(text) {
         Ok(Classified::Ignored(why)) => format!("ignored:{}", why.code()),
+        Ok(Classified::Sweep) => "sweep".to_owned(),
         Err(e) => format!("error:{e}"),
         Ok(Classified::Push(push)) => {
             let (repository, tag) = pushed_repository_and_tag(bytes);

@@ -100,6 +100,7 @@ fn event_files_classify_as_named() {
         }
         let got = match classify(event).unwrap_or_else(|e| panic!("{name}: {e}")) {
             Classified::Push(_) => "push",
+            Classified::Sweep => "sweep",
             Classified::Ignored(why) => why.code(),
         };
         assert_eq!(got, *expected, "{name}");

@@ -3,9 +3,10 @@
 
 use chrono::DateTime;
 use ecs_redeploy::domain::image::{ImageRef, Registry};
-use ecs_redeploy::domain::push::{ImageUriError, Push};
+use ecs_redeploy::domain::push::{ImageUriError, Origin, Push};
 use ecs_redeploy::trigger::eventbridge::{
-    Classified, ECR_SOURCE, IMAGE_ACTION, Ignored, REPLICATION_ACTION, classify, classify_json,
+    Classified, ECR_SOURCE, IMAGE_ACTION, Ignored, REPLICATION_ACTION, SCHEDULE_SOURCE, SCHEDULED_EVENT, classify,
+    classify_json,
 };
 use proptest::prelude::*;
 use proptest::string::{RegexGeneratorStrategy, string_regex};
@@ -244,6 +245,7 @@ fn push_event() -> impl Strategy<Value = (Value, Push)> {
                 time,
                 replicated_from: replicated_from
                     .map(|(account, region)| Registry::ecr(&account, &region).expect("generated registry is valid")),
+                origin: Origin::Event,
             };
             (event, push)
         },
@@ -372,6 +374,10 @@ proptest! {
                 prop_assert_eq!(at("/detail/image-tag"), Some(push.tag.as_str()));
                 prop_assert_eq!(at("/detail/image-digest"), push.digest.as_deref());
                 prop_assert_eq!(at("/id"), push.event_id.as_deref());
+            }
+            Ok(Classified::Sweep) => {
+                prop_assert_eq!(at("/source"), Some(SCHEDULE_SOURCE));
+                prop_assert_eq!(at("/detail-type"), Some(SCHEDULED_EVENT));
             }
             Ok(Classified::Ignored(why)) => {
                 let why_holds = match &why {

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use ecs_redeploy::domain::report::{Invocation, Report, Status};
 use ecs_redeploy::ecs::sdk::SdkEcs;
-use ecs_redeploy::ecs::{Deployment, DescribedServices, EcsApi, EcsError, EcsErrorKind, EcsUsage, TaskDefinition};
+use ecs_redeploy::ecs::{
+    Deployment, DescribedServices, EcsApi, EcsError, EcsErrorKind, EcsUsage, ServiceDeployment, ServiceRevision,
+    TaskDefinition,
+};
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy::trigger::lambda::{InvocationError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
@@ -263,6 +266,12 @@ impl EcsApi for FailingUpdate {
     }
     async fn describe_task_definition(&self, arn: &str) -> Result<TaskDefinition, EcsError> {
         self.inner.describe_task_definition(arn).await
+    }
+    async fn describe_service_deployments(&self, arns: &[String]) -> Result<Vec<ServiceDeployment>, EcsError> {
+        self.inner.describe_service_deployments(arns).await
+    }
+    async fn describe_service_revisions(&self, arns: &[String]) -> Result<Vec<ServiceRevision>, EcsError> {
+        self.inner.describe_service_revisions(arns).await
     }
     async fn force_new_deployment(&self, cluster: &str, service: &str) -> Result<Deployment, EcsError> {
         if service.ends_with(&format!("/{}", self.service)) {

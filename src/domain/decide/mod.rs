@@ -2,16 +2,19 @@
 //! clock — the push's time and the service's deployments are data.
 //!
 //! `decide` = relate (each container to the push) → intent (the service's tag) → classify (which
-//! containers to redeploy, or the closest miss) → gate (status, opt-in) → force | pin.
+//! containers to redeploy, or the closest miss) → gate (status, opt-in) → truth (what the service runs) →
+//! force | pin.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::image::{ImageRef, Registry};
 use super::policy::{Method, ServicePolicy, TagPolicy, Verdict};
-use super::push::Push;
+use super::push::{Origin, Push};
 use super::reason::Reason;
+use super::running::{Running, Unknown};
 use crate::config::Select;
 use crate::ecs::{Container, Service, TaskDefinition, VersionConsistency};
+use truth::Truth;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -46,6 +49,11 @@ pub struct Decision {
     /// For `Pin`: container name → the image its new revision names.
     pub images: BTreeMap<String, String>,
     pub warnings: Vec<String>,
+    /// Container → the digest it runs (`None`: not resolved yet), for the containers the decision is about,
+    /// when ECS recorded them.
+    pub running: BTreeMap<String, Option<String>>,
+    /// For a redeploy: container → the pushed digest it moves to.
+    pub to: BTreeMap<String, String>,
 }
 
 impl Decision {
@@ -57,6 +65,8 @@ impl Decision {
             containers: Vec::new(),
             images: BTreeMap::new(),
             warnings: Vec::new(),
+            running: BTreeMap::new(),
+            to: BTreeMap::new(),
         }
     }
 }
@@ -102,11 +112,14 @@ struct Candidates<'c> {
 }
 
 /// Decides for one service. `None`: no container refers to the pushed repository at all, so the
-/// service is unrelated to the push and not worth a report line.
+/// service is unrelated to the push and not worth a report line. `running` is what the service runs;
+/// `manifests` are the platform manifests of a pushed image index (they stand for the push too).
 pub fn decide(
     push: &Push,
     service: &Service,
     task_definition: &TaskDefinition,
+    running: &Running,
+    manifests: &[String],
     selection: Selection,
 ) -> Option<Decision> {
     let related = relate_containers(push, task_definition);
@@ -125,17 +138,68 @@ pub fn decide(
     let intent = intent(policy.as_ref(), selection.default_method);
     let candidates = match classify(push, &related, &intent, &task_definition.pinned) {
         Ok(candidates) => candidates,
-        Err(miss) => return Some(miss),
+        Err((reason, detail)) => return Some(Decision::skip(reason, detail)),
     };
     let containers: Vec<String> = candidates.containers.iter().map(|c| c.name.clone()).collect();
+    let pushed: Vec<&str> = push.digest.iter().chain(manifests).map(String::as_str).collect();
     let decision = match gate::gate(service, policy.as_ref(), selection) {
         Some(skip) => skip,
-        None => match intent.method {
-            Method::Force => force(push, service, &candidates),
-            Method::Pin => pin(push, &candidates, &intent),
+        None => match truth::check(push, running, &candidates.containers, &pushed) {
+            Truth::Skip(skip) => skip,
+            Truth::Redeploy => redeploy(push, service, &candidates, &intent, None),
+            Truth::Unknown(why) if push.origin == Origin::Sweep => Decision::skip(
+                Reason::RunningUnknown,
+                format!("{why}: a sweep redeploys only the drift it can see"),
+            ),
+            Truth::Unknown(why) => redeploy(push, service, &candidates, &intent, Some(why)),
         },
     };
-    Some(Decision { containers, ..decision })
+    let to = match (decision.action, &push.digest) {
+        (Action::Redeploy(_), Some(digest)) => containers.iter().map(|c| (c.clone(), digest.clone())).collect(),
+        _ => BTreeMap::new(),
+    };
+    Some(Decision {
+        containers,
+        running: truth::running_digests(running, &candidates.containers),
+        to,
+        ..decision
+    })
+}
+
+/// Force or pin. `unknown`: why what the service runs is not known; force then falls back to deployment times.
+fn redeploy(
+    push: &Push,
+    service: &Service,
+    candidates: &Candidates,
+    intent: &Intent,
+    unknown: Option<&Unknown>,
+) -> Decision {
+    let mut decision = match intent.method {
+        Method::Force => force(push, service, candidates, unknown.is_some()),
+        Method::Pin => pin(push, candidates, intent),
+    };
+    if let Some(why) = unknown {
+        decision
+            .warnings
+            .push(format!("{why}: decided without the running digests"));
+    }
+    decision
+}
+
+/// Whether the service may be redeployed at all (active, not opted out, opted in when it must be, a controller
+/// `UpdateService` drives); an invalid policy tag counts as in scope, so its decision reports it.
+pub fn in_scope(service: &Service, selection: Selection) -> bool {
+    match service.tags.get(selection.tag_key).map(|v| ServicePolicy::parse(v)) {
+        // The service's decision reports the invalid tag.
+        Some(Err(_)) => true,
+        Some(Ok(policy)) => gate::gate(service, Some(&policy), selection).is_none(),
+        None => gate::gate(service, None, selection).is_none(),
+    }
+}
+
+/// Whether a container of the task definition refers to the pushed repository (in any registry).
+pub fn refers_to(push: &Push, task_definition: &TaskDefinition) -> bool {
+    !relate_containers(push, task_definition).is_empty()
 }
 
 /// Every container that refers to the pushed repository, with how it relates to the push.
@@ -171,7 +235,7 @@ fn classify<'c>(
     related: &[(&'c Container, Relation)],
     intent: &Intent,
     pinned: &BTreeSet<String>,
-) -> Result<Candidates<'c>, Decision> {
+) -> Result<Candidates<'c>, (Reason, String)> {
     let mut candidates = Candidates {
         containers: Vec::new(),
         follows_policy: false,
@@ -255,14 +319,16 @@ fn classify<'c>(
         .into_iter()
         .min_by_key(|(reason, _)| *reason)
         .expect("a related container is a candidate or a miss");
-    Err(Decision::skip(reason, detail))
+    Err((reason, detail))
 }
 
-/// A new deployment of the same task definition, unless one already started after the push.
-fn force(push: &Push, service: &Service, candidates: &Candidates) -> Decision {
+/// A new deployment of the same task definition. `by_time`: without running digests, unless a deployment
+/// already started after the push.
+fn force(push: &Push, service: &Service, candidates: &Candidates, by_time: bool) -> Decision {
     // The event's time has whole seconds: the push may have finished anywhere in that second, so
     // only a deployment from the next second on surely started after it.
-    if let (Some(deployed), Some(pushed_at)) = (newest_deployment_time(service), push.time)
+    if by_time
+        && let (Some(deployed), Some(pushed_at)) = (newest_deployment_time(service), push.time)
         && deployed >= pushed_at + chrono::TimeDelta::seconds(1)
     {
         let detail = format!("the newest deployment started at {deployed}, after the push at {pushed_at}");
@@ -285,11 +351,9 @@ fn force(push: &Push, service: &Service, candidates: &Candidates) -> Decision {
     };
     Decision {
         action: Action::Redeploy(Method::Force),
-        reason: Reason::ImageMatch,
         detail: format!("{} `{pushed}`", names_use(candidates)),
-        containers: Vec::new(),
-        images: BTreeMap::new(),
         warnings,
+        ..Decision::skip(Reason::ImageMatch, String::new())
     }
 }
 
@@ -328,11 +392,8 @@ fn pin(push: &Push, candidates: &Candidates, intent: &Intent) -> Decision {
     };
     Decision {
         action: Action::Redeploy(Method::Pin),
-        reason,
-        detail,
-        containers: Vec::new(),
         images,
-        warnings: Vec::new(),
+        ..Decision::skip(reason, detail)
     }
 }
 
@@ -389,3 +450,4 @@ fn relate(push: &Push, reference: &ImageRef) -> Option<Relation> {
 mod gate;
 #[cfg(test)]
 mod tests;
+mod truth;

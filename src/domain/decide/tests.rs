@@ -1,11 +1,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
+use crate::domain::running::Unknown;
 use crate::ecs::{Container, Deployment, DeploymentController, VersionConsistency};
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const DIGEST: &str = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd12345678";
 const OTHER_DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000abc";
+
+/// Digest truth is not known: the rules from before service revisions apply.
+const NOT_RECORDED: Running = Running::Unknown(Unknown::NotRecorded);
 
 fn push(repository: &str, tag: &str) -> Push {
     Push {
@@ -35,6 +39,8 @@ fn service(tags: &[(&str, &str)]) -> Service {
             .collect::<BTreeMap<_, _>>(),
         deployments: Vec::new(),
         deployment_controller: DeploymentController::Ecs,
+        current_deployment: None,
+        current_revisions: Vec::new(),
     }
 }
 
@@ -192,6 +198,8 @@ fn image_matching_table() {
             &push(repository, tag),
             &service(&[]),
             &task_definition(containers),
+            &NOT_RECORDED,
+            &[],
             MATCHING,
         );
         let got = decision.as_ref().map_or("unrelated", |d| d.reason.code());
@@ -212,7 +220,7 @@ fn every_matching_container_is_named() {
         container("sidecar", &format!("{REGISTRY}/envoy:v1")),
         container("worker", &format!("{REGISTRY}/app")),
     ]);
-    let decision = decide(&push("app", "latest"), &service(&[]), &td, MATCHING).unwrap();
+    let decision = decide(&push("app", "latest"), &service(&[]), &td, &NOT_RECORDED, &[], MATCHING).unwrap();
     assert_eq!(decision.containers, vec!["web", "worker"]);
     assert_eq!(decision.detail, format!("`web`, `worker` use `{REGISTRY}/app:latest`"));
 }
@@ -268,7 +276,15 @@ fn selection_by_tags() {
         ),
     ];
     for (case, selection, tags, expected) in cases {
-        let decision = decide(&push("app", "latest"), &service(&tags), &td, selection).unwrap();
+        let decision = decide(
+            &push("app", "latest"),
+            &service(&tags),
+            &td,
+            &NOT_RECORDED,
+            &[],
+            selection,
+        )
+        .unwrap();
         assert_eq!(decision.reason.code(), expected, "{case}");
         assert_eq!(
             decision.action == Action::Redeploy(Method::Force),
@@ -283,7 +299,7 @@ fn inactive_services_are_skipped() {
     let td = task_definition(vec![container("web", &format!("{REGISTRY}/app:latest"))]);
     let mut draining = service(&[]);
     draining.status = "DRAINING".into();
-    let decision = decide(&push("app", "latest"), &draining, &td, MATCHING).unwrap();
+    let decision = decide(&push("app", "latest"), &draining, &td, &NOT_RECORDED, &[], MATCHING).unwrap();
     assert_eq!(decision.reason, Reason::ServiceNotActive);
     assert_eq!(decision.action, Action::Skip);
     assert_eq!(decision.detail, "service is DRAINING, not ACTIVE");
@@ -325,7 +341,7 @@ fn controllers_update_service_cannot_drive_are_skipped_in_every_mode() {
     for (controller, tag, expected, named) in cases {
         let mut svc = service(&[("ecs-redeploy", tag)]);
         svc.deployment_controller = controller;
-        let decision = decide(&push("app", "latest"), &svc, &td, MATCHING).unwrap();
+        let decision = decide(&push("app", "latest"), &svc, &td, &NOT_RECORDED, &[], MATCHING).unwrap();
         assert_eq!(decision.reason.code(), expected, "{controller:?} {tag}");
         assert!(
             decision.detail.contains(named),
@@ -346,13 +362,22 @@ fn disabled_version_consistency_warns() {
         &push("app", "latest"),
         &service(&[]),
         &task_definition(vec![web, sidecar]),
+        &NOT_RECORDED,
+        &[],
         MATCHING,
     )
     .unwrap();
     assert_eq!(decision.action, Action::Redeploy(Method::Force));
-    assert_eq!(decision.warnings.len(), 1, "only the matching container warns");
-    assert!(decision.warnings[0].contains("`web` has versionConsistency disabled"));
+    let disabled: Vec<&String> = decision
+        .warnings
+        .iter()
+        .filter(|w| w.contains("has versionConsistency disabled"))
+        .collect();
+    assert_eq!(disabled.len(), 1, "only the matching container warns: {disabled:?}");
+    assert!(disabled[0].contains("`web` has versionConsistency disabled"));
 }
 
 /// Pin and force modes, tag policies and the already-deployed checks.
 mod modes;
+/// Decisions from the running digests.
+mod truth;

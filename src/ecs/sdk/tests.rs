@@ -188,6 +188,8 @@ fn our_service(arn: &str) -> Service {
             ours("ecs-svc/1", utc(1_700_000_000, 0)),
         ],
         deployment_controller: DeploymentController::Ecs,
+        current_deployment: None,
+        current_revisions: Vec::new(),
     }
 }
 

@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -6,6 +7,7 @@ use super::*;
 use crate::config::Select;
 use crate::domain::image::Registry;
 use crate::domain::policy::Method;
+use crate::domain::push::Origin;
 use crate::ecs::{Container, DeploymentController, VersionConsistency};
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -24,6 +26,7 @@ fn push(repository: &str, tag: &str, digest_no: u8, time: &str) -> Push {
         event_id: Some(format!("e-{digest_no}")),
         time: Some(time.parse::<DateTime<Utc>>().unwrap()),
         replicated_from: None,
+        origin: Origin::Event,
     }
 }
 
@@ -42,6 +45,8 @@ fn service(name: &str, images: &[&str], policy: Option<&str>) -> (Service, Arc<T
             .collect(),
         deployments: Vec::new(),
         deployment_controller: DeploymentController::Ecs,
+        current_deployment: None,
+        current_revisions: Vec::new(),
     };
     let containers = images
         .iter()
@@ -88,7 +93,7 @@ fn a_service_matched_by_several_pushes_gets_one_action() {
         push("app", "latest", 1, "2026-12-01T10:00:00Z"),
         push("envoy", "latest", 2, "2026-12-01T10:00:01Z"),
     ];
-    let planned = plan(&pushes, &[], &fleet, SELECTION);
+    let planned = plan(&pushes, &[], &fleet, &HashMap::new(), SELECTION);
     assert_eq!(planned.len(), 3, "the unrelated service is left out");
 
     let force = planned_for(&planned, "both-force");
@@ -144,7 +149,7 @@ fn the_newest_push_of_a_tag_wins_and_repeats_count_once() {
         ),
     ];
     for (case, pushes, winner) in cases {
-        let planned = plan(&pushes, &[], &fleet, SELECTION);
+        let planned = plan(&pushes, &[], &fleet, &HashMap::new(), SELECTION);
         assert_eq!(planned.len(), 1, "{case}");
         let web = &planned[0];
         assert_eq!(web.pushes.len(), 1, "{case}");
@@ -164,7 +169,7 @@ fn without_a_redeploy_the_closest_miss_is_reported() {
         push("app", "v2", 1, "2026-12-01T10:00:00Z"),
         push("app", "latest", 2, "2026-12-01T10:00:00Z"),
     ];
-    let planned = plan(&pushes, &[], &fleet, SELECTION);
+    let planned = plan(&pushes, &[], &fleet, &HashMap::new(), SELECTION);
     assert_eq!(planned[0].decision.reason, Reason::TagMismatch);
     assert_eq!(planned[0].decision.action, Action::Skip);
     assert_eq!(planned[0].lock_key, None, "a skip claims nothing");
@@ -175,7 +180,7 @@ fn without_a_redeploy_the_closest_miss_is_reported() {
         push("app", "v2", 1, "2026-12-01T10:00:00Z"),
         push("app", "v1", 2, "2026-12-01T10:00:00Z"),
     ];
-    let planned = plan(&pushes, &[], &fleet, SELECTION);
+    let planned = plan(&pushes, &[], &fleet, &HashMap::new(), SELECTION);
     assert_eq!(
         planned[0].decision.reason,
         Reason::AlreadyDeployed,
@@ -189,7 +194,7 @@ fn a_push_without_digest_gives_no_lock_key() {
     let fleet = vec![service("web", &["app:latest"], None)];
     let mut undigested = push("app", "latest", 1, "2026-12-01T10:00:00Z");
     undigested.digest = None;
-    let planned = plan(&[undigested], &[], &fleet, SELECTION);
+    let planned = plan(&[undigested], &[], &fleet, &HashMap::new(), SELECTION);
     assert_eq!(planned[0].decision.action, Action::Redeploy(Method::Force));
     assert_eq!(planned[0].lock_key, None);
 }
@@ -201,6 +206,7 @@ fn a_held_claim_folds_into_a_skip() {
         &[push("app", "latest", 1, "2026-12-01T10:00:00Z")],
         &[],
         &fleet,
+        &HashMap::new(),
         SELECTION,
     );
     let decision = planned[0].decision.clone();

@@ -173,6 +173,7 @@ fn pushes_that_are_not_runnable_images_are_ignored() {
         }
         let got = match classify(event).unwrap() {
             Classified::Push(_) => "push",
+            Classified::Sweep => "sweep",
             Classified::Ignored(why) => why.code(),
         };
         assert_eq!(got, expected, "{tag} {manifest:?} {artifact:?}");
@@ -184,7 +185,7 @@ fn a_time_far_ahead_of_the_clock_is_not_trusted() {
     let now = DateTime::parse_from_rfc3339("2026-11-29T10:00:00Z").unwrap().to_utc();
     let at = |time: &str| match classify_at(with(push_event(), "/time", json!(time)), now).unwrap() {
         Classified::Push(push) => push.time.map(|t| t.to_rfc3339()),
-        Classified::Ignored(why) => panic!("{why}"),
+        other => panic!("{other:?}"),
     };
     assert_eq!(
         at("2026-11-29T10:04:00Z").as_deref(),

@@ -1,0 +1,143 @@
+//! Digest truth: the decision from what the converging revision runs, with the deployment-time rule only as the
+//! fallback when ECS did not say.
+
+use chrono::{DateTime, Utc};
+
+use super::*;
+use crate::domain::running::RunningRevision;
+use crate::ecs::Deployment;
+
+const PUSHED_AT: &str = "2026-12-02T10:00:00Z";
+/// A platform manifest of the pushed image index.
+const CHILD: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+fn at(time: &str) -> DateTime<Utc> {
+    time.parse().unwrap()
+}
+
+fn pushed(origin: Origin) -> Push {
+    Push {
+        time: (origin == Origin::Event).then(|| at(PUSHED_AT)),
+        origin,
+        ..push("app", "latest")
+    }
+}
+
+fn revision(digests: &[(&str, Option<&str>)], created: &str, rolled_back_to: bool) -> Running {
+    Running::Known(RunningRevision {
+        arn: "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/web/42".into(),
+        created_at: Some(at(created)),
+        digests: digests
+            .iter()
+            .map(|(c, d)| ((*c).to_owned(), d.map(str::to_owned)))
+            .collect(),
+        rolled_back_to,
+    })
+}
+
+/// A service with a deployment after the push: what fooled the time rule.
+fn deployed_after_push() -> Service {
+    let mut svc = service(&[]);
+    svc.deployments = vec![Deployment {
+        id: "ecs-svc/2".into(),
+        created_at: Some(at("2026-12-02T10:00:30Z")),
+    }];
+    svc
+}
+
+#[test]
+fn force_and_pin_decide_from_the_running_digest() {
+    let image = format!("{REGISTRY}/app:latest");
+    let unknown = Running::Unknown(Unknown::NotRecorded);
+    let denied = Running::Unknown(Unknown::Unavailable(std::sync::Arc::new(crate::ecs::EcsError::new(
+        "DescribeServiceRevisions",
+        crate::ecs::EcsErrorKind::AccessDenied,
+        "AccessDeniedException: no",
+    ))));
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Origin, Running, &str)> = vec![
+        ("runs the pushed digest", Origin::Event, revision(&[("web", Some(DIGEST))], "2026-12-02T09:00:00Z", false), "already-running"),
+        ("runs a platform manifest of the pushed index", Origin::Event, revision(&[("web", Some(CHILD))], "2026-12-02T09:00:00Z", false), "already-running"),
+        ("another digest, though deployed after the push", Origin::Event, revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T10:00:30Z", false), "image-match"),
+        ("rolled back to the old digest after the push", Origin::Event, revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T08:00:00Z", true), "image-match"),
+        ("resolving, made after the push", Origin::Event, revision(&[("web", None)], "2026-12-02T10:00:01Z", false), "rolling-out"),
+        ("resolving, made within the push's second", Origin::Event, revision(&[("web", None)], "2026-12-02T10:00:00.900Z", false), "image-match"),
+        ("resolving, made before the push", Origin::Event, revision(&[("web", None)], "2026-12-02T09:59:00Z", false), "image-match"),
+        ("a sweep: resolving at any time", Origin::Sweep, revision(&[("web", None)], "2026-12-02T09:59:00Z", false), "rolling-out"),
+        ("a sweep: another digest", Origin::Sweep, revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T09:59:00Z", false), "image-match"),
+        ("a sweep: the current digest", Origin::Sweep, revision(&[("web", Some(DIGEST))], "2026-12-02T09:59:00Z", false), "already-running"),
+        ("unknown: the time rule", Origin::Event, unknown.clone(), "already-deployed"),
+        ("denied: the time rule", Origin::Event, denied.clone(), "already-deployed"),
+        ("a sweep cannot tell without digests", Origin::Sweep, unknown, "running-unknown"),
+        ("a sweep, denied", Origin::Sweep, denied, "running-unknown"),
+    ];
+    for (case, origin, running, expected) in cases {
+        let push = pushed(origin);
+        let td = task_definition(vec![container("web", &image)]);
+        let children = [CHILD.to_owned()];
+        let decision = decide(&push, &deployed_after_push(), &td, &running, &children, MATCHING).unwrap();
+        assert_eq!(decision.reason.code(), expected, "{case}: {}", decision.detail);
+        assert_eq!(decision.action == Action::Skip, expected != "image-match", "{case}");
+        if let Some(digests) = running.digests() {
+            assert_eq!(&decision.running, digests, "{case}: the running digests are reported");
+        }
+        if expected == "image-match" {
+            assert_eq!(
+                decision.to,
+                BTreeMap::from([("web".to_owned(), DIGEST.to_owned())]),
+                "{case}"
+            );
+        } else {
+            assert!(decision.to.is_empty(), "{case}");
+        }
+        let warned = decision
+            .warnings
+            .iter()
+            .any(|w| w.contains("without the running digests"));
+        assert_eq!(warned, running.digests().is_none() && origin == Origin::Event, "{case}");
+    }
+
+    let pin = Selection {
+        default_method: Method::Pin,
+        ..MATCHING
+    };
+    let td = task_definition(vec![container("web", &image)]);
+    let push = pushed(Origin::Event);
+    let old = revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T10:00:30Z", false);
+    let decision = decide(&push, &deployed_after_push(), &td, &old, &[], pin).unwrap();
+    assert_eq!(decision.action, Action::Redeploy(Method::Pin));
+    let current = revision(&[("web", Some(DIGEST))], "2026-12-02T10:00:30Z", false);
+    let decision = decide(&push, &deployed_after_push(), &td, &current, &[], pin).unwrap();
+    assert_eq!(decision.reason, Reason::AlreadyRunning);
+}
+
+#[test]
+fn every_matching_container_must_run_the_push() {
+    let app = format!("{REGISTRY}/app:latest");
+    let td = task_definition(vec![container("web", &app), container("worker", &app)]);
+    let half = revision(
+        &[("web", Some(DIGEST)), ("worker", Some(OTHER_DIGEST))],
+        "2026-12-02T09:00:00Z",
+        false,
+    );
+    let decision = decide(&pushed(Origin::Event), &service(&[]), &td, &half, &[], MATCHING).unwrap();
+    assert_eq!(decision.reason, Reason::ImageMatch);
+    assert_eq!(decision.running.get("worker"), Some(&Some(OTHER_DIGEST.to_owned())));
+}
+
+#[test]
+fn no_digest_is_recorded_without_version_consistency() {
+    let mut web = container("web", &format!("{REGISTRY}/app:latest"));
+    web.version_consistency = VersionConsistency::Disabled;
+    let td = task_definition(vec![web]);
+    let resolving = revision(&[("web", None)], "2026-12-02T10:00:05Z", false);
+    let swept = decide(&pushed(Origin::Sweep), &service(&[]), &td, &resolving, &[], MATCHING).unwrap();
+    assert_eq!(swept.reason, Reason::RunningUnknown, "{}", swept.detail);
+    assert!(swept.detail.contains("versionConsistency disabled"), "{}", swept.detail);
+    let event = decide(&pushed(Origin::Event), &service(&[]), &td, &resolving, &[], MATCHING).unwrap();
+    assert_eq!(
+        event.action,
+        Action::Redeploy(Method::Force),
+        "the time rule, which has no later deployment"
+    );
+}

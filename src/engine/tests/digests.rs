@@ -1,0 +1,180 @@
+//! The engine with digest truth: what services run read in batches, and the sweep.
+
+use super::*;
+use crate::ecr::fake::FakeEcr;
+
+const D_OLD: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
+const D_NEW: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000002";
+const D_ENVOY: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000003";
+
+fn at(time: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    Some(time.parse().unwrap())
+}
+
+fn pushed_new() -> Push {
+    Push {
+        digest: Some(D_NEW.into()),
+        time: at("2026-12-02T10:00:00Z"),
+        ..push("app", "latest")
+    }
+}
+
+/// `fleet()`, with what each service runs: prod/web the new digest, prod/worker the old one (deployed after the
+/// push, by something else), stage/web a revision made after the push that has not resolved the tag.
+fn running_fleet() -> FakeEcs {
+    let mut ecs = fleet();
+    ecs.set_running("web", &[Some(D_NEW)], at("2026-12-02T10:00:20Z"));
+    ecs.set_running("worker", &[Some(D_ENVOY), Some(D_OLD)], at("2026-12-02T10:00:30Z"));
+    let stage_web = ecs
+        .clusters
+        .get_mut("stage")
+        .unwrap()
+        .iter_mut()
+        .find(|s| s.name == "web")
+        .unwrap();
+    stage_web.name = "web-stage".into();
+    ecs.set_running("web-stage", &[None], at("2026-12-02T10:00:05Z"));
+    ecs
+}
+
+#[tokio::test(start_paused = true)]
+async fn services_are_decided_by_what_they_run() {
+    let redeployer = Redeployer::new(running_fleet(), config(&[]));
+    let report = redeployer.run(&[pushed_new()], Mode::Apply).await;
+
+    assert_eq!(outcome_of(&report, "web"), ("already-running", Status::Skipped));
+    assert_eq!(outcome_of(&report, "worker"), ("image-match", Status::Redeployed));
+    assert_eq!(outcome_of(&report, "web-stage"), ("rolling-out", Status::Skipped));
+    let worker = report.services.iter().find(|s| s.service == "worker").unwrap();
+    assert_eq!(worker.from.get("c1"), Some(&Some(D_OLD.to_owned())));
+    assert_eq!(worker.to.get("c1").map(String::as_str), Some(D_NEW));
+    // Four related services (frozen and legacy included): one call each, not one per service.
+    assert_eq!(redeployer.ecs.calls("DescribeServiceDeployments"), 1);
+    assert_eq!(redeployer.ecs.calls("DescribeServiceRevisions"), 1);
+    assert_eq!(redeployer.ecs.updated.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_access_to_revisions_the_deployment_times_decide_and_say_so() {
+    let mut ecs = running_fleet();
+    ecs.revisions_denied = true;
+    let redeployer = Redeployer::new(ecs, config(&[]));
+    let report = redeployer.run(&[pushed_new()], Mode::Plan).await;
+    for name in ["web", "worker"] {
+        let service = report.services.iter().find(|s| s.service == name).unwrap();
+        assert_eq!(
+            service.reason, "image-match",
+            "{name}: the fake's services have no deployments"
+        );
+        assert!(
+            service
+                .warnings
+                .iter()
+                .any(|w| w.contains("AccessDeniedException") && w.contains("without the running digests")),
+            "{name}: {:?}",
+            service.warnings
+        );
+    }
+}
+
+/// Revisions of more than 20 related services are read 20 at a time.
+#[tokio::test(start_paused = true)]
+async fn revisions_are_read_twenty_at_a_time() {
+    let app = format!("{REGISTRY}/app:latest");
+    let mut ecs = FakeEcs::default();
+    for n in 0..45 {
+        let name = format!("svc{n:02}");
+        ecs.add_service("prod", &name, &[&app], &[]);
+        ecs.set_running(&name, &[Some(D_NEW)], at("2026-12-02T09:00:00Z"));
+    }
+    let redeployer = Redeployer::new(ecs, config(&[]));
+    let report = redeployer.run(&[pushed_new()], Mode::Apply).await;
+    assert_eq!(report.counts.skipped, 45, "every one already runs the push");
+    assert_eq!(redeployer.ecs.calls("DescribeServiceDeployments"), 3);
+    assert_eq!(redeployer.ecs.calls("DescribeServiceRevisions"), 3);
+}
+
+fn swept_fleet() -> (FakeEcs, FakeEcr) {
+    let mut ecs = fleet();
+    ecs.set_running("web", &[Some(D_OLD)], at("2026-12-02T09:00:00Z"));
+    ecs.set_running("worker", &[Some(D_ENVOY), Some(D_NEW)], at("2026-12-02T09:00:00Z"));
+    let stage_web = ecs
+        .clusters
+        .get_mut("stage")
+        .unwrap()
+        .iter_mut()
+        .find(|s| s.name == "web")
+        .unwrap();
+    stage_web.name = "web-stage".into();
+    ecs.set_running("web-stage", &[Some(D_NEW)], at("2026-12-02T09:00:00Z"));
+    let ecr = FakeEcr {
+        tags: BTreeMap::from([
+            ("app:latest".to_owned(), D_NEW.to_owned()),
+            ("envoy:v1".to_owned(), D_ENVOY.to_owned()),
+        ]),
+        ..FakeEcr::default()
+    };
+    (ecs, ecr)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sweep_redeploys_exactly_the_drifted_services() {
+    let (ecs, ecr) = swept_fleet();
+    let redeployer = Redeployer::new(ecs, config(&[])).with_registry(ecr);
+    let report = redeployer.sweep(&[], Mode::Apply).await;
+
+    assert_eq!(outcome_of(&report, "web"), ("image-match", Status::Redeployed));
+    assert_eq!(outcome_of(&report, "worker"), ("already-running", Status::Skipped));
+    assert_eq!(outcome_of(&report, "web-stage"), ("already-running", Status::Skipped));
+    assert_eq!(outcome_of(&report, "db"), ("not-checkable", Status::Skipped));
+    assert_eq!(outcome_of(&report, "frozen"), ("opted-out", Status::Skipped));
+    assert_eq!(report.drift.len(), 1, "{:?}", report.drift);
+    let drift = &report.drift[0];
+    assert_eq!((drift.service.as_str(), drift.container.as_str()), ("web", "c0"));
+    assert_eq!(drift.image, format!("{REGISTRY}/app:latest"));
+    assert_eq!(
+        (drift.running_digest.as_deref(), drift.current_digest.as_str()),
+        (Some(D_OLD), D_NEW)
+    );
+    assert!(report.pushes.iter().all(|p| p.trigger == "sweep"));
+    // One ECR call per repository in use: app (v1 and latest together) and envoy.
+    let ecr_calls = redeployer.ecr.as_ref().unwrap().calls.lock().unwrap().clone();
+    assert_eq!(ecr_calls, ["app:latest,v1", "envoy:v1"]);
+    assert_eq!(redeployer.ecs.updated.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sweep_right_after_a_sweep_changes_nothing() {
+    let (mut ecs, ecr) = swept_fleet();
+    // What the first sweep's deployment left: a new revision, resolving, then resolved.
+    ecs.set_running("web", &[None], at("2026-12-02T10:00:00Z"));
+    let resolving = Redeployer::new(ecs, config(&[])).with_registry(ecr);
+    let report = resolving.sweep(&[], Mode::Apply).await;
+    assert_eq!(outcome_of(&report, "web"), ("rolling-out", Status::Skipped));
+    assert_eq!(report.counts.redeployed, 0);
+
+    let (mut ecs, ecr) = swept_fleet();
+    ecs.set_running("web", &[Some(D_NEW)], at("2026-12-02T10:00:00Z"));
+    let resolved = Redeployer::new(ecs, config(&[])).with_registry(ecr);
+    let report = resolved.sweep(&[], Mode::Apply).await;
+    assert_eq!(outcome_of(&report, "web"), ("already-running", Status::Skipped));
+    assert!(report.drift.is_empty());
+    assert!(resolved.ecs.updated.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_push_in_the_sweep_s_batch_wins_over_the_tag_it_read() {
+    let (ecs, ecr) = swept_fleet();
+    let redeployer = Redeployer::new(ecs, config(&[("DRY_RUN", "true")])).with_registry(ecr);
+    let newer = Push {
+        digest: Some(D_OLD.into()),
+        ..pushed_new()
+    };
+    let report = redeployer.sweep(&[newer], Mode::Plan).await;
+    let web = report.services.iter().find(|s| s.service == "web").unwrap();
+    assert_eq!(
+        web.reason, "already-running",
+        "the event's digest is the one decided on"
+    );
+    assert_eq!(web.pushed, [format!("{REGISTRY}/app:latest@{D_OLD}")]);
+}
