@@ -1,7 +1,7 @@
 //! What an invocation did, for every service it considered: the engine's typed outcomes rendered into
 //! the report the Lambda returns and the CLI prints, and into one log line per decision.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -136,6 +136,8 @@ pub struct Counts {
     pub skipped: usize,
     pub failed: usize,
     pub scan_errors: usize,
+    /// Services a sweep found running something other than what their tags point to.
+    pub drifted: usize,
 }
 
 /// A container a sweep found running something other than what its tag points to now.
@@ -189,6 +191,8 @@ impl Report {
         let mut services: Vec<ServiceReport> = results.into_iter().map(|r| render(pushes, r)).collect();
         services.sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
         let count = |status| services.iter().filter(|s| s.outcome == status).count();
+        let drift = drift(pushes, &services);
+        let drifted: BTreeSet<(&str, &str)> = drift.iter().map(|d| (d.cluster.as_str(), d.service.as_str())).collect();
         let counts = Counts {
             clusters: scanned.clusters,
             scanned: scanned.services,
@@ -198,9 +202,10 @@ impl Report {
             skipped: count(Status::Skipped),
             failed: count(Status::Failed),
             scan_errors: scan_errors.len(),
+            drifted: drifted.len(),
         };
         Report {
-            drift: drift(pushes, &services),
+            drift,
             pushes: pushes.iter().map(PushedImage::from).collect(),
             mode,
             services,
@@ -244,8 +249,24 @@ impl Report {
             Mode::Apply => "apply",
             Mode::Plan => "plan (no changes made)",
         };
-        let noun = if self.pushes.len() == 1 { "push" } else { "pushes" };
-        let _ = writeln!(out, "{noun} {} — {verb}", self.pushed_uris());
+        let swept = self
+            .pushes
+            .iter()
+            .filter(|p| p.trigger == Origin::Sweep.as_str())
+            .count();
+        let events: Vec<&str> = self
+            .pushes
+            .iter()
+            .filter(|p| p.trigger != Origin::Sweep.as_str())
+            .map(|p| p.uri.as_str())
+            .collect();
+        let noun = if events.len() == 1 { "push" } else { "pushes" };
+        let what = match (swept, events.is_empty()) {
+            (0, _) => format!("{noun} {}", events.join(", ")),
+            (_, true) => format!("sweep of {swept} tags in use"),
+            (_, false) => format!("sweep of {swept} tags in use, with {noun} {}", events.join(", ")),
+        };
+        let _ = writeln!(out, "{what} — {verb}");
         let width = self
             .services
             .iter()
@@ -267,9 +288,32 @@ impl Report {
                 s.reason,
                 s.detail
             );
+            for (container, to) in &s.to {
+                let from = s.from.get(container).cloned().flatten();
+                let from = from.as_deref().map_or("(unknown)", short_digest);
+                let _ = writeln!(
+                    out,
+                    "  {:<10} {:<width$}  {container}: {from} → {}",
+                    "",
+                    "",
+                    short_digest(to)
+                );
+            }
             for warning in &s.warnings {
                 let _ = writeln!(out, "  {:<10} {:<width$}  warning: {warning}", "", "");
             }
+        }
+        for d in &self.drift {
+            let running = d.running_digest.as_deref().map_or("(unresolved)", short_digest);
+            let _ = writeln!(
+                out,
+                "  drift      {}/{} {}: {} runs {running}, the tag points to {}",
+                d.cluster,
+                d.service,
+                d.container,
+                d.image,
+                short_digest(&d.current_digest)
+            );
         }
         for e in &self.scan_errors {
             let cluster = e.cluster.as_deref().unwrap_or("(all clusters)");
@@ -324,9 +368,15 @@ impl Report {
             skipped = c.skipped,
             failed = c.failed,
             scan_errors = c.scan_errors,
+            drifted = c.drifted,
             "summary"
         );
     }
+}
+
+/// `sha256:` and the first 12 hex digits: enough to tell digests apart on a terminal.
+fn short_digest(digest: &str) -> &str {
+    digest.get(..19).unwrap_or(digest)
 }
 
 /// The containers of the services a sweep push is redeploying (or would), with what they run.

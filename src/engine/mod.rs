@@ -10,6 +10,7 @@ pub mod sweep;
 
 use crate::config::{Config, Mode};
 use crate::domain::decide::Selection;
+use crate::domain::outcome::ServiceResult;
 use crate::domain::push::Push;
 use crate::domain::report::Report;
 use crate::ecr::EcrApi;
@@ -112,6 +113,8 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi> Redeployer<E, L, R> {
             lock: &self.lock,
             limit,
         };
+        // A service some push relates to (in another registry, say) is reported by its decision.
+        not_checkable.retain(|r: &ServiceResult| planned.iter().all(|p| p.service.arn != r.service.arn));
         let mut results = executor.execute(planned, fleet.unexamined, mode).await;
         results.extend(not_checkable);
         let report = Report::new(&pushes, mode, scanned, results, scan_failures);

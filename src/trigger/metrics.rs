@@ -37,8 +37,7 @@ pub struct InvocationMetrics {
     redeployed: usize,
     skipped: usize,
     failed: usize,
-    /// Services found running something other than what their tag points to (the reconciliation sweep's);
-    /// no trigger measures it yet, so it is 0.
+    /// Services a sweep found running something other than what their tag points to.
     drift: usize,
     ecs: EcsUsage,
     duration: Duration,
@@ -47,15 +46,15 @@ pub struct InvocationMetrics {
 impl InvocationMetrics {
     /// `counts`: the report's, when a run was made (an ignored or invalid event makes none).
     pub fn new(trigger: Trigger, counts: Option<&Counts>, ecs: EcsUsage, duration: Duration) -> Self {
-        let (redeployed, skipped, failed) = counts.map_or((0, 0, 0), |c| {
-            (c.redeployed, c.skipped + c.planned, c.failed + c.scan_errors)
+        let (redeployed, skipped, failed, drift) = counts.map_or((0, 0, 0, 0), |c| {
+            (c.redeployed, c.skipped + c.planned, c.failed + c.scan_errors, c.drifted)
         });
         InvocationMetrics {
             trigger,
             redeployed,
             skipped,
             failed,
-            drift: 0,
+            drift,
             ecs,
             duration,
         }
@@ -107,6 +106,7 @@ mod tests {
             skipped: 3,
             failed: 1,
             scan_errors: 1,
+            drifted: 2,
         };
         let usage = EcsUsage {
             attempts: 42,
@@ -132,7 +132,7 @@ mod tests {
                     }]
                 },
                 "Trigger": "batch",
-                "Redeployed": 3.0, "Skipped": 3.0, "Failed": 2.0, "Drift": 0.0,
+                "Redeployed": 3.0, "Skipped": 3.0, "Failed": 2.0, "Drift": 2.0,
                 "EcsCalls": 42.0, "Throttled": 2.0, "DurationMs": 1500.0
             })
         );

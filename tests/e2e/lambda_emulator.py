@@ -42,6 +42,20 @@ FLEET = [
     ("back-office", "db", ["postgres:16"], {}, None),
 ]
 CLUSTERS = sorted({f[0] for f in FLEET})
+# What the scheduled sweep reports (moto records no service revisions, so no digest is known and nothing is
+# redeployed); the tags it finds in moto's ECR are the ones seeded below.
+SWEPT = {
+    "shop/web": ("skipped", "running-unknown"),
+    "shop/worker": ("skipped", "running-unknown"),
+    "shop/legacy": ("skipped", "tag-mismatch"),
+    "shop/pinned": ("skipped", "digest-pinned"),
+    "shop/sidecar": ("skipped", "running-unknown"),
+    "back-office/admin": ("skipped", "running-unknown"),
+    "back-office/frozen": ("skipped", "opted-out"),
+    "back-office/reports": ("skipped", "other-registry"),
+    "back-office/db": ("skipped", "not-checkable"),
+}
+ECR_TAGS = {"app": ["latest"], "envoy": ["v1"], "app-worker": ["latest"]}
 LISTED = {f"{c}/{s}": want for c, s, _, _, want in FLEET if want}
 REDEPLOYED = sorted(name for name, (outcome, _) in LISTED.items() if outcome == "redeployed")
 # README's event table: every file but the push is ignored, with this reason.
@@ -128,6 +142,18 @@ def seed(ecs):
                            tags=[{"key": k, "value": v} for k, v in tags.items()])
 
 
+def seed_registry(ecr):
+    """The repositories and tags the fleet follows, each tag on an image of its own (moto computes the digest)."""
+    for repository, tags in ECR_TAGS.items():
+        ecr.create_repository(repositoryName=repository)
+        for tag in tags:
+            manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
+                                   "digest": "sha256:" + f"{repository}:{tag}".encode().hex().ljust(64, "0")[:64]},
+                        "layers": []}
+            ecr.put_image(repositoryName=repository, imageTag=tag, imageManifest=json.dumps(manifest))
+
+
 def first_push(report):
     """The report's first pushed image (an event carries one push)."""
     return (report.get("pushes") or [{}])[0]
@@ -189,7 +215,8 @@ def function_lines(log_text):
 def run_checks(ecs, port):
     files = sorted(p.name for p in (ROOT / "events").glob("*.json"))
     check("events/: every file is invoked below",
-          files == sorted([*IGNORED, "ecr-push.json", "ecr-replication.json", "sqs-batch.json"]),
+          files == sorted([*IGNORED, "ecr-push.json", "ecr-replication.json", "sqs-batch.json",
+                           "scheduled-sweep.json"]),
           files)
     before = deployment_ids(ecs)
     for name, reason in IGNORED.items():
@@ -226,7 +253,8 @@ def run_checks(ecs, port):
           listed == LISTED, f"got {listed}")
     counts = report.get("counts", {})
     want = {"clusters": 2, "scanned": len(FLEET), "considered": len(LISTED), "redeployed": len(REDEPLOYED),
-            "planned": 0, "skipped": len(LISTED) - len(REDEPLOYED), "failed": 0, "scan_errors": 0}
+            "planned": 0, "skipped": len(LISTED) - len(REDEPLOYED), "failed": 0, "scan_errors": 0,
+            "drifted": 0}
     check("ecr-push.json: counts", counts == want, f"got {counts}, want {want}")
     worker = next((s for s in report.get("services", []) if s["service"] == "worker"), {})
     check("ecr-push.json: worker's matching container named", worker.get("containers") == ["c1"], worker)
@@ -255,6 +283,20 @@ def run_checks(ecs, port):
           response == {"batchItemFailures": []}, run.stdout + run.stderr)
     check("moto: the batch redeployed exactly the matching services",
           changed(after, deployment_ids(ecs)) == REDEPLOYED, changed(after, deployment_ids(ecs)))
+
+    # The schedule's event: a sweep of every tag in use, asked of moto's ECR.
+    after = deployment_ids(ecs)
+    run = invoke(port, "--data-file", str(fresh_copy(ROOT / "events" / "scheduled-sweep.json")))
+    swept = json.loads(run.stdout) if run.returncode == 0 else {}
+    pushes = sorted((p.get("repository"), p.get("tag"), p.get("trigger")) for p in swept.get("pushes", []))
+    check("scheduled-sweep.json: processed, one push per tag in use found in ECR, each from the sweep",
+          swept.get("result") == "processed"
+          and pushes == sorted((r, t, "sweep") for r, tags in ECR_TAGS.items() for t in tags),
+          run.stdout + run.stderr)
+    listed = {f"{s['cluster']}/{s['service']}": (s["outcome"], s["reason"]) for s in swept.get("services", [])}
+    check("scheduled-sweep.json: without running digests nothing is redeployed, every service says why",
+          listed == SWEPT, f"got {listed}")
+    check("moto: the sweep started no deployment", changed(after, deployment_ids(ecs)) == [])
     return report
 
 
@@ -273,16 +315,17 @@ def check_logs(log_text, report):
           f"{len(bad)}: {bad[:3]}")
     records = [p for p in parsed if isinstance(p, dict) and "_aws" not in p]
 
-    # One EMF record per invocation: the ignored events, the replication, the push, the malformed event, the batch.
-    invocations = len(IGNORED) + 4
+    # One EMF record per invocation: the ignored events, the replication, the push, the malformed event, the batch,
+    # the sweep.
+    invocations = len(IGNORED) + 5
     declared = [m["_aws"]["CloudWatchMetrics"][0] for m in metrics]
     check("metrics: one EMF record per invocation, namespace ecs-redeploy, dimension Trigger, seven metrics",
           len(metrics) == invocations
           and all(d["Namespace"] == "ecs-redeploy" and d["Dimensions"] == [["Trigger"]] and len(d["Metrics"]) == 7
                   for d in declared), f"{len(metrics)} records, want {invocations}: {declared[:1]}")
     by_trigger = Counter(m.get("Trigger") for m in metrics)
-    check("metrics: the batch's record says batch, the others push",
-          by_trigger == Counter({"push": invocations - 1, "batch": 1}), by_trigger)
+    check("metrics: the batch's record says batch, the sweep's sweep, the others push",
+          by_trigger == Counter({"push": invocations - 2, "batch": 1, "sweep": 1}), by_trigger)
     redeployed = [m.get("Redeployed") for m in metrics]
     check("metrics: Redeployed per invocation (replication, push, batch) and zero for the rest",
           sorted(r for r in redeployed if r) == [len(REDEPLOYED)] * 3 and redeployed.count(0) == invocations - 3
@@ -291,11 +334,11 @@ def check_logs(log_text, report):
     def message(p):  # lambda_runtime's JSON subscriber nests the message and fields under `fields`
         return p.get("fields", {}).get("message")
 
-    # The replication comes first, the push second, the batch last: one summary line each.
+    # The replication comes first, the push second, then the batch and the sweep: one summary line each.
     summaries = [p for p in records if message(p) == "summary"]
-    check("logs: one summary line per processed event or batch", len(summaries) == 3, summaries)
+    check("logs: one summary line per processed event or batch", len(summaries) == 4, summaries)
     requests = [p.get("span", {}).get("requestId") for p in summaries]
-    batch_images = summaries[-1].get("fields", {}).get("image", "").split(", ") if summaries else []
+    batch_images = summaries[2].get("fields", {}).get("image", "").split(", ") if len(summaries) > 2 else []
     check("logs: the batch's one summary names its two distinct pushes", len(batch_images) == 2, batch_images)
     summaries = summaries[1:2]
     request = summaries[0].get("span", {}).get("requestId") if summaries else None
@@ -335,6 +378,8 @@ def main():
         ecs = boto3.client("ecs", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
                            aws_secret_access_key=SECRET)
         seed(ecs)
+        seed_registry(boto3.client("ecr", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
+                                   aws_secret_access_key=SECRET))
 
         # The function inherits watch's environment: moto, static credentials, JSON logs, default settings.
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in {

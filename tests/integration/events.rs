@@ -48,6 +48,7 @@ pub const EXPECTED: &[(&str, &str)] = &[
     ("ecr-image-scan.json", "other-detail-type"),
     ("ecr-storage-class.json", "not-a-push"),
     ("sqs-batch.json", "batch"),
+    ("scheduled-sweep.json", "sweep"),
 ];
 
 fn event_files() -> Vec<String> {
