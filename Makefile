@@ -7,7 +7,7 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: test demo venv fmt clippy unit lint-template cdk-test e2e build sam-build bench fuzz clean
+.PHONY: test demo venv fmt clippy unit lint-template cdk-test e2e build sam-build stackset-template bench fuzz clean
 
 test: fmt clippy unit lint-template cdk-test e2e
 
@@ -83,6 +83,53 @@ export PIN_ARCHITECTURE
 sam-build: venv
 	$(SAM) build --beta-features --parameter-overrides Architecture=$(ARCH)
 	$(VENV)/bin/python -c "$$PIN_ARCHITECTURE" $(SAM_BUILT_TEMPLATE) $(ARCH)
+
+# StackSets with service-managed permissions (an organization's OUs, auto-deployed to new accounts) refuse a template
+# that uses a transform, AWS::Serverless included: "StackSets with service-managed permissions don't currently
+# support the use of macros in templates. (This includes the AWS::Include and AWS::Serverless transforms ...)"
+# (CloudFormation API reference, CreateStackSet, Capabilities; also in botocore's cloudformation model).
+# stackset-template writes template.yaml as plain CloudFormation: translated offline by samtranslator (the
+# translator sam validate runs; the function has its own role, so no managed policy is looked up), the function's
+# code from two new parameters, CodeBucket and CodeKey (a zip of the bootstrap, in the Region of each stack
+# instance), and Architecture pinned to ARCH as sam-build pins it: the zip holds a bootstrap for one architecture.
+STACKSET_TEMPLATE := .aws-sam/stackset/template.yaml
+define STACKSET_TRANSLATE
+import copy, os, sys
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+from samcli.yamlhelper import yaml_dump, yaml_parse
+from samtranslator.translator.transform import transform
+source, target = sys.argv[1:]
+with open(source) as f:
+    template = yaml_parse(f.read())
+template["Parameters"]["CodeBucket"] = {
+    "Type": "String", "AllowedPattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$$",
+    "ConstraintDescription": "an S3 bucket name",
+    "Description": "S3 bucket of the function's zip (cargo lambda build --output-format zip), in this stack's "
+                   "Region, readable by the StackSet's execution role; override it per Region."}
+template["Parameters"]["CodeKey"] = {
+    "Type": "String", "MinLength": 1, "Description": "Key of the function's zip in CodeBucket."}
+template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"].append(
+    {"Label": {"default": "Function code"}, "Parameters": ["CodeBucket", "CodeKey"]})
+template["Resources"]["RedeployFunction"]["Properties"]["CodeUri"] = {
+    "Bucket": {"Ref": "CodeBucket"}, "Key": {"Ref": "CodeKey"}}
+class NoManagedPolicies:
+    def load(self):
+        raise AssertionError("the template names a managed policy, which would need IAM to translate")
+translated = transform(copy.deepcopy(template), {}, NoManagedPolicies())
+assert "Transform" not in translated
+assert not [r for r in translated["Resources"].values() if r["Type"].startswith("AWS::Serverless::")]
+code = translated["Resources"]["RedeployFunction"]["Properties"]["Code"]
+assert code == {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}}, code
+with open(target, "w") as f:
+    f.write(yaml_dump(translated))
+endef
+export STACKSET_TRANSLATE
+
+stackset-template: venv
+	mkdir -p $(dir $(STACKSET_TEMPLATE))
+	$(VENV)/bin/python -c "$$STACKSET_TRANSLATE" template.yaml $(STACKSET_TEMPLATE)
+	$(VENV)/bin/python -c "$$PIN_ARCHITECTURE" $(STACKSET_TEMPLATE) $(ARCH)
+	@echo "$(STACKSET_TEMPLATE): for StackSets, $(ARCH) only; give it CodeBucket and CodeKey"
 
 # checkov pins boto3==1.35.49 (and networkx<2.7, packaging<24), which aws-sam-cli's boto3==1.43.108 refuses: it
 # gets a venv of its own inside $(VENV), pinned here rather than in requirements-dev.txt. Offline and quiet:
@@ -178,8 +225,8 @@ print("registry template: the workload rule's filter; one rule, role and dead-le
 endef
 export CHECK_REGISTRY_TEMPLATE
 
-lint-template: venv $(CHECKOV_VENV)/.installed
-	cfn-lint template.yaml registry/template.yaml
+lint-template: venv $(CHECKOV_VENV)/.installed stackset-template
+	cfn-lint template.yaml registry/template.yaml $(STACKSET_TEMPLATE)
 	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint
 	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint -t registry/template.yaml
 	$(CHECKOV) --framework cloudformation --compact --quiet -f template.yaml
