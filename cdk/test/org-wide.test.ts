@@ -2,9 +2,11 @@
 // role and dead-letter queue per target account) and the workload side's bus policy (sourceAccounts or
 // sourceOrganization). registry/template.yaml is checked against template.yaml by `make lint-template`.
 import assert from 'node:assert/strict';
+import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as cfninc from 'aws-cdk-lib/cloudformation-include';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { EcrPushForwarder, EcrPushForwarderProps, EcsRedeploy, EcsRedeployProps } from '../lib';
 
@@ -210,5 +212,53 @@ describe('EcsRedeploy sourceAccounts / sourceOrganization', () => {
     new EcsRedeploy(new Stack(app, 'Nag'), 'EcsRedeploy', { sourceAccounts: ['111111111111'], sourceOrganization: 'o-a1b2c3d4e5' });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     app.synth();
+  });
+});
+
+describe('template.yaml SourceAccounts / SourceOrganization', () => {
+  const stack = new Stack(new App(), 'Sam');
+  new cfninc.CfnInclude(stack, 'Template', { templateFile: path.join(__dirname, '..', '..', 'template.yaml') });
+  const sam = Template.fromStack(stack).toJSON();
+  const construct = workloadTemplate({ sourceAccounts: ['111111111111'], sourceOrganization: 'o-a1b2c3d4e5' });
+  const constructPolicy = (id: string) => ofType(construct, 'AWS::Events::EventBusPolicy').find(([key]) => key.includes(id))![1];
+  /** CloudFormation's AllowedPattern check, on each element of a CommaDelimitedList. */
+  const accepts = (name: string, value: string) =>
+    (sam.Parameters[name].Type === 'CommaDelimitedList' ? value.split(',') : [value])
+      .every((v) => new RegExp(sam.Parameters[name].AllowedPattern).test(v));
+
+  test('each policy exists only with its parameter, and grants what the construct grants', () => {
+    for (const [id, condition, parameter] of [['SourceAccountsBusPolicy', 'HasSourceAccounts', 'SourceAccounts'],
+      ['SourceOrganizationBusPolicy', 'HasSourceOrganization', 'SourceOrganization']]) {
+      const policy = sam.Resources[id];
+      assert.equal(policy.Condition, condition, id);
+      assert.equal(sam.Parameters[parameter].Default, '', parameter);
+      assert.equal(policy.Properties.EventBusName, 'default');
+      // Principals and the bus ARN are references in one and values in the other; the rest is the same.
+      const { Principal, Resource, ...rest } = policy.Properties.Statement;
+      const { Principal: constructPrincipal, Resource: constructResource, ...constructRest } = constructPolicy(id).Properties.Statement;
+      // The organization is the parameter in one and the prop's value in the other.
+      const valued = JSON.parse(JSON.stringify(rest).replace('{"Ref":"SourceOrganization"}', '"o-a1b2c3d4e5"'));
+      assert.deepEqual(valued, constructRest, id);
+      assert.deepEqual(Resource, { 'Fn::Sub': 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default' });
+      assert.equal(arn(constructResource), 'arn:aws:events:eu-west-1:123456789012:event-bus/default');
+      assert.deepEqual(Principal, id === 'SourceAccountsBusPolicy' ? { AWS: { Ref: 'SourceAccounts' } } : '*');
+      assert.deepEqual(constructPrincipal, id === 'SourceAccountsBusPolicy' ? { AWS: ['111111111111'] } : '*');
+    }
+    assert.deepEqual(sam.Conditions.HasSourceAccounts, { 'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': ['', { Ref: 'SourceAccounts' }] }, ''] }] });
+    assert.deepEqual(sam.Conditions.HasSourceOrganization, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'SourceOrganization' }, ''] }] });
+    assert.ok(sam.Rules.SourceAccountsHaveNoEmptyEntry);
+  });
+
+  test('the parameters refuse what the construct refuses', () => {
+    for (const bad of ['12345678901', 'arn:aws:iam::111111111111:root', '111111111111 ,222222222222']) {
+      assert.ok(!accepts('SourceAccounts', bad), bad);
+      assert.throws(() => workloadTemplate({ sourceAccounts: bad.split(',') }), /sourceAccounts/, bad);
+    }
+    for (const good of ['', '111111111111', '111111111111,222222222222']) assert.ok(accepts('SourceAccounts', good), good);
+    for (const bad of ['o-short', 'r-a1b2c3d4e5', 'O-A1B2C3D4E5']) {
+      assert.ok(!accepts('SourceOrganization', bad), bad);
+      assert.throws(() => workloadTemplate({ sourceOrganization: bad }), /sourceOrganization/, bad);
+    }
+    for (const good of ['', 'o-a1b2c3d4e5']) assert.ok(accepts('SourceOrganization', good), good);
   });
 });
