@@ -7,7 +7,7 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: test demo venv fmt clippy unit lint-template cdk-test e2e build sam-build bench fuzz clean
+.PHONY: test demo venv fmt clippy unit lint-template cdk-test e2e build sam-build stackset-template bench fuzz clean
 
 test: fmt clippy unit lint-template cdk-test e2e
 
@@ -84,6 +84,53 @@ sam-build: venv
 	$(SAM) build --beta-features --parameter-overrides Architecture=$(ARCH)
 	$(VENV)/bin/python -c "$$PIN_ARCHITECTURE" $(SAM_BUILT_TEMPLATE) $(ARCH)
 
+# StackSets with service-managed permissions (an organization's OUs, auto-deployed to new accounts) refuse a template
+# that uses a transform, AWS::Serverless included: "StackSets with service-managed permissions don't currently
+# support the use of macros in templates. (This includes the AWS::Include and AWS::Serverless transforms ...)"
+# (CloudFormation API reference, CreateStackSet, Capabilities; also in botocore's cloudformation model).
+# stackset-template writes template.yaml as plain CloudFormation: translated offline by samtranslator (the
+# translator sam validate runs; the function has its own role, so no managed policy is looked up), the function's
+# code from two new parameters, CodeBucket and CodeKey (a zip of the bootstrap, in the Region of each stack
+# instance), and Architecture pinned to ARCH as sam-build pins it: the zip holds a bootstrap for one architecture.
+STACKSET_TEMPLATE := .aws-sam/stackset/template.yaml
+define STACKSET_TRANSLATE
+import copy, os, sys
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+from samcli.yamlhelper import yaml_dump, yaml_parse
+from samtranslator.translator.transform import transform
+source, target = sys.argv[1:]
+with open(source) as f:
+    template = yaml_parse(f.read())
+template["Parameters"]["CodeBucket"] = {
+    "Type": "String", "AllowedPattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$$",
+    "ConstraintDescription": "an S3 bucket name",
+    "Description": "S3 bucket of the function's zip (cargo lambda build --output-format zip), in this stack's "
+                   "Region, readable by the StackSet's execution role; override it per Region."}
+template["Parameters"]["CodeKey"] = {
+    "Type": "String", "MinLength": 1, "Description": "Key of the function's zip in CodeBucket."}
+template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"].append(
+    {"Label": {"default": "Function code"}, "Parameters": ["CodeBucket", "CodeKey"]})
+template["Resources"]["RedeployFunction"]["Properties"]["CodeUri"] = {
+    "Bucket": {"Ref": "CodeBucket"}, "Key": {"Ref": "CodeKey"}}
+class NoManagedPolicies:
+    def load(self):
+        raise AssertionError("the template names a managed policy, which would need IAM to translate")
+translated = transform(copy.deepcopy(template), {}, NoManagedPolicies())
+assert "Transform" not in translated
+assert not [r for r in translated["Resources"].values() if r["Type"].startswith("AWS::Serverless::")]
+code = translated["Resources"]["RedeployFunction"]["Properties"]["Code"]
+assert code == {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}}, code
+with open(target, "w") as f:
+    f.write(yaml_dump(translated))
+endef
+export STACKSET_TRANSLATE
+
+stackset-template: venv
+	mkdir -p $(dir $(STACKSET_TEMPLATE))
+	$(VENV)/bin/python -c "$$STACKSET_TRANSLATE" template.yaml $(STACKSET_TEMPLATE)
+	$(VENV)/bin/python -c "$$PIN_ARCHITECTURE" $(STACKSET_TEMPLATE) $(ARCH)
+	@echo "$(STACKSET_TEMPLATE): for StackSets, $(ARCH) only; give it CodeBucket and CodeKey"
+
 # checkov pins boto3==1.35.49 (and networkx<2.7, packaging<24), which aws-sam-cli's boto3==1.43.108 refuses: it
 # gets a venv of its own inside $(VENV), pinned here rather than in requirements-dev.txt. Offline and quiet:
 # --skip-download fetches no guidelines or policies from the Prisma Cloud platform, BC_SKIP_MAPPING=TRUE skips
@@ -121,11 +168,70 @@ print("architecture pin: a build for one architecture refuses the other")
 endef
 export CHECK_ARCHITECTURE_PIN
 
-lint-template: venv $(CHECKOV_VENV)/.installed
-	cfn-lint template.yaml
+# registry/template.yaml, the registry account's forwarding rules (Fn::ForEach over TargetAccounts): its filter is
+# the workload stack's (the same rule pattern, parameters and conditions, so that the two cannot drift apart), and,
+# expanded offline for 1, 5 and 12 accounts by SAM CLI's AWS::LanguageExtensions processor, it holds one rule per
+# account, each with one target (that account's default bus), its own role (PutEvents on that bus only) and its own
+# dead-letter queue (admitting that rule only), and each expansion passes cfn-lint and checkov (given as the
+# argument) as plain CloudFormation: neither looks inside an Fn::ForEach of the template itself.
+define CHECK_REGISTRY_TEMPLATE
+import json, os, subprocess, sys, tempfile
+from samcli.yamlhelper import yaml_parse
+from samcli.lib.cfn_language_extensions import PseudoParameterValues, process_template
+with open("template.yaml") as f:
+    workload = yaml_parse(f.read())
+with open("registry/template.yaml") as f:
+    registry = yaml_parse(f.read())
+rule = registry["Resources"]["Fn::ForEach::Targets"][2]["Forward$${Target}"]
+assert rule["Properties"]["EventPattern"] == workload["Resources"]["EcrPushRule"]["Properties"]["EventPattern"]
+for name in ("RepositoryFilter", "ReplicatedImages"):
+    same = lambda p: {k: v for k, v in p.items() if k != "Description"}
+    assert same(registry["Parameters"][name]) == same(workload["Parameters"][name]), name
+for name in ("HasRepositoryFilter", "RedeployReplicatedImages"):
+    assert registry["Conditions"][name] == workload["Conditions"][name], name
+pseudo = PseudoParameterValues(region="eu-west-1", account_id="999999999999", partition="aws")
+cases = [(1, {}), (5, {"RepositoryFilter": "team-a/*,web"}), (12, {"ReplicatedImages": "Redeploy", "TargetRegion": "us-east-2"})]
+for count, values in cases:
+    accounts = [f"{i:012d}" for i in range(1, count + 1)]
+    expanded = process_template(registry, parameter_values={"TargetAccounts": accounts, **values}, pseudo_parameters=pseudo)
+    resources = expanded["Resources"]
+    assert len(resources) == 4 * count, sorted(resources)
+    for account in accounts:
+        bus = f"arn:aws:events:{values.get('TargetRegion', 'eu-west-1')}:{account}:event-bus/default"
+        targets = resources[f"Forward{account}"]["Properties"]["Targets"]
+        assert [t["Arn"] for t in targets] == [bus], targets
+        assert targets[0]["RoleArn"] == {"Fn::GetAtt": [f"ForwardRole{account}", "Arn"]}
+        assert targets[0]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [f"Undelivered{account}", "Arn"]}
+        pattern = json.loads(resources[f"Forward{account}"]["Properties"]["EventPattern"])
+        assert ("repository-name" in pattern["detail"]) == ("RepositoryFilter" in values), pattern
+        assert (pattern["detail"]["action-type"] == ["PUSH", "REPLICATE"]) == ("ReplicatedImages" in values), pattern
+        [policy] = resources[f"ForwardRole{account}"]["Properties"]["Policies"]
+        assert policy["PolicyDocument"]["Statement"] == [{"Sid": "PutEventsOnWorkloadBus", "Effect": "Allow",
+            "Action": "events:PutEvents", "Resource": bus}], policy
+        allow = resources[f"Undelivered{account}Policy"]["Properties"]["PolicyDocument"]["Statement"][0]
+        assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [f"Forward{account}", "Arn"]}}}
+    del expanded["Transform"]
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(expanded, f)
+        f.flush()
+        # The processor also resolved every parameter and condition: unused ones (W2001, W8001) and conditions of
+        # constants (W8003) are what resolving leaves, not findings.
+        subprocess.run(["cfn-lint", "--regions", "eu-west-1", "--ignore-checks", "W2001", "W8001", "W8003", "--",
+                        f.name], check=True)
+        subprocess.run([sys.argv[1], "--skip-download", "--framework", "cloudformation", "--compact", "--quiet",
+                        "-f", f.name], check=True, env={**os.environ, "BC_SKIP_MAPPING": "TRUE",
+                        "CKV_SKIP_PACKAGE_UPDATE_CHECK": "TRUE"})
+print("registry template: the workload rule's filter; one rule, role and dead-letter queue per account (1, 5, 12)")
+endef
+export CHECK_REGISTRY_TEMPLATE
+
+lint-template: venv $(CHECKOV_VENV)/.installed stackset-template
+	cfn-lint template.yaml registry/template.yaml $(STACKSET_TEMPLATE)
 	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint
+	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint -t registry/template.yaml
 	$(CHECKOV) --framework cloudformation --compact --quiet -f template.yaml
 	$(VENV)/bin/python -c "$$CHECK_ARCHITECTURE_PIN"
+	$(VENV)/bin/python -c "$$CHECK_REGISTRY_TEMPLATE" $(CHECKOV_VENV)/bin/checkov
 
 # npm ci only when the lock changed; it wipes node_modules, stamp included.
 $(CDK_DIR)/node_modules/.installed: $(CDK_DIR)/package-lock.json

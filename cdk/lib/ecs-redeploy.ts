@@ -14,6 +14,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
+import { ecrPushEventPattern, repositoryFilterProblem } from './ecr-push-pattern';
 
 /** `matching`: every service running the image unless its tag value is `off`; `opted-in`: only tagged services. */
 export type ServiceSelection = 'matching' | 'opted-in';
@@ -135,6 +136,16 @@ export interface EcsRedeployProps {
    * first message). Default: none; the alarms exist but notify nobody (add actions to `alarms` yourself).
    */
   readonly alarmEmail?: string;
+  /**
+   * Registry accounts that may put their ECR push events on this account's default event bus (their
+   * `EcrPushForwarder`, or registry/template.yaml): an event bus policy for `events:PutEvents`, source `aws.ecr`
+   * only. 12-digit account IDs. Default: none.
+   */
+  readonly sourceAccounts?: string[];
+  /**
+   * An AWS Organizations ID (`o-…`) whose accounts may do the same (`aws:PrincipalOrgID`). Default: none.
+   */
+  readonly sourceOrganization?: string;
 }
 
 /** The alarms: each fires on a single occurrence within 5 minutes; no data (nothing happened) is OK. */
@@ -158,21 +169,15 @@ export interface EcsRedeployAlarms {
  */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 
-/**
- * Maximum size of an EventBridge event pattern, in characters: the default of the adjustable "Event pattern size"
- * quota (EventBridge quotas; the PutRule API allows up to 4,096 once raised). The SAM template's RepositoryFilter
- * MaxLength keeps its pattern within the same number.
- */
-export const EVENT_PATTERN_SIZE_QUOTA = 2048;
-
-/** Name characters with single `*` between or around them, or a lone `*`: EventBridge refuses `**`. */
-const REPOSITORY_PATTERN = /^(\*?[a-z0-9._/-]+(\*[a-z0-9._/-]+)*\*?|\*)$/;
 const CLUSTER_NAME_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
 const TAG_KEY_PATTERN = /^[A-Za-z0-9 _.:/=+@-]{1,128}$/;
 /** What the function accepts in METRICS_NAMESPACE (the template's MetricsNamespace says the same). */
 const METRICS_NAMESPACE_PATTERN = /^[A-Za-z0-9 ._/#:-]{1,255}$/;
 /** The template's AlarmEmail AllowedPattern. */
 const EMAIL_PATTERN = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
+/** The SAM template's SourceAccounts (each element) and SourceOrganization AllowedPatterns. */
+const ACCOUNT_ID_PATTERN = /^[0-9]{12}$/;
+const ORGANIZATION_ID_PATTERN = /^o-[a-z0-9]{10,32}$/;
 /** The SAM template's PassRoleArns AllowedPattern, for one element. */
 const ROLE_ARN_PATTERN = /^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=.@_/*-]+$/;
 
@@ -195,6 +200,8 @@ export class EcsRedeploy extends Construct {
   readonly alarms: EcsRedeployAlarms;
   /** The topic the alarms notify, with `alarmEmail` subscribed; undefined without `alarmEmail`. */
   readonly alarmTopic?: sns.Topic;
+  /** The default bus's policy statements for `sourceAccounts` and `sourceOrganization` (those given). */
+  readonly sourceBusPolicies: events.CfnEventBusPolicy[];
 
   constructor(scope: Construct, id: string, props: EcsRedeployProps = {}) {
     super(scope, id);
@@ -282,23 +289,7 @@ export class EcsRedeploy extends Construct {
       description: replicated
         ? 'Successful ECR image pushes and replications, sent to ecs-redeploy'
         : 'Successful ECR image pushes, sent to ecs-redeploy',
-      eventPattern: {
-        source: ['aws.ecr'],
-        detailType: replicated ? ['ECR Image Action', 'ECR Replication Action'] : ['ECR Image Action'],
-        detail: {
-          'action-type': replicated ? ['PUSH', 'REPLICATE'] : ['PUSH'],
-          result: ['SUCCESS'],
-          // Drops untagged pushes (multi-arch child manifests, attestations, pushes by digest) at the source:
-          // anything-but matches only a present field, so pushes without the field are dropped too. The function
-          // ignores such events anyway.
-          'image-tag': events.Match.anythingBut(''),
-          // Same form as the SAM template: a wildcard without * matches the exact name. Replication events
-          // carry the same repository-name and image-tag fields.
-          ...(repositories.length > 0 && {
-            'repository-name': events.Match.anyOf(...repositories.map((r) => events.Match.wildcard(r))),
-          }),
-        },
-      },
+      eventPattern: ecrPushEventPattern(repositories, replicated),
     });
     // The target's queue policy lets events.amazonaws.com send from this rule only (aws:SourceArn). Retries only
     // matter when SQS refuses the message: keep trying as long as allowed, then keep the event in the rule's DLQ.
@@ -310,6 +301,7 @@ export class EcsRedeploy extends Construct {
       }),
     );
 
+    this.sourceBusPolicies = sourceBusPolicies(this, props.sourceAccounts ?? [], props.sourceOrganization);
     if (props.alarmEmail !== undefined) this.alarmTopic = alarmTopic(this, 'AlarmTopic', props.alarmEmail);
     this.alarms = this.createAlarms(props.metricsNamespace ?? 'ecs-redeploy');
   }
@@ -385,10 +377,52 @@ function alarmTopic(scope: Construct, id: string, email: string): sns.Topic {
 }
 
 /**
+ * Lets registry accounts' forwarding rules put ECR push events on this account's default bus, where the rule
+ * matches them as it matches this account's own: `events:PutEvents` only, on this bus only, source `aws.ecr` and
+ * the two detail-types the rule can match only. The template's SourceAccountsBusPolicy and
+ * SourceOrganizationBusPolicy; the statement IDs carry the node's address: one bus, several stacks.
+ */
+function sourceBusPolicies(scope: Construct, accounts: string[], organization: string | undefined): events.CfnEventBusPolicy[] {
+  const stack = Stack.of(scope);
+  const bus = stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' });
+  const ecrEvents = {
+    'ForAllValues:StringEquals': { 'events:source': ['aws.ecr'] },
+    StringEquals: { 'events:detail-type': ['ECR Image Action', 'ECR Replication Action'] },
+  };
+  // The node's address is 42 characters: with either prefix, within the 64 a statement ID may have.
+  const statementId = (what: 'accounts' | 'org') => `ecs-redeploy-${what}-${scope.node.addr}`;
+  const policies: events.CfnEventBusPolicy[] = [];
+  if (accounts.length > 0) {
+    policies.push(new events.CfnEventBusPolicy(scope, 'SourceAccountsBusPolicy', {
+      eventBusName: 'default',
+      statementId: statementId('accounts'),
+      statement: { Effect: 'Allow', Principal: { AWS: accounts }, Action: 'events:PutEvents', Resource: bus, Condition: ecrEvents },
+    }));
+  }
+  if (organization !== undefined) {
+    policies.push(new events.CfnEventBusPolicy(scope, 'SourceOrganizationBusPolicy', {
+      eventBusName: 'default',
+      statementId: statementId('org'),
+      statement: {
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 'events:PutEvents',
+        Resource: bus,
+        Condition: {
+          ...ecrEvents,
+          StringEquals: { ...ecrEvents.StringEquals, 'aws:PrincipalOrgID': organization },
+        },
+      },
+    }));
+  }
+  return policies;
+}
+
+/**
  * A queue of events that failed, encrypted with SQS-managed keys (EventBridge cannot send to a queue encrypted with
  * the AWS managed KMS key), TLS only, kept 14 days.
  */
-function deadLetterQueue(scope: Construct, id: string, of: string): sqs.Queue {
+export function deadLetterQueue(scope: Construct, id: string, of: string): sqs.Queue {
   const queue = new sqs.Queue(scope, id, {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     retentionPeriod: Duration.days(14),
@@ -521,30 +555,6 @@ function grantEcsAccess(
   }
 }
 
-/**
- * The rule's event pattern as CloudFormation receives it, written the way the SAM template writes it (`", "` and
- * `": "` separators: longer than compact JSON, so the size check errs on the safe side).
- */
-function eventPatternText(repositories: string[], replicated: boolean): string {
-  const text = (value: unknown): string => {
-    if (Array.isArray(value)) return `[${value.map(text).join(', ')}]`;
-    if (value !== null && typeof value === 'object') {
-      return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${text(v)}`).join(', ')}}`;
-    }
-    return JSON.stringify(value);
-  };
-  return text({
-    source: ['aws.ecr'],
-    'detail-type': replicated ? ['ECR Image Action', 'ECR Replication Action'] : ['ECR Image Action'],
-    detail: {
-      'action-type': replicated ? ['PUSH', 'REPLICATE'] : ['PUSH'],
-      result: ['SUCCESS'],
-      'image-tag': [{ 'anything-but': [''] }],
-      ...(repositories.length > 0 && { 'repository-name': repositories.map((r) => ({ wildcard: r })) }),
-    },
-  });
-}
-
 /** A duration in seconds; NaN when it is not a whole number of seconds or not known at synth time. */
 function wholeSeconds(duration: Duration | undefined): number | undefined {
   if (duration === undefined) return undefined;
@@ -559,14 +569,8 @@ function validate(props: EcsRedeployProps): void {
   };
   const inRange = (value: number | undefined, min: number, max: number) =>
     value === undefined || (Number.isInteger(value) && value >= min && value <= max);
-  for (const r of props.repositories ?? []) {
-    check(!r.includes('**'), `repository pattern "${r}" has consecutive * (EventBridge refuses **; one * already matches anything)`);
-    check(REPOSITORY_PATTERN.test(r), `invalid repository pattern "${r}"`);
-  }
-  const patternSize = eventPatternText(props.repositories ?? [], props.replicatedImages === 'Redeploy').length;
-  check(patternSize <= EVENT_PATTERN_SIZE_QUOTA,
-    `the rule's event pattern would be ${patternSize} characters, above EventBridge's default quota of ` +
-      `${EVENT_PATTERN_SIZE_QUOTA}: list fewer repositories or broader patterns (team-a/*)`);
+  const repositoryProblem = repositoryFilterProblem(props.repositories ?? [], props.replicatedImages === 'Redeploy');
+  check(repositoryProblem === undefined, repositoryProblem ?? '');
   for (const c of props.clusters ?? []) check(CLUSTER_NAME_PATTERN.test(c), `invalid cluster name "${c}" (names, not ARNs)`);
   check(inRange(props.maxConcurrency, 1, 64), 'maxConcurrency must be an integer in 1..64');
   check(inRange(props.maxAttempts, 1, 10), 'maxAttempts must be an integer in 1..10');
@@ -601,6 +605,11 @@ function validate(props: EcsRedeployProps): void {
   for (const arn of props.passRoleArns ?? []) {
     check(Token.isUnresolved(arn) || ROLE_ARN_PATTERN.test(arn), `passRoleArns: "${arn}" is not an IAM role ARN`);
   }
+  for (const account of props.sourceAccounts ?? []) {
+    check(ACCOUNT_ID_PATTERN.test(account), `sourceAccounts: "${account}" is not a 12-digit account ID`);
+  }
+  check(props.sourceOrganization === undefined || ORGANIZATION_ID_PATTERN.test(props.sourceOrganization),
+    `sourceOrganization "${props.sourceOrganization}" is not an organization ID (o-exampleorgid)`);
   check(props.defaultAction !== 'pin' || props.newRevisions === 'Enabled',
     "defaultAction 'pin' registers task-definition revisions and needs newRevisions: 'Enabled'");
 }

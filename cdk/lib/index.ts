@@ -1,1 +1,3 @@
+export * from './ecr-push-forwarder';
+export * from './ecr-push-pattern';
 export * from './ecs-redeploy';

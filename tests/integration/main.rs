@@ -4,6 +4,7 @@ mod bad_input;
 mod batches;
 mod cli;
 mod controllers;
+mod cross_account;
 mod events;
 mod faults;
 mod lock;
