@@ -138,7 +138,7 @@ export interface EcsRedeployProps {
   /**
    * How often the function sweeps every service in scope for an image whose tag moved on without a push event
    * reaching it (ECR sends its events on a best-effort basis). A rule puts a scheduled event on the event queue,
-   * so a sweep is handled, retried and dead-lettered like the pushes, never beside a batch of them.
+   * so sweeps share `maxConcurrentBatches`, the retries and the dead-letter queue with the pushes.
    * `'off'`: no sweep. Default: every 30 minutes.
    */
   readonly sweepSchedule?: events.Schedule | 'off';
