@@ -8,6 +8,8 @@ use crate::ecs::sdk::{SdkEcs, load_sdk_config};
 use crate::engine::Redeployer;
 use crate::lock::dynamodb::DynamoDbLock;
 use crate::lock::{Claim, DeployLock, LockError, LockKey, NoLock};
+use crate::notify::sdk::SdkEventBridge;
+use crate::notify::{Delivery, NoNotifier, Notification, Notifier};
 
 pub type App = Redeployer<SdkEcs, ConfiguredLock, SdkEcr>;
 
@@ -51,6 +53,32 @@ impl DeployLock for ConfiguredLock {
         match self {
             ConfiguredLock::Off(lock) => lock.release(key).await,
             ConfiguredLock::DynamoDb(lock) => lock.release(key).await,
+        }
+    }
+}
+
+/// The notifier `NOTIFY_BUS` selects.
+pub enum ConfiguredNotifier {
+    Off(NoNotifier),
+    EventBridge(SdkEventBridge),
+}
+
+impl ConfiguredNotifier {
+    pub fn new(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
+        match &config.notify_bus {
+            Some(bus) => {
+                ConfiguredNotifier::EventBridge(SdkEventBridge::new(aws_sdk_eventbridge::Client::new(sdk), bus))
+            }
+            None => ConfiguredNotifier::Off(NoNotifier),
+        }
+    }
+}
+
+impl Notifier for ConfiguredNotifier {
+    async fn send(&self, notifications: &[Notification]) -> Delivery {
+        match self {
+            ConfiguredNotifier::Off(notifier) => notifier.send(notifications).await,
+            ConfiguredNotifier::EventBridge(notifier) => notifier.send(notifications).await,
         }
     }
 }

@@ -77,6 +77,9 @@ pub struct Config {
     pub pacing: Pacing,
     /// `METRICS_NAMESPACE`: the CloudWatch namespace of the per-invocation metrics record.
     pub metrics_namespace: String,
+    /// `NOTIFY_BUS`: the EventBridge bus (name or ARN) that hears of each redeployed or failed service;
+    /// `None`: no notifications.
+    pub notify_bus: Option<String>,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -184,6 +187,18 @@ impl Config {
                 ));
             }
         };
+        let notify_bus = match vars.get("NOTIFY_BUS") {
+            None => None,
+            Some(bus) if is_event_bus(&bus) => Some(bus),
+            Some(bus) => {
+                return Err(invalid(
+                    "NOTIFY_BUS",
+                    &bus,
+                    "an EventBridge event bus name (1-256 letters, digits, `.`, `-`, `_`, `/`) or its ARN \
+                     (`arn:PARTITION:events:REGION:ACCOUNT:event-bus/NAME`)",
+                ));
+            }
+        };
         Ok(Config {
             tag_key,
             select,
@@ -196,6 +211,7 @@ impl Config {
             max_attempts,
             pacing,
             metrics_namespace,
+            notify_bus,
         })
     }
 }
@@ -276,6 +292,38 @@ fn is_table_name(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
+/// A bus name, or an event-bus ARN: `PutEvents` takes either in `EventBusName`. A name of another account's
+/// bus would name this account's bus of that name; its ARN reaches the other account.
+fn is_event_bus(value: &str) -> bool {
+    let name = match value.strip_prefix("arn:") {
+        Some(rest) => {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            match parts[..] {
+                [partition, "events", region, account, resource]
+                    if partition.starts_with("aws")
+                        && !region.is_empty()
+                        && region
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                        && account.len() == 12
+                        && account.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    match resource.strip_prefix("event-bus/") {
+                        Some(name) => name,
+                        None => return false,
+                    }
+                }
+                _ => return false,
+            }
+        }
+        None => value,
+    };
+    (1..=256).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_'))
+}
+
 fn is_cluster_name_or_arn(value: &str) -> bool {
     if let Some(rest) = value.strip_prefix("arn:") {
         return rest.split(':').nth(4).is_some_and(|r| r.starts_with("cluster/"));
@@ -308,7 +356,11 @@ mod tests {
         assert_eq!(c.max_attempts, 5);
         assert_eq!(c.pacing, Pacing::Documented);
         assert_eq!(c.metrics_namespace, "ecs-redeploy");
-        assert_eq!(config(&[("SELECT", ""), ("CLUSTERS", "  ")]).unwrap(), c);
+        assert_eq!(c.notify_bus, None);
+        assert_eq!(
+            config(&[("SELECT", ""), ("CLUSTERS", "  "), ("NOTIFY_BUS", "")]).unwrap(),
+            c
+        );
     }
 
     #[test]
@@ -325,6 +377,7 @@ mod tests {
             ("MAX_ATTEMPTS", "3"),
             ("ECS_PACING", "off"),
             ("METRICS_NAMESPACE", "Team/ecs-redeploy"),
+            ("NOTIFY_BUS", "default"),
         ])
         .unwrap();
         assert_eq!(c.tag_key, "deploy");
@@ -344,6 +397,38 @@ mod tests {
         assert_eq!(c.max_attempts, 3);
         assert_eq!(c.pacing, Pacing::Off);
         assert_eq!(c.metrics_namespace, "Team/ecs-redeploy");
+        assert_eq!(c.notify_bus.as_deref(), Some("default"));
+    }
+
+    #[test]
+    fn notify_bus_is_a_bus_name_or_an_event_bus_arn() {
+        for bus in [
+            "default",
+            "team.deployments-2_x",
+            "aws.partner/example.com/123/feed",
+            "arn:aws:events:us-east-1:123456789012:event-bus/default",
+            "arn:aws-cn:events:cn-north-1:123456789012:event-bus/deployments",
+            "arn:aws-us-gov:events:us-gov-west-1:123456789012:event-bus/aws.partner/x/y",
+            &"b".repeat(256),
+        ] {
+            assert_eq!(config(&[("NOTIFY_BUS", bus)]).unwrap().notify_bus.as_deref(), Some(bus));
+        }
+        for bus in [
+            "my bus",
+            "bus:1",
+            "bus*",
+            &"b".repeat(257),
+            "arn:aws:events:us-east-1:123456789012:rule/default",
+            "arn:aws:sns:us-east-1:123456789012:event-bus/default",
+            "arn:aws:events:us-east-1:1234:event-bus/default",
+            "arn:aws:events::123456789012:event-bus/default",
+            "arn:aws:events:us-east-1:123456789012:event-bus/",
+            "arn:aws:events:us-east-1:123456789012:event-bus/a:b",
+            "arn:aws:events:us-east-1:123456789012",
+        ] {
+            let error = config(&[("NOTIFY_BUS", bus)]).unwrap_err();
+            assert_eq!(error.variable, "NOTIFY_BUS", "{bus}");
+        }
     }
 
     #[test]
@@ -381,6 +466,10 @@ mod tests {
             (
                 ("METRICS_NAMESPACE", "AWS/ECS"),
                 "invalid METRICS_NAMESPACE=`AWS/ECS`: expected a CloudWatch namespace (1-255 letters, digits, spaces, `. - _ / # :`, not starting with `AWS/`)",
+            ),
+            (
+                ("NOTIFY_BUS", "my bus"),
+                "invalid NOTIFY_BUS=`my bus`: expected an EventBridge event bus name (1-256 letters, digits, `.`, `-`, `_`, `/`) or its ARN (`arn:PARTITION:events:REGION:ACCOUNT:event-bus/NAME`)",
             ),
             (
                 ("TAG_KEY", "aws:x"),

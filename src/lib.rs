@@ -11,4 +11,5 @@ pub mod ecs;
 pub mod engine;
 mod error_chain;
 pub mod lock;
+pub mod notify;
 pub mod trigger;

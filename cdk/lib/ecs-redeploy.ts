@@ -146,6 +146,18 @@ export interface EcsRedeployProps {
    * An AWS Organizations ID (`o-…`) whose accounts may do the same (`aws:PrincipalOrgID`). Default: none.
    */
   readonly sourceOrganization?: string;
+   * How often the function sweeps every service in scope for an image whose tag moved on without a push event
+   * reaching it (ECR sends its events on a best-effort basis). A rule puts a scheduled event on the event queue,
+   * so sweeps share `maxConcurrentBatches`, the retries and the dead-letter queue with the pushes.
+   * `'off'`: no sweep. Default: every 30 minutes.
+   */
+  readonly sweepSchedule?: events.Schedule | 'off';
+  /**
+   * Where the function announces each redeployed or failed service (`NOTIFY_BUS`; source `ecs-redeploy`): `true`
+   * for this account's default event bus, an event bus of yours (`NOTIFY_BUS` is its ARN), or `false` for none.
+   * The role may put events on that one bus. Default: `true`.
+   */
+  readonly notifications?: boolean | events.IEventBus;
 }
 
 /** The alarms: each fires on a single occurrence within 5 minutes; no data (nothing happened) is OK. */
@@ -188,6 +200,8 @@ const ROLE_ARN_PATTERN = /^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=.@_/*
 export class EcsRedeploy extends Construct {
   readonly function: lambda.Function;
   readonly rule: events.Rule;
+  /** The rule that schedules the sweep; undefined when `sweepSchedule` is `'off'`. */
+  readonly sweepRule?: events.Rule;
   /** Push events on their way to the function; each message body is the EventBridge event. */
   readonly eventQueue: sqs.Queue;
   /** Push events the function failed `maxReceiveCount` times; the body is the EventBridge event. */
@@ -232,6 +246,12 @@ export class EcsRedeploy extends Construct {
     grantEcsAccess(role, clusters, props.newRevisions ?? 'Disabled', props.serviceSelection ?? 'matching',
       props.passRoleArns ?? []);
     grantImageIndexReads(role, props.repositories ?? []);
+    const notifyBus = notificationBus(this, props.notifications ?? true);
+    if (notifyBus) {
+      role.addToPolicy(
+        new iam.PolicyStatement({ sid: 'PutNotifications', actions: ['events:PutEvents'], resources: [notifyBus.arn] }),
+      );
+    }
     if ((props.deployLock ?? 'Enabled') === 'Enabled') {
       this.lockTable = lockTable(this, 'LockTable');
       role.addToPolicy(
@@ -268,6 +288,7 @@ export class EcsRedeploy extends Construct {
         ECS_PACING: props.ecsPacing ?? 'documented',
         MAX_ATTEMPTS: String(props.maxAttempts ?? 5),
         METRICS_NAMESPACE: props.metricsNamespace ?? 'ecs-redeploy',
+        ...(notifyBus && { NOTIFY_BUS: notifyBus.name }),
       },
     });
     // The only way events reach the function. It reports the messages it failed (ReportBatchItemFailures); they
@@ -302,6 +323,17 @@ export class EcsRedeploy extends Construct {
     );
 
     this.sourceBusPolicies = sourceBusPolicies(this, props.sourceAccounts ?? [], props.sourceOrganization);
+    const sweep = props.sweepSchedule ?? events.Schedule.rate(Duration.minutes(30));
+    if (sweep !== 'off') {
+      this.sweepRule = new events.Rule(this, 'SweepRule', {
+        description: 'Scheduled sweep of ecs-redeploy for services whose image tag moved on without a push event',
+        schedule: sweep,
+      });
+      // The queue policy lets events.amazonaws.com send from this rule too. No retry policy or dead-letter queue of
+      // its own: a sweep that does not reach the queue is made up for by the next one.
+      this.sweepRule.addTarget(new targets.SqsQueue(this.eventQueue));
+    }
+
     if (props.alarmEmail !== undefined) this.alarmTopic = alarmTopic(this, 'AlarmTopic', props.alarmEmail);
     this.alarms = this.createAlarms(props.metricsNamespace ?? 'ecs-redeploy');
   }
@@ -455,6 +487,20 @@ function lockTable(scope: Construct, id: string): dynamodb.Table {
   return table;
 }
 
+/**
+ * The bus notifications go to, as `NOTIFY_BUS` names it and as the role's `events:PutEvents` statement names it;
+ * undefined when they are off.
+ */
+function notificationBus(scope: Construct, notifications: boolean | events.IEventBus): { name: string; arn: string } | undefined {
+  if (notifications === false) return undefined;
+  if (notifications === true) {
+    const arn = Stack.of(scope).formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' });
+    return { name: 'default', arn };
+  }
+  // The ARN rather than the name: it reaches a bus of another account or Region, and a name would not.
+  return { name: notifications.eventBusArn, arn: notifications.eventBusArn };
+}
+
 /** The platform check reads the pushed image index: `ecr:BatchGetImage` on the repositories in scope. */
 function grantImageIndexReads(role: iam.Role, repositories: string[]): void {
   const stack = Stack.of(role);
@@ -517,6 +563,23 @@ function grantEcsAccess(
   );
   for (const s of services) {
     acknowledgeWildcard(nagArn('ecs', '<AWS::Region>', s), 'Services come and go independently of this stack.');
+  }
+
+  // What each service runs (its revisions' image digests) and which revision its deployments move to. Both actions
+  // require two resource types (Service Authorization Reference for ECS): the service, and the revision or the
+  // deployment (service-revision/CLUSTER/SERVICE/ID, service-deployment/CLUSTER/SERVICE/ID).
+  const revisionsAndDeployments = ['service-revision', 'service-deployment'].flatMap((kind) =>
+    clusters.length > 0 ? clusters.map((c) => `${kind}/${c}/*`) : [`${kind}/*`]);
+  role.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadServiceRevisions',
+      actions: ['ecs:DescribeServiceRevisions', 'ecs:DescribeServiceDeployments'],
+      resources: [...services, ...revisionsAndDeployments].map((r) => stack.formatArn({ service: 'ecs', resource: r })),
+      conditions: { StringEquals: { 'aws:ResourceAccount': stack.account } },
+    }),
+  );
+  for (const r of revisionsAndDeployments) {
+    acknowledgeWildcard(nagArn('ecs', '<AWS::Region>', r), 'Each deployment of a service makes a new revision and deployment.');
   }
 
   if (newRevisions === 'Enabled') {
@@ -610,6 +673,11 @@ function validate(props: EcsRedeployProps): void {
   }
   check(props.sourceOrganization === undefined || ORGANIZATION_ID_PATTERN.test(props.sourceOrganization),
     `sourceOrganization "${props.sourceOrganization}" is not an organization ID (o-exampleorgid)`);
+  const sweep = props.sweepSchedule;
+  check(sweep === undefined || sweep === 'off' || sweep instanceof events.Schedule, "sweepSchedule must be an events.Schedule or 'off'");
+  const notifications = props.notifications;
+  check(notifications === undefined || typeof notifications === 'boolean' || typeof notifications?.eventBusArn === 'string',
+    'notifications must be true, false or an event bus');
   check(props.defaultAction !== 'pin' || props.newRevisions === 'Enabled',
     "defaultAction 'pin' registers task-definition revisions and needs newRevisions: 'Enabled'");
 }

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -62,6 +63,20 @@ function tableId(template: Template): string | undefined {
   return ids[0];
 }
 
+/** The logical id of a rule, found by its construct id (`EcrPushRule`, `SweepRule`); undefined when there is none. */
+function ruleId(template: Template, name: string): string | undefined {
+  const ids = Object.keys(template.findResources('AWS::Events::Rule')).filter((id) => id.startsWith(`EcsRedeploy${name}`));
+  assert.ok(ids.length <= 1, `rule ${name}: ${ids}`);
+  return ids[0];
+}
+
+/** The rule that matches pushes. */
+function pushRule(template: Template): Record<string, any> {
+  const id = ruleId(template, 'EcrPushRule');
+  assert.ok(id, 'no push rule');
+  return template.findResources('AWS::Events::Rule')[id];
+}
+
 /** Logical ids of the three queues, found by their construct ids. */
 function queueId(template: Template, name: string): string {
   const ids = Object.keys(template.findResources('AWS::SQS::Queue')).filter((id) => id.startsWith(`EcsRedeploy${name}`));
@@ -82,9 +97,7 @@ function queuePolicyStatements(template: Template, queue: string): (Statement & 
 
 describe('EcsRedeploy', () => {
   test('the rule matches successful ECR pushes of every repository by default', () => {
-    const rules = Object.values(synth().findResources('AWS::Events::Rule'));
-    assert.equal(rules.length, 1);
-    assert.deepEqual(rules[0].Properties.EventPattern, {
+    assert.deepEqual(pushRule(synth()).Properties.EventPattern, {
       source: ['aws.ecr'],
       'detail-type': ['ECR Image Action'],
       detail: { 'action-type': ['PUSH'], result: ['SUCCESS'], 'image-tag': [{ 'anything-but': [''] }] },
@@ -92,11 +105,8 @@ describe('EcsRedeploy', () => {
   });
 
   test('replicated images join the pattern when enabled, under the same repository filter', () => {
-    const rules = Object.values(
-      synth({ replicatedImages: 'Redeploy', repositories: ['team-a/*', 'web'] }).findResources('AWS::Events::Rule'),
-    );
-    assert.equal(rules.length, 1);
-    assert.deepEqual(rules[0].Properties.EventPattern, {
+    const rule = pushRule(synth({ replicatedImages: 'Redeploy', repositories: ['team-a/*', 'web'] }));
+    assert.deepEqual(rule.Properties.EventPattern, {
       source: ['aws.ecr'],
       'detail-type': ['ECR Image Action', 'ECR Replication Action'],
       detail: {
@@ -109,7 +119,7 @@ describe('EcsRedeploy', () => {
   });
 
   test('replicated images are ignored explicitly too', () => {
-    const rule = Object.values(synth({ replicatedImages: 'Ignore' }).findResources('AWS::Events::Rule'))[0];
+    const rule = pushRule(synth({ replicatedImages: 'Ignore' }));
     assert.deepEqual(rule.Properties.EventPattern['detail-type'], ['ECR Image Action']);
     assert.deepEqual(rule.Properties.EventPattern.detail['action-type'], ['PUSH']);
   });
@@ -159,6 +169,7 @@ describe('EcsRedeploy', () => {
         newRevisions: 'Enabled',
         deployLock: 'Disabled',
         metricsNamespace: 'team-a/redeploy',
+        notifications: false,
       }),
     );
     assert.deepEqual(fn.Environment.Variables, {
@@ -177,7 +188,7 @@ describe('EcsRedeploy', () => {
     assert.equal(fn.ReservedConcurrentExecutions, undefined);
   });
 
-  test('defaults give the documented environment, LOCK_TABLE naming the lock table', () => {
+  test('defaults give the documented environment, LOCK_TABLE naming the lock table, NOTIFY_BUS the default bus', () => {
     const template = synth();
     const table = tableId(template);
     assert.ok(table, 'no lock table by default');
@@ -193,6 +204,7 @@ describe('EcsRedeploy', () => {
       ECS_PACING: 'documented',
       MAX_ATTEMPTS: '5',
       METRICS_NAMESPACE: 'ecs-redeploy',
+      NOTIFY_BUS: 'default',
     });
   });
 
@@ -277,9 +289,7 @@ describe('EcsRedeploy', () => {
 
   test('the rule targets the event queue, retrying for a day before its own dead-letter queue', () => {
     const template = synth();
-    const rules = Object.values(template.findResources('AWS::Events::Rule'));
-    assert.equal(rules.length, 1);
-    const targets = rules[0].Properties.Targets;
+    const targets = pushRule(template).Properties.Targets;
     assert.equal(targets.length, 1);
     assert.deepEqual(targets[0].Arn, { 'Fn::GetAtt': [eventQueueId(template), 'Arn'] });
     assert.deepEqual(targets[0].RetryPolicy, { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 });
@@ -289,19 +299,26 @@ describe('EcsRedeploy', () => {
     assert.deepEqual(Object.keys(template.findResources('AWS::Lambda::EventInvokeConfig')), []);
   });
 
-  test('only events.amazonaws.com, sending for this rule, may put messages on the event queue and the rule DLQ', () => {
+  test('only events.amazonaws.com, sending for these rules, may put messages on the event queue and the rule DLQ', () => {
     const template = synth();
-    const rule = Object.keys(template.findResources('AWS::Events::Rule'))[0];
-    for (const queue of [eventQueueId(template), undeliveredId(template)]) {
+    const sourceArn = (allow: Statement) =>
+      ((allow.Condition as { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': string[] } } }).ArnEquals['aws:SourceArn'])['Fn::GetAtt'];
+    // The sweep's scheduled events share the event queue; nothing else sends to the rule DLQ.
+    const senders: [string, string[]][] = [
+      [eventQueueId(template), [ruleId(template, 'EcrPushRule')!, ruleId(template, 'SweepRule')!]],
+      [undeliveredId(template), [ruleId(template, 'EcrPushRule')!]],
+    ];
+    for (const [queue, rules] of senders) {
       const allows = queuePolicyStatements(template, queue).filter((s) => s.Effect === 'Allow');
       assert.ok(allows.length > 0, `${queue}: no Allow statement`);
       assert.ok(actions(allows).includes('sqs:SendMessage'), `${queue}: no SendMessage`);
       for (const allow of allows) {
         assert.deepEqual(allow.Principal, { Service: 'events.amazonaws.com' }, `${queue}: ${JSON.stringify(allow)}`);
-        assert.deepEqual(allow.Condition, { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [rule, 'Arn'] } } });
+        assert.deepEqual(sourceArn(allow)[1], 'Arn');
         assert.deepEqual(allow.Resource, { 'Fn::GetAtt': [queue, 'Arn'] });
         assert.deepEqual(actions([allow]).filter((a) => !['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'].includes(a)), []);
       }
+      assert.deepEqual(allows.map((a) => sourceArn(a)[0]).sort(), [...rules].sort(), queue);
     }
     // Nothing but the event queue's redrive writes to its dead-letter queue.
     assert.deepEqual(queuePolicyStatements(template, eventDlqId(template)).filter((s) => s.Effect === 'Allow'), []);
@@ -422,6 +439,87 @@ describe('EcsRedeploy', () => {
     ]);
   });
 
+  test('service revisions and deployments are readable for the services in scope, each with its service', () => {
+    const every = statement(synth(), 'ReadServiceRevisions');
+    assert.deepEqual(every.Action, ['ecs:DescribeServiceRevisions', 'ecs:DescribeServiceDeployments']);
+    assert.deepEqual((every.Resource as unknown[]).map(arnText), [
+      'arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*/*',
+      'arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service-revision/*',
+      'arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service-deployment/*',
+    ]);
+    const scoped = statement(synth({ clusters: ['prod', 'staging'] }), 'ReadServiceRevisions');
+    assert.deepEqual((scoped.Resource as unknown[]).map(arnText), [
+      'arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/prod/*',
+      'arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/staging/*',
+      'arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service-revision/prod/*',
+      'arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service-revision/staging/*',
+      'arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service-deployment/prod/*',
+      'arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service-deployment/staging/*',
+    ]);
+  });
+
+  test('the sweep is a rule on a 30-minute schedule that puts its event on the event queue', () => {
+    const template = synth();
+    const id = ruleId(template, 'SweepRule');
+    assert.ok(id, 'no sweep rule by default');
+    const rule = template.findResources('AWS::Events::Rule')[id].Properties;
+    assert.equal(rule.ScheduleExpression, 'rate(30 minutes)');
+    assert.equal(rule.EventPattern, undefined);
+    assert.equal(rule.Targets.length, 1);
+    assert.deepEqual(rule.Targets[0].Arn, { 'Fn::GetAtt': [eventQueueId(template), 'Arn'] });
+    assert.deepEqual(Object.keys(template.findResources('AWS::Events::Rule')).sort(), [ruleId(template, 'EcrPushRule'), id].sort());
+  });
+
+  test("sweepSchedule sets the rule's schedule, and 'off' leaves no rule and no queue grant for it", () => {
+    const daily = synth({ sweepSchedule: events.Schedule.cron({ minute: '0', hour: '6' }) });
+    assert.equal(daily.findResources('AWS::Events::Rule')[ruleId(daily, 'SweepRule')!].Properties.ScheduleExpression, 'cron(0 6 * * ? *)');
+    const off = synth({ sweepSchedule: 'off' });
+    assert.equal(ruleId(off, 'SweepRule'), undefined);
+    assert.deepEqual(Object.keys(off.findResources('AWS::Events::Rule')), [ruleId(off, 'EcrPushRule')]);
+    const allows = queuePolicyStatements(off, eventQueueId(off)).filter((s) => s.Effect === 'Allow');
+    assert.equal(allows.length, 1);
+    assert.deepEqual(allows[0].Condition, { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId(off, 'EcrPushRule'), 'Arn'] } } });
+  });
+
+  test('the construct exposes the sweep rule only when there is a sweep', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test');
+    assert.ok(new EcsRedeploy(stack, 'Swept').sweepRule);
+    assert.equal(new EcsRedeploy(stack, 'Unswept', { sweepSchedule: 'off' }).sweepRule, undefined);
+  });
+
+  test('notifications go to the default bus by default: NOTIFY_BUS=default and PutEvents on that bus only', () => {
+    const template = synth();
+    const put = statement(template, 'PutNotifications');
+    assert.equal(put.Action, 'events:PutEvents');
+    assert.equal(put.Condition, undefined);
+    assert.equal(arnText(put.Resource), 'arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:event-bus/default');
+    assert.equal(functionProperties(template).Environment.Variables.NOTIFY_BUS, 'default');
+    assert.deepEqual(actions(allowStatements(template)).filter((a) => a.startsWith('events:')), ['events:PutEvents']);
+  });
+
+  test('notifications: false sets no NOTIFY_BUS and grants no PutEvents', () => {
+    const template = synth({ notifications: false });
+    assert.ok(!('NOTIFY_BUS' in functionProperties(template).Environment.Variables));
+    assert.deepEqual(actions(allowStatements(template)).filter((a) => a.startsWith('events:')), []);
+  });
+
+  test('a given bus is NOTIFY_BUS by its ARN, and the only bus the role may put events on', () => {
+    const arn = 'arn:aws:events:eu-west-1:111122223333:event-bus/deployments';
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Test');
+    new EcsRedeploy(stack, 'EcsRedeploy', { notifications: events.EventBus.fromEventBusArn(stack, 'Bus', arn) });
+    const template = Template.fromStack(stack);
+    assert.equal(functionProperties(template).Environment.Variables.NOTIFY_BUS, arn);
+    assert.equal(statement(template, 'PutNotifications').Resource, arn);
+    // A bus of the app: its ARN is a token, taken as it is.
+    const own = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Own');
+    new EcsRedeploy(own, 'EcsRedeploy', { notifications: new events.EventBus(own, 'Deployments') });
+    const ownTemplate = Template.fromStack(own);
+    const busId = Object.keys(ownTemplate.findResources('AWS::Events::EventBus'))[0];
+    assert.deepEqual(functionProperties(ownTemplate).Environment.Variables.NOTIFY_BUS, { 'Fn::GetAtt': [busId, 'Arn'] });
+    assert.deepEqual(statement(ownTemplate, 'PutNotifications').Resource, { 'Fn::GetAtt': [busId, 'Arn'] });
+  });
+
   test('the new-revision permissions are absent by default', () => {
     const all = actions(allowStatements(synth()));
     for (const action of ['ecs:RegisterTaskDefinition', 'ecs:TagResource', 'iam:PassRole']) {
@@ -461,9 +559,11 @@ describe('EcsRedeploy', () => {
   test('aws:ResourceAccount pins DescribeServices and UpdateService to the stack account, and no statement on "*"', () => {
     for (const clusters of [undefined, ['prod']]) {
       const template = synth({ clusters, newRevisions: 'Enabled' });
-      assert.deepEqual(statement(template, 'RedeployServices').Condition, {
-        StringEquals: { 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } },
-      });
+      for (const sid of ['RedeployServices', 'ReadServiceRevisions']) {
+        assert.deepEqual(statement(template, sid).Condition, {
+          StringEquals: { 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } },
+        }, sid);
+      }
       const onStar = allowStatements(template).filter((s) => s.Resource === '*');
       assert.ok(onStar.length > 0);
       for (const s of onStar) assert.ok(!JSON.stringify(s.Condition ?? {}).includes('aws:ResourceAccount'), s.Sid);
@@ -601,6 +701,8 @@ describe('EcsRedeploy', () => {
     assert.throws(() => untyped({ deployLock: 'true' }), /deployLock/);
     assert.throws(() => untyped({ replicatedImages: 'yes' }), /replicatedImages/);
     assert.throws(() => untyped({ newRevisions: 'enabled' }), /newRevisions/);
+    assert.throws(() => untyped({ sweepSchedule: 'rate(30 minutes)' }), /sweepSchedule must be an events.Schedule or 'off'/);
+    assert.throws(() => untyped({ notifications: 'default' }), /notifications must be true, false or an event bus/);
   });
 });
 
@@ -641,6 +743,21 @@ describe('cdk-nag AwsSolutions', () => {
 
   test('passes with an alarm email (the topic)', () => {
     synthWithNag((stack) => new EcsRedeploy(stack, 'EcsRedeploy', { alarmEmail: 'ops@example.com' }));
+  });
+
+  test('passes without the sweep and with notifications to a bus of the app', () => {
+    synthWithNag((stack) => new EcsRedeploy(stack, 'EcsRedeploy', {
+      sweepSchedule: 'off',
+      notifications: new events.EventBus(stack, 'Deployments'),
+    }));
+  });
+
+  test('passes without notifications, with a daily sweep of given clusters', () => {
+    synthWithNag((stack) => new EcsRedeploy(stack, 'EcsRedeploy', {
+      notifications: false,
+      sweepSchedule: events.Schedule.cron({ minute: '0', hour: '6' }),
+      clusters: ['prod'],
+    }));
   });
 
   test('passes without the lock table', () => {

@@ -37,6 +37,13 @@ function constructTemplate(props: EcsRedeployProps = {}): Json {
   return Template.fromStack(stack).toJSON();
 }
 
+/** The rule of a construct's template that matches pushes (the other one schedules the sweep). */
+function constructPushRule(template: Json): Json {
+  const found = Object.entries<Json>(template.Resources).filter(([id, r]) => r.Type === 'AWS::Events::Rule' && id.startsWith('EcsRedeployEcrPushRule'));
+  assert.equal(found.length, 1);
+  return found[0][1];
+}
+
 /** The only resource of a type in a template. */
 function only(template: Json, type: string): Json {
   const found = Object.values<Json>(template.Resources).filter((r) => r.Type === type);
@@ -136,7 +143,7 @@ describe('template.yaml', () => {
     assert.equal(getAtt(sqsStatements[0].Resource), 'EventQueue.Arn');
   });
 
-  test('queues: SSE-SQS, TLS only, kept unless a create fails; the event queue admits only this rule', () => {
+  test("queues: SSE-SQS, TLS only, kept unless a create fails; the event queue admits only this stack's rules", () => {
     const queues = Object.entries<Json>(resources).filter(([, r]) => r.Type === 'AWS::SQS::Queue').map(([id]) => id).sort();
     assert.deepEqual(queues, ['EventDeadLetterQueue', 'EventQueue', 'UndeliveredEventQueue']);
     for (const id of queues) {
@@ -164,6 +171,80 @@ describe('template.yaml', () => {
     assert.equal(resources.EventDeadLetterQueue.Properties.MessageRetentionPeriod, 14 * 24 * 3600);
     assert.equal(resources.UndeliveredEventQueue.Properties.MessageRetentionPeriod, 14 * 24 * 3600);
     assert.ok(resources.EventQueue.Properties.MessageRetentionPeriod < 14 * 24 * 3600);
+    // The sweep rule's grant, there when the rule is.
+    const sweepGrant = resources.EventQueuePolicy.Properties.PolicyDocument.Statement.filter((s: Json) => 'Fn::If' in s);
+    assert.equal(sweepGrant.length, 1);
+    const [condition, grant, otherwise] = sweepGrant[0]['Fn::If'];
+    assert.equal(condition, 'SweepScheduled');
+    assert.deepEqual(otherwise, { Ref: 'AWS::NoValue' });
+    assert.deepEqual(grant.Principal, { Service: 'events.amazonaws.com' });
+    assert.equal(grant.Action, 'sqs:SendMessage');
+    assert.equal(getAtt(grant.Resource), 'EventQueue.Arn');
+    assert.equal(getAtt(grant.Condition.ArnEquals['aws:SourceArn']), 'SweepRule.Arn');
+  });
+
+  test("the sweep rule puts a scheduled event on the event queue, on the construct's default schedule, unless off", () => {
+    const rule = resources.SweepRule;
+    assert.equal(rule.Condition, 'SweepScheduled');
+    assert.deepEqual(rule.Properties.ScheduleExpression, { Ref: 'SweepSchedule' });
+    assert.equal(rule.Properties.EventPattern, undefined);
+    assert.equal(rule.Properties.Targets.length, 1);
+    assert.equal(getAtt(rule.Properties.Targets[0].Arn), 'EventQueue.Arn');
+    assert.equal(evaluate(sam.Conditions.SweepScheduled, {}), true);
+    assert.equal(evaluate(sam.Conditions.SweepScheduled, { SweepSchedule: 'off' }), false);
+    assert.equal(sam.Outputs.SweepRuleArn.Condition, 'SweepScheduled');
+    const construct = Object.entries<Json>(constructTemplate().Resources)
+      .find(([id, r]) => r.Type === 'AWS::Events::Rule' && id.startsWith('EcsRedeploySweepRule'));
+    assert.ok(construct);
+    assert.equal(construct[1].Properties.ScheduleExpression, parameters.SweepSchedule.Default);
+  });
+
+  test('notifications: NOTIFY_BUS=default and PutEvents on the default bus only, both with Notifications=Enabled', () => {
+    assert.deepEqual(resources.RedeployFunction.Properties.Environment.Variables.NOTIFY_BUS, {
+      'Fn::If': ['NotificationsEnabled', 'default', { Ref: 'AWS::NoValue' }],
+    });
+    assert.equal(evaluate(sam.Conditions.NotificationsEnabled, {}), true);
+    assert.equal(evaluate(sam.Conditions.NotificationsEnabled, { Notifications: 'Disabled' }), false);
+    const policies = resources.RedeployFunctionRole.Properties.Policies;
+    const put = policies.find((p: Json) => p['Fn::If']?.[0] === 'NotificationsEnabled')['Fn::If'];
+    assert.deepEqual(put[2], { Ref: 'AWS::NoValue' });
+    assert.deepEqual(put[1].PolicyDocument.Statement, [{
+      Sid: 'PutNotifications',
+      Effect: 'Allow',
+      Action: 'events:PutEvents',
+      Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default' },
+    }]);
+    // No other statement grants an EventBridge action.
+    const others = policies.filter((p: Json) => p !== policies.find((q: Json) => q['Fn::If']?.[0] === 'NotificationsEnabled'));
+    assert.ok(!JSON.stringify(others).includes('events:'));
+    // The construct's default is the same bus.
+    const fn = only(constructTemplate(), 'AWS::Lambda::Function').Properties;
+    assert.equal(fn.Environment.Variables.NOTIFY_BUS, 'default');
+    assert.equal(parameters.Notifications.Default, 'Enabled');
+  });
+
+  test('service revisions and deployments are readable per cluster, with the service, as the construct grants', () => {
+    const statements: Json[] = resources.RedeployFunctionRole.Properties.Policies.flatMap((p: Json) =>
+      p.PolicyDocument ? p.PolicyDocument.Statement : p['Fn::If'][1].PolicyDocument.Statement);
+    const read = statements.find((s) => s.Sid === 'ReadServiceRevisions');
+    assert.deepEqual(read.Action, ['ecs:DescribeServiceRevisions', 'ecs:DescribeServiceDeployments']);
+    assert.deepEqual(read.Condition, statements.find((s) => s.Sid === 'RedeployServices').Condition);
+    const [condition, perCluster, every] = read.Resource['Fn::If'];
+    assert.equal(condition, 'HasClusters');
+    assert.deepEqual(evaluate(perCluster, { Clusters: 'prod,staging' }), [
+      'arn:*:ecs:*:*:service/prod/*', 'arn:*:ecs:*:*:service/staging/*',
+      'arn:*:ecs:*:*:service-revision/prod/*', 'arn:*:ecs:*:*:service-revision/staging/*',
+      'arn:*:ecs:*:*:service-deployment/prod/*', 'arn:*:ecs:*:*:service-deployment/staging/*',
+    ]);
+    assert.deepEqual(evaluate(perCluster, { Clusters: 'prod' }), [
+      'arn:*:ecs:*:*:service/prod/*', 'arn:*:ecs:*:*:service-revision/prod/*', 'arn:*:ecs:*:*:service-deployment/prod/*',
+    ]);
+    const account = 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}';
+    assert.deepEqual(every, [
+      { 'Fn::Sub': `${account}:service/*/*` },
+      { 'Fn::Sub': `${account}:service-revision/*` },
+      { 'Fn::Sub': `${account}:service-deployment/*` },
+    ]);
   });
 
   test('outputs name the event queue, its dead-letter queue and the rule dead-letter queue', () => {
@@ -208,7 +289,7 @@ describe('template.yaml', () => {
     for (const [values, props] of cases) {
       const text = evaluate(resources.EcrPushRule.Properties.EventPattern, values);
       const pattern = JSON.parse(text);
-      assert.deepEqual(pattern, only(constructTemplate(props), 'AWS::Events::Rule').Properties.EventPattern, JSON.stringify(values));
+      assert.deepEqual(pattern, constructPushRule(constructTemplate(props)).Properties.EventPattern, JSON.stringify(values));
       assert.deepEqual(pattern.detail['image-tag'], [{ 'anything-but': [''] }]);
     }
   });
@@ -389,6 +470,18 @@ describe('template.yaml guards', () => {
       assert.equal(constructRefuses({ metricsNamespace: good }), undefined, good);
     }
     assert.deepEqual(resources.RedeployFunction.Properties.Environment.Variables.METRICS_NAMESPACE, { Ref: 'MetricsNamespace' });
+  });
+
+  test('SweepSchedule takes what EventBridge schedules, or off', () => {
+    for (const good of ['off', 'rate(30 minutes)', 'rate(1 minute)', 'rate(1 hour)', 'rate(1 day)', 'rate(2 hours)',
+      'rate(120 minutes)', 'cron(0 6 * * ? *)', 'cron(0/15 8-18 ? * MON-FRI *)']) {
+      assert.ok(accepts('SweepSchedule', good), good);
+    }
+    for (const bad of ['', 'Off', 'disabled', 'rate(1 minutes)', 'rate(2 minute)', 'rate(0 minutes)', 'rate(05 minutes)',
+      'rate(30 seconds)', 'rate(30minutes)', 'cron(0 6 * * ?)', 'cron(0 6 * * ? * *)', 'cron((0) 6 * * ? *)',
+      'rate(30 minutes) ', '30 minutes']) {
+      assert.ok(!accepts('SweepSchedule', bad), bad);
+    }
   });
 
   test('AlarmEmail takes one address or nothing, as the construct does', () => {

@@ -1,0 +1,28 @@
+//! An in-memory stand-in for the notification port, for the unit tests.
+
+use std::sync::Mutex;
+
+use super::{Delivery, Notification, Notifier};
+
+/// Records every notification it is sent, and accepts them all.
+#[derive(Default)]
+pub struct FakeNotifier {
+    sent: Mutex<Vec<Notification>>,
+}
+
+impl FakeNotifier {
+    /// Everything sent so far, in order.
+    pub fn sent(&self) -> Vec<Notification> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+impl Notifier for FakeNotifier {
+    async fn send(&self, notifications: &[Notification]) -> Delivery {
+        self.sent.lock().unwrap().extend_from_slice(notifications);
+        Delivery {
+            sent: notifications.len(),
+            failed: 0,
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The notification port: one EventBridge event per redeployed or failed service, so people and other
+//! systems hear what changed without reading logs. `sdk` puts them on a bus with `aws_sdk_eventbridge`;
+//! `NoNotifier` stands in when `NOTIFY_BUS` is unset, `fake` in the unit tests.
+//!
+//! Notifying is best effort: a notification that cannot be delivered is logged and counted, never an
+//! error, because the deployment it reports has happened (or failed) either way, and failing the
+//! invocation would only make the queue redeliver pushes that are already done.
+
+use std::future::Future;
+
+use serde::Serialize;
+
+use crate::domain::policy::Method;
+
+#[cfg(test)]
+pub mod fake;
+pub mod sdk;
+
+/// The `source` of every event: what a rule matches on to receive them.
+pub const SOURCE: &str = "ecs-redeploy";
+
+/// What happened to the service; the event's `detail-type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotificationKind {
+    Redeployed,
+    RedeployFailed,
+}
+
+impl NotificationKind {
+    pub fn detail_type(self) -> &'static str {
+        match self {
+            NotificationKind::Redeployed => "ECS Service Redeployed",
+            NotificationKind::RedeployFailed => "ECS Service Redeploy Failed",
+        }
+    }
+}
+
+/// What started the redeploy: a pushed image, or the scheduled sweep that found a service behind its tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    Push,
+    Sweep,
+}
+
+/// One event. Every field but `kind` is the event's `detail`, with its field name as the key; absent values
+/// are `null`, so every event of a detail-type has the same keys and a rule or a consumer can rely on them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    #[serde(skip)]
+    pub kind: NotificationKind,
+    pub cluster: String,
+    pub service: String,
+    pub service_arn: String,
+    pub image: String,
+    pub from_digest: Option<String>,
+    pub to_digest: Option<String>,
+    pub method: Option<Method>,
+    pub reason: String,
+    pub deployment_id: Option<String>,
+    pub new_task_definition: Option<String>,
+    pub error: Option<String>,
+    pub trigger: Trigger,
+    /// The id of the EventBridge event behind a push; `None` for a sweep or an image given on the CLI.
+    pub event_id: Option<String>,
+}
+
+impl Notification {
+    /// The event's `detail`, as JSON.
+    pub fn detail(&self) -> String {
+        serde_json::to_string(self).expect("strings, options and unit enums always serialize")
+    }
+}
+
+/// How many notifications a bus accepted and how many were lost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    pub sent: usize,
+    pub failed: usize,
+}
+
+pub trait Notifier: Send + Sync {
+    /// Delivers what it can; what it cannot is logged and counted in `failed`, never returned as an error.
+    fn send(&self, notifications: &[Notification]) -> impl Future<Output = Delivery> + Send;
+}
+
+/// The notifier when no bus is configured: sends nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoNotifier;
+
+impl Notifier for NoNotifier {
+    async fn send(&self, _notifications: &[Notification]) -> Delivery {
+        Delivery::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(super) fn redeployed() -> Notification {
+        Notification {
+            kind: NotificationKind::Redeployed,
+            cluster: "prod".into(),
+            service: "web".into(),
+            service_arn: "arn:aws:ecs:us-east-1:123456789012:service/prod/web".into(),
+            image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:latest".into(),
+            from_digest: Some("sha256:aaaa".into()),
+            to_digest: Some("sha256:bbbb".into()),
+            method: Some(Method::Pin),
+            reason: "image-match".into(),
+            deployment_id: Some("ecs-svc/1234567890123456789".into()),
+            new_task_definition: Some("arn:aws:ecs:us-east-1:123456789012:task-definition/web:8".into()),
+            error: None,
+            trigger: Trigger::Push,
+            event_id: Some("13cde686-328b-6117-af20-0e5566167482".into()),
+        }
+    }
+
+    #[test]
+    fn detail_types_name_the_outcome() {
+        assert_eq!(NotificationKind::Redeployed.detail_type(), "ECS Service Redeployed");
+        assert_eq!(
+            NotificationKind::RedeployFailed.detail_type(),
+            "ECS Service Redeploy Failed"
+        );
+    }
+
+    #[test]
+    fn detail_has_every_key_and_no_kind() {
+        let detail: serde_json::Value = serde_json::from_str(&redeployed().detail()).unwrap();
+        assert_eq!(
+            detail,
+            serde_json::json!({
+                "cluster": "prod",
+                "service": "web",
+                "service_arn": "arn:aws:ecs:us-east-1:123456789012:service/prod/web",
+                "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:latest",
+                "from_digest": "sha256:aaaa",
+                "to_digest": "sha256:bbbb",
+                "method": "pin",
+                "reason": "image-match",
+                "deployment_id": "ecs-svc/1234567890123456789",
+                "new_task_definition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:8",
+                "error": null,
+                "trigger": "push",
+                "event_id": "13cde686-328b-6117-af20-0e5566167482"
+            })
+        );
+    }
+
+    #[test]
+    fn a_failed_sweep_keeps_absent_values_as_null() {
+        let failed = Notification {
+            kind: NotificationKind::RedeployFailed,
+            from_digest: None,
+            to_digest: None,
+            method: None,
+            deployment_id: None,
+            new_task_definition: None,
+            error: Some("ecs UpdateService failed: AccessDeniedException: not allowed".into()),
+            trigger: Trigger::Sweep,
+            event_id: None,
+            ..redeployed()
+        };
+        let detail: serde_json::Value = serde_json::from_str(&failed.detail()).unwrap();
+        let object = detail.as_object().unwrap();
+        assert_eq!(object.len(), 13);
+        for key in [
+            "from_digest",
+            "to_digest",
+            "method",
+            "deployment_id",
+            "new_task_definition",
+            "event_id",
+        ] {
+            assert_eq!(object[key], serde_json::Value::Null, "{key}");
+        }
+        assert_eq!(object["trigger"], "sweep");
+        assert_eq!(
+            object["error"],
+            "ecs UpdateService failed: AccessDeniedException: not allowed"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_notifier_sends_nothing() {
+        assert_eq!(NoNotifier.send(&[redeployed()]).await, Delivery::default());
+    }
+
+    #[tokio::test]
+    async fn the_fake_records_what_it_was_sent() {
+        let fake = fake::FakeNotifier::default();
+        let sent = [redeployed(), redeployed()];
+        assert_eq!(fake.send(&sent).await, Delivery { sent: 2, failed: 0 });
+        assert_eq!(fake.sent(), sent);
+    }
+}
