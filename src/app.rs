@@ -1,6 +1,6 @@
 //! The redeployer the binary runs — Lambda and CLI alike — built from `Config` and the standard
-//! AWS configuration chain: one SDK configuration, the ECS and ECR clients, and the deploy lock when
-//! `LOCK_TABLE` names one.
+//! AWS configuration chain: one SDK configuration, the ECS and ECR clients, the deploy lock when
+//! `LOCK_TABLE` names one, and the notifier when `NOTIFY_BUS` does.
 
 use crate::config::Config;
 use crate::ecr::sdk::SdkEcr;
@@ -11,7 +11,7 @@ use crate::lock::{Claim, DeployLock, LockError, LockKey, NoLock};
 use crate::notify::sdk::SdkEventBridge;
 use crate::notify::{Delivery, NoNotifier, Notification, Notifier};
 
-pub type App = Redeployer<SdkEcs, ConfiguredLock, SdkEcr>;
+pub type App = Redeployer<SdkEcs, ConfiguredLock, SdkEcr, ConfiguredNotifier>;
 
 /// The lock `LOCK_TABLE` selects.
 pub enum ConfiguredLock {
@@ -31,7 +31,10 @@ pub async fn build(config: Config) -> App {
     )
     .paced(config.pacing);
     let ecr = SdkEcr::new(aws_sdk_ecr::Client::new(&sdk));
-    Redeployer::with_lock(ecs, lock, config).with_registry(ecr)
+    let notifier = ConfiguredNotifier::new(&config, &sdk);
+    Redeployer::with_lock(ecs, lock, config)
+        .with_registry(ecr)
+        .with_notifier(notifier)
 }
 
 impl DeployLock for ConfiguredLock {

@@ -138,6 +138,9 @@ pub struct Counts {
     pub scan_errors: usize,
     /// Services a sweep found running something other than what their tags point to.
     pub drifted: usize,
+    /// Notifications sent (`NOTIFY_BUS`), and those EventBridge did not take: never a failure of the run.
+    pub notified: usize,
+    pub notify_failed: usize,
 }
 
 /// A container a sweep found running something other than what its tag points to now.
@@ -203,6 +206,8 @@ impl Report {
             failed: count(Status::Failed),
             scan_errors: scan_errors.len(),
             drifted: drifted.len(),
+            notified: 0,
+            notify_failed: 0,
         };
         Report {
             drift,
@@ -369,6 +374,8 @@ impl Report {
             failed = c.failed,
             scan_errors = c.scan_errors,
             drifted = c.drifted,
+            notified = c.notified,
+            notify_failed = c.notify_failed,
             "summary"
         );
     }

@@ -17,12 +17,13 @@ use crate::ecr::EcrApi;
 use crate::ecr::sdk::SdkEcr;
 use crate::ecs::{EcsApi, EcsUsage};
 use crate::lock::{DeployLock, NoLock};
+use crate::notify::{self, NoNotifier, Notifier};
 
 use execute::Executor;
 use fleet::TaskDefinitionCache;
 use images::ManifestCache;
 
-pub struct Redeployer<E, L = NoLock, R = SdkEcr> {
+pub struct Redeployer<E, L = NoLock, R = SdkEcr, N = NoNotifier> {
     ecs: E,
     lock: L,
     /// Asked what each pushed digest is built for; without it no platform is checked (each redeploy onto a
@@ -33,6 +34,8 @@ pub struct Redeployer<E, L = NoLock, R = SdkEcr> {
     task_definitions: TaskDefinitionCache,
     /// Kept for the warm process: a digest's manifest never changes.
     manifests: ManifestCache,
+    /// Told of every service an `apply` redeployed or failed.
+    notifier: N,
 }
 
 impl<E: EcsApi> Redeployer<E, NoLock> {
@@ -50,13 +53,14 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
             config,
             task_definitions: TaskDefinitionCache::default(),
             manifests: ManifestCache::default(),
+            notifier: NoNotifier,
         }
     }
 }
 
-impl<E: EcsApi, L: DeployLock, R: EcrApi> Redeployer<E, L, R> {
+impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
     /// The same redeployer, asking `ecr` what pushed images are built for.
-    pub fn with_registry<R2: EcrApi>(self, ecr: R2) -> Redeployer<E, L, R2> {
+    pub fn with_registry<R2: EcrApi>(self, ecr: R2) -> Redeployer<E, L, R2, N> {
         Redeployer {
             ecs: self.ecs,
             lock: self.lock,
@@ -64,6 +68,20 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi> Redeployer<E, L, R> {
             config: self.config,
             task_definitions: self.task_definitions,
             manifests: self.manifests,
+            notifier: self.notifier,
+        }
+    }
+
+    /// The same redeployer, telling `notifier` of every service an `apply` redeployed or failed.
+    pub fn with_notifier<N2: Notifier>(self, notifier: N2) -> Redeployer<E, L, R, N2> {
+        Redeployer {
+            ecs: self.ecs,
+            lock: self.lock,
+            ecr: self.ecr,
+            config: self.config,
+            task_definitions: self.task_definitions,
+            manifests: self.manifests,
+            notifier,
         }
     }
 
@@ -117,7 +135,13 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi> Redeployer<E, L, R> {
         not_checkable.retain(|r: &ServiceResult| planned.iter().all(|p| p.service.arn != r.service.arn));
         let mut results = executor.execute(planned, fleet.unexamined, mode).await;
         results.extend(not_checkable);
-        let report = Report::new(&pushes, mode, scanned, results, scan_failures);
+        let mut report = Report::new(&pushes, mode, scanned, results, scan_failures);
+        let notifications = notify::of_report(&report);
+        if !notifications.is_empty() {
+            let delivery = self.notifier.send(&notifications).await;
+            report.counts.notified = delivery.sent;
+            report.counts.notify_failed = delivery.failed;
+        }
         report.log();
         report
     }

@@ -10,7 +10,11 @@ use std::future::Future;
 
 use serde::Serialize;
 
+use std::collections::BTreeSet;
+
 use crate::domain::policy::Method;
+use crate::domain::push::Origin;
+use crate::domain::report::{PushedImage, Report, Status};
 
 #[cfg(test)]
 pub mod fake;
@@ -73,6 +77,51 @@ impl Notification {
 }
 
 /// How many notifications a bus accepted and how many were lost.
+/// One notification per service the report says was redeployed or failed.
+pub fn of_report(report: &Report) -> Vec<Notification> {
+    report
+        .services
+        .iter()
+        .filter_map(|s| {
+            let kind = match s.outcome {
+                Status::Redeployed => NotificationKind::Redeployed,
+                Status::Failed => NotificationKind::RedeployFailed,
+                Status::Planned | Status::Skipped => return None,
+            };
+            let pushes: Vec<&PushedImage> = s.push_positions.iter().filter_map(|&i| report.pushes.get(i)).collect();
+            let trigger = if pushes.iter().any(|p| p.trigger == Origin::Sweep.as_str()) {
+                Trigger::Sweep
+            } else {
+                Trigger::Push
+            };
+            let from: BTreeSet<&str> = s.from.values().filter_map(|d| d.as_deref()).collect();
+            let to: BTreeSet<&str> = s.to.values().map(String::as_str).collect();
+            let event_ids: Vec<&str> = pushes.iter().filter_map(|p| p.event_id.as_deref()).collect();
+            Some(Notification {
+                kind,
+                cluster: s.cluster.clone(),
+                service: s.service.clone(),
+                service_arn: s.service_arn.clone(),
+                image: s.pushed.join(", "),
+                from_digest: joined(from),
+                to_digest: joined(to),
+                method: s.method,
+                reason: s.reason.to_owned(),
+                deployment_id: s.deployment_id.clone(),
+                new_task_definition: s.new_task_definition.clone(),
+                error: s.error.clone(),
+                trigger,
+                event_id: (!event_ids.is_empty()).then(|| event_ids.join(",")),
+            })
+        })
+        .collect()
+}
+
+/// Distinct digests, comma-separated (one for a single container, as usual); `None` when none is known.
+fn joined(digests: BTreeSet<&str>) -> Option<String> {
+    (!digests.is_empty()).then(|| digests.into_iter().collect::<Vec<_>>().join(","))
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Delivery {
     pub sent: usize,

@@ -21,6 +21,7 @@ use crate::ecr::EcrApi;
 use crate::ecs::EcsApi;
 use crate::engine::Redeployer;
 use crate::lock::DeployLock;
+use crate::notify::Notifier;
 
 /// Why an invocation fails, so Lambda's retries and on-failure destination see it.
 #[derive(Error)]
@@ -67,8 +68,8 @@ pub enum Response {
 /// The Lambda handler. A bare event: after everything was attempted, any failure fails the invocation.
 /// A batch: only the messages behind a failure are reported failed, so only they are redelivered.
 /// Either way one metrics record (EMF) goes to stdout.
-pub async fn handle<E: EcsApi, L: DeployLock, R: EcrApi>(
-    redeployer: &Redeployer<E, L, R>,
+pub async fn handle<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
+    redeployer: &Redeployer<E, L, R, N>,
     event: LambdaEvent<Value>,
 ) -> Result<Response, InvocationError> {
     let started = Instant::now();
@@ -85,8 +86,8 @@ pub async fn handle<E: EcsApi, L: DeployLock, R: EcrApi>(
 }
 
 /// The response, with what it was triggered by and the counts of its report, if one was made.
-async fn respond<E: EcsApi, L: DeployLock, R: EcrApi>(
-    redeployer: &Redeployer<E, L, R>,
+async fn respond<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
+    redeployer: &Redeployer<E, L, R, N>,
     payload: Value,
 ) -> (Trigger, Option<Counts>, Result<Response, InvocationError>) {
     let now = chrono::Utc::now();
@@ -122,8 +123,8 @@ async fn respond<E: EcsApi, L: DeployLock, R: EcrApi>(
 
 /// Acts on a classified event: logs an ignored one, runs the redeployer in `mode` for a push, sweeps for the
 /// schedule.
-pub async fn process<E: EcsApi, L: DeployLock, R: EcrApi>(
-    redeployer: &Redeployer<E, L, R>,
+pub async fn process<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
+    redeployer: &Redeployer<E, L, R, N>,
     event: Classified,
     mode: Mode,
 ) -> Invocation {

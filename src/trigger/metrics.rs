@@ -39,6 +39,8 @@ pub struct InvocationMetrics {
     failed: usize,
     /// Services a sweep found running something other than what their tag points to.
     drift: usize,
+    /// Notifications EventBridge did not take.
+    notify_failed: usize,
     ecs: EcsUsage,
     duration: Duration,
 }
@@ -46,8 +48,14 @@ pub struct InvocationMetrics {
 impl InvocationMetrics {
     /// `counts`: the report's, when a run was made (an ignored or invalid event makes none).
     pub fn new(trigger: Trigger, counts: Option<&Counts>, ecs: EcsUsage, duration: Duration) -> Self {
-        let (redeployed, skipped, failed, drift) = counts.map_or((0, 0, 0, 0), |c| {
-            (c.redeployed, c.skipped + c.planned, c.failed + c.scan_errors, c.drifted)
+        let (redeployed, skipped, failed, drift, notify_failed) = counts.map_or((0, 0, 0, 0, 0), |c| {
+            (
+                c.redeployed,
+                c.skipped + c.planned,
+                c.failed + c.scan_errors,
+                c.drifted,
+                c.notify_failed,
+            )
         });
         InvocationMetrics {
             trigger,
@@ -55,6 +63,7 @@ impl InvocationMetrics {
             skipped,
             failed,
             drift,
+            notify_failed,
             ecs,
             duration,
         }
@@ -62,11 +71,12 @@ impl InvocationMetrics {
 
     /// The EMF line: metrics as root members, declared under `_aws`, with `Trigger` as the one dimension.
     pub fn emf(&self, namespace: &str, at: DateTime<Utc>) -> String {
-        let values: [(&str, &str, f64); 7] = [
+        let values: [(&str, &str, f64); 8] = [
             ("Redeployed", "Count", self.redeployed as f64),
             ("Skipped", "Count", self.skipped as f64),
             ("Failed", "Count", self.failed as f64),
             ("Drift", "Count", self.drift as f64),
+            ("NotifyFailed", "Count", self.notify_failed as f64),
             ("EcsCalls", "Count", self.ecs.attempts as f64),
             ("Throttled", "Count", self.ecs.throttled as f64),
             ("DurationMs", "Milliseconds", self.duration.as_secs_f64() * 1000.0),
@@ -107,6 +117,8 @@ mod tests {
             failed: 1,
             scan_errors: 1,
             drifted: 2,
+            notified: 4,
+            notify_failed: 1,
         };
         let usage = EcsUsage {
             attempts: 42,
@@ -126,13 +138,14 @@ mod tests {
                         "Metrics": [
                             {"Name": "Redeployed", "Unit": "Count"}, {"Name": "Skipped", "Unit": "Count"},
                             {"Name": "Failed", "Unit": "Count"}, {"Name": "Drift", "Unit": "Count"},
+                            {"Name": "NotifyFailed", "Unit": "Count"},
                             {"Name": "EcsCalls", "Unit": "Count"}, {"Name": "Throttled", "Unit": "Count"},
                             {"Name": "DurationMs", "Unit": "Milliseconds"}
                         ]
                     }]
                 },
                 "Trigger": "batch",
-                "Redeployed": 3.0, "Skipped": 3.0, "Failed": 2.0, "Drift": 2.0,
+                "Redeployed": 3.0, "Skipped": 3.0, "Failed": 2.0, "Drift": 2.0, "NotifyFailed": 1.0,
                 "EcsCalls": 42.0, "Throttled": 2.0, "DurationMs": 1500.0
             })
         );

@@ -19,6 +19,7 @@ use crate::ecr::EcrApi;
 use crate::ecs::EcsApi;
 use crate::engine::Redeployer;
 use crate::lock::DeployLock;
+use crate::notify::Notifier;
 
 /// An SQS event as Lambda's event source mapping delivers it: `Records` of `eventSource` `aws:sqs`.
 pub fn is_sqs_event(value: &Value) -> bool {
@@ -84,8 +85,8 @@ impl BatchOutcome {
 }
 
 /// Runs every push of the batch through one scan; names the messages that must be redelivered.
-pub async fn process_batch<E: EcsApi, L: DeployLock, R: EcrApi>(
-    redeployer: &Redeployer<E, L, R>,
+pub async fn process_batch<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
+    redeployer: &Redeployer<E, L, R, N>,
     messages: Vec<Message>,
     mode: Mode,
 ) -> BatchOutcome {

@@ -125,6 +125,11 @@ impl Moto {
         aws_sdk_ecr::Client::new(&sdk_config(&self.endpoint))
     }
 
+    /// The test account's SDK configuration for this server, for the clients of APIs the testkit does not build.
+    pub fn sdk_config(&self) -> SdkConfig {
+        sdk_config(&self.endpoint)
+    }
+
     /// A DynamoDB client of the test account, talking to this server (moto serves every API at one endpoint).
     pub fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&sdk_config(&self.endpoint))

@@ -253,7 +253,7 @@ def run_checks(ecs, port):
           listed == LISTED, f"got {listed}")
     counts = report.get("counts", {})
     want = {"clusters": 2, "scanned": len(FLEET), "considered": len(LISTED), "redeployed": len(REDEPLOYED),
-            "planned": 0, "skipped": len(LISTED) - len(REDEPLOYED), "failed": 0, "scan_errors": 0,
+            "planned": 0, "skipped": len(LISTED) - len(REDEPLOYED), "failed": 0, "scan_errors": 0, "notified": 0, "notify_failed": 0,
             "drifted": 0}
     check("ecr-push.json: counts", counts == want, f"got {counts}, want {want}")
     worker = next((s for s in report.get("services", []) if s["service"] == "worker"), {})
@@ -319,9 +319,9 @@ def check_logs(log_text, report):
     # the sweep.
     invocations = len(IGNORED) + 5
     declared = [m["_aws"]["CloudWatchMetrics"][0] for m in metrics]
-    check("metrics: one EMF record per invocation, namespace ecs-redeploy, dimension Trigger, seven metrics",
+    check("metrics: one EMF record per invocation, namespace ecs-redeploy, dimension Trigger, eight metrics",
           len(metrics) == invocations
-          and all(d["Namespace"] == "ecs-redeploy" and d["Dimensions"] == [["Trigger"]] and len(d["Metrics"]) == 7
+          and all(d["Namespace"] == "ecs-redeploy" and d["Dimensions"] == [["Trigger"]] and len(d["Metrics"]) == 8
                   for d in declared), f"{len(metrics)} records, want {invocations}: {declared[:1]}")
     by_trigger = Counter(m.get("Trigger") for m in metrics)
     check("metrics: the batch's record says batch, the sweep's sweep, the others push",

@@ -15,15 +15,12 @@ use ecs_redeploy::trigger::lambda::{Response, handle};
 use ecs_redeploy_testkit::fleet::{self, ACCOUNT, REGION, ServiceSpec, deployment_ids, redeployed};
 use ecs_redeploy_testkit::harness::Harness;
 use ecs_redeploy_testkit::sqs::batch;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
-use crate::support::{FunctionEcs, config};
+use crate::support::{FunctionEcs, MotoAccount, config};
 
 /// The registry account (A); the workload account (B) is the harness's own, whose ECS the function uses.
 const REGISTRY_ACCOUNT: &str = "111122223333";
@@ -33,52 +30,6 @@ const WORKLOAD_ACCOUNT: &str = ACCOUNT;
 /// forwarding rules): successful tagged pushes.
 const PUSH_PATTERN: &str = r#"{"source": ["aws.ecr"], "detail-type": ["ECR Image Action"],
     "detail": {"action-type": ["PUSH"], "result": ["SUCCESS"], "image-tag": [{"anything-but": [""]}]}}"#;
-
-/// moto's JSON-protocol APIs (EventBridge, SQS) as one account: moto takes the account from the
-/// `x-moto-account-id` header and the service and Region from the credential scope; it checks no signature. The
-/// SDK would need an interceptor for that header, and two more SDK crates to build for this one test.
-struct MotoAccount<'a> {
-    client: &'a Client<HttpConnector, Full<Bytes>>,
-    endpoint: &'a str,
-    account: &'a str,
-}
-
-impl MotoAccount<'_> {
-    async fn call(&self, service: &str, target: &str, body: Value) -> Value {
-        let (content_type, prefix) = match service {
-            "events" => ("application/x-amz-json-1.1", "AWSEvents"),
-            "sqs" => ("application/x-amz-json-1.0", "AmazonSQS"),
-            other => panic!("no JSON protocol for {other}"),
-        };
-        let request = hyper::Request::post(self.endpoint)
-            .header("content-type", content_type)
-            .header("x-amz-target", format!("{prefix}.{target}"))
-            .header("x-moto-account-id", self.account)
-            .header(
-                "authorization",
-                format!(
-                    "AWS4-HMAC-SHA256 Credential=testing/20261202/{REGION}/{service}/aws4_request, \
-                     SignedHeaders=host, Signature=0"
-                ),
-            )
-            .body(Full::new(Bytes::from(body.to_string())))
-            .expect("a request");
-        let response = self.client.request(request).await.expect("moto answers");
-        let status = response.status();
-        let bytes = response.into_body().collect().await.expect("a body").to_bytes();
-        let text = String::from_utf8_lossy(&bytes);
-        assert!(
-            status.is_success(),
-            "{service} {target} as {}: {status} {text}",
-            self.account
-        );
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).expect("JSON")
-        }
-    }
-}
 
 #[tokio::test]
 async fn a_push_in_the_registry_account_redeploys_only_the_workload_services_running_its_image() {
