@@ -305,3 +305,6 @@ fn sibling_arn(seen: &SeenService, kind: &str, id: u64) -> String {
     let ServiceKey { cluster, service } = &seen.key;
     format!("{}:{kind}/{cluster}/{service}/{id}", prefix.join(":"))
 }
+
+#[cfg(test)]
+mod tests;
