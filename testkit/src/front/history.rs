@@ -1,6 +1,8 @@
 //! Where the service history (`revisions`) meets the calls: the answers that make deployments record them,
 //! `DescribeServices` answers say what each service runs, and the front answers `DescribeServiceRevisions`
 //! and `DescribeServiceDeployments` itself. Task definitions are read from moto by the front, uncounted.
+//! All of it is best effort: what moto cannot tell the front goes unrecorded, and the call is answered
+//! as moto answered it, errors included.
 
 use hyper::header::HeaderMap;
 use serde_json::{Map, Value, json};
@@ -88,13 +90,9 @@ impl HistoryRead {
 
 /// Before an `UpdateService` reaches moto: a service the front has no record of gets its initial revision
 /// from what it runs now, so the update's deployment has a source and a revision to roll back to.
-pub(super) async fn before_update(
-    shared: &Shared,
-    headers: &HeaderMap,
-    request: &Map<String, Value>,
-) -> Result<(), AwsError> {
+pub(super) async fn before_update(shared: &Shared, headers: &HeaderMap, request: &Map<String, Value>) {
     let Some(service) = request.get("service").and_then(Value::as_str) else {
-        return Ok(());
+        return;
     };
     let cluster = request.get("cluster").and_then(Value::as_str).unwrap_or("default");
     let key = ServiceKey {
@@ -102,7 +100,7 @@ pub(super) async fn before_update(
         service: last_segment(service).to_owned(),
     };
     if shared.history.knows(&key) {
-        return Ok(());
+        return;
     }
     let described = call_moto(
         shared,
@@ -110,11 +108,14 @@ pub(super) async fn before_update(
         "DescribeServices",
         &json!({"cluster": cluster, "services": [service]}),
     )
-    .await?;
+    .await;
+    // moto refuses the update the same way when it cannot describe the service.
+    let Ok(described) = described else {
+        return;
+    };
     for service in described["services"].as_array().into_iter().flatten() {
-        record_initial(shared, headers, service).await?;
+        record_initial(shared, headers, service).await;
     }
-    Ok(())
 }
 
 /// After moto answered a call that may make deployments or describes services: records the deployments
@@ -126,20 +127,22 @@ pub(super) async fn after_answer(
     request: &Map<String, Value>,
     answer: &mut Value,
     made: &[String],
-) -> Result<(), AwsError> {
+) {
     let now = shared.clock.now_epoch_seconds();
     match action {
         "CreateService" | "UpdateService" => {
             let Some(service) = answer.get_mut("service") else {
-                return Ok(());
+                return;
             };
             let Some(seen) = seen_service(service) else {
-                return Ok(());
+                return;
             };
             let made_at = made_at(service, made);
             let asked_for_task_definition = action == "UpdateService" && request.contains_key("taskDefinition");
             if action == "CreateService" || made_at.is_some() || asked_for_task_definition {
-                let images = task_definition(shared, headers, service).await?;
+                let Some(images) = task_definition(shared, headers, service).await else {
+                    return;
+                };
                 // moto makes no deployment for a new task definition alone; ECS does.
                 let new_task_definition =
                     shared.history.newest_task_definition(&seen.key).as_deref() != Some(images.arn.as_str());
@@ -155,7 +158,7 @@ pub(super) async fn after_answer(
                 if service.get("status").and_then(Value::as_str) == Some("INACTIVE") {
                     continue;
                 }
-                record_initial(shared, headers, service).await?;
+                record_initial(shared, headers, service).await;
                 if let Some(seen) = seen_service(service) {
                     add_current_fields(shared, service, &seen, now);
                 }
@@ -168,18 +171,19 @@ pub(super) async fn after_answer(
         }
         _ => {}
     }
-    Ok(())
 }
 
 /// The initial revision of a service first seen without one, dated by its primary deployment.
-async fn record_initial(shared: &Shared, headers: &HeaderMap, service: &Value) -> Result<(), AwsError> {
+async fn record_initial(shared: &Shared, headers: &HeaderMap, service: &Value) {
     let Some(seen) = seen_service(service) else {
-        return Ok(());
+        return;
     };
     if shared.history.knows(&seen.key) {
-        return Ok(());
+        return;
     }
-    let images = task_definition(shared, headers, service).await?;
+    let Some(images) = task_definition(shared, headers, service).await else {
+        return;
+    };
     let now = shared.clock.now_epoch_seconds();
     let deployments = service["deployments"].as_array().into_iter().flatten();
     let primary = deployments
@@ -188,7 +192,6 @@ async fn record_initial(shared: &Shared, headers: &HeaderMap, service: &Value) -
         .or_else(|| deployments.clone().next());
     let created_at = primary.and_then(|d| d["createdAt"].as_f64()).unwrap_or(now);
     shared.history.record_initial(seen, images, created_at, now);
-    Ok(())
 }
 
 fn add_current_fields(shared: &Shared, service: &mut Value, seen: &SeenService, now: f64) {
@@ -211,16 +214,10 @@ fn made_at(service: &Value, made: &[String]) -> Option<f64> {
 }
 
 /// The service's task definition, by ARN, with its containers' images (moto may name it by family only).
-async fn task_definition(
-    shared: &Shared,
-    headers: &HeaderMap,
-    service: &Value,
-) -> Result<TaskDefinitionImages, AwsError> {
-    let reference = service["taskDefinition"]
-        .as_str()
-        .ok_or_else(|| AwsError::server("moto answered a service without a task definition"))?;
+async fn task_definition(shared: &Shared, headers: &HeaderMap, service: &Value) -> Option<TaskDefinitionImages> {
+    let reference = service["taskDefinition"].as_str()?;
     if let Some(images) = shared.history.cached_task_definition(reference) {
-        return Ok(images);
+        return Some(images);
     }
     let described = call_moto(
         shared,
@@ -228,7 +225,8 @@ async fn task_definition(
         "DescribeTaskDefinition",
         &json!({"taskDefinition": reference}),
     )
-    .await?;
+    .await
+    .ok()?;
     let task_definition = &described["taskDefinition"];
     let containers = task_definition["containerDefinitions"].as_array().into_iter().flatten();
     let images = TaskDefinitionImages {
@@ -244,7 +242,7 @@ async fn task_definition(
             .collect(),
     };
     shared.history.cache_task_definition(&images);
-    Ok(images)
+    Some(images)
 }
 
 fn seen_service(service: &Value) -> Option<SeenService> {

@@ -194,10 +194,8 @@ async fn decide(
     }
 
     counted(Tally::Forwarded);
-    if action == "UpdateService"
-        && let Err(error) = history::before_update(shared, &parts.headers, &json_body).await
-    {
-        return error.into();
+    if action == "UpdateService" {
+        history::before_update(shared, &parts.headers, &json_body).await;
     }
     let upstream_body = match &page {
         Some(page) => Bytes::from(Value::Object(page.upstream_request.clone()).to_string()),
@@ -256,7 +254,7 @@ async fn recorded(shared: &Shared, call: Call<'_>, response: UpstreamResponse) -
         shared.clock.date_stamped_deployments(&mut answer);
         Vec::new()
     };
-    history::after_answer(shared, call.headers, action, call.body, &mut answer, &made).await?;
+    history::after_answer(shared, call.headers, action, call.body, &mut answer, &made).await;
     Ok(response.with_body(Bytes::from(answer.to_string())))
 }
 
