@@ -89,7 +89,7 @@ impl HistoryRead {
 }
 
 /// Before an `UpdateService` reaches moto: a service the front has no record of gets its initial revision
-/// from what it runs now, so the update's deployment has a source and a revision to roll back to.
+/// and service deployment from what it runs now, so the update's deployment has a source and a revision to roll back to.
 pub(super) async fn before_update(shared: &Shared, headers: &HeaderMap, request: &Map<String, Value>) {
     let Some(service) = request.get("service").and_then(Value::as_str) else {
         return;
@@ -114,7 +114,7 @@ pub(super) async fn before_update(shared: &Shared, headers: &HeaderMap, request:
         return;
     };
     for service in described["services"].as_array().into_iter().flatten() {
-        record_initial(shared, headers, service).await;
+        record_initial(shared, headers, service, shared.clock.now_epoch_seconds()).await;
     }
 }
 
@@ -158,7 +158,7 @@ pub(super) async fn after_answer(
                 if service.get("status").and_then(Value::as_str) == Some("INACTIVE") {
                     continue;
                 }
-                record_initial(shared, headers, service).await;
+                record_initial(shared, headers, service, now).await;
                 if let Some(seen) = seen_service(service) {
                     add_current_fields(shared, service, &seen, now);
                 }
@@ -173,8 +173,9 @@ pub(super) async fn after_answer(
     }
 }
 
-/// The initial revision of a service first seen without one, dated by its primary deployment.
-async fn record_initial(shared: &Shared, headers: &HeaderMap, service: &Value) {
+/// The initial revision and service deployment of a service first seen without them, dated by its primary
+/// deployment.
+async fn record_initial(shared: &Shared, headers: &HeaderMap, service: &Value, now: f64) {
     let Some(seen) = seen_service(service) else {
         return;
     };
@@ -184,7 +185,6 @@ async fn record_initial(shared: &Shared, headers: &HeaderMap, service: &Value) {
     let Some(images) = task_definition(shared, headers, service).await else {
         return;
     };
-    let now = shared.clock.now_epoch_seconds();
     let deployments = service["deployments"].as_array().into_iter().flatten();
     let primary = deployments
         .clone()

@@ -261,10 +261,14 @@ async fn a_seeded_service_gets_a_resolved_initial_revision_and_rolls_out_from_it
     let ecs = env.function_client();
 
     let seen = service(&ecs, "seeded", "svc").await;
-    assert_eq!(seen.current_service_deployment(), None, "seeded without the front");
     let [(initial, 1, 1, 0)] = &current(&seen)[..] else {
         panic!("{:?}", current(&seen));
     };
+    let creation = seen.current_service_deployment().expect("the creation's deployment");
+    let creation = deployment(&ecs, creation).await;
+    assert_eq!(creation.status(), Some(&ServiceDeploymentStatus::Successful));
+    assert_eq!(summary_arn(&creation), *initial);
+    assert!(source_arns(&creation).is_empty());
     let initial_revision = revision(&ecs, initial).await;
     assert_eq!(
         images(&initial_revision)[0].2.as_deref(),

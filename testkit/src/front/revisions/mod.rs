@@ -70,8 +70,6 @@ struct ServiceRecord {
     seen: SeenService,
     revisions: Vec<usize>,
     deployments: Vec<usize>,
-    /// The revision recorded when the front first saw a service made without it; it had no deployment.
-    initial: Option<usize>,
 }
 
 /// A current revision and what its tasks are doing.
@@ -144,55 +142,25 @@ impl ServiceHistory {
         Some(state.revisions[newest].task_definition.arn.clone())
     }
 
-    /// The revision of a service the front first sees without one (made straight in moto), resolved at
-    /// once; nothing when it has one already.
+    /// The revision and service deployment of a service the front first sees without them (made straight
+    /// in moto), as ECS made them when it created the service: completed, resolved by now.
     pub(super) fn record_initial(&self, seen: SeenService, images: TaskDefinitionImages, created_at: f64, now: f64) {
         let mut state = self.state();
-        if state.services.contains_key(&seen.key) {
-            return;
+        if !state.services.contains_key(&seen.key) {
+            state.add_deployment(seen, images, created_at, now, Vec::new());
         }
-        let revision = state.add_revision(&seen, images, created_at, now);
-        let record = ServiceRecord {
-            seen,
-            revisions: vec![revision],
-            deployments: Vec::new(),
-            initial: Some(revision),
-        };
-        state.services.insert(record.seen.key.clone(), record);
     }
 
-    /// A deployment made at `created_at`: its revision and its service deployment.
+    /// A deployment made at `created_at`: its revision and its service deployment, which replaces the
+    /// revisions current until then.
     pub(super) fn record_deployment(&self, seen: SeenService, images: TaskDefinitionImages, created_at: f64, now: f64) {
         let mut state = self.state();
         let resolves_at = created_at + state.resolve_delay.as_secs_f64();
-        let revision = state.add_revision(&seen, images, created_at, resolves_at);
         let sources = match state.services.get(&seen.key) {
             Some(record) => state.current(record, now).into_iter().map(|(r, _)| r).collect(),
             None => Vec::new(),
         };
-        let id = state.next_id();
-        let arn = sibling_arn(&seen, "service-deployment", id);
-        let deployment = Deployment {
-            arn: arn.clone(),
-            key: seen.key.clone(),
-            target: revision,
-            sources,
-            created_at,
-            completes_at: resolves_at,
-            rollback: None,
-        };
-        let index = state.deployments.len();
-        state.deployments.push(deployment);
-        state.deployment_by_arn.insert(arn, index);
-        let record = state.services.entry(seen.key.clone()).or_insert_with(|| ServiceRecord {
-            seen: seen.clone(),
-            revisions: Vec::new(),
-            deployments: Vec::new(),
-            initial: None,
-        });
-        record.seen = seen;
-        record.revisions.push(revision);
-        record.deployments.push(index);
+        state.add_deployment(seen, images, created_at, resolves_at, sources);
     }
 
     pub(super) fn forget(&self, key: &ServiceKey) {
@@ -236,7 +204,6 @@ impl ServiceHistory {
             .iter()
             .rev()
             .find_map(|&d| state.completed_revision(d, now))
-            .or(record.initial)
             .ok_or_else(|| format!("{service_arn}: no completed deployment to roll back to"))?;
         state.deployments[current].rollback = Some(Rollback {
             started_at: now,
@@ -252,32 +219,52 @@ impl History {
         self.last_id
     }
 
-    fn add_revision(
+    /// A revision and the service deployment that deploys it, complete once the revision resolves.
+    fn add_deployment(
         &mut self,
-        seen: &SeenService,
+        seen: SeenService,
         images: TaskDefinitionImages,
         created_at: f64,
         resolves_at: f64,
-    ) -> usize {
-        let id = self.next_id();
-        let arn = sibling_arn(seen, "service-revision", id);
-        let index = self.revisions.len();
+        sources: Vec<usize>,
+    ) {
+        let revision_arn = sibling_arn(&seen, "service-revision", self.next_id());
+        let revision = self.revisions.len();
         self.revisions.push(Revision {
-            arn: arn.clone(),
+            arn: revision_arn.clone(),
             key: seen.key.clone(),
             task_definition: images,
             created_at,
             resolves_at,
         });
-        self.revision_by_arn.insert(arn, index);
-        index
+        self.revision_by_arn.insert(revision_arn, revision);
+        let deployment_arn = sibling_arn(&seen, "service-deployment", self.next_id());
+        let deployment = self.deployments.len();
+        self.deployments.push(Deployment {
+            arn: deployment_arn.clone(),
+            key: seen.key.clone(),
+            target: revision,
+            sources,
+            created_at,
+            completes_at: resolves_at,
+            rollback: None,
+        });
+        self.deployment_by_arn.insert(deployment_arn, deployment);
+        let record = self.services.entry(seen.key.clone()).or_insert_with(|| ServiceRecord {
+            seen: seen.clone(),
+            revisions: Vec::new(),
+            deployments: Vec::new(),
+        });
+        record.seen = seen;
+        record.revisions.push(revision);
+        record.deployments.push(deployment);
     }
 
     /// The revisions the service runs now, the one it converges to first: while a deployment is in
     /// progress its target and what it replaces; after a rollback only the revision rolled back to.
     fn current(&self, record: &ServiceRecord, now: f64) -> Vec<(usize, Phase)> {
         let Some(&newest) = record.deployments.last() else {
-            return record.initial.map(|r| (r, Phase::Steady)).into_iter().collect();
+            return Vec::new();
         };
         let deployment = &self.deployments[newest];
         match &deployment.rollback {

@@ -38,13 +38,13 @@ fn a_rollback_returns_to_the_last_completed_revision_past_rolled_back_and_unfini
     let revision_arn = |id: u64| format!("arn:aws:ecs:us-east-1:123456789012:service-revision/c/s/{id}");
     assert_eq!(
         current_arns(&history, 205.0),
-        [revision_arn(4), revision_arn(2)],
+        [revision_arn(5), revision_arn(3)],
         "td:3 converging"
     );
     history.roll_back(&service, 205.0).expect("rolled back");
     assert_eq!(
         current_arns(&history, 205.0),
-        [revision_arn(2)],
+        [revision_arn(3)],
         "td:2 completed at 110"
     );
     assert!(history.roll_back(&service, 206.0).is_err(), "rolled back already");
@@ -54,7 +54,7 @@ fn a_rollback_returns_to_the_last_completed_revision_past_rolled_back_and_unfini
     history.roll_back(&service, 305.0).expect("rolled back");
     assert_eq!(
         current_arns(&history, 305.0),
-        [revision_arn(2)],
+        [revision_arn(3)],
         "td:4 never completed, td:3 was rolled back to td:2"
     );
 }
@@ -62,8 +62,17 @@ fn a_rollback_returns_to_the_last_completed_revision_past_rolled_back_and_unfini
 #[test]
 fn a_service_without_a_completed_revision_cannot_roll_back() {
     let history = ServiceHistory::new(Duration::from_secs(10));
+    history.record_initial(seen(), images("td:1"), 0.0, 0.0);
+    assert!(
+        history.roll_back(&seen().arn, 5.0).is_err(),
+        "the creation's deployment completed"
+    );
+    let history = ServiceHistory::new(Duration::from_secs(10));
     history.record_deployment(seen(), images("td:1"), 100.0, 100.0);
-    assert!(history.roll_back(&seen().arn, 105.0).is_err());
+    assert!(
+        history.roll_back(&seen().arn, 105.0).is_err(),
+        "the creation's deployment in progress"
+    );
     assert!(
         history
             .roll_back("arn:aws:ecs:us-east-1:123456789012:service/c/other", 105.0)
