@@ -13,16 +13,22 @@ pub enum ThrottleCategory {
     TaskDefinitionRead,
     TaskDefinitionModify,
     TagModify,
+    /// `DescribeServiceRevisions`.
+    ServiceRevisionRead,
+    /// `DescribeServiceDeployments`, `ListServiceDeployments`.
+    ServiceDeploymentRead,
 }
 
 impl ThrottleCategory {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::ClusterRead,
         Self::ServiceRead,
         Self::ServiceModify,
         Self::TaskDefinitionRead,
         Self::TaskDefinitionModify,
         Self::TagModify,
+        Self::ServiceRevisionRead,
+        Self::ServiceDeploymentRead,
     ];
 
     /// The bucket an action draws from; `None` for actions the table does not list (those
@@ -37,6 +43,8 @@ impl ThrottleCategory {
             }
             "RegisterTaskDefinition" | "DeregisterTaskDefinition" => Some(Self::TaskDefinitionModify),
             "TagResource" | "UntagResource" => Some(Self::TagModify),
+            "DescribeServiceRevisions" => Some(Self::ServiceRevisionRead),
+            "DescribeServiceDeployments" | "ListServiceDeployments" => Some(Self::ServiceDeploymentRead),
             _ => None,
         }
     }
@@ -50,6 +58,8 @@ impl ThrottleCategory {
             Self::TaskDefinitionRead => 50,
             Self::TaskDefinitionModify => 20,
             Self::TagModify => 20,
+            Self::ServiceRevisionRead => 50,
+            Self::ServiceDeploymentRead => 50,
         }
     }
 
@@ -62,6 +72,8 @@ impl ThrottleCategory {
             Self::TaskDefinitionRead => 20,
             Self::TaskDefinitionModify => 1,
             Self::TagModify => 10,
+            Self::ServiceRevisionRead => 20,
+            Self::ServiceDeploymentRead => 20,
         }
     }
 }

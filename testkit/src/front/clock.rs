@@ -36,26 +36,36 @@ impl EcsClock {
         Instant::now() + self.state().lead
     }
 
+    /// Now on the ECS clock in epoch seconds, as the deployments made through the front are dated.
+    pub(super) fn now_epoch_seconds(&self) -> f64 {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        (wall + self.state().lead).as_secs_f64()
+    }
+
     /// In the answer to a call that may make deployments (`CreateService`, `UpdateService`) that arrived
     /// at `arrived` on the wall clock: the deployments moto dates from then on were made by the call and
-    /// are stamped with the current lead. Then every stamped deployment in the answer is dated anew;
-    /// whether that changed the answer.
-    pub(super) fn stamp_new_deployments(&self, answer: &mut Value, arrived: SystemTime) -> bool {
+    /// are stamped with the current lead. Then every stamped deployment in the answer is dated anew.
+    /// The ids of the deployments the call made.
+    pub(super) fn stamp_new_deployments(&self, answer: &mut Value, arrived: SystemTime) -> Vec<String> {
         let made_since = arrived
             .checked_sub(CREATED_SLACK)
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0.0, |t| t.as_secs_f64());
         let mut state = self.state();
         let lead = state.lead;
+        let mut made = Vec::new();
         for deployment in deployments(answer) {
             if created_at(deployment).is_some_and(|created| created >= made_since)
                 && let Some(id) = deployment.get("id").and_then(Value::as_str)
+                && !state.stamped.contains_key(id)
             {
-                state.stamped.entry(id.to_owned()).or_insert(lead);
+                state.stamped.insert(id.to_owned(), lead);
+                made.push(id.to_owned());
             }
         }
         drop(state);
-        self.date_stamped_deployments(answer)
+        self.date_stamped_deployments(answer);
+        made
     }
 
     /// Adds to the `createdAt` of every deployment in the answer the front saw made the lead it was
@@ -124,7 +134,8 @@ mod tests {
             {"id": "new", "createdAt": 1000.5},
             {"id": "seeded", "createdAt": 900.0},
         ]}});
-        clock.stamp_new_deployments(&mut updated, at(1000.5));
+        let made = clock.stamp_new_deployments(&mut updated, at(1000.5));
+        assert_eq!(made, ["new"]);
         assert_eq!(updated["service"]["deployments"][0]["createdAt"], 1002.5);
         assert_eq!(
             updated["service"]["deployments"][1]["createdAt"], 900.0,

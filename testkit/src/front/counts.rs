@@ -9,7 +9,8 @@ use std::sync::{Mutex, PoisonError};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ActionCounts {
     pub received: u64,
-    /// Sent on to moto (whatever moto answered).
+    /// Sent on to moto (whatever moto answered), or, for the service history moto lacks
+    /// (`DescribeServiceRevisions`, `DescribeServiceDeployments`), answered by the front in its place.
     pub forwarded: u64,
     /// Answered `ThrottlingException` by the token buckets.
     pub throttled: u64,

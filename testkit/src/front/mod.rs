@@ -5,13 +5,23 @@
 //! Each call goes through, in order: count as received, latency, body check, fault dice,
 //! throttle buckets, limits, and only then moto; the deployments in moto's answer are then dated
 //! by the front's ECS clock, which the test can advance instead of sleeping.
+//!
+//! The front also keeps what moto lacks: service revisions and service deployments, recorded when a
+//! call makes a deployment, with image tags resolved to digests from a test-controlled registry
+//! ([`Front::set_image_digest`]) once the resolve delay has passed on the ECS clock. It answers
+//! `DescribeServiceRevisions` and `DescribeServiceDeployments` itself, through the same checks, and adds
+//! `currentServiceDeployment` and `currentServiceRevisions` to the services moto describes.
 
 mod buckets;
 mod clock;
 mod counts;
 mod faults;
+mod history;
 mod paging;
 mod pipeline;
+mod registry;
+mod revisions;
+mod upstream;
 mod wire;
 
 use std::convert::Infallible;
@@ -73,6 +83,9 @@ pub struct FrontConfig {
     pub latency: Duration,
     pub faults: Faults,
     pub deleted_services: DeletedServices,
+    /// How long after a deployment starts, on the ECS clock, version consistency resolves its revision's
+    /// image tags to digests (with the digests the registry has then) and the deployment completes.
+    pub resolve_delay: Duration,
 }
 
 /// What `DescribeServices` says of a deleted service. ECS keeps it `INACTIVE` for a while, then forgets it and
@@ -94,6 +107,7 @@ impl FrontConfig {
             latency: Duration::ZERO,
             faults: Faults::None,
             deleted_services: DeletedServices::Inactive,
+            resolve_delay: Duration::ZERO,
         }
     }
 }
@@ -148,6 +162,33 @@ impl Front {
     /// between the two without waiting for the wall clock to pass a second.
     pub fn advance_clock(&self, by: Duration) {
         self.shared.clock.advance(by);
+    }
+
+    /// Points `image`, the reference exactly as a task definition's container names it, at `digest` from
+    /// now on the ECS clock: a push, which moves the tag when set again.
+    pub fn set_image_digest(&self, image: &str, digest: &str) {
+        let now = self.shared.clock.now_epoch_seconds();
+        self.shared.history.push_image(image, digest, now);
+    }
+
+    /// The resolve delay (see [`FrontConfig::resolve_delay`]) of the deployments made from now on.
+    pub fn set_resolve_delay(&self, delay: Duration) {
+        self.shared.history.set_resolve_delay(delay);
+    }
+
+    /// Rolls back the current service deployment of the service, as the deployment circuit breaker does:
+    /// the deployment becomes `ROLLBACK_SUCCESSFUL`, with a `rollback` to the revision of the last deployment
+    /// that completed, which becomes the service's only current revision. No revision is made for it.
+    ///
+    /// # Panics
+    ///
+    /// When the front has no service deployment of the service to roll back, or no completed one to return
+    /// to: a mistake in the test.
+    pub fn roll_back(&self, service_arn: &str) {
+        let now = self.shared.clock.now_epoch_seconds();
+        if let Err(why) = self.shared.history.roll_back(service_arn, now) {
+            panic!("cannot roll back: {why}");
+        }
     }
 
     /// Done once the front has stopped listening, which dropping it starts: for a test of that.

@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CONNECTION, CONTENT_LENGTH, HOST, HeaderMap, TRANSFER_ENCODING};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::header::HeaderMap;
+use hyper::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -17,21 +17,21 @@ use super::buckets::{Admission, EcsBuckets, ThrottleCategory};
 use super::clock::EcsClock;
 use super::counts::{CountBook, NOT_AN_ECS_CALL, Tally};
 use super::faults::{FaultDice, FaultKind};
+use super::history::{self, HistoryRead};
 use super::paging::{self, Listing, PageRequest};
-use super::wire::{AwsError, FrontBody};
+use super::revisions::ServiceHistory;
+use super::upstream::{UpstreamResponse, forward};
+use super::wire::{self, AwsError, FrontBody};
 use super::{DeletedServices, Faults, FrontConfig, Limits, Throttle};
 
-const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
+pub(super) const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
 const REQUEST_BYTES_MAX: usize = 1 << 20;
-const RESPONSE_BYTES_MAX: usize = 64 << 20;
-/// Bounds a hung moto; far above anything moto needs.
-const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything the connections of one front share.
 #[derive(Debug)]
 pub(super) struct Shared {
-    upstream: String,
-    client: Client<HttpConnector, Full<Bytes>>,
+    pub(super) upstream: String,
+    pub(super) client: Client<HttpConnector, Full<Bytes>>,
     limits: Limits,
     throttle: Throttle,
     latency: Duration,
@@ -41,6 +41,7 @@ pub(super) struct Shared {
     buckets: EcsBuckets,
     pub(super) clock: EcsClock,
     pub(super) counts: CountBook,
+    pub(super) history: ServiceHistory,
 }
 
 impl Shared {
@@ -74,6 +75,7 @@ impl Shared {
             buckets: EcsBuckets::default(),
             clock: EcsClock::default(),
             counts: CountBook::default(),
+            history: ServiceHistory::new(config.resolve_delay),
         })
     }
 }
@@ -168,7 +170,7 @@ async fn decide(
 
     let page = match shared.limits {
         Limits::Off => None,
-        Limits::Enforced => match check_limits(action, json_body) {
+        Limits::Enforced => match check_limits(action, &json_body) {
             Ok(page) => page,
             Err(error) => {
                 counted(Tally::Rejected);
@@ -177,7 +179,24 @@ async fn decide(
         },
     };
 
+    // moto knows no service history: the front answers for it, as if it were the backend.
+    if let Some(read) = HistoryRead::of_action(action) {
+        return match read.requested_arns(&json_body, shared.limits == Limits::Enforced) {
+            Ok(arns) => {
+                counted(Tally::Forwarded);
+                Reply::Now(wire::json_response(&read.answer(shared, &arns)))
+            }
+            Err(error) => {
+                counted(Tally::Rejected);
+                error.into()
+            }
+        };
+    }
+
     counted(Tally::Forwarded);
+    if action == "UpdateService" {
+        history::before_update(shared, &parts.headers, &json_body).await;
+    }
     let upstream_body = match &page {
         Some(page) => Bytes::from(Value::Object(page.upstream_request.clone()).to_string()),
         None => raw_body,
@@ -191,52 +210,66 @@ async fn decide(
             Ok(body) => Reply::Now(response.with_body(body.into()).into_front_response()),
             Err(error) => error.into(),
         },
-        _ => match dated(shared, action, arrived, response) {
-            Ok(response) => Reply::Now(response.into_front_response()),
-            Err(error) => error.into(),
-        },
+        _ => {
+            let call = Call {
+                action,
+                headers: &parts.headers,
+                body: &json_body,
+                arrived,
+            };
+            match recorded(shared, call, response).await {
+                Ok(response) => Reply::Now(response.into_front_response()),
+                Err(error) => error.into(),
+            }
+        }
     }
 }
 
-/// The answer with the deployments in it dated by the front's ECS clock (see `clock`): those a
-/// `CreateService` or `UpdateService` made, and in every answer those the front saw made before.
-fn dated(
-    shared: &Shared,
-    action: &str,
+/// The call whose answer `recorded` completes.
+struct Call<'a> {
+    action: &'a str,
+    headers: &'a HeaderMap,
+    body: &'a Map<String, Value>,
     arrived: SystemTime,
-    response: UpstreamResponse,
-) -> Result<UpstreamResponse, AwsError> {
+}
+
+/// The answer with the deployments in it dated by the front's ECS clock (see `clock`): those a
+/// `CreateService` or `UpdateService` made, and in every answer those the front saw made before; then
+/// with the service history (see `history`): deployments made are recorded, services say what they run.
+async fn recorded(shared: &Shared, call: Call<'_>, response: UpstreamResponse) -> Result<UpstreamResponse, AwsError> {
+    let action = call.action;
     let makes_deployments = matches!(action, "CreateService" | "UpdateService");
-    if !response.status.is_success() || !(makes_deployments || action == "DescribeServices") {
+    let relevant = makes_deployments || matches!(action, "DescribeServices" | "DeleteService");
+    if !response.status.is_success() || !relevant {
         return Ok(response);
     }
     let mut answer: Value = serde_json::from_slice(&response.body)
         .map_err(|error| AwsError::server(format!("moto answered unreadable JSON: {error}")))?;
-    let changed = if makes_deployments {
-        shared.clock.stamp_new_deployments(&mut answer, arrived)
+    let made = if makes_deployments {
+        shared.clock.stamp_new_deployments(&mut answer, call.arrived)
     } else {
-        let forgotten = shared.deleted_services == DeletedServices::Missing && forget_deleted(&mut answer);
-        shared.clock.date_stamped_deployments(&mut answer) || forgotten
+        if action == "DescribeServices" && shared.deleted_services == DeletedServices::Missing {
+            forget_deleted(&mut answer);
+        }
+        shared.clock.date_stamped_deployments(&mut answer);
+        Vec::new()
     };
-    Ok(if changed {
-        response.with_body(Bytes::from(answer.to_string()))
-    } else {
-        response
-    })
+    history::after_answer(shared, call.headers, action, call.body, &mut answer, &made).await;
+    Ok(response.with_body(Bytes::from(answer.to_string())))
 }
 
 /// A `DescribeServices` answer as ECS gives it once it has forgotten deleted services: each `INACTIVE`
-/// service becomes a `MISSING` failure. Whether the answer changed.
-fn forget_deleted(answer: &mut Value) -> bool {
+/// service becomes a `MISSING` failure.
+fn forget_deleted(answer: &mut Value) {
     let Some(services) = answer.get_mut("services").and_then(Value::as_array_mut) else {
-        return false;
+        return;
     };
     let (inactive, kept): (Vec<Value>, Vec<Value>) = services
         .drain(..)
         .partition(|s| s.get("status").and_then(Value::as_str) == Some("INACTIVE"));
     *services = kept;
     if inactive.is_empty() {
-        return false;
+        return;
     }
     let missing = inactive
         .iter()
@@ -245,7 +278,6 @@ fn forget_deleted(answer: &mut Value) -> bool {
         Some(failures) => failures.extend(missing),
         None => answer["failures"] = Value::Array(missing.collect()),
     }
-    true
 }
 
 fn fault_reply(kind: FaultKind, slow_delay: Duration) -> Reply {
@@ -262,12 +294,12 @@ fn fault_reply(kind: FaultKind, slow_delay: Duration) -> Reply {
 }
 
 /// The page to cut when the action is paged by the front; an error when a limit is broken.
-fn check_limits(action: &str, body: Map<String, Value>) -> Result<Option<PageRequest>, AwsError> {
+fn check_limits(action: &str, body: &Map<String, Value>) -> Result<Option<PageRequest>, AwsError> {
     if action == "DescribeServices" {
-        paging::check_describe_services(&body)?;
+        paging::check_describe_services(body)?;
     }
     Listing::of_action(action)
-        .map(|listing| paging::parse_page_request(listing, body))
+        .map(|listing| paging::parse_page_request(listing, body.clone()))
         .transpose()
 }
 
@@ -280,66 +312,4 @@ async fn read_json_object(body: Incoming) -> Result<(Bytes, Map<String, Value>),
     let json = serde_json::from_slice(&raw)
         .map_err(|error| AwsError::serialization(format!("request body is not a JSON object: {error}")))?;
     Ok((raw, json))
-}
-
-struct UpstreamResponse {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl UpstreamResponse {
-    fn with_body(self, body: Bytes) -> Self {
-        Self { body, ..self }
-    }
-
-    fn into_front_response(self) -> Response<FrontBody> {
-        let mut response = Response::new(Full::new(self.body));
-        *response.status_mut() = self.status;
-        *response.headers_mut() = self.headers;
-        response
-    }
-}
-
-async fn forward(
-    shared: &Shared,
-    parts: &hyper::http::request::Parts,
-    body: Bytes,
-) -> Result<UpstreamResponse, AwsError> {
-    let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
-    let mut request = Request::builder()
-        .method(Method::POST)
-        .uri(format!("{}{path}", shared.upstream))
-        .body(Full::new(body))
-        .map_err(|error| AwsError::server(format!("cannot build upstream request: {error}")))?;
-    let headers = request.headers_mut();
-    *headers = parts.headers.clone();
-    strip_framing_headers(headers);
-    headers.remove(HOST);
-
-    let response = tokio::time::timeout(UPSTREAM_TIMEOUT, shared.client.request(request))
-        .await
-        .map_err(|_| AwsError::server("moto did not answer in time"))?
-        .map_err(|error| AwsError::server(format!("cannot reach moto: {error}")))?;
-    let (parts, body) = response.into_parts();
-    let body = Limited::new(body, RESPONSE_BYTES_MAX)
-        .collect()
-        .await
-        .map_err(|error| AwsError::server(format!("cannot read moto's answer: {error}")))?
-        .to_bytes();
-    let mut headers = parts.headers;
-    strip_framing_headers(&mut headers);
-    Ok(UpstreamResponse {
-        status: parts.status,
-        headers,
-        body,
-    })
-}
-
-/// Framing belongs to each hop: hyper sets the right length for the body it sends.
-fn strip_framing_headers(headers: &mut HeaderMap) {
-    for name in [CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING] {
-        headers.remove(name);
-    }
-    headers.remove("keep-alive");
 }

@@ -10,6 +10,15 @@ pub(super) type FrontBody = Full<Bytes>;
 
 const AWS_JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
+/// A successful answer the front makes up itself.
+pub(super) fn json_response(body: &serde_json::Value) -> Response<FrontBody> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(AWS_JSON_CONTENT_TYPE));
+    response
+}
+
 /// An ECS error answer. The Rust SDK reads the code from `x-amzn-errortype` (falling back to
 /// `__type`) and the text from `message`, so both carry it; the code decides the retry class
 /// (`ThrottlingException` is throttling, HTTP 500/503 are transient).

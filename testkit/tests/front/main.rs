@@ -4,6 +4,8 @@ mod clock;
 mod faults;
 mod lifecycle;
 mod limits;
+mod revisions;
+mod rollback;
 mod throttle;
 
 use std::time::Duration;

@@ -56,6 +56,35 @@ async fn actions_outside_the_throttle_table_are_never_throttled() {
     assert_eq!(front.calls().action("CreateCluster").throttled, 0);
 }
 
+#[tokio::test]
+async fn service_revision_and_deployment_reads_have_buckets_of_their_own() {
+    let Harness { moto: _moto, front } = Harness::start_with(FrontConfig::strict()).await;
+    let ecs = Ecs::at(&front.endpoint_url());
+    let revisions = json!({"serviceRevisionArns": ["arn:aws:ecs:us-east-1:123456789012:service-revision/c/s/1"]});
+    let started = Instant::now();
+    let mut admitted: u32 = 0;
+    for _ in 0..80 {
+        let answer = ecs.call("DescribeServiceRevisions", revisions.clone()).await;
+        match answer.status {
+            200 => admitted += 1,
+            _ => assert_eq!(answer.error_code(), "ThrottlingException"),
+        }
+    }
+    let refill_bound = 50.0 + 20.0 * started.elapsed().as_secs_f64() + 1.0;
+    assert!(
+        (50.0..=refill_bound).contains(&f64::from(admitted)),
+        "{admitted} admitted"
+    );
+    let deployments = json!({"serviceDeploymentArns": ["arn:aws:ecs:us-east-1:123456789012:service-deployment/c/s/1"]});
+    let other_bucket = ecs.call("DescribeServiceDeployments", deployments).await;
+    assert_eq!(other_bucket.status, 200, "{}", other_bucket.body);
+    let counts = front.calls().action("DescribeServiceRevisions");
+    assert_eq!(
+        (counts.forwarded, counts.throttled),
+        (admitted.into(), (80 - admitted).into())
+    );
+}
+
 #[test]
 fn throttle_lower_bound_spends_the_burst_first_then_the_refill_rate() {
     use ThrottleCategory::*;
@@ -79,6 +108,22 @@ fn throttle_lower_bound_spends_the_burst_first_then_the_refill_rate() {
         Some(TaskDefinitionRead)
     );
     assert_eq!(ThrottleCategory::of_action("CreateCluster"), None);
+    assert_eq!(
+        ThrottleCategory::of_action("DescribeServiceRevisions"),
+        Some(ServiceRevisionRead)
+    );
+    assert_eq!(
+        ThrottleCategory::of_action("DescribeServiceDeployments"),
+        Some(ServiceDeploymentRead)
+    );
+    assert_eq!(
+        (ServiceRevisionRead.burst(), ServiceRevisionRead.refill_per_second()),
+        (50, 20)
+    );
+    assert_eq!(
+        (ServiceDeploymentRead.burst(), ServiceDeploymentRead.refill_per_second()),
+        (50, 20)
+    );
     for category in ThrottleCategory::ALL {
         assert!(category.burst() >= category.refill_per_second());
     }
