@@ -157,6 +157,8 @@ pub struct Drift {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// `push` (events) or `sweep` (every tag in use, with any events of the same batch).
+    pub trigger: &'static str,
     pub pushes: Vec<PushedImage>,
     pub mode: Mode,
     pub services: Vec<ServiceReport>,
@@ -177,6 +179,7 @@ pub struct Scanned {
 impl Report {
     /// Renders the engine's results; services are sorted by cluster and name, and counts derived from them.
     pub fn new(
+        trigger: Origin,
         pushes: &[Push],
         mode: Mode,
         scanned: Scanned,
@@ -210,6 +213,7 @@ impl Report {
             notify_failed: 0,
         };
         Report {
+            trigger: trigger.as_str(),
             drift,
             pushes: pushes.iter().map(PushedImage::from).collect(),
             mode,
@@ -266,10 +270,10 @@ impl Report {
             .map(|p| p.uri.as_str())
             .collect();
         let noun = if events.len() == 1 { "push" } else { "pushes" };
-        let what = match (swept, events.is_empty()) {
-            (0, _) => format!("{noun} {}", events.join(", ")),
-            (_, true) => format!("sweep of {swept} tags in use"),
-            (_, false) => format!("sweep of {swept} tags in use, with {noun} {}", events.join(", ")),
+        let what = match (self.trigger == Origin::Sweep.as_str(), events.is_empty()) {
+            (false, _) => format!("{noun} {}", events.join(", ")),
+            (true, true) => format!("sweep of {swept} tags in use"),
+            (true, false) => format!("sweep of {swept} tags in use, with {noun} {}", events.join(", ")),
         };
         let _ = writeln!(out, "{what} — {verb}");
         let width = self

@@ -11,7 +11,7 @@ pub mod sweep;
 use crate::config::{Config, Mode};
 use crate::domain::decide::Selection;
 use crate::domain::outcome::ServiceResult;
-use crate::domain::push::Push;
+use crate::domain::push::{Origin, Push};
 use crate::domain::report::Report;
 use crate::ecr::EcrApi;
 use crate::ecr::sdk::SdkEcr;
@@ -135,7 +135,11 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
         not_checkable.retain(|r: &ServiceResult| planned.iter().all(|p| p.service.arn != r.service.arn));
         let mut results = executor.execute(planned, fleet.unexamined, mode).await;
         results.extend(not_checkable);
-        let mut report = Report::new(&pushes, mode, scanned, results, scan_failures);
+        let trigger = match sweep {
+            Sweep::Yes => Origin::Sweep,
+            Sweep::No => Origin::Event,
+        };
+        let mut report = Report::new(trigger, &pushes, mode, scanned, results, scan_failures);
         let notifications = notify::of_report(&report);
         if !notifications.is_empty() {
             let delivery = self.notifier.send(&notifications).await;

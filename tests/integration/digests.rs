@@ -24,7 +24,9 @@ async fn push(env: &Harness, repository: &str, tag: &str, content: &str) -> Stri
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
         "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
                    "digest": format!("sha256:{:0>64}", hex(content))},
-        "layers": [],
+        // moto's digest is the hash of the layer digests.
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1,
+                    "digest": format!("sha256:{:0>64}", hex(content))}],
     });
     let put = ecr
         .put_image()

@@ -33,7 +33,9 @@ async fn each_redeployed_or_failed_service_is_announced_on_the_bus() {
         endpoint: &env.moto.endpoint,
         account: ACCOUNT,
     };
-    let queue_url = moto.call("sqs", "CreateQueue", json!({"QueueName": "announcements"})).await["QueueUrl"]
+    let queue_url = moto
+        .call("sqs", "CreateQueue", json!({"QueueName": "announcements"}))
+        .await["QueueUrl"]
         .as_str()
         .expect("a queue URL")
         .to_owned();
@@ -63,7 +65,11 @@ async fn each_redeployed_or_failed_service_is_announced_on_the_bus() {
     assert_eq!((report.counts.notified, report.counts.notify_failed), (2, 0));
 
     let received = moto
-        .call("sqs", "ReceiveMessage", json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10}))
+        .call(
+            "sqs",
+            "ReceiveMessage",
+            json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10}),
+        )
         .await;
     let mut announced: Vec<(String, Value)> = received["Messages"]
         .as_array()
@@ -72,7 +78,10 @@ async fn each_redeployed_or_failed_service_is_announced_on_the_bus() {
         .map(|m| {
             let event: Value = serde_json::from_str(m["Body"].as_str().unwrap()).unwrap();
             assert_eq!(event["source"], "ecs-redeploy");
-            (event["detail-type"].as_str().unwrap().to_owned(), event["detail"].clone())
+            (
+                event["detail-type"].as_str().unwrap().to_owned(),
+                event["detail"].clone(),
+            )
         })
         .collect();
     announced.sort_by(|a, b| a.1["service"].as_str().cmp(&b.1["service"].as_str()));
@@ -82,18 +91,29 @@ async fn each_redeployed_or_failed_service_is_announced_on_the_bus() {
         .collect();
     assert_eq!(
         kinds,
-        [("ECS Service Redeploy Failed", "broken"), ("ECS Service Redeployed", "web")],
+        [
+            ("ECS Service Redeploy Failed", "broken"),
+            ("ECS Service Redeployed", "web")
+        ],
         "the skipped service is not announced"
     );
     let web = &announced[1].1;
     let digest = event["detail"]["image-digest"].as_str().unwrap();
     assert_eq!(web["to_digest"], digest);
     assert_eq!(web["image"], format!("{app}@{digest}"));
-    assert_eq!((web["trigger"].as_str(), web["method"].as_str()), (Some("push"), Some("force")));
+    assert_eq!(
+        (web["trigger"].as_str(), web["method"].as_str()),
+        (Some("push"), Some("force"))
+    );
     assert_eq!(web["event_id"], event["id"]);
     assert!(web["deployment_id"].as_str().is_some_and(|id| !id.is_empty()));
     let broken = &announced[0].1;
-    assert!(broken["error"].as_str().is_some_and(|e| e.contains("AccessDeniedException")), "{broken}");
+    assert!(
+        broken["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("AccessDeniedException")),
+        "{broken}"
+    );
 }
 
 #[tokio::test]
@@ -104,7 +124,9 @@ async fn a_bus_that_refuses_never_fails_a_redeploy() {
     // A bus that does not exist: every PutEvents entry is refused.
     let bus = SdkEventBridge::new(aws_sdk_eventbridge::Client::new(&env.moto.sdk_config()), "no-such-bus");
     let redeployer = Redeployer::new(env.function_ecs(), config(&[])).with_notifier(bus);
-    let report = invoke(&redeployer, &load_now("ecr-push.json")).await.expect("the redeploy succeeds");
+    let report = invoke(&redeployer, &load_now("ecr-push.json"))
+        .await
+        .expect("the redeploy succeeds");
     assert_eq!(report.counts.redeployed, 1);
     assert_eq!((report.counts.notified, report.counts.notify_failed), (0, 1));
 }

@@ -13,13 +13,13 @@ use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy::lock::DeployLock;
 use ecs_redeploy::notify::Notifier;
 use ecs_redeploy::trigger::lambda::{InvocationError, Response, handle};
-use ecs_redeploy_testkit::harness::Harness;
-use lambda_runtime::{Context, LambdaEvent};
 use ecs_redeploy_testkit::fleet::REGION;
+use ecs_redeploy_testkit::harness::Harness;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 
 /// The function's settings from `vars` alone, as `Config::from_lookup` reads them.

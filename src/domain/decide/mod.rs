@@ -122,7 +122,12 @@ pub fn decide(
     manifests: &[String],
     selection: Selection,
 ) -> Option<Decision> {
-    let related = relate_containers(push, task_definition);
+    let mut related = relate_containers(push, task_definition);
+    if push.origin == Origin::Sweep {
+        // A sweep's push is a tag of this registry it read, not news for another registry's images: those are
+        // reported `not-checkable` by the sweep itself.
+        related.retain(|(_, relation)| !matches!(relation, Relation::OtherRegistry(_)));
+    }
     if related.is_empty() {
         return None;
     }

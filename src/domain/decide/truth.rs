@@ -51,8 +51,12 @@ pub(super) fn check<'r>(push: &Push, running: &'r Running, containers: &[&Contai
             .map(|(c, _)| format!("`{c}`"))
             .collect::<Vec<_>>()
             .join(", ");
+        let what = match push.origin {
+            Origin::Event => "the pushed",
+            Origin::Sweep => "what the tag points to now,",
+        };
         let detail = format!(
-            "{names} already run{} the pushed {} ({}{})",
+            "{names} already run{} {what} {} ({}{})",
             if digests.len() == 1 { "s" } else { "" },
             pushed[0],
             short_revision(revision),

@@ -57,7 +57,7 @@ async fn main() -> ExitCode {
     );
     println!("to the revision that runs the old digest. Its newest deployment started after the push — it still runs");
     println!("the old image, so it is redeployed:\n");
-    let mut ok = run(&binary, &env, &["apply", "--event", &event.to_string_lossy()]);
+    let mut ok = run(&binary, &env, &["apply", "--event", &event.to_string_lossy()]).await;
     let _ = std::fs::remove_file(&event);
 
     push(&env, "app-worker", "latest", "worker v2").await;
@@ -65,19 +65,20 @@ async fn main() -> ExitCode {
     println!(
         "\napp-worker:latest pushed, and its event lost. The sweep (every 30 minutes on Lambda) finds the drift:\n"
     );
-    ok &= run(&binary, &env, &["apply", "--sweep"]);
+    ok &= run(&binary, &env, &["apply", "--sweep"]).await;
     println!("\nThe sweep again, right after: nothing left to do.\n");
-    ok &= run(&binary, &env, &["apply", "--sweep"]);
+    ok &= run(&binary, &env, &["apply", "--sweep"]).await;
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
-/// Pushes a distinct image to moto's ECR as `repository:tag` and tells the front's registry its digest.
+/// Pushes a distinct image to moto's ECR as `repository:tag` (moto's digest is the hash of the layer digests) and
+/// tells the front's registry its digest.
 async fn push(env: &Harness, repository: &str, tag: &str, content: &str) -> String {
     let ecr = env.moto.ecr_client();
     let _ = ecr.create_repository().repository_name(repository).send().await;
     let config_digest: String = content.bytes().map(|b| format!("{b:02x}")).collect();
     let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":1,"digest":"sha256:{config_digest:0<64}"}},"layers":[]}}"#
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":1,"digest":"sha256:{config_digest:0<64}"}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":1,"digest":"sha256:{config_digest:0<64}"}}]}}"#
     );
     let put = ecr
         .put_image()
@@ -124,10 +125,12 @@ fn push_event(digest: &str, time: &str) -> String {
     )
 }
 
-/// Runs ecs-redeploy against the front (ECS) and moto (everything else); prints its summary.
-fn run(binary: &str, env: &Harness, args: &[&str]) -> bool {
+/// Runs ecs-redeploy against the front (ECS) and moto (everything else); prints its summary. On a blocking thread:
+/// this runtime's one thread serves the front meanwhile.
+async fn run(binary: &str, env: &Harness, args: &[&str]) -> bool {
     println!("$ ecs-redeploy {}", args.join(" "));
-    let output = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .args(args)
         .env_remove("AWS_PROFILE")
         .env("AWS_ENDPOINT_URL", &env.moto.endpoint)
@@ -135,8 +138,10 @@ fn run(binary: &str, env: &Harness, args: &[&str]) -> bool {
         .env("AWS_ACCESS_KEY_ID", "demo")
         .env("AWS_SECRET_ACCESS_KEY", "demo")
         .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("the blocking thread ran")
         .expect("ecs-redeploy runs");
     print!("{}", String::from_utf8_lossy(&output.stderr));
     output.status.success()
