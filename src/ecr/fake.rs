@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{BATCH_GET_IMAGE_MAX, EcrApi, EcrError, Platforms, PushedManifest, TaggedImage};
+use super::{BATCH_GET_IMAGE_MAX, EcrApi, EcrError, EcrErrorKind, Platforms, PushedManifest, TaggedImage};
 
 /// Manifests by digest (an unknown digest is an error, like an image ECR does not have) and the digest of each
 /// `repository:tag`. Counts the calls.
@@ -11,6 +11,9 @@ use super::{BATCH_GET_IMAGE_MAX, EcrApi, EcrError, Platforms, PushedManifest, Ta
 pub struct FakeEcr {
     pub images: BTreeMap<String, PushedManifest>,
     pub tags: BTreeMap<String, String>,
+    /// Repositories whose tags the function may not read (outside its policy), and those that fail for now.
+    pub denied: Vec<String>,
+    pub unavailable: Vec<String>,
     pub calls: Mutex<Vec<String>>,
 }
 
@@ -19,6 +22,7 @@ impl EcrApi for FakeEcr {
         self.calls.lock().unwrap().push(digest.to_owned());
         self.images.get(digest).cloned().ok_or_else(|| EcrError {
             operation: "BatchGetImage",
+            kind: EcrErrorKind::NotFound,
             message: format!("ImageNotFound: {digest}"),
             source: None,
         })
@@ -35,6 +39,19 @@ impl EcrApi for FakeEcr {
             .lock()
             .unwrap()
             .push(format!("{repository}:{}", tags.join(",")));
+        for (repositories, kind) in [
+            (&self.denied, EcrErrorKind::AccessDenied),
+            (&self.unavailable, EcrErrorKind::Other),
+        ] {
+            if repositories.iter().any(|r| r == repository) {
+                return Err(EcrError {
+                    operation: "BatchGetImage",
+                    kind,
+                    message: format!("{kind:?}: {repository}"),
+                    source: None,
+                });
+            }
+        }
         Ok(tags
             .iter()
             .filter_map(|tag| {

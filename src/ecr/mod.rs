@@ -34,6 +34,23 @@ pub struct PushedManifest {
     pub manifests: Vec<String>,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EcrErrorKind {
+    /// Not allowed: the function's policy names the repositories in scope (`RepositoryFilter`).
+    AccessDenied,
+    /// No such repository or image.
+    NotFound,
+    /// Throttling, transport and server failures, and anything unclassified.
+    Other,
+}
+
+impl EcrError {
+    /// Whether asking again may succeed.
+    pub fn retryable(&self) -> bool {
+        self.kind == EcrErrorKind::Other
+    }
+}
+
 /// What a tag points to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaggedImage {
@@ -48,6 +65,7 @@ pub const BATCH_GET_IMAGE_MAX: usize = 100;
 #[error("ecr {operation} failed: {message}")]
 pub struct EcrError {
     pub operation: &'static str,
+    pub kind: EcrErrorKind,
     pub message: String,
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,

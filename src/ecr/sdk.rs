@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ecr::error::DisplayErrorContext;
+use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ecr::operation::batch_get_image::BatchGetImageOutput;
 use aws_sdk_ecr::types::ImageIdentifier;
 use tracing::{debug, warn};
 
-use super::{EcrApi, EcrError, PushedManifest, TaggedImage, read_manifest};
+use super::{EcrApi, EcrError, EcrErrorKind, PushedManifest, TaggedImage, read_manifest};
 
 /// What `BatchGetImage` may answer with: an index (multi-arch) is what tells the platforms, and what a tag of a
 /// multi-arch image points to; single manifests are accepted too, so a single-platform image is not an error.
@@ -44,8 +44,14 @@ impl SdkEcr {
             .await
             .map_err(|error| {
                 debug!(error = %DisplayErrorContext(&error), "ecr call failed");
+                let kind = match error.as_service_error().and_then(ProvideErrorMetadata::code) {
+                    Some("AccessDeniedException") => EcrErrorKind::AccessDenied,
+                    Some("RepositoryNotFoundException") => EcrErrorKind::NotFound,
+                    _ => EcrErrorKind::Other,
+                };
                 EcrError {
                     operation: "BatchGetImage",
+                    kind,
                     message: crate::error_chain::render(&error),
                     source: Some(Box::new(error)),
                 }
@@ -61,6 +67,7 @@ impl EcrApi for SdkEcr {
             Some(manifest) => Ok(read_manifest(manifest)),
             None => Err(EcrError {
                 operation: "BatchGetImage",
+                kind: EcrErrorKind::NotFound,
                 message: output
                     .failures()
                     .first()

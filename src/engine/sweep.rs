@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures_util::{StreamExt, stream};
+use tracing::warn;
 
 use super::images::ManifestCache;
 use crate::domain::decide::{Decision, Selection, in_scope};
@@ -70,8 +71,9 @@ fn own_registry(service_arn: &str) -> Option<Registry> {
     Registry::ecr(account, region).ok()
 }
 
-/// What each tag in use points to now, as pushes found by the sweep; a failed lookup is a scan failure (the
-/// services following those tags were not checked; a retry may get further).
+/// What each tag in use points to now, as pushes found by the sweep. A lookup a retry may get past is a scan
+/// failure (the services following those tags were not checked); a refused one (a repository outside the
+/// function's `RepositoryFilter`, or gone) is logged and skipped, so it never fails every sweep.
 pub async fn current<R: EcrApi>(
     ecr: &R,
     tags: &BTreeMap<(Registry, String), BTreeSet<String>>,
@@ -120,6 +122,12 @@ pub async fn current<R: EcrApi>(
                     });
                 }
             }
+            Err(error) if !error.retryable() => warn!(
+                repository,
+                reason = "repository-not-readable",
+                %error,
+                "skipped: the sweep cannot read this repository's tags; its services are left as they are"
+            ),
             Err(error) => failures.push(ScanFailure {
                 cluster: None,
                 step: "ecr-tags",

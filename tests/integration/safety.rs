@@ -178,10 +178,12 @@ async fn pin_mode_registers_one_revision_per_source_and_repeats_nothing() {
 
     let again = invoke(&redeployer, &event).await.unwrap();
     assert!(
-        again
-            .services
-            .iter()
-            .all(|s| s.reason == if s.service == "forced" { "rolling-out" } else { "already-deployed" }),
+        again.services.iter().all(|s| s.reason
+            == if s.service == "forced" {
+                "rolling-out"
+            } else {
+                "already-deployed"
+            }),
         "pinned revisions name the digest; the forced one resolves the tag: {:?}",
         outcomes(&again)
     );

@@ -93,3 +93,28 @@ async fn one_call_per_repository_for_up_to_a_hundred_tags() {
     );
     assert_eq!(ecr.calls.lock().unwrap().len(), 2, "100 + 50 tags");
 }
+
+#[tokio::test]
+async fn a_repository_the_function_may_not_read_is_skipped_and_one_that_failed_is_retried() {
+    let registry = Registry::ecr("123456789012", "us-east-1").unwrap();
+    let ecr = FakeEcr {
+        tags: BTreeMap::from([("app:latest".to_owned(), DIGEST.to_owned())]),
+        denied: vec!["outside-the-filter".into()],
+        unavailable: vec!["flaky".into()],
+        ..FakeEcr::default()
+    };
+    let latest = BTreeSet::from(["latest".to_owned()]);
+    let in_use = BTreeMap::from([
+        ((registry.clone(), "app".to_owned()), latest.clone()),
+        ((registry.clone(), "flaky".to_owned()), latest.clone()),
+        ((registry, "outside-the-filter".to_owned()), latest),
+    ]);
+    let (pushes, failures) = current(&ecr, &in_use, &ManifestCache::default(), 4).await;
+    assert_eq!(pushes.len(), 1, "app's tag is read");
+    assert_eq!(
+        failures.len(),
+        1,
+        "only the retryable failure fails the sweep: {failures:?}"
+    );
+    assert!(failures[0].error.to_string().contains("flaky"));
+}

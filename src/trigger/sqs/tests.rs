@@ -213,3 +213,56 @@ fn shapes_are_told_apart_by_their_envelope() {
         Err(EventError::MissingField("Records[].messageId"))
     ));
 }
+
+/// The sweep's scheduled event, as its rule puts it on the queue.
+fn scheduled_event() -> Value {
+    json!({
+        "version": "0", "id": "sweep-1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-12-01T10:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/sweep"], "detail": {}
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scheduled_event_in_a_batch_sweeps_and_owns_what_the_sweep_found() {
+    use crate::ecr::fake::FakeEcr;
+
+    let mut ecs = FakeEcs::default();
+    ecs.add_service("prod", "web", &[&format!("{REGISTRY}/app:latest")], &[]);
+    ecs.add_service("prod", "jobs", &[&format!("{REGISTRY}/worker:latest")], &[]);
+    ecs.set_running("web", &[Some(&digest(1))], Some(now()));
+    ecs.set_running("jobs", &[Some(&digest(1))], Some(now()));
+    ecs.failing_updates = vec!["jobs".into()];
+    let ecr = FakeEcr {
+        tags: BTreeMap::from([
+            ("app:latest".to_owned(), digest(1)),
+            ("worker:latest".to_owned(), digest(2)),
+        ]),
+        ..FakeEcr::default()
+    };
+    let redeployer = Redeployer::new(ecs, Config::from_lookup(|_| None).unwrap()).with_registry(ecr);
+    let event = batch(&bodies(&[
+        push_event("e-1", "other", "latest", 3, "2026-12-01T10:00:00Z"),
+        scheduled_event(),
+    ]));
+    let outcome = process_batch(&redeployer, messages(event, now()).unwrap(), Mode::Apply).await;
+
+    let report = outcome.report.as_ref().expect("a sweep ran");
+    assert_eq!(report.trigger, "sweep");
+    let reasons: BTreeMap<&str, (&str, Status)> = report
+        .services
+        .iter()
+        .map(|s| (s.service.as_str(), (s.reason, s.outcome)))
+        .collect();
+    assert_eq!(reasons["web"], ("already-running", Status::Skipped));
+    assert_eq!(
+        reasons["jobs"],
+        ("image-match", Status::Failed),
+        "drifted, and its update failed"
+    );
+    assert_eq!(
+        outcome.failed_messages,
+        ["m-1"],
+        "the scheduled message owns the sweep's failure; the push's message does not"
+    );
+}
