@@ -6,4 +6,5 @@ pub mod fleet;
 pub mod front;
 pub mod harness;
 pub mod moto;
+pub mod registry;
 pub mod sqs;

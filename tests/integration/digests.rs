@@ -4,57 +4,16 @@
 
 use std::time::Duration;
 
-use aws_sdk_ecr::types::ImageIdentifier;
 use ecs_redeploy::domain::report::{Report, Status};
 use ecs_redeploy::ecr::sdk::SdkEcr;
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
 use ecs_redeploy_testkit::harness::Harness;
+use ecs_redeploy_testkit::registry::{observe_services, push_image};
 use serde_json::Value;
 
 use crate::events::load_now;
 use crate::support::{FunctionEcs, config, invoke, outcomes};
-
-/// Pushes a distinct image as `repository:tag` to moto's ECR and points the front's registry at its digest.
-async fn push(env: &Harness, repository: &str, tag: &str, content: &str) -> String {
-    let ecr = env.moto.ecr_client();
-    let _ = ecr.create_repository().repository_name(repository).send().await;
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
-                   "digest": format!("sha256:{:0>64}", hex(content))},
-        // moto's digest is the hash of the layer digests.
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1,
-                    "digest": format!("sha256:{:0>64}", hex(content))}],
-    });
-    let put = ecr
-        .put_image()
-        .repository_name(repository)
-        .image_tag(tag)
-        .image_manifest(manifest.to_string())
-        .send()
-        .await
-        .expect("moto takes the image");
-    let digest = put
-        .image()
-        .and_then(|i| i.image_id())
-        .and_then(ImageIdentifier::image_digest)
-        .expect("moto computes the digest")
-        .to_owned();
-    env.front
-        .set_image_digest(&format!("{}/{repository}:{tag}", registry()), &digest);
-    digest
-}
-
-fn hex(text: &str) -> String {
-    text.bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
-        .chars()
-        .take(64)
-        .collect()
-}
 
 /// The push event of `repository:tag@digest`, dated now.
 fn event(repository: &str, tag: &str, digest: &str) -> Value {
@@ -63,28 +22,6 @@ fn event(repository: &str, tag: &str, digest: &str) -> Value {
     event["detail"]["image-tag"] = tag.into();
     event["detail"]["image-digest"] = digest.into();
     event
-}
-
-/// Lets the front see every service, so each gets its first revision resolved to what the registry holds now.
-async fn observe(env: &Harness, clusters: &[&str]) {
-    let client = env.function_client();
-    for cluster in clusters {
-        let arns = client
-            .list_services()
-            .cluster(*cluster)
-            .send()
-            .await
-            .unwrap()
-            .service_arns
-            .unwrap_or_default();
-        client
-            .describe_services()
-            .cluster(*cluster)
-            .set_services(Some(arns))
-            .send()
-            .await
-            .unwrap();
-    }
 }
 
 fn service<'r>(report: &'r Report, name: &str) -> &'r ecs_redeploy::domain::report::ServiceReport {
@@ -103,7 +40,7 @@ fn service_arn(name: &str) -> String {
 async fn a_rollback_after_the_push_is_redeployed_and_a_repeat_is_not() {
     let env = Harness::start().await;
     let app = format!("{}/app:latest", registry());
-    let old = push(&env, "app", "latest", "old").await;
+    let old = push_image(&env, "app", "latest", "old").await;
     fleet::seed(
         &env.seeder(),
         &[
@@ -112,9 +49,9 @@ async fn a_rollback_after_the_push_is_redeployed_and_a_repeat_is_not() {
         ],
     )
     .await;
-    observe(&env, &["shop"]).await;
+    observe_services(&env, &["shop"]).await;
 
-    let new = push(&env, "app", "latest", "new").await;
+    let new = push_image(&env, "app", "latest", "new").await;
     let pushed = event("app", "latest", &new);
     // After the push, checkout is deployed (its tag resolves to the push) and the circuit breaker rolls it back
     // to its last completed revision, which runs the old digest: a deployment after the push that is not the push.
@@ -168,11 +105,11 @@ async fn a_redeploy_still_resolving_is_rolling_out() {
     let env = Harness::start().await;
     env.front.set_resolve_delay(Duration::from_secs(30));
     let app = format!("{}/app:latest", registry());
-    push(&env, "app", "latest", "old").await;
+    push_image(&env, "app", "latest", "old").await;
     fleet::seed(&env.seeder(), &[ServiceSpec::new("shop", "web", &[&app])]).await;
-    observe(&env, &["shop"]).await;
+    observe_services(&env, &["shop"]).await;
     env.front.advance_clock(Duration::from_secs(60));
-    let new = push(&env, "app", "latest", "new").await;
+    let new = push_image(&env, "app", "latest", "new").await;
     let pushed = event("app", "latest", &new);
     env.front.advance_clock(Duration::from_secs(2));
 
@@ -205,8 +142,8 @@ async fn a_sweep_catches_a_lost_push_and_a_second_sweep_changes_nothing() {
         format!("{}/app-worker:latest", registry()),
     );
     let elsewhere = format!("210987654321.dkr.ecr.{}.amazonaws.com/app:latest", fleet::REGION);
-    push(&env, "app", "latest", "app-1").await;
-    let old_worker = push(&env, "app-worker", "latest", "worker-1").await;
+    push_image(&env, "app", "latest", "app-1").await;
+    let old_worker = push_image(&env, "app-worker", "latest", "worker-1").await;
     fleet::seed(
         &env.seeder(),
         &[
@@ -217,9 +154,9 @@ async fn a_sweep_catches_a_lost_push_and_a_second_sweep_changes_nothing() {
         ],
     )
     .await;
-    observe(&env, &["shop"]).await;
+    observe_services(&env, &["shop"]).await;
     // A push whose event never arrives.
-    let new_worker = push(&env, "app-worker", "latest", "worker-2").await;
+    let new_worker = push_image(&env, "app-worker", "latest", "worker-2").await;
     env.front.advance_clock(Duration::from_secs(2));
 
     let redeployer = Redeployer::new(env.function_ecs(), config(&[])).with_registry(SdkEcr::new(env.moto.ecr_client()));

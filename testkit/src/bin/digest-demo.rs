@@ -10,9 +10,9 @@
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use aws_sdk_ecr::types::ImageIdentifier;
 use ecs_redeploy_testkit::fleet::{self, ACCOUNT, REGION, ServiceSpec, registry};
 use ecs_redeploy_testkit::harness::Harness;
+use ecs_redeploy_testkit::registry::{observe_services, push_image};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -25,8 +25,8 @@ async fn main() -> ExitCode {
         format!("{}/app:latest", registry()),
         format!("{}/app-worker:latest", registry()),
     );
-    push(&env, "app", "latest", "app v1").await;
-    push(&env, "app-worker", "latest", "worker v1").await;
+    push_image(&env, "app", "latest", "app v1").await;
+    push_image(&env, "app-worker", "latest", "worker v1").await;
     let services = [
         ServiceSpec::new("shop", "web", &[&app]),
         ServiceSpec::new("shop", "checkout", &[&app]),
@@ -34,10 +34,10 @@ async fn main() -> ExitCode {
         ServiceSpec::new("shop", "db", &["postgres:16"]),
     ];
     fleet::seed(&env.seeder(), &services).await;
-    observe(&env).await;
+    observe_services(&env, &["shop"]).await;
     println!("\nDigest truth: a local ECS (moto behind the strict ECS front, which records service revisions).");
 
-    let new_app = push(&env, "app", "latest", "app v2").await;
+    let new_app = push_image(&env, "app", "latest", "app v2").await;
     let event = std::env::temp_dir().join(format!("ecs-redeploy-demo-{}.json", std::process::id()));
     let pushed_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     std::fs::write(&event, push_event(&new_app, &pushed_at)).expect("event file written");
@@ -60,7 +60,7 @@ async fn main() -> ExitCode {
     let mut ok = run(&binary, &env, &["apply", "--event", &event.to_string_lossy()]).await;
     let _ = std::fs::remove_file(&event);
 
-    push(&env, "app-worker", "latest", "worker v2").await;
+    push_image(&env, "app-worker", "latest", "worker v2").await;
     env.front.advance_clock(Duration::from_secs(2));
     println!(
         "\napp-worker:latest pushed, and its event lost. The sweep (every 30 minutes on Lambda) finds the drift:\n"
@@ -69,54 +69,6 @@ async fn main() -> ExitCode {
     println!("\nThe sweep again, right after: nothing left to do.\n");
     ok &= run(&binary, &env, &["apply", "--sweep"]).await;
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
-}
-
-/// Pushes a distinct image to moto's ECR as `repository:tag` (moto's digest is the hash of the layer digests) and
-/// tells the front's registry its digest.
-async fn push(env: &Harness, repository: &str, tag: &str, content: &str) -> String {
-    let ecr = env.moto.ecr_client();
-    let _ = ecr.create_repository().repository_name(repository).send().await;
-    let config_digest: String = content.bytes().map(|b| format!("{b:02x}")).collect();
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":1,"digest":"sha256:{config_digest:0<64}"}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":1,"digest":"sha256:{config_digest:0<64}"}}]}}"#
-    );
-    let put = ecr
-        .put_image()
-        .repository_name(repository)
-        .image_tag(tag)
-        .image_manifest(manifest)
-        .send()
-        .await
-        .expect("moto takes the image");
-    let digest = put
-        .image()
-        .and_then(|i| i.image_id())
-        .and_then(ImageIdentifier::image_digest)
-        .expect("moto computes the digest")
-        .to_owned();
-    env.front
-        .set_image_digest(&format!("{}/{repository}:{tag}", registry()), &digest);
-    digest
-}
-
-/// The front records each service's first revision when it first describes it: now, before any push.
-async fn observe(env: &Harness) {
-    let client = env.function_client();
-    let arns = client
-        .list_services()
-        .cluster("shop")
-        .send()
-        .await
-        .expect("listed")
-        .service_arns
-        .unwrap_or_default();
-    client
-        .describe_services()
-        .cluster("shop")
-        .set_services(Some(arns))
-        .send()
-        .await
-        .expect("described");
 }
 
 fn push_event(digest: &str, time: &str) -> String {
