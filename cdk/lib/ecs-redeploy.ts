@@ -146,6 +146,7 @@ export interface EcsRedeployProps {
    * An AWS Organizations ID (`o-…`) whose accounts may do the same (`aws:PrincipalOrgID`). Default: none.
    */
   readonly sourceOrganization?: string;
+  /**
    * How often the function sweeps every service in scope for an image whose tag moved on without a push event
    * reaching it (ECR sends its events on a best-effort basis). A rule puts a scheduled event on the event queue,
    * so sweeps share `maxConcurrentBatches`, the retries and the dead-letter queue with the pushes.
