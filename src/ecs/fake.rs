@@ -74,17 +74,19 @@ impl FakeEcs {
         });
     }
 
-    /// Records what service `name` runs: a current deployment whose target is a revision with these container
-    /// digests (container `cN` for position N; `None`: not resolved yet), made at `created_at`.
+    /// Records what service `cluster/name` runs: a current deployment whose target is a revision with these
+    /// container digests (container `cN` for position N; `None`: not resolved yet), made at `created_at`.
     pub fn set_running(
         &mut self,
+        cluster: &str,
         name: &str,
         digests: &[Option<&str>],
         created_at: Option<chrono::DateTime<chrono::Utc>>,
     ) {
         let service = self
             .clusters
-            .values_mut()
+            .get_mut(cluster)
+            .into_iter()
             .flatten()
             .find(|s| s.name == name)
             .expect("a known service");

@@ -11,6 +11,16 @@ fn at(time: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     Some(time.parse().unwrap())
 }
 
+/// (reason, outcome) of `cluster/service`: both clusters have a `web`.
+fn outcome_in<'a>(report: &'a Report, cluster: &str, service: &str) -> (&'a str, Status) {
+    let s = report
+        .services
+        .iter()
+        .find(|s| s.cluster == cluster && s.service == service)
+        .unwrap_or_else(|| panic!("{cluster}/{service} not reported"));
+    (s.reason, s.outcome)
+}
+
 fn pushed_new() -> Push {
     Push {
         digest: Some(D_NEW.into()),
@@ -23,17 +33,14 @@ fn pushed_new() -> Push {
 /// push, by something else), stage/web a revision made after the push that has not resolved the tag.
 fn running_fleet() -> FakeEcs {
     let mut ecs = fleet();
-    ecs.set_running("web", &[Some(D_NEW)], at("2026-12-02T10:00:20Z"));
-    ecs.set_running("worker", &[Some(D_ENVOY), Some(D_OLD)], at("2026-12-02T10:00:30Z"));
-    let stage_web = ecs
-        .clusters
-        .get_mut("stage")
-        .unwrap()
-        .iter_mut()
-        .find(|s| s.name == "web")
-        .unwrap();
-    stage_web.name = "web-stage".into();
-    ecs.set_running("web-stage", &[None], at("2026-12-02T10:00:05Z"));
+    ecs.set_running("prod", "web", &[Some(D_NEW)], at("2026-12-02T10:00:20Z"));
+    ecs.set_running(
+        "prod",
+        "worker",
+        &[Some(D_ENVOY), Some(D_OLD)],
+        at("2026-12-02T10:00:30Z"),
+    );
+    ecs.set_running("stage", "web", &[None], at("2026-12-02T10:00:05Z"));
     ecs
 }
 
@@ -42,9 +49,12 @@ async fn services_are_decided_by_what_they_run() {
     let redeployer = Redeployer::new(running_fleet(), config(&[]));
     let report = redeployer.run(&[pushed_new()], Mode::Apply).await;
 
-    assert_eq!(outcome_of(&report, "web"), ("already-running", Status::Skipped));
-    assert_eq!(outcome_of(&report, "worker"), ("image-match", Status::Redeployed));
-    assert_eq!(outcome_of(&report, "web-stage"), ("rolling-out", Status::Skipped));
+    assert_eq!(outcome_in(&report, "prod", "web"), ("already-running", Status::Skipped));
+    assert_eq!(
+        outcome_in(&report, "prod", "worker"),
+        ("image-match", Status::Redeployed)
+    );
+    assert_eq!(outcome_in(&report, "stage", "web"), ("rolling-out", Status::Skipped));
     let worker = report.services.iter().find(|s| s.service == "worker").unwrap();
     assert_eq!(worker.from.get("c1"), Some(&Some(D_OLD.to_owned())));
     assert_eq!(worker.to.get("c1").map(String::as_str), Some(D_NEW));
@@ -61,7 +71,11 @@ async fn without_access_to_revisions_the_deployment_times_decide_and_say_so() {
     let redeployer = Redeployer::new(ecs, config(&[]));
     let report = redeployer.run(&[pushed_new()], Mode::Plan).await;
     for name in ["web", "worker"] {
-        let service = report.services.iter().find(|s| s.service == name).unwrap();
+        let service = report
+            .services
+            .iter()
+            .find(|s| s.cluster == "prod" && s.service == name)
+            .unwrap();
         assert_eq!(
             service.reason, "image-match",
             "{name}: the fake's services have no deployments"
@@ -85,7 +99,7 @@ async fn revisions_are_read_twenty_at_a_time() {
     for n in 0..45 {
         let name = format!("svc{n:02}");
         ecs.add_service("prod", &name, &[&app], &[]);
-        ecs.set_running(&name, &[Some(D_NEW)], at("2026-12-02T09:00:00Z"));
+        ecs.set_running("prod", &name, &[Some(D_NEW)], at("2026-12-02T09:00:00Z"));
     }
     let redeployer = Redeployer::new(ecs, config(&[]));
     let report = redeployer.run(&[pushed_new()], Mode::Apply).await;
@@ -96,17 +110,14 @@ async fn revisions_are_read_twenty_at_a_time() {
 
 fn swept_fleet() -> (FakeEcs, FakeEcr) {
     let mut ecs = fleet();
-    ecs.set_running("web", &[Some(D_OLD)], at("2026-12-02T09:00:00Z"));
-    ecs.set_running("worker", &[Some(D_ENVOY), Some(D_NEW)], at("2026-12-02T09:00:00Z"));
-    let stage_web = ecs
-        .clusters
-        .get_mut("stage")
-        .unwrap()
-        .iter_mut()
-        .find(|s| s.name == "web")
-        .unwrap();
-    stage_web.name = "web-stage".into();
-    ecs.set_running("web-stage", &[Some(D_NEW)], at("2026-12-02T09:00:00Z"));
+    ecs.set_running("prod", "web", &[Some(D_OLD)], at("2026-12-02T09:00:00Z"));
+    ecs.set_running(
+        "prod",
+        "worker",
+        &[Some(D_ENVOY), Some(D_NEW)],
+        at("2026-12-02T09:00:00Z"),
+    );
+    ecs.set_running("stage", "web", &[Some(D_NEW)], at("2026-12-02T09:00:00Z"));
     let ecr = FakeEcr {
         tags: BTreeMap::from([
             ("app:latest".to_owned(), D_NEW.to_owned()),
@@ -123,11 +134,17 @@ async fn a_sweep_redeploys_exactly_the_drifted_services() {
     let redeployer = Redeployer::new(ecs, config(&[])).with_registry(ecr);
     let report = redeployer.sweep(&[], Mode::Apply).await;
 
-    assert_eq!(outcome_of(&report, "web"), ("image-match", Status::Redeployed));
-    assert_eq!(outcome_of(&report, "worker"), ("already-running", Status::Skipped));
-    assert_eq!(outcome_of(&report, "web-stage"), ("already-running", Status::Skipped));
-    assert_eq!(outcome_of(&report, "db"), ("not-checkable", Status::Skipped));
-    assert_eq!(outcome_of(&report, "frozen"), ("opted-out", Status::Skipped));
+    assert_eq!(outcome_in(&report, "prod", "web"), ("image-match", Status::Redeployed));
+    assert_eq!(
+        outcome_in(&report, "prod", "worker"),
+        ("already-running", Status::Skipped)
+    );
+    assert_eq!(
+        outcome_in(&report, "stage", "web"),
+        ("already-running", Status::Skipped)
+    );
+    assert_eq!(outcome_in(&report, "stage", "db"), ("not-checkable", Status::Skipped));
+    assert_eq!(outcome_in(&report, "prod", "frozen"), ("opted-out", Status::Skipped));
     assert_eq!(report.drift.len(), 1, "{:?}", report.drift);
     let drift = &report.drift[0];
     assert_eq!((drift.service.as_str(), drift.container.as_str()), ("web", "c0"));
@@ -147,17 +164,17 @@ async fn a_sweep_redeploys_exactly_the_drifted_services() {
 async fn a_sweep_right_after_a_sweep_changes_nothing() {
     let (mut ecs, ecr) = swept_fleet();
     // What the first sweep's deployment left: a new revision, resolving, then resolved.
-    ecs.set_running("web", &[None], at("2026-12-02T10:00:00Z"));
+    ecs.set_running("prod", "web", &[None], at("2026-12-02T10:00:00Z"));
     let resolving = Redeployer::new(ecs, config(&[])).with_registry(ecr);
     let report = resolving.sweep(&[], Mode::Apply).await;
-    assert_eq!(outcome_of(&report, "web"), ("rolling-out", Status::Skipped));
+    assert_eq!(outcome_in(&report, "prod", "web"), ("rolling-out", Status::Skipped));
     assert_eq!(report.counts.redeployed, 0);
 
     let (mut ecs, ecr) = swept_fleet();
-    ecs.set_running("web", &[Some(D_NEW)], at("2026-12-02T10:00:00Z"));
+    ecs.set_running("prod", "web", &[Some(D_NEW)], at("2026-12-02T10:00:00Z"));
     let resolved = Redeployer::new(ecs, config(&[])).with_registry(ecr);
     let report = resolved.sweep(&[], Mode::Apply).await;
-    assert_eq!(outcome_of(&report, "web"), ("already-running", Status::Skipped));
+    assert_eq!(outcome_in(&report, "prod", "web"), ("already-running", Status::Skipped));
     assert!(report.drift.is_empty());
     assert!(resolved.ecs.updated.lock().unwrap().is_empty());
 }

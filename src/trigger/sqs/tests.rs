@@ -230,8 +230,8 @@ async fn a_scheduled_event_in_a_batch_sweeps_and_owns_what_the_sweep_found() {
     let mut ecs = FakeEcs::default();
     ecs.add_service("prod", "web", &[&format!("{REGISTRY}/app:latest")], &[]);
     ecs.add_service("prod", "jobs", &[&format!("{REGISTRY}/worker:latest")], &[]);
-    ecs.set_running("web", &[Some(&digest(1))], Some(now()));
-    ecs.set_running("jobs", &[Some(&digest(1))], Some(now()));
+    ecs.set_running("prod", "web", &[Some(&digest(1))], Some(now()));
+    ecs.set_running("prod", "jobs", &[Some(&digest(1))], Some(now()));
     ecs.failing_updates = vec!["jobs".into()];
     let ecr = FakeEcr {
         tags: BTreeMap::from([
