@@ -151,7 +151,22 @@ pub fn decide(
         Some(skip) => skip,
         None => match truth::check(push, running, &candidates.containers, &pushed) {
             Truth::Skip(skip) => skip,
-            Truth::Redeploy => redeploy(push, service, &candidates, &intent, None),
+            Truth::Redeploy => {
+                let decision = redeploy(push, service, &candidates, &intent, None);
+                match running {
+                    // Say why a deployment after the push did not count: the service went back.
+                    Running::Known(revision) if revision.rolled_back_to && decision.action != Action::Skip => {
+                        Decision {
+                            detail: format!(
+                                "{}; a rollback returned the service to an older revision",
+                                decision.detail
+                            ),
+                            ..decision
+                        }
+                    }
+                    _ => decision,
+                }
+            }
             Truth::Unknown(why) if push.origin == Origin::Sweep => Decision::skip(
                 Reason::RunningUnknown,
                 format!("{why}: a sweep redeploys only the drift it can see"),
