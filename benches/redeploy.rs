@@ -32,7 +32,7 @@ use ecs_redeploy_testkit::moto::Moto;
 use serde_json::json;
 
 use bench_support::engine::{
-    ACTIONS, LATENCY, bucket_bound, engine_client, engine_run, latency_bound, median, median_run, minimum_calls,
+    ACTIONS, Calls, LATENCY, bucket_bound, engine_client, engine_run, latency_bound, median, median_run, minimum_calls,
     start_front,
 };
 use bench_support::seed::{Fleet, REVISIONS, pushed_image};
@@ -82,7 +82,7 @@ async fn main() {
     let moto = Moto::start();
     let mut fleet = Fleet::register(moto.ecs_client()).await;
     let seed_small = fleet.grow_to(CLUSTERS).await;
-    let (services, matches) = (fleet.services(), fleet.matching());
+    let (services, matches, related) = (fleet.services(), fleet.matching(), fleet.related());
     progress(started, &format!("seeded {services} services in {}", secs(seed_small)));
 
     // Each cold run: a new function (empty task-definition cache) behind a new front (full buckets).
@@ -158,7 +158,7 @@ async fn main() {
     );
 
     let seed_large = fleet.grow_to(SCALE_CLUSTERS).await;
-    let (scale_services, scale_matches) = (fleet.services(), fleet.matching());
+    let (scale_services, scale_matches, scale_related) = (fleet.services(), fleet.matching(), fleet.related());
     progress(
         started,
         &format!("seeded up to {scale_services} services in {}", secs(seed_large)),
@@ -186,10 +186,10 @@ async fn main() {
     };
 
     // Lower bounds.
-    let min_cold = minimum_calls(CLUSTERS, REVISIONS, matches);
-    let min_warm = minimum_calls(CLUSTERS, 0, matches);
-    let min_scale = minimum_calls(SCALE_CLUSTERS, REVISIONS, scale_matches);
-    let sum = |calls: &[u64; 5]| calls.iter().sum::<u64>();
+    let min_cold = minimum_calls(CLUSTERS, REVISIONS, related, matches);
+    let min_warm = minimum_calls(CLUSTERS, 0, related, matches);
+    let min_scale = minimum_calls(SCALE_CLUSTERS, REVISIONS, scale_related, scale_matches);
+    let sum = |calls: &Calls| calls.iter().sum::<u64>();
     let (bucket_cold, latency_cold) = (bucket_bound(&min_cold), latency_bound(&min_cold, concurrency));
     let (bucket_warm, latency_warm) = (bucket_bound(&min_warm), latency_bound(&min_warm, concurrency));
     let (bucket_scale, latency_scale) = (bucket_bound(&min_scale), latency_bound(&min_scale, concurrency));
@@ -203,8 +203,8 @@ async fn main() {
     let _ = writeln!(
         w,
         "\necs-redeploy bench: {services} services in {CLUSTERS} clusters, {REVISIONS} revisions, {matches} matching \
-         `app:latest`; front: {} ms latency, ECS throttle buckets, limits enforced; MAX_CONCURRENCY={concurrency}, \
-         RETRY_MODE={:?}, MAX_ATTEMPTS={}",
+         `app:latest`, {related} related (their deployments and revisions read); front: {} ms latency, ECS \
+         throttle buckets, limits enforced; MAX_CONCURRENCY={concurrency}, RETRY_MODE={:?}, MAX_ATTEMPTS={}",
         LATENCY.as_millis(),
         config.retry_mode,
         config.max_attempts
