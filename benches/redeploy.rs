@@ -12,6 +12,7 @@
 
 mod bench_support {
     pub mod burst;
+    pub mod ecr;
     pub mod engine;
     pub mod lambda;
     pub mod naive;

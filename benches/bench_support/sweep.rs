@@ -6,13 +6,11 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecr::types::ImageIdentifier;
 use ecs_redeploy::config::{Config, Mode};
 use ecs_redeploy::ecr::sdk::SdkEcr;
-use ecs_redeploy::ecr::{EcrApi, EcrError, PushedManifest, TaggedImage};
 use ecs_redeploy::ecs::sdk::SdkEcs;
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy_testkit::fleet::{ServiceSpec, deployment_ids, redeployed, registry, seed};
@@ -20,6 +18,7 @@ use ecs_redeploy_testkit::front::Front;
 use ecs_redeploy_testkit::moto::{Moto, ecs_client_for};
 use serde_json::json;
 
+use super::ecr::{CountingEcr, EcrCalls};
 use super::engine::{
     ACTIONS, Calls, Measured, bucket_bound, engine_client, fleet_minimum, latency_bound, measure_run, start_front,
 };
@@ -106,45 +105,6 @@ async fn observe(front: &Front) {
                 .expect("describe through the front");
             assert_eq!(described.services().len(), batch.len(), "every sweep service seeded");
         }
-    }
-}
-
-/// ECR calls the engine made; they go to moto directly, past the front, so the port counts them.
-#[derive(Default)]
-struct EcrCalls {
-    tagged_images: AtomicU64,
-    manifests: AtomicU64,
-}
-
-impl EcrCalls {
-    /// `(BatchGetImage for tags, manifest reads)` since the last take.
-    fn take(&self) -> (u64, u64) {
-        (
-            self.tagged_images.swap(0, Ordering::Relaxed),
-            self.manifests.swap(0, Ordering::Relaxed),
-        )
-    }
-}
-
-struct CountingEcr {
-    ecr: SdkEcr,
-    calls: Arc<EcrCalls>,
-}
-
-impl EcrApi for CountingEcr {
-    async fn manifest(&self, registry_id: &str, repository: &str, digest: &str) -> Result<PushedManifest, EcrError> {
-        self.calls.manifests.fetch_add(1, Ordering::Relaxed);
-        self.ecr.manifest(registry_id, repository, digest).await
-    }
-
-    async fn tagged_images(
-        &self,
-        registry_id: &str,
-        repository: &str,
-        tags: &[String],
-    ) -> Result<std::collections::BTreeMap<String, TaggedImage>, EcrError> {
-        self.calls.tagged_images.fetch_add(1, Ordering::Relaxed);
-        self.ecr.tagged_images(registry_id, repository, tags).await
     }
 }
 
