@@ -2,26 +2,28 @@
 //! throttle buckets, request limits enforced), side by side with the least calls and time the
 //! buckets allow, with a naive hand-written strategy and with `SELECT=opted-in`; then 10,000 services, and the release
 //! binary's init time, peak RSS and the arm64 bootstrap's size; then the burst row (20 pushes in one batch
-//! versus 20 invocations, in a moto of its own). Prints a table and writes `target/bench/summary.json` and
-//! `target/bench/table.txt`.
+//! versus 20 invocations, in a moto of its own) and the sweep row (lost pushes found by asking ECR, in a moto
+//! of its own). Prints a table and writes `target/bench/summary.json` and `target/bench/table.txt`.
 //!
 //! It runs only under `cargo bench` (which passes `--bench`); `cargo test --all-targets` skips it.
 //! `BENCH_NAIVE_CLUSTERS=k` runs the naive strategy on the first k clusters only and scales;
 //! `RETRY_MODE`, `MAX_CONCURRENCY` and `MAX_ATTEMPTS` apply to the engine and the release binary alike.
-//! `BENCH_ONLY=burst` runs the burst row alone (table and summary then hold only it).
+//! `BENCH_ONLY=burst` or `BENCH_ONLY=sweep` runs that row alone (table and summary then hold only it).
 
 mod bench_support {
     pub mod burst;
+    pub mod ecr;
     pub mod engine;
     pub mod lambda;
     pub mod naive;
     pub mod opted_in;
     pub mod seed;
+    pub mod sweep;
     pub mod table;
 }
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ecs_redeploy::config::Config;
@@ -32,12 +34,12 @@ use ecs_redeploy_testkit::moto::Moto;
 use serde_json::json;
 
 use bench_support::engine::{
-    ACTIONS, LATENCY, bucket_bound, engine_client, engine_run, latency_bound, median, median_run, minimum_calls,
+    ACTIONS, Calls, LATENCY, bucket_bound, engine_client, engine_run, latency_bound, median, median_run, minimum_calls,
     start_front,
 };
 use bench_support::seed::{Fleet, REVISIONS, pushed_image};
 use bench_support::table::{Column, Minimum, calls_table, goals_table};
-use bench_support::{burst, lambda, naive, opted_in};
+use bench_support::{burst, lambda, naive, opted_in, sweep};
 
 const CLUSTERS: usize = 20;
 const SCALE_CLUSTERS: usize = 100;
@@ -74,15 +76,40 @@ async fn main() {
     let concurrency = config.max_concurrency.get();
     match std::env::var("BENCH_ONLY").ok().as_deref() {
         None | Some("") => {}
-        Some("burst") => return burst_only(&config, &out, started).await,
-        Some(other) => panic!("BENCH_ONLY={other}: the only row that runs alone is `burst`"),
+        Some("burst") => {
+            let burst = burst::measure(&config, |what| progress(started, what)).await;
+            let summary = burst.summary();
+            return alone(
+                "burst",
+                &config,
+                &out,
+                started,
+                |w| burst.table(w),
+                &burst.goals(),
+                summary,
+            );
+        }
+        Some("sweep") => {
+            let sweep = sweep::measure(&config, |what| progress(started, what)).await;
+            let summary = sweep.summary();
+            return alone(
+                "sweep",
+                &config,
+                &out,
+                started,
+                |w| sweep.table(w),
+                &sweep.goals(),
+                summary,
+            );
+        }
+        Some(other) => panic!("BENCH_ONLY={other}: the rows that run alone are `burst` and `sweep`"),
     }
     let push = Push::from_image_uri(&pushed_image()).expect("a valid image");
 
     let moto = Moto::start();
     let mut fleet = Fleet::register(moto.ecs_client()).await;
     let seed_small = fleet.grow_to(CLUSTERS).await;
-    let (services, matches) = (fleet.services(), fleet.matching());
+    let (services, matches, related) = (fleet.services(), fleet.matching(), fleet.related());
     progress(started, &format!("seeded {services} services in {}", secs(seed_small)));
 
     // Each cold run: a new function (empty task-definition cache) behind a new front (full buckets).
@@ -158,7 +185,7 @@ async fn main() {
     );
 
     let seed_large = fleet.grow_to(SCALE_CLUSTERS).await;
-    let (scale_services, scale_matches) = (fleet.services(), fleet.matching());
+    let (scale_services, scale_matches, scale_related) = (fleet.services(), fleet.matching(), fleet.related());
     progress(
         started,
         &format!("seeded up to {scale_services} services in {}", secs(seed_large)),
@@ -175,9 +202,12 @@ async fn main() {
     progress(started, &format!("{scale_services} services: {}", secs(scale.wall)));
 
     let burst = burst::measure(&config, |what| progress(started, what)).await;
+    let sweep = sweep::measure(&config, |what| progress(started, what)).await;
 
-    // Size, and the ELF machine (`e_machine` at byte 18: 0xB7 aarch64, 0x3E x86-64).
-    let bootstrap_file = std::fs::read(root.join("target/lambda/ecs-redeploy/bootstrap")).ok();
+    // Size, and the ELF machine (`e_machine` at byte 18: 0xB7 aarch64, 0x3E x86-64). `make build` puts it
+    // under cargo's target directory, which CARGO_TARGET_DIR may move.
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let bootstrap_file = std::fs::read(target.join("lambda/ecs-redeploy/bootstrap")).ok();
     let bootstrap = bootstrap_file.as_ref().map(|b| b.len() as u64);
     let bootstrap_arch = match bootstrap_file.as_deref().and_then(|b| b.get(18)) {
         Some(0xB7) => "arm64",
@@ -186,10 +216,10 @@ async fn main() {
     };
 
     // Lower bounds.
-    let min_cold = minimum_calls(CLUSTERS, REVISIONS, matches);
-    let min_warm = minimum_calls(CLUSTERS, 0, matches);
-    let min_scale = minimum_calls(SCALE_CLUSTERS, REVISIONS, scale_matches);
-    let sum = |calls: &[u64; 5]| calls.iter().sum::<u64>();
+    let min_cold = minimum_calls(CLUSTERS, REVISIONS, related, matches);
+    let min_warm = minimum_calls(CLUSTERS, 0, related, matches);
+    let min_scale = minimum_calls(SCALE_CLUSTERS, REVISIONS, scale_related, scale_matches);
+    let sum = |calls: &Calls| calls.iter().sum::<u64>();
     let (bucket_cold, latency_cold) = (bucket_bound(&min_cold), latency_bound(&min_cold, concurrency));
     let (bucket_warm, latency_warm) = (bucket_bound(&min_warm), latency_bound(&min_warm, concurrency));
     let (bucket_scale, latency_scale) = (bucket_bound(&min_scale), latency_bound(&min_scale, concurrency));
@@ -203,8 +233,8 @@ async fn main() {
     let _ = writeln!(
         w,
         "\necs-redeploy bench: {services} services in {CLUSTERS} clusters, {REVISIONS} revisions, {matches} matching \
-         `app:latest`; front: {} ms latency, ECS throttle buckets, limits enforced; MAX_CONCURRENCY={concurrency}, \
-         RETRY_MODE={:?}, MAX_ATTEMPTS={}",
+         `app:latest`, {related} related (their deployments and revisions read); front: {} ms latency, ECS \
+         throttle buckets, limits enforced; MAX_CONCURRENCY={concurrency}, RETRY_MODE={:?}, MAX_ATTEMPTS={}",
         LATENCY.as_millis(),
         config.retry_mode,
         config.max_attempts
@@ -274,6 +304,7 @@ async fn main() {
         "wall bound = max(bucket, latency): both are lower bounds on their own, the larger is the binding one"
     );
     burst.table(w);
+    sweep.table(w);
 
     let mut goals: Vec<(String, String, bool)> = Vec::new();
     for (name, m, min) in [("cold", &cold, &min_cold), ("warm", &warm, &min_warm)] {
@@ -329,6 +360,7 @@ async fn main() {
         bootstrap.is_some_and(|b| b <= BOOTSTRAP_GOAL_BYTES) && bootstrap_arch == "arm64",
     ));
     goals.extend(burst.goals());
+    goals.extend(sweep.goals());
     goals_table(w, &goals);
     let _ = writeln!(
         w,
@@ -380,7 +412,7 @@ async fn main() {
             "invocation_wall_s": invoked.wall.as_secs_f64(), "bootstrap_bytes": bootstrap,
             "goals": goals.iter().map(|(g, m, met)| json!({"goal": g, "measured": m, "met": met}))
                 .collect::<Vec<_>>(),
-            "burst": burst.summary(),
+            "burst": burst.summary(), "sweep": sweep.summary(),
         }),
     ];
     let mut summary = serde_json::Map::new();
@@ -398,29 +430,36 @@ fn write_summary(out: &Path, summary: &serde_json::Value) {
     eprintln!("wrote {}", out.join("summary.json").display());
 }
 
-/// `BENCH_ONLY=burst`: the burst row alone, its goals, and a summary of only it.
-async fn burst_only(config: &Config, out: &Path, started: Instant) {
-    let burst = burst::measure(config, |what| progress(started, what)).await;
+/// `BENCH_ONLY=row`: one row alone, its goals, and a summary of only it.
+fn alone(
+    row: &str,
+    config: &Config,
+    out: &Path,
+    started: Instant,
+    table: impl FnOnce(&mut String),
+    goals: &[(String, String, bool)],
+    summary: serde_json::Value,
+) {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "\necs-redeploy bench (BENCH_ONLY=burst); front: {} ms latency, ECS throttle buckets, limits enforced; \
+        "\necs-redeploy bench (BENCH_ONLY={row}); front: {} ms latency, ECS throttle buckets, limits enforced; \
          MAX_CONCURRENCY={}, RETRY_MODE={:?}, MAX_ATTEMPTS={}",
         LATENCY.as_millis(),
         config.max_concurrency.get(),
         config.retry_mode,
         config.max_attempts
     );
-    burst.table(&mut t);
-    goals_table(&mut t, &burst.goals());
+    table(&mut t);
+    goals_table(&mut t, goals);
     let _ = writeln!(t, "\nbench total {}", secs(started.elapsed()));
     print!("{t}");
     std::fs::write(out.join("table.txt"), &t).expect("table.txt");
     write_summary(
         out,
         &json!({
-            "only": "burst", "latency_ms": LATENCY.as_millis() as u64,
-            "max_concurrency": config.max_concurrency.get(), "burst": burst.summary(),
+            "only": row, "latency_ms": LATENCY.as_millis() as u64,
+            "max_concurrency": config.max_concurrency.get(), row: summary,
         }),
     );
 }

@@ -17,8 +17,8 @@ use ecs_redeploy_testkit::moto::Moto;
 use serde_json::json;
 
 use super::engine::{
-    ACTIONS, Measured, bucket_bound, engine_client, engine_run, engine_run_all, fleet_minimum, latency_bound,
-    start_front,
+    ACTIONS, Calls, DIGEST_READ_BATCH, Measured, bucket_bound, engine_client, engine_run, engine_run_all,
+    fleet_minimum, latency_bound, start_front,
 };
 use super::table::{Column, Minimum, calls_table};
 
@@ -27,9 +27,10 @@ pub const SERVICES_PER_CLUSTER: usize = 25;
 pub const REPOSITORIES: usize = 20;
 pub const SERVICES: usize = CLUSTERS * SERVICES_PER_CLUSTER;
 const SERVICES_PER_REPOSITORY: usize = SERVICES / REPOSITORIES;
-/// The batch may cost this much more than one push's discovery plus one update per service.
+/// The batch may cost this much more than one push's discovery plus, per service, its digest reads
+/// (20 services a call) and one update.
 const CALLS_FACTOR: f64 = 1.1;
-/// The discovery actions (`ACTIONS` without `UpdateService`).
+/// The discovery actions: the scan (`ACTIONS` without the digest reads and `UpdateService`).
 const DISCOVERY: [&str; 4] = [
     "ListClusters",
     "ListServices",
@@ -202,33 +203,49 @@ pub async fn measure(config: &Config, progress: impl Fn(&str)) -> Burst {
 }
 
 impl Burst {
-    /// The fewest calls: the batch scans once; each separate run scans again, but describes each
-    /// revision only once (the shared cache). Every service is updated once either way.
-    fn minimum(&self) -> ([u64; 5], [u64; 5]) {
-        let batch = fleet_minimum(CLUSTERS, SERVICES_PER_CLUSTER, REPOSITORIES, SERVICES);
-        let [clusters, pages, describes, revisions, updates] = batch;
+    /// The fewest calls: the batch scans once and reads the digests of all its services at once; each
+    /// separate run scans again and reads the digests of its own push's services, but describes each
+    /// task-definition revision only once (the shared cache). Every service is updated once either way.
+    fn minimum(&self) -> (Calls, Calls) {
+        let batch = fleet_minimum(CLUSTERS, SERVICES_PER_CLUSTER, REPOSITORIES, SERVICES, SERVICES);
+        let [clusters, pages, describes, revisions, _, _, updates] = batch;
         let runs = REPOSITORIES as u64;
+        let reads = SERVICES_PER_REPOSITORY.div_ceil(DIGEST_READ_BATCH) as u64 * runs;
         (
             batch,
-            [clusters * runs, pages * runs, describes * runs, revisions, updates],
+            [
+                clusters * runs,
+                pages * runs,
+                describes * runs,
+                revisions,
+                reads,
+                reads,
+                updates,
+            ],
         )
     }
 
     fn single_discovery_minimum(&self) -> u64 {
-        fleet_minimum(CLUSTERS, SERVICES_PER_CLUSTER, REPOSITORIES, 0)
+        fleet_minimum(CLUSTERS, SERVICES_PER_CLUSTER, REPOSITORIES, 0, 0)
             .iter()
             .sum()
     }
 
-    /// The goal's limit: `CALLS_FACTOR` × (one push's measured discovery calls + one update per service).
+    /// What every service costs the batch beyond discovery, at least: its share of the digest reads and
+    /// its update.
+    fn per_service_minimum() -> u64 {
+        2 * SERVICES.div_ceil(DIGEST_READ_BATCH) as u64 + SERVICES as u64
+    }
+
+    /// The goal's limit: `CALLS_FACTOR` × (one push's measured discovery calls + the per-service minimum).
     fn calls_limit(&self) -> f64 {
-        (discovery(&self.single) + SERVICES as u64) as f64 * CALLS_FACTOR
+        (discovery(&self.single) + Self::per_service_minimum()) as f64 * CALLS_FACTOR
     }
 
     pub fn table(&self, w: &mut String) {
         let (min_batch, min_separate) = self.minimum();
-        let total = |m: &[u64; 5]| m.iter().sum::<u64>();
-        let bound = |m: &[u64; 5]| bucket_bound(m).max(latency_bound(m, self.concurrency));
+        let total = |m: &Calls| m.iter().sum::<u64>();
+        let bound = |m: &Calls| bucket_bound(m).max(latency_bound(m, self.concurrency));
         let _ = writeln!(
             w,
             "\nburst: {REPOSITORIES} pushes at once, {REPOSITORIES} repositories × {SERVICES_PER_REPOSITORY} \
@@ -285,8 +302,9 @@ impl Burst {
         vec![
             (
                 format!(
-                    "burst batch calls ≤ {CALLS_FACTOR} × ({} + {SERVICES}) = {:.1}",
+                    "burst batch calls ≤ {CALLS_FACTOR} × ({} + {}) = {:.1}",
                     discovery(&self.single),
+                    Self::per_service_minimum(),
                     self.calls_limit()
                 ),
                 format!("{} (+{} throttled)", b.admitted(), b.throttled()),
@@ -310,7 +328,7 @@ impl Burst {
 
     pub fn summary(&self) -> serde_json::Value {
         let (min_batch, min_separate) = self.minimum();
-        let phase = |m: &Measured, minimum: &[u64; 5], changed: usize| {
+        let phase = |m: &Measured, minimum: &Calls, changed: usize| {
             json!({
                 "calls_total": m.admitted(), "calls_attempts": m.counts.total().received,
                 "calls_throttled": m.throttled(), "calls_lower_bound": minimum.iter().sum::<u64>(),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use ecs_redeploy::config::Config;
 use ecs_redeploy::config::Mode;
 use ecs_redeploy::domain::push::Push;
-use ecs_redeploy::domain::report::Status;
+use ecs_redeploy::domain::report::{Report, Status};
 use ecs_redeploy::ecs::sdk::{ATTEMPT_TIMEOUT, SdkEcs, retry_config, timeout_config};
 use ecs_redeploy::engine::Redeployer;
 
@@ -19,13 +19,21 @@ use ecs_redeploy_testkit::moto::{Moto, ecs_client_with};
 use super::seed::SERVICES_PER_CLUSTER;
 
 pub const LATENCY: Duration = Duration::from_millis(30);
-pub const ACTIONS: [&str; 5] = [
+/// The ECS actions a scan, the digest reads of the related services and a redeploy need, in that order.
+pub const ACTIONS: [&str; 7] = [
     "ListClusters",
     "ListServices",
     "DescribeServices",
     "DescribeTaskDefinition",
+    "DescribeServiceDeployments",
+    "DescribeServiceRevisions",
     "UpdateService",
 ];
+/// `DescribeServiceDeployments` and `DescribeServiceRevisions` take this many ARNs per call.
+pub const DIGEST_READ_BATCH: usize = 20;
+
+/// Calls per action, in the order of `ACTIONS`.
+pub type Calls = [u64; ACTIONS.len()];
 
 /// One measured run: the front's counts, wall time and what failed.
 pub struct Measured {
@@ -47,7 +55,7 @@ impl Measured {
     pub fn admitted(&self) -> u64 {
         self.counts.total().forwarded
     }
-    /// Admitted calls of actions other than the five a scan and redeploy needs.
+    /// Admitted calls of actions other than `ACTIONS`.
     pub fn other(&self) -> ActionCounts {
         let mut other = ActionCounts::default();
         for (_, c) in self
@@ -67,26 +75,30 @@ impl Measured {
 }
 
 /// The fewest calls a strategy can make on the bench fleet: whole pages of 100, `DescribeServices` of 10,
-/// each revision described once, one update per match.
-pub fn minimum_calls(clusters: usize, revisions: usize, matches: usize) -> [u64; 5] {
-    fleet_minimum(clusters, SERVICES_PER_CLUSTER, revisions, matches)
+/// each task-definition revision described once, the current deployment and service revision of each
+/// `related` service (one a push relates to) read 20 at a time, one update per match.
+pub fn minimum_calls(clusters: usize, revisions: usize, related: usize, matches: usize) -> Calls {
+    fleet_minimum(clusters, SERVICES_PER_CLUSTER, revisions, related, matches)
 }
 
 /// The same for any fleet of `clusters` × `per_cluster` services.
-pub fn fleet_minimum(clusters: usize, per_cluster: usize, revisions: usize, matches: usize) -> [u64; 5] {
+pub fn fleet_minimum(clusters: usize, per_cluster: usize, revisions: usize, related: usize, matches: usize) -> Calls {
     let pages = per_cluster.div_ceil(100);
     let batches = per_cluster.div_ceil(10);
+    let digest_reads = related.div_ceil(DIGEST_READ_BATCH);
     [
         clusters.div_ceil(100),
         clusters * pages,
         clusters * batches,
         revisions,
+        digest_reads,
+        digest_reads,
         matches,
     ]
     .map(|n| n as u64)
 }
 
-pub fn bucket_bound(calls: &[u64; 5]) -> Duration {
+pub fn bucket_bound(calls: &Calls) -> Duration {
     let by_category: Vec<_> = ACTIONS
         .iter()
         .zip(calls)
@@ -96,7 +108,7 @@ pub fn bucket_bound(calls: &[u64; 5]) -> Duration {
 }
 
 /// Every call takes `LATENCY`; at most `concurrency` in flight, with no gaps and no stage barriers.
-pub fn latency_bound(calls: &[u64; 5], concurrency: usize) -> Duration {
+pub fn latency_bound(calls: &Calls, concurrency: usize) -> Duration {
     LATENCY * u32::try_from(calls.iter().sum::<u64>().div_ceil(concurrency as u64)).unwrap_or(u32::MAX)
 }
 
@@ -121,9 +133,14 @@ pub async fn engine_run(redeployer: &Redeployer<SdkEcs>, front: &Front, push: &P
 
 /// One run of several pushes at once (one scan, one plan), measured on a cleared count book.
 pub async fn engine_run_all(redeployer: &Redeployer<SdkEcs>, front: &Front, pushes: &[Push]) -> Measured {
+    measure_run(front, redeployer.run(pushes, Mode::Apply)).await.0
+}
+
+/// Awaits one run of the engine on a cleared count book: what the front counted, and the run's report.
+pub async fn measure_run(front: &Front, run: impl Future<Output = Report>) -> (Measured, Report) {
     front.reset_counts();
     let started = Instant::now();
-    let report = redeployer.run(pushes, Mode::Apply).await;
+    let report = run.await;
     let wall = started.elapsed();
     let throttling = |e: &str| e.contains("ThrottlingException");
     let throttled_failures = report
@@ -144,7 +161,7 @@ pub async fn engine_run_all(redeployer: &Redeployer<SdkEcs>, front: &Front, push
     for e in &report.scan_errors {
         *failures.entry(e.step.to_owned()).or_default() += 1;
     }
-    Measured {
+    let measured = Measured {
         counts: front.calls(),
         wall,
         failed: report.counts.failed,
@@ -152,7 +169,8 @@ pub async fn engine_run_all(redeployer: &Redeployer<SdkEcs>, front: &Front, push
         throttled_failures,
         redeployed: report.counts.redeployed,
         failures,
-    }
+    };
+    (measured, report)
 }
 
 pub fn median(samples: &[f64]) -> f64 {

@@ -20,7 +20,7 @@ use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy_testkit::moto::Moto;
 use serde_json::json;
 
-use super::engine::{ACTIONS, Measured, bucket_bound, engine_client, engine_run, latency_bound, start_front};
+use super::engine::{ACTIONS, Calls, Measured, bucket_bound, engine_client, engine_run, latency_bound, start_front};
 use super::seed::{OPT_IN_TAG, opted_in_minimum};
 
 #[derive(Debug, Default)]
@@ -108,7 +108,7 @@ pub struct OptedInBench {
     pub walls: Vec<f64>,
     /// Tagged services; the fewest ECS calls (`ACTIONS` order) and `GetResources` pages.
     pub tagged: usize,
-    pub minimum: [u64; 5],
+    pub minimum: Calls,
     pub pages_minimum: u64,
     pub bound: Duration,
 }

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::Tag;
 use ecs_redeploy_testkit::fleet::{register_task_definition, registry};
+
+use super::engine::{Calls, DIGEST_READ_BATCH};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 pub const SERVICES_PER_CLUSTER: usize = 100;
@@ -29,6 +31,9 @@ pub fn pushed_image() -> String {
 pub fn cluster_name(index: usize) -> String {
     format!("bench-{index:03}")
 }
+
+/// Revisions below this one refer to the pushed repository (see `images`): the push relates to their services.
+const RELATED_REVISIONS: usize = 5;
 
 /// Revisions 0 and 1 match the push; 2–4 are related (another tag, digest-pinned, Docker Hub);
 /// the rest run other repositories.
@@ -61,19 +66,26 @@ fn opted_in(global_index: usize) -> bool {
 
 /// The fewest ECS calls a `SELECT=opted-in` run can make over `clusters` clusters (the order of
 /// `engine::ACTIONS`): nothing listed, the tagged services described 10 at a time per cluster,
-/// each of their revisions described once, one update per match; and the tagged count.
-pub fn opted_in_minimum(clusters: usize) -> ([u64; 5], usize) {
-    let (mut batches, mut tagged, mut revisions) = (0, 0, BTreeSet::new());
+/// each of their revisions described once, the digests of the tagged related ones read 20 at a time,
+/// one update per match; and the tagged count.
+pub fn opted_in_minimum(clusters: usize) -> (Calls, usize) {
+    let (mut batches, mut tagged, mut related, mut revisions) = (0, 0, 0, BTreeSet::new());
     for c in 0..clusters {
         let in_cluster: Vec<_> = (c * SERVICES_PER_CLUSTER..(c + 1) * SERVICES_PER_CLUSTER)
             .filter(|i| opted_in(*i))
             .collect();
         batches += in_cluster.len().div_ceil(10);
         tagged += in_cluster.len();
+        related += in_cluster
+            .iter()
+            .filter(|i| revision_of(**i) < RELATED_REVISIONS)
+            .count();
         revisions.extend(in_cluster.iter().map(|i| revision_of(*i)));
     }
     let matches = (clusters * SERVICES_PER_CLUSTER).div_ceil(MATCH_EVERY);
-    ([0, 0, batches, revisions.len(), matches].map(|n| n as u64), tagged)
+    let digest_reads = related.div_ceil(DIGEST_READ_BATCH);
+    let minimum = [0, 0, batches, revisions.len(), digest_reads, digest_reads, matches];
+    (minimum.map(|n| n as u64), tagged)
 }
 
 pub struct Fleet {
@@ -103,6 +115,13 @@ impl Fleet {
 
     pub fn matching(&self) -> usize {
         self.services().div_ceil(MATCH_EVERY)
+    }
+
+    /// Services the push relates to: the ones on revisions 0–4.
+    pub fn related(&self) -> usize {
+        (0..self.services())
+            .filter(|i| revision_of(*i) < RELATED_REVISIONS)
+            .count()
     }
 
     /// Adds clusters (and their services) up to `clusters`, `SEED_CONCURRENCY` calls at a time.

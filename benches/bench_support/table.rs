@@ -16,7 +16,7 @@ pub struct Column<'a> {
 /// wall, failed, redeployed).
 pub struct Minimum {
     pub label: String,
-    pub actions: [String; 5],
+    pub actions: [String; ACTIONS.len()],
     pub get_resources: String,
     pub total: String,
     pub wall: String,
@@ -30,7 +30,7 @@ fn secs(d: Duration) -> String {
 /// `wall_label` names the wall-time row (what each column's wall time is).
 pub fn calls_table(w: &mut String, columns: &[Column<'_>], minimum: &Minimum, wall_label: &str) {
     let row = |w: &mut String, label: &str, cell: &dyn Fn(&Column<'_>) -> String, min: &str| {
-        let _ = write!(w, "{label:<24}");
+        let _ = write!(w, "{label:<28}");
         for c in columns {
             let _ = write!(w, "{:>18}", cell(c));
         }
