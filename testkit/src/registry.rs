@@ -44,20 +44,23 @@ pub async fn push_image(env: &Harness, repository: &str, tag: &str, content: &st
 pub async fn observe_services(env: &Harness, clusters: &[&str]) {
     let client = env.function_client();
     for cluster in clusters {
-        let arns = client
+        let arns: Vec<String> = client
             .list_services()
             .cluster(*cluster)
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Result<_, _>>()
             .await
-            .expect("listed")
-            .service_arns
-            .unwrap_or_default();
-        client
-            .describe_services()
-            .cluster(*cluster)
-            .set_services(Some(arns))
-            .send()
-            .await
-            .expect("described");
+            .expect("listed");
+        for batch in arns.chunks(10) {
+            client
+                .describe_services()
+                .cluster(*cluster)
+                .set_services(Some(batch.to_vec()))
+                .send()
+                .await
+                .expect("described");
+        }
     }
 }
