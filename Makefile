@@ -36,7 +36,7 @@ clippy:
 unit: venv
 	cargo test --workspace --lib --bins --tests
 
-# The function through the real Lambda runtime API (cargo lambda watch + invoke) against moto.
+# The function through the real Lambda runtime API (cargo lambda watch --only-lambda-apis + invoke) against moto.
 e2e: venv
 	$(VENV)/bin/python tests/e2e/lambda_emulator.py
 

@@ -1,7 +1,7 @@
 """`make e2e`: the function through the real Lambda runtime API, against a local ECS (moto).
 
-`cargo lambda watch` runs the debug binary under its Lambda emulator; `cargo lambda invoke` sends it every
-file of events/ (with `time` set to now) and a malformed event. Checks the returned JSON, moto's deployments
+`cargo lambda watch --only-lambda-apis` serves the Lambda runtime API, which the debug binary polls as it does
+on Lambda; `cargo lambda invoke` sends it every file of events/ (with `time` set to now) and a malformed event. Checks the returned JSON, moto's deployments
 and the function's JSON log lines. Prints `e2e: N passed, M failed`; exits non-zero on any failure.
 
 Usage: .venv/bin/python tests/e2e/lambda_emulator.py   (from anywhere; `make e2e` does it)
@@ -22,7 +22,12 @@ from pathlib import Path
 import boto3
 
 ROOT = Path(__file__).resolve().parents[2]
-WORK = ROOT / "target" / "e2e"  # event copies and the watch log; kept after a run for debugging
+WORK = ROOT / "target" / "e2e"  # event copies and the function's log; kept after a run for debugging
+# The build `make unit` makes (a no-op after it; the whole build when run alone). Running that binary, rather than
+# letting `cargo lambda watch` build one, saves a second build of the crate: without the tests' dev-dependency
+# features Cargo would compile its SDK dependencies again, two minutes of CI for the same code.
+BUILD = ["cargo", "test", "--workspace", "--lib", "--bins", "--tests", "--no-run", "--quiet"]
+BINARY = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug" / "ecs-redeploy"
 ACCOUNT, REGION = "123456789012", "us-east-1"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 # A secret value that must never show up in the function's output.
@@ -67,8 +72,6 @@ IGNORED = {
     "ecr-image-scan.json": "other-detail-type",
     "ecr-storage-class.json": "not-a-push",
 }
-# cargo-lambda's own log lines (tracing's text format, no timestamp): ` INFO starting Runtime server ...`.
-EMULATOR_LINE = re.compile(r"^\s*(TRACE|DEBUG|INFO|WARN|ERROR) ")
 LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR"}
 
 results = Counter()
@@ -98,24 +101,10 @@ def wait_for_port(port, proc, what, timeout=120):
     sys.exit(f"{what} did not listen on {port} within {timeout} s")
 
 
-def children(pid):
-    """PIDs whose parent is `pid`: the function instance runs in a session of its own, outside watch's group."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def stop(proc, group=False):
-    """SIGTERM (cargo-lambda then stops its function instance), SIGKILL after 10 s; leftovers by PID."""
+    """SIGTERM (to the process group with `group`), SIGKILL after 10 s."""
     if proc is None or proc.poll() is not None:
         return
-    leftovers = children(proc.pid) if group else []
     send = (lambda sig: os.killpg(proc.pid, sig)) if group else proc.send_signal
     send(signal.SIGTERM)
     try:
@@ -123,11 +112,6 @@ def stop(proc, group=False):
     except subprocess.TimeoutExpired:
         send(signal.SIGKILL)
         proc.wait()
-    for pid in leftovers:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def seed(ecs):
@@ -201,15 +185,15 @@ def fresh_batch(batch_file):
 def invoke(port, *data):
     """`cargo lambda invoke`: the result JSON on stdout and exit 0, or exit 1 and the error on stderr."""
     return subprocess.run(
-        ["cargo", "lambda", "invoke", "ecs-redeploy", "--invoke-address", "127.0.0.1",
+        ["cargo", "lambda", "invoke", "--invoke-address", "127.0.0.1",
          "--invoke-port", str(port), *data],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
 
 
 def function_lines(log_text):
-    """The function's stdout lines from the watch output: everything that is not cargo-lambda's own line."""
-    return [line for line in log_text.splitlines() if line.strip() and not EMULATOR_LINE.match(line)]
+    """The function's output lines."""
+    return [line for line in log_text.splitlines() if line.strip()]
 
 
 def run_checks(ecs, port):
@@ -364,11 +348,10 @@ def main():
     venv_bin = Path(sys.executable).parent
     os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ['PATH']}"  # zig is found via the venv's python
     (WORK / "events").mkdir(parents=True, exist_ok=True)
-    log_path = WORK / "watch.log"
-    # Build first, so the first invoke does not wait on a compile (watch runs `cargo run` on it).
-    subprocess.run(["cargo", "build", "--quiet", "--bin", "ecs-redeploy"], cwd=ROOT, check=True)
+    log_path = WORK / "function.log"
+    subprocess.run(BUILD, cwd=ROOT, check=True)
 
-    moto = watch = None
+    moto = watch = function = None
     try:
         moto_port = free_port()
         moto = subprocess.Popen([str(venv_bin / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
@@ -381,27 +364,32 @@ def main():
         seed_registry(boto3.client("ecr", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
                                    aws_secret_access_key=SECRET))
 
-        # The function inherits watch's environment: moto, static credentials, JSON logs, default settings.
+        # The function's environment: moto, static credentials, JSON logs, default settings.
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in {
             "RUST_LOG", "TAG_KEY", "SELECT", "CLUSTERS", "MAX_CONCURRENCY", "DRY_RUN", "RETRY_MODE", "MAX_ATTEMPTS"}}
         env.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY=SECRET,
                    AWS_REGION=REGION, AWS_EC2_METADATA_DISABLED="true", AWS_LAMBDA_LOG_FORMAT="JSON",
                    AWS_LAMBDA_LOG_LEVEL="INFO")
         invoke_port = free_port()
-        with open(log_path, "w") as log:
-            # --ignore-changes: no file watcher, no rebuilds; own process group so stop() reaches it all.
-            watch = subprocess.Popen(
-                ["cargo", "lambda", "watch", "--ignore-changes", "--quiet", "--bin", "ecs-redeploy",
-                 "--invoke-address", "127.0.0.1", "--invoke-port", str(invoke_port)],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # The runtime API only; own process group so stop() reaches it all.
+        watch = subprocess.Popen(
+            ["cargo", "lambda", "watch", "--only-lambda-apis", "--quiet",
+             "--invoke-address", "127.0.0.1", "--invoke-port", str(invoke_port)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         wait_for_port(invoke_port, watch, "cargo lambda watch")
+        # What the emulator tells a function started by hand to set; `_` is the function it invokes by default.
+        env.update(AWS_LAMBDA_RUNTIME_API=f"http://127.0.0.1:{invoke_port}/.rt", AWS_LAMBDA_FUNCTION_NAME="_",
+                   AWS_LAMBDA_FUNCTION_VERSION="1", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128")
+        with open(log_path, "w") as log:
+            function = subprocess.Popen([str(BINARY)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         report = run_checks(ecs, invoke_port)
-        stop(watch, group=True)  # flushes and closes the function's output before it is read
+        stop(function)  # flushes and closes the function's output before it is read
         check_logs(log_path.read_text(), report)
     finally:
+        stop(function)
         stop(watch, group=True)
         stop(moto)
-    print(f"e2e: watch output in {log_path.relative_to(ROOT)}; took {time.monotonic() - started:.0f} s")
+    print(f"e2e: function output in {log_path.relative_to(ROOT)}; took {time.monotonic() - started:.0f} s")
     print(f"e2e: {results['passed']} passed, {results['failed']} failed")
     sys.exit(1 if results["failed"] else 0)
 
