@@ -8,14 +8,14 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ecr::types::ImageIdentifier;
 use ecs_redeploy::config::{Config, Mode};
 use ecs_redeploy::ecr::sdk::SdkEcr;
 use ecs_redeploy::ecs::sdk::SdkEcs;
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy_testkit::fleet::{ServiceSpec, deployment_ids, redeployed, registry, seed};
 use ecs_redeploy_testkit::front::Front;
-use ecs_redeploy_testkit::moto::{Moto, ecs_client_for};
+use ecs_redeploy_testkit::moto::Moto;
+use ecs_redeploy_testkit::registry::{observe_services, push_image};
 use serde_json::json;
 
 use super::ecr::{CountingEcr, EcrCalls};
@@ -64,48 +64,10 @@ fn specs() -> Vec<ServiceSpec> {
         .collect()
 }
 
-/// Pushes image `n`, build `build`, to moto's ECR; returns its digest. moto's digest is the hash of the layer
-/// digests, so each (image, build) gets a layer digest of its own.
-async fn push(ecr: &aws_sdk_ecr::Client, n: usize, build: usize) -> String {
-    let layer = format!("sha256:{:064x}", build * IMAGES + n);
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": layer},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1, "digest": layer}],
-    });
-    let put = ecr
-        .put_image()
-        .repository_name(repository(n / TAGS.len()))
-        .image_tag(TAGS[n % TAGS.len()])
-        .image_manifest(manifest.to_string())
-        .send()
-        .await
-        .expect("moto takes the image");
-    let digest = put
-        .image()
-        .and_then(|i| i.image_id())
-        .and_then(ImageIdentifier::image_digest);
-    digest.expect("moto computes the digest").to_owned()
-}
-
-/// Describes every service through the front once: the front records each one's first revision, its tag
-/// resolved to the digest the front's registry holds now.
-async fn observe(front: &Front) {
-    let client = ecs_client_for(&front.endpoint_url());
-    for c in 0..CLUSTERS {
-        let names: Vec<String> = (0..SERVICES_PER_CLUSTER).map(|s| format!("svc-{s:03}")).collect();
-        for batch in names.chunks(10) {
-            let described = client
-                .describe_services()
-                .cluster(cluster_name(c))
-                .set_services(Some(batch.to_vec()))
-                .send()
-                .await
-                .expect("describe through the front");
-            assert_eq!(described.services().len(), batch.len(), "every sweep service seeded");
-        }
-    }
+/// Pushes image `n`, build `build`, to moto's ECR and the front's registry; returns its digest.
+async fn push(moto: &Moto, front: &Front, n: usize, build: usize) -> String {
+    let content = format!("image {n} build {build}");
+    push_image(moto, front, &repository(n / TAGS.len()), TAGS[n % TAGS.len()], &content).await
 }
 
 /// One sweep: the front's counts, the ECR calls, and what changed.
@@ -144,21 +106,14 @@ pub struct Sweep {
 pub async fn measure(config: &Config, progress: impl Fn(&str)) -> Sweep {
     let started = Instant::now();
     let moto = Moto::start();
-    let ecr = moto.ecr_client();
-    for r in 0..REPOSITORIES {
-        let created = ecr.create_repository().repository_name(repository(r)).send().await;
-        created.expect("create repository");
-    }
-    let mut digests = Vec::with_capacity(IMAGES);
+    let front = start_front(&moto).await;
     for n in 0..IMAGES {
-        digests.push(push(&ecr, n, 0).await);
+        push(&moto, &front, n, 0).await;
     }
     seed(&moto.ecs_client(), &specs()).await;
-    let front = start_front(&moto).await;
-    for (n, digest) in digests.iter().enumerate() {
-        front.set_image_digest(&image(n), digest);
-    }
-    observe(&front).await;
+    let clusters: Vec<String> = (0..CLUSTERS).map(cluster_name).collect();
+    let clusters: Vec<&str> = clusters.iter().map(String::as_str).collect();
+    observe_services(&front, &clusters).await;
     let seeded = started.elapsed();
     progress(&format!(
         "sweep: seeded {SERVICES} services on {IMAGES} images in {REPOSITORIES} repositories in {:.2} s",
@@ -167,8 +122,7 @@ pub async fn measure(config: &Config, progress: impl Fn(&str)) -> Sweep {
     // The lost pushes come later on the ECS clock than the revisions the services were first seen with.
     front.advance_clock(Duration::from_secs(2));
     for n in MOVED {
-        let digest = push(&ecr, n, 1).await;
-        front.set_image_digest(&image(n), &digest);
+        push(&moto, &front, n, 1).await;
     }
     front.advance_clock(REFILL);
 
@@ -181,8 +135,6 @@ pub async fn measure(config: &Config, progress: impl Fn(&str)) -> Sweep {
         ecr: SdkEcr::new(moto.ecr_client()),
         calls: Arc::clone(&calls),
     });
-    let clusters: Vec<String> = (0..CLUSTERS).map(cluster_name).collect();
-    let clusters: Vec<&str> = clusters.iter().map(String::as_str).collect();
     let mut before = deployment_ids(&moto.ecs_client(), &clusters).await;
     let mut sweeps = Vec::with_capacity(2);
     for label in ["1st", "2nd"] {

@@ -9,7 +9,7 @@ use ecs_redeploy::ecr::sdk::SdkEcr;
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
 use ecs_redeploy_testkit::harness::Harness;
-use ecs_redeploy_testkit::registry::{observe_services, push_image};
+use ecs_redeploy_testkit::registry::{deploy_and_roll_back, observe_services, push_image};
 use serde_json::Value;
 
 use crate::events::load_now;
@@ -32,15 +32,11 @@ fn service<'r>(report: &'r Report, name: &str) -> &'r ecs_redeploy::domain::repo
         .unwrap_or_else(|| panic!("{name} not reported"))
 }
 
-fn service_arn(name: &str) -> String {
-    format!("arn:aws:ecs:{}:{}:service/shop/{name}", fleet::REGION, fleet::ACCOUNT)
-}
-
 #[tokio::test]
 async fn a_rollback_after_the_push_is_redeployed_and_a_repeat_is_not() {
     let env = Harness::start().await;
     let app = format!("{}/app:latest", registry());
-    let old = push_image(&env, "app", "latest", "old").await;
+    let old = push_image(&env.moto, &env.front, "app", "latest", "old").await;
     fleet::seed(
         &env.seeder(),
         &[
@@ -49,22 +45,14 @@ async fn a_rollback_after_the_push_is_redeployed_and_a_repeat_is_not() {
         ],
     )
     .await;
-    observe_services(&env, &["shop"]).await;
+    observe_services(&env.front, &["shop"]).await;
 
-    let new = push_image(&env, "app", "latest", "new").await;
+    let new = push_image(&env.moto, &env.front, "app", "latest", "new").await;
     let pushed = event("app", "latest", &new);
     // After the push, checkout is deployed (its tag resolves to the push) and the circuit breaker rolls it back
     // to its last completed revision, which runs the old digest: a deployment after the push that is not the push.
     env.front.advance_clock(Duration::from_secs(5));
-    env.function_client()
-        .update_service()
-        .cluster("shop")
-        .service("checkout")
-        .force_new_deployment(true)
-        .send()
-        .await
-        .unwrap();
-    env.front.roll_back(&service_arn("checkout"));
+    deploy_and_roll_back(&env.front, "shop", "checkout").await;
 
     let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
     let before = deployment_ids(&env.seeder(), &["shop"]).await;
@@ -105,11 +93,11 @@ async fn a_redeploy_still_resolving_is_rolling_out() {
     let env = Harness::start().await;
     env.front.set_resolve_delay(Duration::from_secs(30));
     let app = format!("{}/app:latest", registry());
-    push_image(&env, "app", "latest", "old").await;
+    push_image(&env.moto, &env.front, "app", "latest", "old").await;
     fleet::seed(&env.seeder(), &[ServiceSpec::new("shop", "web", &[&app])]).await;
-    observe_services(&env, &["shop"]).await;
+    observe_services(&env.front, &["shop"]).await;
     env.front.advance_clock(Duration::from_secs(60));
-    let new = push_image(&env, "app", "latest", "new").await;
+    let new = push_image(&env.moto, &env.front, "app", "latest", "new").await;
     let pushed = event("app", "latest", &new);
     env.front.advance_clock(Duration::from_secs(2));
 
@@ -142,8 +130,8 @@ async fn a_sweep_catches_a_lost_push_and_a_second_sweep_changes_nothing() {
         format!("{}/app-worker:latest", registry()),
     );
     let elsewhere = format!("210987654321.dkr.ecr.{}.amazonaws.com/app:latest", fleet::REGION);
-    push_image(&env, "app", "latest", "app-1").await;
-    let old_worker = push_image(&env, "app-worker", "latest", "worker-1").await;
+    push_image(&env.moto, &env.front, "app", "latest", "app-1").await;
+    let old_worker = push_image(&env.moto, &env.front, "app-worker", "latest", "worker-1").await;
     fleet::seed(
         &env.seeder(),
         &[
@@ -154,9 +142,9 @@ async fn a_sweep_catches_a_lost_push_and_a_second_sweep_changes_nothing() {
         ],
     )
     .await;
-    observe_services(&env, &["shop"]).await;
+    observe_services(&env.front, &["shop"]).await;
     // A push whose event never arrives.
-    let new_worker = push_image(&env, "app-worker", "latest", "worker-2").await;
+    let new_worker = push_image(&env.moto, &env.front, "app-worker", "latest", "worker-2").await;
     env.front.advance_clock(Duration::from_secs(2));
 
     let redeployer = Redeployer::new(env.function_ecs(), config(&[])).with_registry(SdkEcr::new(env.moto.ecr_client()));

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ecs_redeploy_testkit::fleet::{self, ACCOUNT, REGION, ServiceSpec, registry};
 use ecs_redeploy_testkit::harness::Harness;
-use ecs_redeploy_testkit::registry::{observe_services, push_image};
+use ecs_redeploy_testkit::registry::{deploy_and_roll_back, observe_services, push_image};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -25,8 +25,8 @@ async fn main() -> ExitCode {
         format!("{}/app:latest", registry()),
         format!("{}/app-worker:latest", registry()),
     );
-    push_image(&env, "app", "latest", "app v1").await;
-    push_image(&env, "app-worker", "latest", "worker v1").await;
+    push_image(&env.moto, &env.front, "app", "latest", "app v1").await;
+    push_image(&env.moto, &env.front, "app-worker", "latest", "worker v1").await;
     let services = [
         ServiceSpec::new("shop", "web", &[&app]),
         ServiceSpec::new("shop", "checkout", &[&app]),
@@ -34,24 +34,15 @@ async fn main() -> ExitCode {
         ServiceSpec::new("shop", "db", &["postgres:16"]),
     ];
     fleet::seed(&env.seeder(), &services).await;
-    observe_services(&env, &["shop"]).await;
+    observe_services(&env.front, &["shop"]).await;
     println!("\nDigest truth: a local ECS (moto behind the strict ECS front, which records service revisions).");
 
-    let new_app = push_image(&env, "app", "latest", "app v2").await;
+    let new_app = push_image(&env.moto, &env.front, "app", "latest", "app v2").await;
     let event = std::env::temp_dir().join(format!("ecs-redeploy-demo-{}.json", std::process::id()));
     let pushed_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     std::fs::write(&event, push_event(&new_app, &pushed_at)).expect("event file written");
     env.front.advance_clock(Duration::from_secs(5));
-    let checkout = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/shop/checkout");
-    env.function_client()
-        .update_service()
-        .cluster("shop")
-        .service("checkout")
-        .force_new_deployment(true)
-        .send()
-        .await
-        .expect("checkout deployed");
-    env.front.roll_back(&checkout);
+    deploy_and_roll_back(&env.front, "shop", "checkout").await;
     println!(
         "app:latest pushed at {pushed_at}; 5 s later checkout was deployed and its circuit breaker rolled it back"
     );
@@ -60,7 +51,7 @@ async fn main() -> ExitCode {
     let mut ok = run(&binary, &env, &["apply", "--event", &event.to_string_lossy()]).await;
     let _ = std::fs::remove_file(&event);
 
-    push_image(&env, "app-worker", "latest", "worker v2").await;
+    push_image(&env.moto, &env.front, "app-worker", "latest", "worker v2").await;
     env.front.advance_clock(Duration::from_secs(2));
     println!(
         "\napp-worker:latest pushed, and its event lost. The sweep (every 30 minutes on Lambda) finds the drift:\n"
