@@ -8,6 +8,8 @@ pub mod plan;
 mod running;
 pub mod sweep;
 
+use std::collections::HashSet;
+
 use crate::config::{Config, Mode};
 use crate::domain::decide::Selection;
 use crate::domain::outcome::ServiceResult;
@@ -92,24 +94,24 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
 
     /// fleet → plan → execute → report, for every push at once.
     pub async fn run(&self, pushes: &[Push], mode: Mode) -> Report {
-        self.run_all(pushes, Sweep::No, mode).await
+        self.run_all(pushes, Origin::Event, mode).await
     }
 
     /// A sweep: every tag in use asked what it points to now, and redeployed where services run something else;
     /// `pushes` (events that came with the schedule) are decided in the same run.
     pub async fn sweep(&self, pushes: &[Push], mode: Mode) -> Report {
-        self.run_all(pushes, Sweep::Yes, mode).await
+        self.run_all(pushes, Origin::Sweep, mode).await
     }
 
     /// fleet → (the tags in use, for a sweep) → what related services run → plan → execute → report.
-    async fn run_all(&self, events: &[Push], sweep: Sweep, mode: Mode) -> Report {
+    async fn run_all(&self, events: &[Push], trigger: Origin, mode: Mode) -> Report {
         let limit = self.config.max_concurrency.get();
         let fleet = fleet::scan(&self.ecs, &self.config, &self.task_definitions).await;
         let scanned = fleet.scanned();
         let mut pushes = events.to_vec();
         let mut scan_failures = fleet.scan_failures;
         let mut not_checkable = Vec::new();
-        if sweep == Sweep::Yes {
+        if trigger == Origin::Sweep {
             let in_use = sweep::in_use(&fleet.services, self.selection());
             let (found, failures) = match &self.ecr {
                 Some(ecr) => sweep::current(ecr, &in_use.tags, &self.manifests, limit).await,
@@ -132,13 +134,10 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             limit,
         };
         // A service some push relates to (in another registry, say) is reported by its decision.
-        not_checkable.retain(|r: &ServiceResult| planned.iter().all(|p| p.service.arn != r.service.arn));
+        let decided: HashSet<&str> = planned.iter().map(|p| p.service.arn.as_str()).collect();
+        not_checkable.retain(|r: &ServiceResult| !decided.contains(r.service.arn.as_str()));
         let mut results = executor.execute(planned, fleet.unexamined, mode).await;
         results.extend(not_checkable);
-        let trigger = match sweep {
-            Sweep::Yes => Origin::Sweep,
-            Sweep::No => Origin::Event,
-        };
         let mut report = Report::new(trigger, &pushes, mode, scanned, results, scan_failures);
         let notifications = notify::of_report(&report);
         if !notifications.is_empty() {
@@ -173,13 +172,6 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             default_method: self.config.default_method,
         }
     }
-}
-
-/// Whether a run sweeps.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Sweep {
-    Yes,
-    No,
 }
 
 #[cfg(test)]
