@@ -39,6 +39,12 @@ impl Origin {
     }
 }
 
+impl serde::Serialize for Origin {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl Push {
     /// A push described by an image URI (`REGISTRY/REPO:TAG[@sha256:…]`), as the CLI's `--image` takes it.
     pub fn from_image_uri(uri: &str) -> Result<Self, ImageUriError> {

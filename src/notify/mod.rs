@@ -39,14 +39,6 @@ impl NotificationKind {
     }
 }
 
-/// What started the redeploy: a pushed image, or the scheduled sweep that found a service behind its tag.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Trigger {
-    Push,
-    Sweep,
-}
-
 /// One event. Every field but `kind` is the event's `detail`, with its field name as the key; absent values
 /// are `null`, so every event of a detail-type has the same keys and a rule or a consumer can rely on them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -64,7 +56,7 @@ pub struct Notification {
     pub deployment_id: Option<String>,
     pub new_task_definition: Option<String>,
     pub error: Option<String>,
-    pub trigger: Trigger,
+    pub trigger: Origin,
     /// The id of the EventBridge event behind a push; `None` for a sweep or an image given on the CLI.
     pub event_id: Option<String>,
 }
@@ -90,9 +82,9 @@ pub fn of_report(report: &Report) -> Vec<Notification> {
             };
             let pushes: Vec<&PushedImage> = s.push_positions.iter().filter_map(|&i| report.pushes.get(i)).collect();
             let trigger = if pushes.iter().any(|p| p.trigger == Origin::Sweep.as_str()) {
-                Trigger::Sweep
+                Origin::Sweep
             } else {
-                Trigger::Push
+                Origin::Event
             };
             let from: BTreeSet<&str> = s.from.values().filter_map(|d| d.as_deref()).collect();
             let to: BTreeSet<&str> = s.to.values().map(String::as_str).collect();
@@ -161,7 +153,7 @@ mod tests {
             deployment_id: Some("ecs-svc/1234567890123456789".into()),
             new_task_definition: Some("arn:aws:ecs:us-east-1:123456789012:task-definition/web:8".into()),
             error: None,
-            trigger: Trigger::Push,
+            trigger: Origin::Event,
             event_id: Some("13cde686-328b-6117-af20-0e5566167482".into()),
         }
     }
@@ -208,7 +200,7 @@ mod tests {
             deployment_id: None,
             new_task_definition: None,
             error: Some("ecs UpdateService failed: AccessDeniedException: not allowed".into()),
-            trigger: Trigger::Sweep,
+            trigger: Origin::Sweep,
             event_id: None,
             ..redeployed()
         };

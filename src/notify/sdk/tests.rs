@@ -12,7 +12,8 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 
 use super::*;
 use crate::domain::policy::Method;
-use crate::notify::{NotificationKind, Trigger};
+use crate::domain::push::Origin;
+use crate::notify::NotificationKind;
 
 const BUS: &str = "arn:aws:events:us-east-1:123456789012:event-bus/deployments";
 
@@ -46,7 +47,7 @@ fn notification(i: usize) -> Notification {
         deployment_id: (!failed).then(|| format!("ecs-svc/{i}")),
         new_task_definition: None,
         error: failed.then(|| "ecs UpdateService failed: ServerException: try again".into()),
-        trigger: Trigger::Sweep,
+        trigger: Origin::Sweep,
         event_id: None,
     }
 }
