@@ -7,9 +7,9 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: test demo venv fmt clippy unit lint-template cdk-test e2e build sam-build stackset-template bench fuzz clean
+.PHONY: test demo venv fmt clippy links docs unit lint-template cdk-test e2e build sam-build stackset-template bench fuzz clean
 
-test: fmt clippy unit lint-template cdk-test e2e
+test: fmt clippy links unit lint-template cdk-test e2e
 
 venv: $(VENV)/.installed
 
@@ -30,6 +30,21 @@ fmt:
 
 clippy:
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+# Every relative link and #anchor of README.md and the book resolves (no build: mdBook's compile would cost CI
+# minutes); the script first shows that a broken link fails it.
+links:
+	$(PYTHON) scripts/check_links.py
+
+# The book (docs/, into target/book): mdBook from crates.io, pinned, installed into a directory of its version.
+MDBOOK_VERSION := 0.5.4
+MDBOOK := target/tools/mdbook-$(MDBOOK_VERSION)/bin/mdbook
+docs: $(MDBOOK)
+	$(MDBOOK) build docs
+
+$(MDBOOK):
+	cargo install --locked --quiet mdbook@$(MDBOOK_VERSION) --no-default-features --features search \
+	  --root target/tools/mdbook-$(MDBOOK_VERSION)
 
 # Library, binary and integration tests of the workspace (the testkit's own tests of the strict ECS front
 # included); benchmarks run only in `make bench`.
