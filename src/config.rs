@@ -2,18 +2,194 @@
 //! process environment. An empty variable counts as unset (SAM passes empty parameters that way).
 
 use std::num::NonZeroUsize;
+use std::ops::RangeInclusive;
+use std::str::FromStr;
 
 use thiserror::Error;
 
 use crate::domain::policy::Method;
 use crate::ecs::pace::Pacing;
 
-pub const DEFAULT_TAG_KEY: &str = "ecs-redeploy";
-pub const DEFAULT_METRICS_NAMESPACE: &str = "ecs-redeploy";
-const DEFAULT_MAX_CONCURRENCY: usize = 8;
-const MAX_CONCURRENCY_LIMIT: usize = 64;
-const DEFAULT_MAX_ATTEMPTS: u32 = 5;
-const MAX_ATTEMPTS_LIMIT: u32 = 10;
+/// One setting: its variable, what it accepts, what unset means and what it does. `Config::from_lookup` reads
+/// each variable through its row (a refused value's error quotes `accepts`), the CLI's `--help` lists the
+/// rows, and a test holds template.yaml, the CDK construct and the book's configuration page to them. A new
+/// setting is a row here, a line in `SETTINGS` and a line in `from_lookup`.
+#[derive(Debug)]
+pub struct Setting {
+    pub variable: &'static str,
+    pub accepts: Accepts,
+    pub default: WhenUnset,
+    /// What it does, in a line.
+    pub help: &'static str,
+}
+
+/// The values a setting accepts.
+#[derive(Debug)]
+pub enum Accepts {
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// A value this describes (its parser checks it).
+    Described(&'static str),
+}
+
+/// What an unset (or empty) variable means.
+#[derive(Debug)]
+pub enum WhenUnset {
+    /// This value.
+    Value(&'static str),
+    /// No value: this, in words.
+    Means(&'static str),
+}
+
+pub const TAG_KEY: Setting = Setting {
+    variable: "TAG_KEY",
+    accepts: Accepts::Described("a tag key of 1-128 characters not starting with `aws:` (in any case)"),
+    default: WhenUnset::Value("ecs-redeploy"),
+    help: "service tag key that opts services out (`off`) or in",
+};
+pub const SELECT: Setting = Setting {
+    variable: "SELECT",
+    accepts: Accepts::OneOf(&["matching", "opted-in"]),
+    default: WhenUnset::Value("matching"),
+    help: "which matching services may be touched",
+};
+pub const CLUSTERS: Setting = Setting {
+    variable: "CLUSTERS",
+    accepts: Accepts::Described("comma-separated cluster names (letters, digits, `-`, `_`) or cluster ARNs"),
+    default: WhenUnset::Means("all clusters"),
+    help: "where to look",
+};
+pub const MAX_CONCURRENCY: Setting = Setting {
+    variable: "MAX_CONCURRENCY",
+    accepts: Accepts::Described("a whole number from 1 to 64"),
+    default: WhenUnset::Value("8"),
+    help: "ECS calls in flight at once, per step",
+};
+pub const DRY_RUN: Setting = Setting {
+    variable: "DRY_RUN",
+    accepts: Accepts::OneOf(&["true", "false"]),
+    default: WhenUnset::Value("false"),
+    help: "`true`: plan, report and log only (`apply` is a plan)",
+};
+pub const DEFAULT_ACTION: Setting = Setting {
+    variable: "DEFAULT_ACTION",
+    accepts: Accepts::OneOf(&["force", "pin"]),
+    default: WhenUnset::Value("force"),
+    help: "mode of services whose tag does not choose one",
+};
+pub const LOCK_TABLE: Setting = Setting {
+    variable: "LOCK_TABLE",
+    accepts: Accepts::Described("a DynamoDB table name (3-255 letters, digits, `_`, `-`, `.`) or its ARN"),
+    default: WhenUnset::Means("none"),
+    help: "makes concurrent duplicate deliveries deploy once",
+};
+pub const RETRY_MODE: Setting = Setting {
+    variable: "RETRY_MODE",
+    accepts: Accepts::OneOf(&["standard", "adaptive"]),
+    default: WhenUnset::Value("adaptive"),
+    help: "AWS SDK retry mode; adaptive adds client-side rate limiting once ECS throttles, which a large fleet needs",
+};
+pub const MAX_ATTEMPTS: Setting = Setting {
+    variable: "MAX_ATTEMPTS",
+    accepts: Accepts::Described("a whole number from 1 to 10"),
+    default: WhenUnset::Value("5"),
+    help: "AWS SDK attempts per ECS call",
+};
+pub const ECS_PACING: Setting = Setting {
+    variable: "ECS_PACING",
+    accepts: Accepts::OneOf(&["documented", "off"]),
+    default: WhenUnset::Value("documented"),
+    help: "`documented`: each ECS call waits for a token of its throttle category's bucket, at the burst and \
+           refill rate the ECS API reference documents, so throttling is the exception rather than the control \
+           loop; `off`: calls go out at once and throttling is left to the SDK's retries",
+};
+pub const METRICS_NAMESPACE: Setting = Setting {
+    variable: "METRICS_NAMESPACE",
+    accepts: Accepts::Described(
+        "a CloudWatch namespace (1-255 letters, digits, spaces, `. - _ / # :`, not starting with `AWS/`)",
+    ),
+    default: WhenUnset::Value("ecs-redeploy"),
+    help: "namespace of the per-invocation metrics record",
+};
+pub const NOTIFY_BUS: Setting = Setting {
+    variable: "NOTIFY_BUS",
+    accepts: Accepts::Described(
+        "an EventBridge event bus name (1-256 letters, digits, `.`, `-`, `_`, `/`) or its ARN \
+         (`arn:PARTITION:events:REGION:ACCOUNT:event-bus/NAME`)",
+    ),
+    default: WhenUnset::Means("none: no events"),
+    help: "where one event per redeployed or failed service goes",
+};
+
+/// Every setting, in the order `--help` and the configuration page list them.
+pub const SETTINGS: &[Setting] = &[
+    TAG_KEY,
+    SELECT,
+    CLUSTERS,
+    MAX_CONCURRENCY,
+    DRY_RUN,
+    DEFAULT_ACTION,
+    LOCK_TABLE,
+    RETRY_MODE,
+    MAX_ATTEMPTS,
+    ECS_PACING,
+    METRICS_NAMESPACE,
+    NOTIFY_BUS,
+];
+
+impl Setting {
+    /// The accepted values in words, as a refused value's error says them.
+    pub fn expected(&self) -> String {
+        match self.accepts {
+            Accepts::Described(text) => text.to_owned(),
+            Accepts::OneOf(words) => {
+                let quoted: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
+                match quoted.split_last() {
+                    Some((last, [])) => last.clone(),
+                    Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                    None => String::new(),
+                }
+            }
+        }
+    }
+}
+
+/// The settings for the CLI's `--help`: each variable with what it does, then what it accepts and its default.
+pub fn settings_help() -> String {
+    let mut text = String::new();
+    for setting in SETTINGS {
+        let default = match setting.default {
+            WhenUnset::Value(value) => value,
+            WhenUnset::Means(words) => words,
+        };
+        let name = format!("  {:<width$}", setting.variable, width = HELP_INDENT - 2);
+        wrap(&mut text, &name, setting.help);
+        let accepts = format!("{} [default: {default}]", setting.expected());
+        wrap(&mut text, &" ".repeat(HELP_INDENT), &accepts);
+    }
+    text
+}
+
+const HELP_INDENT: usize = 21;
+const HELP_WIDTH: usize = 110;
+
+/// `start` and the words of `text`, broken before column `HELP_WIDTH`, continued `HELP_INDENT` columns in.
+fn wrap(out: &mut String, start: &str, text: &str) {
+    let mut line = start.to_owned();
+    for word in text.split_whitespace() {
+        let width = line.chars().count();
+        if width > HELP_INDENT && width + 1 + word.chars().count() > HELP_WIDTH {
+            out.push_str(&line);
+            out.push('\n');
+            line = " ".repeat(HELP_INDENT);
+        } else if width > HELP_INDENT {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+}
 
 /// Which services a matching push may touch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +263,7 @@ pub struct Config {
 pub struct ConfigError {
     pub variable: &'static str,
     pub value: String,
-    pub expected: &'static str,
+    pub expected: String,
 }
 
 impl Config {
@@ -97,24 +273,12 @@ impl Config {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&lookup);
-        let tag_key = match vars.get("TAG_KEY") {
-            None => DEFAULT_TAG_KEY.to_owned(),
-            // AWS reserves the prefix in any case.
-            Some(key) if key.len() <= 128 && !key.to_ascii_lowercase().starts_with("aws:") => key,
-            Some(key) => {
-                return Err(invalid(
-                    "TAG_KEY",
-                    &key,
-                    "a tag key of 1-128 characters not starting with `aws:` (in any case)",
-                ));
-            }
-        };
-        let select = vars.choice(
-            "SELECT",
-            &[("matching", Select::Matching), ("opted-in", Select::OptedIn)],
-            "`matching` or `opted-in`",
-        )?;
-        let clusters = match vars.get("CLUSTERS") {
+        // AWS reserves the prefix in any case.
+        let tag_key = vars.text(&TAG_KEY, |key| {
+            key.len() <= 128 && !key.to_ascii_lowercase().starts_with("aws:")
+        })?;
+        let select = vars.choice(&SELECT, [Select::Matching, Select::OptedIn])?;
+        let clusters = match vars.get(&CLUSTERS) {
             None => ClusterScope::All,
             Some(list) => {
                 let names: Vec<String> = list
@@ -124,81 +288,20 @@ impl Config {
                     .map(str::to_owned)
                     .collect();
                 if names.iter().any(|c| !is_cluster_name_or_arn(c)) {
-                    return Err(invalid(
-                        "CLUSTERS",
-                        &list,
-                        "comma-separated cluster names (letters, digits, `-`, `_`) or cluster ARNs",
-                    ));
+                    return Err(invalid(&CLUSTERS, &list));
                 }
                 ClusterScope::Listed(names)
             }
         };
-        let max_concurrency = vars.number(
-            "MAX_CONCURRENCY",
-            DEFAULT_MAX_CONCURRENCY,
-            1..=MAX_CONCURRENCY_LIMIT,
-            "a whole number from 1 to 64",
-        )?;
-        let mode = vars.choice(
-            "DRY_RUN",
-            &[("false", Mode::Apply), ("true", Mode::Plan)],
-            "`true` or `false`",
-        )?;
-        let default_method = vars.choice(
-            "DEFAULT_ACTION",
-            &[("force", Method::Force), ("pin", Method::Pin)],
-            "`force` or `pin`",
-        )?;
-        let lock_table = match vars.get("LOCK_TABLE") {
-            None => None,
-            Some(name) if is_table_name(&name) => Some(name),
-            Some(name) => {
-                return Err(invalid(
-                    "LOCK_TABLE",
-                    &name,
-                    "a DynamoDB table name (3-255 letters, digits, `_`, `-`, `.`) or its ARN",
-                ));
-            }
-        };
-        let retry_mode = vars.choice(
-            "RETRY_MODE",
-            &[("adaptive", RetryMode::Adaptive), ("standard", RetryMode::Standard)],
-            "`standard` or `adaptive`",
-        )?;
-        let max_attempts = vars.number(
-            "MAX_ATTEMPTS",
-            DEFAULT_MAX_ATTEMPTS,
-            1..=MAX_ATTEMPTS_LIMIT,
-            "a whole number from 1 to 10",
-        )?;
-        let pacing = vars.choice(
-            "ECS_PACING",
-            &[("documented", Pacing::Documented), ("off", Pacing::Off)],
-            "`documented` or `off`",
-        )?;
-        let metrics_namespace = match vars.get("METRICS_NAMESPACE") {
-            None => DEFAULT_METRICS_NAMESPACE.to_owned(),
-            Some(namespace) if is_metrics_namespace(&namespace) => namespace,
-            Some(namespace) => {
-                return Err(invalid(
-                    "METRICS_NAMESPACE",
-                    &namespace,
-                    "a CloudWatch namespace (1-255 letters, digits, spaces, `. - _ / # :`, not starting with `AWS/`)",
-                ));
-            }
-        };
-        let notify_bus = match vars.get("NOTIFY_BUS") {
-            None => None,
-            Some(bus) if is_event_bus(&bus) => Some(bus),
-            Some(bus) => {
-                return Err(invalid(
-                    "NOTIFY_BUS",
-                    &bus,
-                    "an EventBridge event bus name (1-256 letters, digits, `.`, `-`, `_`, `/`) or its ARN \
-                     (`arn:PARTITION:events:REGION:ACCOUNT:event-bus/NAME`)",
-                ));
-            }
-        };
+        let max_concurrency = vars.number(&MAX_CONCURRENCY, 1..=64)?;
+        let mode = vars.choice(&DRY_RUN, [Mode::Plan, Mode::Apply])?;
+        let default_method = vars.choice(&DEFAULT_ACTION, [Method::Force, Method::Pin])?;
+        let lock_table = vars.optional(&LOCK_TABLE, is_table_name)?;
+        let retry_mode = vars.choice(&RETRY_MODE, [RetryMode::Standard, RetryMode::Adaptive])?;
+        let max_attempts = vars.number(&MAX_ATTEMPTS, 1..=10)?;
+        let pacing = vars.choice(&ECS_PACING, [Pacing::Documented, Pacing::Off])?;
+        let metrics_namespace = vars.text(&METRICS_NAMESPACE, is_metrics_namespace)?;
+        let notify_bus = vars.optional(&NOTIFY_BUS, is_event_bus)?;
         Ok(Config {
             tag_key,
             select,
@@ -220,53 +323,67 @@ impl Config {
 struct Vars<'f, F>(&'f F);
 
 impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
-    fn get(&self, variable: &str) -> Option<String> {
-        (self.0)(variable)
+    fn get(&self, setting: &Setting) -> Option<String> {
+        (self.0)(setting.variable)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     }
 
-    /// One of `choices` (the first is the default when unset).
-    fn choice<T: Copy>(
-        &self,
-        variable: &'static str,
-        choices: &[(&str, T)],
-        expected: &'static str,
-    ) -> Result<T, ConfigError> {
-        match self.get(variable) {
-            None => Ok(choices[0].1),
-            Some(value) => choices
-                .iter()
-                .find(|(name, _)| *name == value)
-                .map(|(_, choice)| *choice)
-                .ok_or_else(|| invalid(variable, &value, expected)),
+    /// One of the setting's words; `values` are theirs, in the same order.
+    fn choice<T: Copy, const N: usize>(&self, setting: &'static Setting, values: [T; N]) -> Result<T, ConfigError> {
+        let Accepts::OneOf(words) = setting.accepts else {
+            unreachable!("{} is not a choice", setting.variable)
+        };
+        assert_eq!(words.len(), N, "{}: one value per word", setting.variable);
+        let pick = |word: &str| words.iter().position(|w| *w == word).map(|i| values[i]);
+        match self.get(setting) {
+            None => Ok(pick(default_value(setting)).expect("the default is one of the words")),
+            Some(value) => pick(&value).ok_or_else(|| invalid(setting, &value)),
         }
     }
 
-    /// A whole number in `range`, `default` when unset.
-    fn number<T: std::str::FromStr + PartialOrd>(
+    /// A whole number in `range`, the setting's default when unset.
+    fn number<T: FromStr + PartialOrd>(
         &self,
-        variable: &'static str,
-        default: T,
-        range: std::ops::RangeInclusive<T>,
-        expected: &'static str,
+        setting: &'static Setting,
+        range: RangeInclusive<T>,
     ) -> Result<T, ConfigError> {
-        match self.get(variable) {
-            None => Ok(default),
-            Some(value) => value
-                .parse::<T>()
-                .ok()
-                .filter(|n| range.contains(n))
-                .ok_or_else(|| invalid(variable, &value, expected)),
+        let value = self.get(setting).unwrap_or_else(|| default_value(setting).to_owned());
+        value
+            .parse::<T>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| invalid(setting, &value))
+    }
+
+    /// A value `valid` accepts, the setting's default when unset.
+    fn text(&self, setting: &'static Setting, valid: impl Fn(&str) -> bool) -> Result<String, ConfigError> {
+        Ok(self
+            .optional(setting, valid)?
+            .unwrap_or_else(|| default_value(setting).to_owned()))
+    }
+
+    /// A value `valid` accepts, or none.
+    fn optional(&self, setting: &'static Setting, valid: impl Fn(&str) -> bool) -> Result<Option<String>, ConfigError> {
+        match self.get(setting) {
+            Some(value) if !valid(&value) => Err(invalid(setting, &value)),
+            value => Ok(value),
         }
     }
 }
 
-fn invalid(variable: &'static str, value: &str, expected: &'static str) -> ConfigError {
+fn default_value(setting: &Setting) -> &'static str {
+    match setting.default {
+        WhenUnset::Value(value) => value,
+        WhenUnset::Means(_) => unreachable!("{} has no default value", setting.variable),
+    }
+}
+
+fn invalid(setting: &'static Setting, value: &str) -> ConfigError {
     ConfigError {
-        variable,
+        variable: setting.variable,
         value: value.to_owned(),
-        expected,
+        expected: setting.expected(),
     }
 }
 
@@ -335,161 +452,4 @@ fn is_cluster_name_or_arn(value: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
-    }
-
-    #[test]
-    fn defaults() {
-        let c = config(&[]).unwrap();
-        assert_eq!(c.tag_key, "ecs-redeploy");
-        assert_eq!(c.select, Select::Matching);
-        assert_eq!(c.clusters, ClusterScope::All);
-        assert_eq!(c.max_concurrency.get(), 8);
-        assert_eq!(c.mode, Mode::Apply);
-        assert_eq!(c.default_method, Method::Force);
-        assert_eq!(c.lock_table, None);
-        assert_eq!(c.retry_mode, RetryMode::Adaptive);
-        assert_eq!(c.max_attempts, 5);
-        assert_eq!(c.pacing, Pacing::Documented);
-        assert_eq!(c.metrics_namespace, "ecs-redeploy");
-        assert_eq!(c.notify_bus, None);
-        assert_eq!(
-            config(&[("SELECT", ""), ("CLUSTERS", "  "), ("NOTIFY_BUS", "")]).unwrap(),
-            c
-        );
-    }
-
-    #[test]
-    fn reads_every_setting() {
-        let c = config(&[
-            ("TAG_KEY", "deploy"),
-            ("SELECT", "opted-in"),
-            ("CLUSTERS", "prod, arn:aws:ecs:us-east-1:123456789012:cluster/stage,"),
-            ("MAX_CONCURRENCY", "16"),
-            ("DRY_RUN", "true"),
-            ("DEFAULT_ACTION", "pin"),
-            ("LOCK_TABLE", "ecs-redeploy-locks"),
-            ("RETRY_MODE", "standard"),
-            ("MAX_ATTEMPTS", "3"),
-            ("ECS_PACING", "off"),
-            ("METRICS_NAMESPACE", "Team/ecs-redeploy"),
-            ("NOTIFY_BUS", "default"),
-        ])
-        .unwrap();
-        assert_eq!(c.tag_key, "deploy");
-        assert_eq!(c.select, Select::OptedIn);
-        assert_eq!(
-            c.clusters,
-            ClusterScope::Listed(vec![
-                "prod".into(),
-                "arn:aws:ecs:us-east-1:123456789012:cluster/stage".into()
-            ])
-        );
-        assert_eq!(c.max_concurrency.get(), 16);
-        assert_eq!(c.mode, Mode::Plan);
-        assert_eq!(c.default_method, Method::Pin);
-        assert_eq!(c.lock_table.as_deref(), Some("ecs-redeploy-locks"));
-        assert_eq!(c.retry_mode, RetryMode::Standard);
-        assert_eq!(c.max_attempts, 3);
-        assert_eq!(c.pacing, Pacing::Off);
-        assert_eq!(c.metrics_namespace, "Team/ecs-redeploy");
-        assert_eq!(c.notify_bus.as_deref(), Some("default"));
-    }
-
-    #[test]
-    fn notify_bus_is_a_bus_name_or_an_event_bus_arn() {
-        for bus in [
-            "default",
-            "team.deployments-2_x",
-            "aws.partner/example.com/123/feed",
-            "arn:aws:events:us-east-1:123456789012:event-bus/default",
-            "arn:aws-cn:events:cn-north-1:123456789012:event-bus/deployments",
-            "arn:aws-us-gov:events:us-gov-west-1:123456789012:event-bus/aws.partner/x/y",
-            &"b".repeat(256),
-        ] {
-            assert_eq!(config(&[("NOTIFY_BUS", bus)]).unwrap().notify_bus.as_deref(), Some(bus));
-        }
-        for bus in [
-            "my bus",
-            "bus:1",
-            "bus*",
-            &"b".repeat(257),
-            "arn:aws:events:us-east-1:123456789012:rule/default",
-            "arn:aws:sns:us-east-1:123456789012:event-bus/default",
-            "arn:aws:events:us-east-1:1234:event-bus/default",
-            "arn:aws:events::123456789012:event-bus/default",
-            "arn:aws:events:us-east-1:123456789012:event-bus/",
-            "arn:aws:events:us-east-1:123456789012:event-bus/a:b",
-            "arn:aws:events:us-east-1:123456789012",
-        ] {
-            let error = config(&[("NOTIFY_BUS", bus)]).unwrap_err();
-            assert_eq!(error.variable, "NOTIFY_BUS", "{bus}");
-        }
-    }
-
-    #[test]
-    fn errors_name_the_variable_and_accepted_values() {
-        let cases = [
-            (
-                ("SELECT", "all"),
-                "invalid SELECT=`all`: expected `matching` or `opted-in`",
-            ),
-            (
-                ("MAX_CONCURRENCY", "eight"),
-                "invalid MAX_CONCURRENCY=`eight`: expected a whole number from 1 to 64",
-            ),
-            (
-                ("MAX_CONCURRENCY", "0"),
-                "invalid MAX_CONCURRENCY=`0`: expected a whole number from 1 to 64",
-            ),
-            (
-                ("MAX_CONCURRENCY", "65"),
-                "invalid MAX_CONCURRENCY=`65`: expected a whole number from 1 to 64",
-            ),
-            (("DRY_RUN", "yes"), "invalid DRY_RUN=`yes`: expected `true` or `false`"),
-            (
-                ("RETRY_MODE", "legacy"),
-                "invalid RETRY_MODE=`legacy`: expected `standard` or `adaptive`",
-            ),
-            (
-                ("MAX_ATTEMPTS", "11"),
-                "invalid MAX_ATTEMPTS=`11`: expected a whole number from 1 to 10",
-            ),
-            (
-                ("ECS_PACING", "on"),
-                "invalid ECS_PACING=`on`: expected `documented` or `off`",
-            ),
-            (
-                ("METRICS_NAMESPACE", "AWS/ECS"),
-                "invalid METRICS_NAMESPACE=`AWS/ECS`: expected a CloudWatch namespace (1-255 letters, digits, spaces, `. - _ / # :`, not starting with `AWS/`)",
-            ),
-            (
-                ("NOTIFY_BUS", "my bus"),
-                "invalid NOTIFY_BUS=`my bus`: expected an EventBridge event bus name (1-256 letters, digits, `.`, `-`, `_`, `/`) or its ARN (`arn:PARTITION:events:REGION:ACCOUNT:event-bus/NAME`)",
-            ),
-            (
-                ("TAG_KEY", "aws:x"),
-                "invalid TAG_KEY=`aws:x`: expected a tag key of 1-128 characters not starting with `aws:` (in any case)",
-            ),
-            (
-                ("TAG_KEY", "AWS:team"),
-                "invalid TAG_KEY=`AWS:team`: expected a tag key of 1-128 characters not starting with `aws:` (in any case)",
-            ),
-            (
-                ("CLUSTERS", "prod,bad name"),
-                "invalid CLUSTERS=`prod,bad name`: expected comma-separated cluster names (letters, digits, `-`, `_`) or cluster ARNs",
-            ),
-            (
-                ("CLUSTERS", "arn:aws:ecs:us-east-1:123456789012:service/x/y"),
-                "invalid CLUSTERS=`arn:aws:ecs:us-east-1:123456789012:service/x/y`: expected comma-separated cluster names (letters, digits, `-`, `_`) or cluster ARNs",
-            ),
-        ];
-        for ((key, value), message) in cases {
-            assert_eq!(config(&[(key, value)]).unwrap_err().to_string(), message);
-        }
-    }
-}
+mod tests;

@@ -10,30 +10,26 @@ use super::eventbridge::{Classified, EventError, classify_at};
 use super::lambda::process;
 use super::sqs::{self, Message};
 use crate::app;
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, settings_help};
 use crate::domain::push::Push;
 use crate::domain::report::Invocation;
+use crate::ecs::sdk::load_sdk_config;
 
-const AFTER_HELP: &str = "\
-Settings come from environment variables, as in the Lambda function:
-  TAG_KEY          service tag key that opts services in or out   [default: ecs-redeploy]
-  SELECT           matching | opted-in                             [default: matching]
-  CLUSTERS         comma-separated cluster names or ARNs           [default: all clusters]
-  MAX_CONCURRENCY  1-64 concurrent ECS calls                       [default: 8]
-  DRY_RUN          true | false; true makes `apply` a plan         [default: false]
-  DEFAULT_ACTION   force | pin, for services whose tag does not say [default: force]
-  LOCK_TABLE       DynamoDB table that makes duplicate deliveries deploy once [default: none]
-  RETRY_MODE       standard | adaptive (SDK retries)               [default: adaptive]
-  MAX_ATTEMPTS     1-10 attempts per ECS call                      [default: 5]
-  ECS_PACING       documented | off: wait for ECS's throttle buckets [default: documented]
+/// After the commands: the settings (the same table as the function's), then where AWS configuration comes from.
+fn after_help() -> String {
+    format!(
+        "Settings come from environment variables, as in the Lambda function:\n{}\
 AWS credentials, region and endpoint come from the standard chain (AWS_PROFILE, AWS_REGION,
 AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECS, ...). RUST_LOG=info prints every decision as a log line.
 
 The JSON report goes to stdout, a human summary to stderr.
-Exit codes: 0 done, 1 some service or scan step failed, 2 bad usage, settings or event.";
+Exit codes: 0 done, 1 some service or scan step failed, 2 bad usage, settings or event.",
+        settings_help()
+    )
+}
 
 #[derive(Debug, Parser)]
-#[command(name = "ecs-redeploy", version, about, after_help = AFTER_HELP)]
+#[command(name = "ecs-redeploy", version, about, after_help = after_help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -42,8 +38,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show which services a push (or a sweep) would redeploy, and why the others would not; change nothing.
+    #[command(after_help = after_help())]
     Plan(Target),
     /// Redeploy the services a push (or a sweep) affects and print the report.
+    #[command(after_help = after_help())]
     Apply(Target),
 }
 
@@ -89,6 +87,9 @@ pub async fn main() -> ExitCode {
         Ok(event) => event,
         Err(e) => return usage_error(&e),
     };
+    if let Err(missing) = check_aws(&config).await {
+        return usage_error(&missing);
+    }
     let redeployer = app::build(config).await;
     let mode = match requested {
         Mode::Plan => Mode::Plan,
@@ -117,6 +118,51 @@ pub async fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Before any call: a region and credentials from the standard chain, or one line that says what to set (the
+/// SDK would go on, print its providers' diagnostics and fail every call).
+async fn check_aws(config: &Config) -> Result<(), String> {
+    use aws_sdk_ecs::config::ProvideCredentials;
+    let sdk = load_sdk_config(config).await;
+    if sdk.region().is_none() {
+        return Err(
+            "no AWS region: set AWS_REGION (e.g. AWS_REGION=us-east-1), or AWS_PROFILE to a profile \
+                    with a region (aws configure)"
+                .to_owned(),
+        );
+    }
+    let credentials = match sdk.credentials_provider() {
+        Some(provider) => provider
+            .provide_credentials()
+            .await
+            .map(drop)
+            .map_err(|e| error_chain(&e)),
+        None => Err("no credentials provider".to_owned()),
+    };
+    credentials.map_err(|why| {
+        // The chain's account of each provider it tried is many lines: for RUST_LOG, not the first screen.
+        tracing::info!(error = why, "no AWS credentials");
+        let profile = match std::env::var("AWS_PROFILE") {
+            Ok(name) if !name.trim().is_empty() => format!(" (AWS_PROFILE={name} gave none)"),
+            _ => String::new(),
+        };
+        format!(
+            "no AWS credentials{profile}: set AWS_PROFILE to a configured profile (aws configure, aws sso login), \
+             or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; RUST_LOG=info says what the SDK tried"
+        )
+    })
+}
+
+/// An error and its sources, by their messages only (the SDK's `Debug` forms are raw structs).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
 }
 
 /// What `--event FILE` holds.
@@ -152,13 +198,17 @@ async fn run_batch(redeployer: &app::App, messages: Vec<Message>, mode: Mode) ->
     }
 }
 
-/// Warnings and errors to stderr by default (the summary already tells the decisions);
-/// `RUST_LOG=info` shows every decision line as the Lambda logs it.
+/// Our warnings and errors to stderr by default (the summary already tells the decisions), not the SDK's
+/// diagnostics (what matters of them reaches the report as a typed error); `RUST_LOG=info` shows every
+/// decision line as the Lambda logs it, and the SDK's lines too.
 fn init_logging() {
     use lambda_runtime::tracing::subscriber::{self, EnvFilter, filter::LevelFilter};
-    let filter = EnvFilter::builder()
-        .with_default_directive(LevelFilter::WARN.into())
-        .from_env_lossy();
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::builder()
+            .with_default_directive(LevelFilter::WARN.into())
+            .parse_lossy(directives),
+        _ => EnvFilter::new("ecs_redeploy=warn"),
+    };
     subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false)

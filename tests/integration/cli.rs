@@ -148,3 +148,64 @@ async fn a_scan_failure_exits_non_zero() {
     assert_eq!(report["scan_errors"][0]["step"], "list-services");
     assert_eq!(report["scan_errors"][0]["cluster"], "missing");
 }
+
+/// A new user's laptop: no region or no credentials anywhere in the chain (an empty HOME, no AWS variables, no
+/// instance metadata) is one line that says what to set, exit code 2, before any call; `--help` lists every
+/// setting.
+#[tokio::test]
+async fn missing_region_or_credentials_is_one_line_naming_what_to_set() {
+    let home = std::env::temp_dir().join(format!("ecs-redeploy-empty-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest";
+    let laptop = |args: &[&str], vars: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-redeploy"));
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            // Were a call made, it would go nowhere.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .envs(vars.iter().copied());
+        command
+    };
+    /// (environment, the problem, what to set)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 2] = [
+        (
+            &[("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "b")],
+            "no AWS region",
+            "AWS_REGION",
+        ),
+        (&[("AWS_REGION", REGION)], "no AWS credentials", "AWS_PROFILE"),
+    ];
+    for (vars, problem, remedy) in cases {
+        let output = laptop(&["plan", "--image", image], vars)
+            .output()
+            .await
+            .expect("binary runs");
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{text}");
+        assert_eq!(text.lines().count(), 1, "one line: {text}");
+        assert!(
+            text.starts_with(&format!("ecs-redeploy: {problem}")) && text.contains(remedy),
+            "{text}"
+        );
+        assert!(!text.contains('{'), "no raw structs: {text}");
+        assert!(output.stdout.is_empty(), "no report: {text}");
+    }
+
+    for args in [&["--help"][..], &["plan", "--help"], &["apply", "--help"]] {
+        let help = laptop(args, &[]).output().await.expect("binary runs");
+        let help = String::from_utf8_lossy(&help.stdout);
+        for setting in ecs_redeploy::config::SETTINGS {
+            assert!(
+                help.contains(&format!("  {} ", setting.variable)),
+                "{args:?} {}: {help}",
+                setting.variable
+            );
+        }
+    }
+    std::fs::remove_dir_all(&home).unwrap();
+}
