@@ -52,7 +52,8 @@ fn is_moto(port: u16) -> bool {
     let mut response = String::new();
     stream.write_all(request.as_bytes()).is_ok()
         && stream.read_to_string(&mut response).is_ok()
-        && response.starts_with("HTTP/1.1 201")
+        // HTTP/1.0 from werkzeug's single-threaded server (`start_serial`).
+        && (response.starts_with("HTTP/1.1 201") || response.starts_with("HTTP/1.0 201"))
         && response.contains(r#""lambda": {"use_docker""#)
 }
 

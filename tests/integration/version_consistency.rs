@@ -110,8 +110,11 @@ async fn without_version_consistency_no_digest_is_recorded_and_a_push_falls_back
         "no digest known for c0: {:?}",
         unknown.running
     );
-    assert_eq!(unknown.warnings.len(), 1, "{:?}", unknown.warnings);
-    assert!(unknown.warnings[0].ends_with(NO_DIGEST), "{:?}", unknown.warnings);
+    assert!(
+        unknown.warnings.iter().any(|w| w.ends_with(NO_DIGEST)),
+        "{:?}",
+        unknown.warnings
+    );
 
     // The same delivery again: strict runs the pushed digest; for loose only time tells, and its new deployment
     // started after the push.
@@ -123,8 +126,11 @@ async fn without_version_consistency_no_digest_is_recorded_and_a_push_falls_back
     let (strict, unknown) = (service(&again, "strict"), service(&again, "loose"));
     assert_eq!((strict.reason, strict.outcome), ("already-running", Status::Skipped));
     assert_eq!((unknown.reason, unknown.outcome), ("already-deployed", Status::Skipped));
-    assert_eq!(unknown.warnings.len(), 1, "{:?}", unknown.warnings);
-    assert!(unknown.warnings[0].ends_with(NO_DIGEST), "{:?}", unknown.warnings);
+    assert!(
+        unknown.warnings.iter().any(|w| w.ends_with(NO_DIGEST)),
+        "{:?}",
+        unknown.warnings
+    );
     assert_eq!(
         recorded_digests(&env.function_client(), "shop", &["strict", "loose"]).await,
         BTreeMap::from([("loose".to_owned(), None), ("strict".to_owned(), Some(new))]),
