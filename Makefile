@@ -7,9 +7,9 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: test demo venv fmt clippy links docs unit lint-template cdk-test e2e build sam-build stackset-template bench fuzz clean
+.PHONY: test demo venv fmt clippy links docs fuzz-check unit lint-template cdk-test e2e build sam-build stackset-template bench fuzz clean
 
-test: fmt clippy links unit lint-template cdk-test e2e
+test: fmt clippy links fuzz-check unit lint-template cdk-test e2e
 
 venv: $(VENV)/.installed
 
@@ -46,6 +46,11 @@ $(MDBOOK):
 	cargo install --locked --quiet mdbook@$(MDBOOK_VERSION) --no-default-features --features search \
 	  --root target/tools/mdbook-$(MDBOOK_VERSION)
 
+# The fuzz targets (fuzz/, a workspace of its own) type-check against the library: `cargo check` only, without
+# libFuzzer's C++ runtime, in the main target directory so the library's dependencies checked by clippy are reused.
+fuzz-check:
+	cargo check --quiet --manifest-path fuzz/Cargo.toml --no-default-features --bins --target-dir target
+
 # Library, binary and integration tests of the workspace (the testkit's own tests of the strict ECS front
 # included); benchmarks run only in `make bench`.
 unit: venv
@@ -57,9 +62,11 @@ e2e: venv
 
 # Calls, wall time, throttling and process figures against moto behind the strict ECS front; `build` makes
 # the arm64 bootstrap whose size it reports. The table ends the output; target/bench/summary.json has it all.
+# It exits non-zero when a goal is missed; BENCH_ALLOW_MISS=1 prints and writes everything and exits 0. A full
+# run rewrites the measured part of benches/README.md with its own output.
 bench: venv build
 	cargo bench --bench redeploy
-	@echo "table: target/bench/table.txt  summary: target/bench/summary.json"
+	@echo "table: target/bench/table.txt  summary: target/bench/summary.json  page: benches/README.md"
 
 # --- Deployment (template.yaml, cdk/) ---
 # Lambda architecture for `build` and `sam-build`: arm64 or x86_64 (the SAM Architecture parameter's values).

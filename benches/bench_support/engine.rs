@@ -74,28 +74,67 @@ impl Measured {
     }
 }
 
-/// The fewest calls a strategy can make on the bench fleet: whole pages of 100, `DescribeServices` of 10,
-/// each task-definition revision described once, the current deployment and service revision of each
-/// `related` service (one a push relates to) read 20 at a time, one update per match.
-pub fn minimum_calls(clusters: usize, revisions: usize, related: usize, matches: usize) -> Calls {
-    fleet_minimum(clusters, SERVICES_PER_CLUSTER, revisions, related, matches)
+/// The fewest ECS calls any correct run makes over the bench fleet (`SERVICES_PER_CLUSTER` a cluster).
+pub fn minimum_calls(clusters: usize, revisions: usize, redeployable: usize, updates: usize) -> Calls {
+    fleet_minimum(clusters, SERVICES_PER_CLUSTER, revisions, redeployable, updates)
 }
 
-/// The same for any fleet of `clusters` × `per_cluster` services.
-pub fn fleet_minimum(clusters: usize, per_cluster: usize, revisions: usize, related: usize, matches: usize) -> Calls {
-    let pages = per_cluster.div_ceil(100);
-    let batches = per_cluster.div_ceil(10);
-    let digest_reads = related.div_ceil(DIGEST_READ_BATCH);
+/// The fewest ECS calls any correct run makes over `clusters` clusters of `per_cluster` services, in the
+/// order of `ACTIONS`. Every row's minimum comes from here, and each term is a floor for its own reason:
+/// - discovery: the fleet is unknown until listed, and every API maximum is used — `ListClusters` and
+///   `ListServices` pages of 100, `DescribeServices` of 10 ARNs of one cluster;
+/// - task definitions: the images are in the task definitions, and each distinct revision in use is
+///   described once (`revisions`: 0 for a warm run, whose cache already holds them);
+/// - digest reads: a service a push could redeploy needs what it runs (its current deployment, then the
+///   service revision that names the digests), 20 ARNs a call; `redeployable` counts those services only —
+///   what a service no push could redeploy runs changes no decision;
+/// - updates: one `UpdateService` for each service to redeploy, and nothing else writes.
+pub fn fleet_minimum(
+    clusters: usize,
+    per_cluster: usize,
+    revisions: usize,
+    redeployable: usize,
+    updates: usize,
+) -> Calls {
     [
         clusters.div_ceil(100),
-        clusters * pages,
-        clusters * batches,
+        clusters * per_cluster.div_ceil(100),
+        clusters * per_cluster.div_ceil(10),
         revisions,
-        digest_reads,
-        digest_reads,
-        matches,
+        digest_reads(redeployable),
+        digest_reads(redeployable),
+        updates,
     ]
     .map(|n| n as u64)
+}
+
+/// Calls of each digest read for `services` services: 20 ARNs a call.
+pub fn digest_reads(services: usize) -> usize {
+    services.div_ceil(DIGEST_READ_BATCH)
+}
+
+/// A budget, not a minimum: the report says what every related service runs (`running`), also the
+/// `related - redeployable` that no push could redeploy (another tag, a digest pin, the repository's name on
+/// another registry). The function reads the digests of all related services together, 20 a call; this is
+/// what that costs beyond the minimum's reads of the redeployable ones.
+pub fn running_budget(related: usize, redeployable: usize) -> Calls {
+    let extra = (digest_reads(related) - digest_reads(redeployable)) as u64;
+    [0, 0, 0, 0, extra, extra, 0]
+}
+
+/// `a + b`, action by action.
+pub fn plus(a: &Calls, b: &Calls) -> Calls {
+    std::array::from_fn(|i| a[i] + b[i])
+}
+
+/// The calls of `ACTIONS` the front admitted in `run`.
+pub fn admitted_calls(run: &Measured) -> Calls {
+    ACTIONS.map(|a| run.counts.action(a).forwarded)
+}
+
+/// The run admitted exactly `expected` of every action of `ACTIONS` and nothing else.
+pub fn admits_exactly(run: &Measured, expected: &Calls) -> bool {
+    admitted_calls(run) == *expected && run.other().forwarded == 0
 }
 
 pub fn bucket_bound(calls: &Calls) -> Duration {
@@ -179,9 +218,48 @@ pub fn median(samples: &[f64]) -> f64 {
     sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// The run with the median wall time, and every run's wall time in seconds.
-pub fn median_run(mut runs: Vec<Measured>) -> (Measured, Vec<f64>) {
-    runs.sort_by_key(|m| m.wall);
-    let walls = runs.iter().map(|m| m.wall.as_secs_f64()).collect();
-    (runs.swap_remove(runs.len() / 2), walls)
+/// Several runs of the same thing: the one with the median wall time, and what every run measured.
+pub struct Runs {
+    pub median: Measured,
+    /// Each run's wall time in seconds, fastest first.
+    pub walls: Vec<f64>,
+    /// Each run's admitted calls of `ACTIONS`, and whether it admitted any other action, in the order of `walls`.
+    pub calls: Vec<(Calls, bool)>,
+}
+
+impl Runs {
+    pub fn of(mut runs: Vec<Measured>) -> Runs {
+        runs.sort_by_key(|m| m.wall);
+        let walls = runs.iter().map(|m| m.wall.as_secs_f64()).collect();
+        let calls = runs
+            .iter()
+            .map(|m| (admitted_calls(m), m.other().forwarded > 0))
+            .collect();
+        Runs {
+            median: runs.swap_remove(runs.len() / 2),
+            walls,
+            calls,
+        }
+    }
+
+    /// Every run (not only the median's) admitted exactly `expected`.
+    pub fn all_admit_exactly(&self, expected: &Calls) -> bool {
+        !self.calls.is_empty() && self.calls.iter().all(|(calls, other)| calls == expected && !other)
+    }
+
+    /// Each run's total admitted calls, `a/b/c`.
+    pub fn totals(&self) -> String {
+        let totals: Vec<String> = self
+            .calls
+            .iter()
+            .map(|(c, other)| {
+                format!(
+                    "{}{}",
+                    c.iter().sum::<u64>(),
+                    if *other { " + other actions" } else { "" }
+                )
+            })
+            .collect();
+        totals.join("/")
+    }
 }

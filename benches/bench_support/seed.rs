@@ -9,7 +9,7 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::Tag;
 use ecs_redeploy_testkit::fleet::{register_task_definition, registry};
 
-use super::engine::{Calls, DIGEST_READ_BATCH};
+use super::engine::{Calls, digest_reads, running_budget};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 pub const SERVICES_PER_CLUSTER: usize = 100;
@@ -64,11 +64,12 @@ fn opted_in(global_index: usize) -> bool {
     global_index.is_multiple_of(MATCH_EVERY) || global_index % OPT_IN_OTHER_EVERY == 1 + run % (REVISIONS - 2)
 }
 
-/// The fewest ECS calls a `SELECT=opted-in` run can make over `clusters` clusters (the order of
-/// `engine::ACTIONS`): nothing listed, the tagged services described 10 at a time per cluster,
-/// each of their revisions described once, the digests of the tagged related ones read 20 at a time,
-/// one update per match; and the tagged count.
-pub fn opted_in_minimum(clusters: usize) -> (Calls, usize) {
+/// What a `SELECT=opted-in` run over `clusters` clusters needs, in the order of `engine::ACTIONS`: its
+/// minimum — nothing listed, the tagged services described 10 at a time per cluster, each of their revisions
+/// described once, the digests of the tagged ones a push could redeploy (the matching ones) read, one update
+/// per match (the terms of `engine::fleet_minimum`) —, the running budget of the tagged related ones it cannot
+/// redeploy, and the tagged count.
+pub fn opted_in_minimum(clusters: usize) -> (Calls, Calls, usize) {
     let (mut batches, mut tagged, mut related, mut revisions) = (0, 0, 0, BTreeSet::new());
     for c in 0..clusters {
         let in_cluster: Vec<_> = (c * SERVICES_PER_CLUSTER..(c + 1) * SERVICES_PER_CLUSTER)
@@ -82,10 +83,11 @@ pub fn opted_in_minimum(clusters: usize) -> (Calls, usize) {
             .count();
         revisions.extend(in_cluster.iter().map(|i| revision_of(*i)));
     }
+    // Every matching service is tagged.
     let matches = (clusters * SERVICES_PER_CLUSTER).div_ceil(MATCH_EVERY);
-    let digest_reads = related.div_ceil(DIGEST_READ_BATCH);
-    let minimum = [0, 0, batches, revisions.len(), digest_reads, digest_reads, matches];
-    (minimum.map(|n| n as u64), tagged)
+    let reads = digest_reads(matches);
+    let minimum = [0, 0, batches, revisions.len(), reads, reads, matches];
+    (minimum.map(|n| n as u64), running_budget(related, matches), tagged)
 }
 
 pub struct Fleet {

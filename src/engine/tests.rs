@@ -95,6 +95,7 @@ async fn selection_and_cluster_scope_come_from_config() {
         "listed clusters are not discovered"
     );
     assert_eq!(listed.ecs.calls("ListServices"), 1);
+    assert_eq!(report.services.len(), 4, "prod's web, worker, legacy and frozen");
     assert!(report.services.iter().all(|s| s.cluster == "prod"));
 
     // Opted in: only tagged services, found through the tagging API; no cluster is listed.
@@ -127,6 +128,7 @@ async fn selection_and_cluster_scope_come_from_config() {
 
     let scoped = Redeployer::new(fleet(), config(&[("SELECT", "opted-in"), ("CLUSTERS", "prod")]));
     let report = scoped.run(&[push("app", "latest")], Mode::Apply).await;
+    assert_eq!(report.services.len(), 1, "prod's only tagged service, frozen");
     assert!(
         report.services.iter().all(|s| s.cluster == "prod"),
         "CLUSTERS still restricts"

@@ -1,10 +1,10 @@
-//! A moto server per test: started on a free loopback port, reset on demand, killed on drop.
+//! A moto server per test: started on a loopback port it binds itself, reset on demand, killed on drop.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
@@ -33,11 +33,28 @@ fn moto_server_path() -> PathBuf {
     })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
+/// What werkzeug prints once its socket is bound and listening: ` * Running on http://127.0.0.1:PORT`.
+const RUNNING_ON: &str = " * Running on http://127.0.0.1:";
+
+/// The port of werkzeug's `Running on` line.
+fn announced_port(line: &str) -> Option<u16> {
+    line.find(RUNNING_ON)
+        .and_then(|at| line[at + RUNNING_ON.len()..].trim_end().parse().ok())
+}
+
+/// Whether what answers on `port` is moto: its `/moto-api/config` is moto's own settings document.
+fn is_moto(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(READY_TIMEOUT));
+    let request = format!("GET /moto-api/config HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let mut response = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut response).is_ok()
+        // HTTP/1.0 from werkzeug's single-threaded server (`start_serial`).
+        && (response.starts_with("HTTP/1.1 201") || response.starts_with("HTTP/1.0 201"))
+        && response.contains(r#""lambda": {"use_docker""#)
 }
 
 /// `moto_server`'s own `main` with werkzeug's threaded server turned off.
@@ -62,33 +79,42 @@ impl Moto {
             "{} not found: run `make venv` (or set MOTO_SERVER)",
             path.display()
         );
-        // Another process may take the port between our probe and moto's bind: try a few.
-        for _ in 0..5 {
-            let port = free_port();
-            let mut child = Command::new(&path)
-                .args(leading_args)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
-            let started = Instant::now();
-            while started.elapsed() < READY_TIMEOUT {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Moto {
-                        child,
-                        endpoint: format!("http://127.0.0.1:{port}"),
-                    };
-                }
-                std::thread::sleep(Duration::from_millis(50));
+        // Port 0: moto binds a free port itself (no window in which another process can take it) and werkzeug
+        // announces it on stderr. Its per-request log lines keep coming there: a thread drains them.
+        let mut child = Command::new(&path)
+            .args(leading_args)
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (announced, port) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+            let mut seen = Vec::new();
+            let found = lines.by_ref().find_map(|line| {
+                let port = announced_port(&line);
+                seen.push(line);
+                port
+            });
+            let _ = announced.send(found.ok_or(seen));
+            lines.for_each(drop);
+        });
+        let port = match port.recv_timeout(READY_TIMEOUT) {
+            Ok(Ok(port)) => port,
+            Ok(Err(output)) => panic!("moto_server exited without listening: {}", output.join("\n")),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("moto_server did not listen within {READY_TIMEOUT:?}");
             }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("moto_server did not start");
+        };
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        assert!(is_moto(port), "what listens on {} is not moto", moto.endpoint);
+        moto
     }
 
     /// Forgets every resource (`POST /moto-api/reset`).
@@ -205,4 +231,42 @@ pub async fn create_lock_table(client: &aws_sdk_dynamodb::Client, table: &str) {
         .send()
         .await
         .expect("ttl enabled");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use super::*;
+
+    #[test]
+    fn the_port_is_the_one_werkzeug_announces() {
+        assert_eq!(announced_port(" * Running on http://127.0.0.1:34639"), Some(34639));
+        assert_eq!(announced_port("\u{1b}[33mPress CTRL+C to quit\u{1b}[0m"), None);
+        assert_eq!(announced_port(" * Running on http://127.0.0.1:"), None);
+    }
+
+    #[test]
+    fn the_probe_tells_moto_from_another_http_server() {
+        let moto = Moto::start();
+        let port: u16 = moto.endpoint.rsplit(':').next().unwrap().parse().unwrap();
+        assert!(is_moto(port), "{}", moto.endpoint);
+
+        // Another server on another port, answering every request with 201 and a JSON body.
+        let other = TcpListener::bind("127.0.0.1:0").unwrap();
+        let other_port = other.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = other.accept().unwrap();
+            let mut request = [0; 1024];
+            let _ = stream.read(&mut request);
+            let body = r#"{"status": "ok"}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 201 CREATED\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        });
+        assert!(!is_moto(other_port), "another server is not moto");
+        server.join().unwrap();
+    }
 }

@@ -14,7 +14,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,6 +77,8 @@ IGNORED = {
 LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR"}
 
 results = Counter()
+# Every invocation's returned output (stdout and stderr of `cargo lambda invoke`), for the secret check.
+INVOKE_OUTPUTS = []
 
 
 def check(name, ok, detail=""):
@@ -86,6 +90,37 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_moto(moto_server, timeout=60):
+    """moto_server on a port it binds itself (`-p 0`: no other process can take it first), read from werkzeug's
+    `Running on` line; a thread drains its later log lines. Checks that what answers there is moto."""
+    proc = subprocess.Popen([str(moto_server), "-H", "127.0.0.1", "-p", "0"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    found, seen = [], []
+
+    def read():
+        for line in proc.stderr:
+            if not found:
+                seen.append(line)
+                match = re.search(r" \* Running on http://127\.0\.0\.1:(\d+)", line)
+                if match:
+                    found.append(int(match.group(1)))
+                    announced.set()
+        announced.set()
+
+    announced = threading.Event()
+    threading.Thread(target=read, daemon=True).start()
+    if not announced.wait(timeout) or not found:
+        stop(proc)
+        sys.exit(f"moto_server did not listen within {timeout} s: {''.join(seen)}")
+    port = found[0]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/config", timeout=timeout) as answer:
+        config = json.loads(answer.read())
+    if "lambda" not in config or "batch" not in config:
+        stop(proc)
+        sys.exit(f"what listens on {port} is not moto: /moto-api/config answered {config}")
+    return proc, port
 
 
 def wait_for_port(port, proc, what, timeout=120):
@@ -184,11 +219,13 @@ def fresh_batch(batch_file):
 
 def invoke(port, *data):
     """`cargo lambda invoke`: the result JSON on stdout and exit 0, or exit 1 and the error on stderr."""
-    return subprocess.run(
+    run = subprocess.run(
         ["cargo", "lambda", "invoke", "--invoke-address", "127.0.0.1",
          "--invoke-port", str(port), *data],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
+    INVOKE_OUTPUTS.append(run.stdout + run.stderr)
+    return run
 
 
 def function_lines(log_text):
@@ -202,8 +239,9 @@ def run_checks(ecs, port):
           files == sorted([*IGNORED, "ecr-push.json", "ecr-replication.json", "sqs-batch.json",
                            "scheduled-sweep.json"]),
           files)
-    before = deployment_ids(ecs)
+    # Each `before` is taken right before the invoke it judges: a change since then is that invocation's.
     for name, reason in IGNORED.items():
+        before = deployment_ids(ecs)
         run = invoke(port, "--data-file", str(fresh_copy(ROOT / "events" / name)))
         out = json.loads(run.stdout) if run.returncode == 0 else {"exit": run.returncode, "stderr": run.stderr}
         check(f"{name}: ignored, reason {reason}",
@@ -212,6 +250,7 @@ def run_checks(ecs, port):
         check(f"{name}: no deployment started", changed(before, after) == [], changed(before, after))
 
     # A replication into this registry is a push of the same image: the same services are redeployed.
+    before = deployment_ids(ecs)
     run = invoke(port, "--data-file", str(fresh_copy(ROOT / "events" / "ecr-replication.json")))
     replicated = json.loads(run.stdout) if run.returncode == 0 else {}
     redeployed = sorted(f"{s['cluster']}/{s['service']}" for s in replicated.get("services", [])
@@ -224,6 +263,8 @@ def run_checks(ecs, port):
           changed(before, deployment_ids(ecs)) == REDEPLOYED, changed(before, deployment_ids(ecs)))
 
     push_event = json.loads((ROOT / "events" / "ecr-push.json").read_text())
+    # After the replication's redeploys: the push must start deployments of its own.
+    before = deployment_ids(ecs)
     run = invoke(port, "--data-file", str(fresh_copy(ROOT / "events" / "ecr-push.json")))
     report = json.loads(run.stdout) if run.returncode == 0 else {}
     check("ecr-push.json: invocation succeeds, result processed in apply mode",
@@ -232,7 +273,7 @@ def run_checks(ecs, port):
     check("ecr-push.json: reported image is the pushed one, and only it",
           [p.get("uri") for p in report.get("pushes", [])]
           == [f"{REGISTRY}/app:latest@{push_event['detail']['image-digest']}"], report.get("pushes"))
-    listed = {f"{s['cluster']}/{s['service']}": (s["outcome"], s["reason"]) for s in report.get("services", [])}
+    listed = listing(report)
     check("ecr-push.json: every related service listed with its outcome and reason, unrelated ones not",
           listed == LISTED, f"got {listed}")
     counts = report.get("counts", {})
@@ -254,22 +295,25 @@ def run_checks(ecs, port):
     # A malformed event (no `account`) fails the invocation: Lambda retries it and sees the error type.
     malformed = dict(push_event)
     del malformed["account"]
+    before = deployment_ids(ecs)
     run = invoke(port, "--data-ascii", json.dumps(malformed))
     check("malformed event: invocation fails with InvalidEvent naming `account`",
           run.returncode != 0 and run.stdout.strip() == "" and "Error: InvalidEvent" in run.stderr
           and "missing field `account`" in run.stderr, f"exit {run.returncode}: {run.stdout} {run.stderr}")
-    check("malformed event: no deployment started", changed(after, deployment_ids(ecs)) == [])
+    check("malformed event: no deployment started", changed(before, deployment_ids(ecs)) == [])
 
     # The queue's batch: app:latest, its sidecar's envoy:v1 and a duplicate of the first, in one scan.
+    before = deployment_ids(ecs)
     run = invoke(port, "--data-file", str(fresh_batch(ROOT / "events" / "sqs-batch.json")))
     response = json.loads(run.stdout) if run.returncode == 0 else {}
     check("sqs-batch.json: the batch succeeds, no message to redeliver",
           response == {"batchItemFailures": []}, run.stdout + run.stderr)
+    after = deployment_ids(ecs)
     check("moto: the batch redeployed exactly the matching services",
-          changed(after, deployment_ids(ecs)) == REDEPLOYED, changed(after, deployment_ids(ecs)))
+          changed(before, after) == REDEPLOYED, changed(before, after))
 
     # The schedule's event: a sweep of every tag in use, asked of moto's ECR.
-    after = deployment_ids(ecs)
+    before = deployment_ids(ecs)
     run = invoke(port, "--data-file", str(fresh_copy(ROOT / "events" / "scheduled-sweep.json")))
     swept = json.loads(run.stdout) if run.returncode == 0 else {}
     pushes = sorted((p.get("repository"), p.get("tag"), p.get("trigger")) for p in swept.get("pushes", []))
@@ -280,11 +324,16 @@ def run_checks(ecs, port):
     listed = {f"{s['cluster']}/{s['service']}": (s["outcome"], s["reason"]) for s in swept.get("services", [])}
     check("scheduled-sweep.json: without running digests nothing is redeployed, every service says why",
           listed == SWEPT, f"got {listed}")
-    check("moto: the sweep started no deployment", changed(after, deployment_ids(ecs)) == [])
-    return report
+    check("moto: the sweep started no deployment", changed(before, deployment_ids(ecs)) == [])
+    return replicated, report
 
 
-def check_logs(log_text, report):
+def listing(report):
+    """`cluster/service` → (outcome, reason) of every service a report lists."""
+    return {f"{s['cluster']}/{s['service']}": (s["outcome"], s["reason"]) for s in report.get("services", [])}
+
+
+def check_logs(log_text, replicated, report):
     lines = function_lines(log_text)
     parsed = []
     for line in lines:
@@ -324,14 +373,22 @@ def check_logs(log_text, report):
     requests = [p.get("span", {}).get("requestId") for p in summaries]
     batch_images = summaries[2].get("fields", {}).get("image", "").split(", ") if len(summaries) > 2 else []
     check("logs: the batch's one summary names its two distinct pushes", len(batch_images) == 2, batch_images)
+
+    def decisions(request):
+        """The request's decision lines: how many, and `cluster/service` → (outcome, reason)."""
+        lines = [d for d in records if message(d) == "decision" and d.get("span", {}).get("requestId") == request]
+        return len(lines), {f"{d['fields'].get('cluster')}/{d['fields'].get('service')}":
+                            (d["fields"].get("outcome"), d["fields"].get("reason")) for d in lines}
+
+    # Each processed event's own lines against its own report: the replication's, then the push's.
+    logged = [decisions(request) for request in requests[:2]]
+    wanted = [listing(replicated), listing(report)]
+    check("logs: one decision line per listed service of the replication and of the push, with the outcome and "
+          "reason of that invocation's report",
+          len(logged) == 2 and all(n == len(want) and got == want and want == LISTED
+                                   for (n, got), want in zip(logged, wanted)),
+          f"logged {logged}, reported {wanted}")
     summaries = summaries[1:2]
-    request = summaries[0].get("span", {}).get("requestId") if summaries else None
-    decisions = {f"{d['fields'].get('cluster')}/{d['fields'].get('service')}":
-                 (d["fields"].get("outcome"), d["fields"].get("reason"))
-                 for d in records if message(d) == "decision" and d.get("span", {}).get("requestId") == request}
-    count = sum(message(d) == "decision" and d.get("span", {}).get("requestId") in requests[:2] for d in records)
-    check("logs: one decision line per listed service and processed event, same outcome and reason",
-          decisions == LISTED and count == 2 * len(LISTED), f"{count} lines: {decisions}")
     fields = summaries[0].get("fields", {}) if summaries else {}
     check("logs: summary counts match the report",
           bool(report.get("counts")) and all(fields.get(k) == v for k, v in report["counts"].items()), fields)
@@ -340,7 +397,10 @@ def check_logs(log_text, report):
           ignored == Counter(IGNORED.values()), ignored)
     errors = [p for p in records if p.get("level") == "ERROR" and "account" in json.dumps(p)]
     check("logs: the malformed event is logged at ERROR naming `account`", len(errors) == 1, errors)
-    check("logs: no secret in any output line", SECRET not in log_text)
+    leaked = [out for out in INVOKE_OUTPUTS if SECRET in out]
+    check("logs: no secret in any output line (the function's log and every invocation's returned output)",
+          bool(INVOKE_OUTPUTS) and SECRET not in log_text and not leaked, f"in the log: {SECRET in log_text}, "
+          f"in {len(leaked)} of {len(INVOKE_OUTPUTS)} invocation outputs")
 
 
 def main():
@@ -353,10 +413,7 @@ def main():
 
     moto = watch = function = None
     try:
-        moto_port = free_port()
-        moto = subprocess.Popen([str(venv_bin / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(moto_port, moto, "moto_server")
+        moto, moto_port = start_moto(venv_bin / "moto_server")
         endpoint = f"http://127.0.0.1:{moto_port}"
         ecs = boto3.client("ecs", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
                            aws_secret_access_key=SECRET)
@@ -382,9 +439,9 @@ def main():
                    AWS_LAMBDA_FUNCTION_VERSION="1", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128")
         with open(log_path, "w") as log:
             function = subprocess.Popen([str(BINARY)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        report = run_checks(ecs, invoke_port)
+        replicated, report = run_checks(ecs, invoke_port)
         stop(function)  # flushes and closes the function's output before it is read
-        check_logs(log_path.read_text(), report)
+        check_logs(log_path.read_text(), replicated, report)
     finally:
         stop(function)
         stop(watch, group=True)

@@ -92,6 +92,7 @@ fn event_files_classify_as_named() {
         let event = load(name);
         if is_sqs_event(&event) {
             let bodies = messages(event, chrono::Utc::now()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!bodies.is_empty(), "{name}: a batch of no message");
             assert!(
                 bodies.iter().all(|m| matches!(m.body, Ok(Classified::Push(_)))),
                 "{name}: every message is a push"

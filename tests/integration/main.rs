@@ -16,3 +16,4 @@ mod properties;
 mod safety;
 mod scenarios;
 mod support;
+mod version_consistency;

@@ -35,6 +35,7 @@ async fn sequential_duplicates_deploy_each_service_once() {
     // the push, they are rolling it out.
     for _ in 0..2 {
         let again = invoke(&redeployer, &event).await.unwrap();
+        assert_eq!(again.services.len(), 3, "{:?}", outcomes(&again));
         assert!(
             again
                 .services
@@ -177,6 +178,7 @@ async fn pin_mode_registers_one_revision_per_source_and_repeats_nothing() {
     assert_eq!(report.counts.redeployed, 5);
 
     let again = invoke(&redeployer, &event).await.unwrap();
+    assert_eq!(again.services.len(), names.len(), "{:?}", outcomes(&again));
     assert!(
         again.services.iter().all(|s| s.reason
             == if s.service == "forced" {

@@ -230,6 +230,7 @@ async fn opted_in_selection_and_cluster_restriction() {
     let report = run_push_event(&custom).await.unwrap();
     let last = deployment_ids(&client, &clusters).await;
     assert_eq!(redeployed(&after, &last), vec!["alpha/custom-key"]);
+    assert!(!report.services.is_empty(), "alpha/custom-key is reported");
     assert!(
         report.services.iter().all(|s| s.cluster == "alpha"),
         "CLUSTERS restricts the search"

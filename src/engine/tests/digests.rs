@@ -153,6 +153,7 @@ async fn a_sweep_redeploys_exactly_the_drifted_services() {
         (drift.running_digest.as_deref(), drift.current_digest.as_str()),
         (Some(D_OLD), D_NEW)
     );
+    assert!(!report.pushes.is_empty(), "the sweep's pushes are reported");
     assert!(report.pushes.iter().all(|p| p.trigger == "sweep"));
     // One ECR call per repository in use: app (v1 and latest together) and envoy.
     let ecr_calls = redeployer.ecr.as_ref().unwrap().calls.lock().unwrap().clone();

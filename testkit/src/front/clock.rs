@@ -2,6 +2,8 @@
 //! buckets' refill, and it dates the deployments made through the front: moto stamps `createdAt` with the
 //! wall clock, so the front adds to each deployment it saw made the lead the clock had then, in that answer
 //! and in every later answer that shows the deployment. Deployments seeded straight into moto keep moto's time.
+//! Frozen (for the front's own tests), the clock stands still at the moment it was frozen: only `advance`
+//! moves it, so what the buckets admit does not depend on how fast the machine runs the test.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -20,8 +22,10 @@ pub(super) struct EcsClock {
 
 #[derive(Debug, Default)]
 struct State {
-    /// How far the ECS clock is ahead of the wall clock.
+    /// How far the ECS clock is ahead of the wall clock, or, frozen, of the moment it was frozen.
     lead: Duration,
+    /// The moment the clock was frozen at, on the monotonic and on the wall clock.
+    frozen: Option<(Instant, SystemTime)>,
     /// Deployment id → the lead when the front saw it made.
     stamped: HashMap<String, Duration>,
 }
@@ -31,15 +35,25 @@ impl EcsClock {
         self.state().lead += by;
     }
 
+    /// Stops the clock where it is now: from then on only `advance` moves it.
+    pub(super) fn freeze(&self) {
+        let mut state = self.state();
+        if state.frozen.is_none() {
+            state.frozen = Some((Instant::now(), SystemTime::now()));
+        }
+    }
+
     /// Now on the ECS clock.
     pub(super) fn now(&self) -> Instant {
-        Instant::now() + self.state().lead
+        let state = self.state();
+        state.frozen.map_or_else(Instant::now, |(at, _)| at) + state.lead
     }
 
     /// Now on the ECS clock in epoch seconds, as the deployments made through the front are dated.
     pub(super) fn now_epoch_seconds(&self) -> f64 {
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        (wall + self.state().lead).as_secs_f64()
+        let state = self.state();
+        let wall = state.frozen.map_or_else(SystemTime::now, |(_, at)| at);
+        (wall.duration_since(UNIX_EPOCH).unwrap_or_default() + state.lead).as_secs_f64()
     }
 
     /// In the answer to a call that may make deployments (`CreateService`, `UpdateService`) that arrived
@@ -163,6 +177,23 @@ mod tests {
         let mut updated = json!({"service": {"deployments": [{"id": "new", "createdAt": 1000.0}]}});
         clock.stamp_new_deployments(&mut updated, at(1000.0009));
         assert_eq!(updated["service"]["deployments"][0]["createdAt"], 1001.0);
+    }
+
+    #[test]
+    fn a_frozen_clock_moves_only_by_what_was_advanced() {
+        let clock = EcsClock::default();
+        clock.freeze();
+        let (frozen, frozen_epoch) = (clock.now(), clock.now_epoch_seconds());
+        assert_eq!(clock.now(), frozen, "no wall time passes on it");
+        clock.advance(Duration::from_millis(1500));
+        assert_eq!(clock.now() - frozen, Duration::from_millis(1500));
+        assert!((clock.now_epoch_seconds() - frozen_epoch - 1.5).abs() < 1e-6);
+        clock.freeze();
+        assert_eq!(
+            clock.now() - frozen,
+            Duration::from_millis(1500),
+            "freezing again changes nothing"
+        );
     }
 
     #[test]

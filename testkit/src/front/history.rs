@@ -229,16 +229,19 @@ async fn task_definition(shared: &Shared, headers: &HeaderMap, service: &Value) 
     .ok()?;
     let task_definition = &described["taskDefinition"];
     let containers = task_definition["containerDefinitions"].as_array().into_iter().flatten();
+    let name = |c: &Value| c["name"].as_str().unwrap_or_default().to_owned();
     let images = TaskDefinitionImages {
         arn: task_definition["taskDefinitionArn"]
             .as_str()
             .unwrap_or(reference)
             .to_owned(),
         containers: containers
-            .map(|c| {
-                let name = c["name"].as_str().unwrap_or_default().to_owned();
-                (name, c["image"].as_str().unwrap_or_default().to_owned())
-            })
+            .clone()
+            .map(|c| (name(c), c["image"].as_str().unwrap_or_default().to_owned()))
+            .collect(),
+        unresolved: containers
+            .filter(|c| c["versionConsistency"] == "disabled")
+            .map(name)
             .collect(),
     };
     shared.history.cache_task_definition(&images);

@@ -164,6 +164,12 @@ impl Front {
         self.shared.clock.advance(by);
     }
 
+    /// Stops the front's ECS clock: from now on only [`Front::advance_clock`] moves it, so the token buckets
+    /// refill only by what a test advances, never by how long the machine took (for the front's own tests).
+    pub fn freeze_clock(&self) {
+        self.shared.clock.freeze();
+    }
+
     /// Points `image`, the reference exactly as a task definition's container names it, at `digest` from
     /// now on the ECS clock: a push, which moves the tag when set again.
     pub fn set_image_digest(&self, image: &str, digest: &str) {

@@ -128,7 +128,10 @@ async fn a_revision_and_a_service_deployment_are_recorded_per_deployment_made_th
         "{created_revision}"
     );
     let id = created_revision.rsplit('/').next().expect("id");
-    assert!(id.bytes().all(|b| b.is_ascii_digit()), "{created_revision}");
+    assert!(
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()),
+        "{created_revision}"
+    );
 
     let recorded = revision(&ecs, created_revision).await;
     assert_eq!(recorded.task_definition(), Some(first.as_str()));

@@ -1,6 +1,6 @@
 //! Throttling by the ECS token buckets.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ecs_redeploy_testkit::front::{FrontConfig, ThrottleCategory, throttle_lower_bound};
 use ecs_redeploy_testkit::harness::Harness;
@@ -8,39 +8,48 @@ use serde_json::json;
 
 use super::Ecs;
 
+/// A strict front whose ECS clock stands still: its buckets refill only by what the test advances.
+async fn frozen() -> Harness {
+    let harness = Harness::start_with(FrontConfig::strict()).await;
+    harness.front.freeze_clock();
+    harness
+}
+
 #[tokio::test]
 async fn throttling_starts_after_the_burst_and_refill_brings_calls_back() {
-    let Harness { moto: _moto, front } = Harness::start_with(FrontConfig::strict()).await;
+    let Harness { moto: _moto, front } = frozen().await;
     let endpoint = front.endpoint_url();
-    let started = Instant::now();
     let mut calls = tokio::task::JoinSet::new();
     for _ in 0..150 {
         let endpoint = endpoint.clone();
         calls.spawn(async move { Ecs::at(&endpoint).call("ListClusters", json!({})).await });
     }
     let answers = calls.join_all().await;
-    let elapsed = started.elapsed();
     let admitted = answers.iter().filter(|answer| answer.status == 200).count();
     let throttled: Vec<_> = answers.iter().filter(|answer| answer.status != 200).collect();
-    assert!(
-        !throttled.is_empty(),
-        "150 calls in {elapsed:?} must outrun a 50/20 bucket"
-    );
+    assert_eq!((admitted, throttled.len()), (50, 100), "the burst of 50, and no refill");
     for answer in &throttled {
         assert_eq!((answer.status, answer.error_code()), (400, "ThrottlingException"));
         assert_eq!(answer.body["message"], "Rate exceeded");
     }
-    let refill_bound = 50.0 + 20.0 * elapsed.as_secs_f64() + 1.0;
-    assert!((admitted as f64) <= refill_bound, "{admitted} admitted in {elapsed:?}");
-    assert!(admitted >= 50, "the burst is admitted at once");
 
     let ecs = Ecs::at(&endpoint);
     let other_category = ecs.call("ListTaskDefinitions", json!({})).await;
     assert_eq!(other_category.status, 200, "buckets are per category");
+    // 20 tokens a second: 300 ms bring back 6 calls, and not a 7th.
     front.advance_clock(Duration::from_millis(300));
-    assert_eq!(ecs.call("ListClusters", json!({})).await.status, 200, "refilled");
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(ecs.call("ListClusters", json!({})).await.status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 400], "refilled by 6");
+    // 49 ms are less than a token; the 50th millisecond makes one.
+    front.advance_clock(Duration::from_millis(49));
+    assert_eq!(ecs.call("ListClusters", json!({})).await.status, 400);
+    front.advance_clock(Duration::from_millis(1));
+    assert_eq!(ecs.call("ListClusters", json!({})).await.status, 200);
     let counts = front.calls().action("ListClusters");
-    assert_eq!(counts.throttled as usize, throttled.len());
+    assert_eq!((counts.forwarded, counts.throttled), (57, 102));
 }
 
 #[tokio::test]
@@ -58,10 +67,9 @@ async fn actions_outside_the_throttle_table_are_never_throttled() {
 
 #[tokio::test]
 async fn service_revision_and_deployment_reads_have_buckets_of_their_own() {
-    let Harness { moto: _moto, front } = Harness::start_with(FrontConfig::strict()).await;
+    let Harness { moto: _moto, front } = frozen().await;
     let ecs = Ecs::at(&front.endpoint_url());
     let revisions = json!({"serviceRevisionArns": ["arn:aws:ecs:us-east-1:123456789012:service-revision/c/s/1"]});
-    let started = Instant::now();
     let mut admitted: u32 = 0;
     for _ in 0..80 {
         let answer = ecs.call("DescribeServiceRevisions", revisions.clone()).await;
@@ -70,11 +78,7 @@ async fn service_revision_and_deployment_reads_have_buckets_of_their_own() {
             _ => assert_eq!(answer.error_code(), "ThrottlingException"),
         }
     }
-    let refill_bound = 50.0 + 20.0 * started.elapsed().as_secs_f64() + 1.0;
-    assert!(
-        (50.0..=refill_bound).contains(&f64::from(admitted)),
-        "{admitted} admitted"
-    );
+    assert_eq!(admitted, 50, "its burst of 50, and no refill");
     let deployments = json!({"serviceDeploymentArns": ["arn:aws:ecs:us-east-1:123456789012:service-deployment/c/s/1"]});
     let other_bucket = ecs.call("DescribeServiceDeployments", deployments).await;
     assert_eq!(other_bucket.status, 200, "{}", other_bucket.body);

@@ -35,6 +35,9 @@ pub(super) struct SeenService {
 pub(super) struct TaskDefinitionImages {
     pub(super) arn: String,
     pub(super) containers: Vec<(String, String)>,
+    /// The containers whose `versionConsistency` is `disabled`: ECS resolves no tag for them, and their
+    /// revision records no `imageDigest`.
+    pub(super) unresolved: Vec<String>,
 }
 
 #[derive(Debug)]

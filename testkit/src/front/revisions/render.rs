@@ -13,9 +13,11 @@ impl ServiceHistory {
         let revision = &state.revisions[*state.revision_by_arn.get(arn)?];
         let resolved = now >= revision.resolves_at;
         let images = revision.task_definition.containers.iter().map(|(name, image)| {
+            // Version consistency disabled: ECS records no digest for the container, pinned or not.
+            let recorded = !revision.task_definition.unresolved.contains(name);
             let pinned = image.split_once("@").map(|(_, digest)| digest);
-            let digest = pinned.or_else(|| {
-                resolved
+            let digest = pinned.filter(|_| recorded).or_else(|| {
+                (recorded && resolved)
                     .then(|| state.registry.digest_at(image, revision.resolves_at))
                     .flatten()
             });

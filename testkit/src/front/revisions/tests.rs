@@ -19,6 +19,7 @@ fn images(arn: &str) -> TaskDefinitionImages {
     TaskDefinitionImages {
         arn: arn.to_owned(),
         containers: vec![("c0".to_owned(), "app:latest".to_owned())],
+        unresolved: Vec::new(),
     }
 }
 
