@@ -41,6 +41,14 @@ impl Mode {
     }
 }
 
+/// `NEW_REVISIONS`: whether services may get new task-definition revisions (pin mode, tag policies). The stack
+/// grants `ecs:RegisterTaskDefinition` only with `NewRevisions=Enabled`; disabled, such a service is a skip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewRevisions {
+    Enabled,
+    Disabled,
+}
+
 /// Which clusters are searched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClusterScope {
@@ -69,6 +77,8 @@ pub struct Config {
     pub mode: Mode,
     /// `DEFAULT_ACTION`: the method for services whose tag does not choose one.
     pub default_method: Method,
+    /// `NEW_REVISIONS`: whether a service may get a new task-definition revision.
+    pub new_revisions: NewRevisions,
     /// DynamoDB table that makes concurrent duplicates of one push deploy once; `None`: no lock.
     pub lock_table: Option<String>,
     pub retry_mode: RetryMode,
@@ -149,6 +159,11 @@ impl Config {
             &[("force", Method::Force), ("pin", Method::Pin)],
             "`force` or `pin`",
         )?;
+        let new_revisions = vars.choice(
+            "NEW_REVISIONS",
+            &[("enabled", NewRevisions::Enabled), ("disabled", NewRevisions::Disabled)],
+            "`enabled` or `disabled`",
+        )?;
         let lock_table = match vars.get("LOCK_TABLE") {
             None => None,
             Some(name) if is_table_name(&name) => Some(name),
@@ -206,6 +221,7 @@ impl Config {
             max_concurrency: NonZeroUsize::new(max_concurrency).expect("the range starts at 1"),
             mode,
             default_method,
+            new_revisions,
             lock_table,
             retry_mode,
             max_attempts,
@@ -351,6 +367,7 @@ mod tests {
         assert_eq!(c.max_concurrency.get(), 8);
         assert_eq!(c.mode, Mode::Apply);
         assert_eq!(c.default_method, Method::Force);
+        assert_eq!(c.new_revisions, NewRevisions::Enabled);
         assert_eq!(c.lock_table, None);
         assert_eq!(c.retry_mode, RetryMode::Adaptive);
         assert_eq!(c.max_attempts, 5);
@@ -372,6 +389,7 @@ mod tests {
             ("MAX_CONCURRENCY", "16"),
             ("DRY_RUN", "true"),
             ("DEFAULT_ACTION", "pin"),
+            ("NEW_REVISIONS", "disabled"),
             ("LOCK_TABLE", "ecs-redeploy-locks"),
             ("RETRY_MODE", "standard"),
             ("MAX_ATTEMPTS", "3"),
@@ -392,6 +410,7 @@ mod tests {
         assert_eq!(c.max_concurrency.get(), 16);
         assert_eq!(c.mode, Mode::Plan);
         assert_eq!(c.default_method, Method::Pin);
+        assert_eq!(c.new_revisions, NewRevisions::Disabled);
         assert_eq!(c.lock_table.as_deref(), Some("ecs-redeploy-locks"));
         assert_eq!(c.retry_mode, RetryMode::Standard);
         assert_eq!(c.max_attempts, 3);
@@ -437,6 +456,10 @@ mod tests {
             (
                 ("SELECT", "all"),
                 "invalid SELECT=`all`: expected `matching` or `opted-in`",
+            ),
+            (
+                ("NEW_REVISIONS", "Enabled"),
+                "invalid NEW_REVISIONS=`Enabled`: expected `enabled` or `disabled`",
             ),
             (
                 ("MAX_CONCURRENCY", "eight"),

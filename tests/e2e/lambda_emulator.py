@@ -32,6 +32,8 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 # A secret value that must never show up in the function's output.
 SECRET = "e2e-secret-must-not-be-logged"
+# The function's access key: the IAM proof tells its requests from the seeding by it (testkit/src/request_log.rs).
+FUNCTION_ACCESS_KEY = "AKIAECSREDEPLOYFUNCTION"
 
 # (cluster, service, images, tags, expected (outcome, reason) after the push; None: unrelated, not listed).
 FLEET = [
@@ -343,6 +345,16 @@ def check_logs(log_text, report):
     check("logs: no secret in any output line", SECRET not in log_text)
 
 
+def recording_env():
+    """moto's environment: with its recorder on when the IAM proof logs requests (testkit/src/request_log.rs)."""
+    env = dict(os.environ)
+    log_dir = env.get("ECS_REDEPLOY_REQUEST_LOG")
+    if log_dir:
+        os.makedirs(log_dir, exist_ok=True)
+        env.update(MOTO_ENABLE_RECORDING="True", MOTO_RECORDER_FILEPATH=os.path.join(log_dir, f"e2e-moto-{os.getpid()}.jsonl"))
+    return env
+
+
 def main():
     started = time.monotonic()
     venv_bin = Path(sys.executable).parent
@@ -355,7 +367,7 @@ def main():
     try:
         moto_port = free_port()
         moto = subprocess.Popen([str(venv_bin / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=recording_env())
         wait_for_port(moto_port, moto, "moto_server")
         endpoint = f"http://127.0.0.1:{moto_port}"
         ecs = boto3.client("ecs", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
@@ -367,7 +379,7 @@ def main():
         # The function's environment: moto, static credentials, JSON logs, default settings.
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in {
             "RUST_LOG", "TAG_KEY", "SELECT", "CLUSTERS", "MAX_CONCURRENCY", "DRY_RUN", "RETRY_MODE", "MAX_ATTEMPTS"}}
-        env.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY=SECRET,
+        env.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID=FUNCTION_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET,
                    AWS_REGION=REGION, AWS_EC2_METADATA_DISABLED="true", AWS_LAMBDA_LOG_FORMAT="JSON",
                    AWS_LAMBDA_LOG_LEVEL="INFO")
         invoke_port = free_port()
