@@ -7,9 +7,9 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: test demo venv fmt clippy links docs fuzz-check unit lint-template cdk-test e2e build sam-build stackset-template bench fuzz clean
+.PHONY: test demo venv fmt clippy links docs fuzz-check unit lint-template cdk-test e2e iam-proof build sam-build stackset-template bench fuzz clean
 
-test: fmt clippy links fuzz-check unit lint-template cdk-test e2e
+test: fmt clippy links fuzz-check unit lint-template cdk-test e2e iam-proof
 
 venv: $(VENV)/.installed
 
@@ -51,14 +51,19 @@ $(MDBOOK):
 fuzz-check:
 	cargo check --quiet --manifest-path fuzz/Cargo.toml --no-default-features --bins --target-dir target
 
+# Where unit and e2e record every AWS request they make (testkit/src/request_log.rs), for iam-proof.
+IAM_REQUESTS := $(CURDIR)/target/iam-proof/requests
+
 # Library, binary and integration tests of the workspace (the testkit's own tests of the strict ECS front
 # included); benchmarks run only in `make bench`.
 unit: venv
-	cargo test --workspace --lib --bins --tests
+	rm -rf $(IAM_REQUESTS)
+	ECS_REDEPLOY_REQUEST_LOG=$(IAM_REQUESTS) cargo test --workspace --lib --bins --tests
 
 # The function through the real Lambda runtime API (cargo lambda watch --only-lambda-apis + invoke) against moto.
 e2e: venv
-	$(VENV)/bin/python tests/e2e/lambda_emulator.py
+	ECS_REDEPLOY_REQUEST_LOG=$(IAM_REQUESTS) $(VENV)/bin/python tests/e2e/lambda_emulator.py
+
 
 # Calls, wall time, throttling and process figures against moto behind the strict ECS front; `build` makes
 # the arm64 bootstrap whose size it reports. The table ends the output; target/bench/summary.json has it all.
@@ -271,6 +276,31 @@ cdk-test: venv $(CDK_DIR)/node_modules/.installed
 	cd $(CDK_DIR) && npx tsc --noEmit
 	cd $(CDK_DIR) && npm test
 	cd $(CDK_DIR) && $(SYNTH_PROFILE) npx cdk synth --no-notices -q
+
+# The IAM proof (docs/src/deploy/permissions.md): every request unit and e2e recorded, mapped to what IAM
+# authorizes (tools/iam-proof/calls.mjs), evaluated offline by @cloud-copilot/iam-simulate (pinned in
+# tools/iam-proof/package-lock.json; test-only, never a dependency of the construct) against the role policies of
+# template.yaml, translated by samtranslator and resolved for each parameter set of render.py, and of the CDK
+# construct synthesized twice (synth_cdk.ts). Red on a denied or unmapped request, on an allowed request of the
+# negative set, and on a granted action no needed request uses. Then it shows that it can fail: without the
+# RedeployServices statement the same recordings must be denied.
+IAM_PROOF := tools/iam-proof
+IAM_OUT := target/iam-proof
+$(IAM_PROOF)/node_modules/.installed: $(IAM_PROOF)/package-lock.json
+	cd $(IAM_PROOF) && npm ci --no-audit --no-fund
+	touch $@
+
+iam-proof: venv $(IAM_PROOF)/node_modules/.installed $(CDK_DIR)/node_modules/.installed
+	mkdir -p $(IAM_OUT)
+	$(VENV)/bin/python $(IAM_PROOF)/render.py sam template.yaml $(IAM_OUT)/sam.json
+	cd $(CDK_DIR) && npx tsx ../$(IAM_PROOF)/synth_cdk.ts ../$(IAM_OUT)/cdk-synth.json
+	$(VENV)/bin/python $(IAM_PROOF)/render.py cdk $(IAM_OUT)/cdk-synth.json $(IAM_OUT)/cdk.json
+	node $(IAM_PROOF)/prove.mjs $(IAM_REQUESTS) $(IAM_OUT)/sam.json $(IAM_OUT)/cdk.json
+	if IAM_PROOF_DROP=RedeployServices node $(IAM_PROOF)/prove.mjs $(IAM_REQUESTS) $(IAM_OUT)/sam.json \
+	    $(IAM_OUT)/cdk.json > $(IAM_OUT)/without-redeploy-services.log 2>&1; then \
+	  echo "iam-proof: still passes without RedeployServices: it proves nothing"; exit 1; fi
+	grep -q 'FAIL sam-defaults: denied .*ecs:UpdateService' $(IAM_OUT)/without-redeploy-services.log
+	@echo "iam-proof: and fails without RedeployServices ($(IAM_OUT)/without-redeploy-services.log)"
 
 # Not part of `test`: each cargo-fuzz target (fuzz/) for FUZZ_SECONDS, AddressSanitizer on; a finding stops
 # here and lands in fuzz/artifacts/TARGET/. cargo-fuzz passes nightly-only flags (-Zsanitizer);

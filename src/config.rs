@@ -77,6 +77,13 @@ pub const DEFAULT_ACTION: Setting = Setting {
     default: WhenUnset::Value("force"),
     help: "mode of services whose tag does not choose one",
 };
+pub const NEW_REVISIONS: Setting = Setting {
+    variable: "NEW_REVISIONS",
+    accepts: Accepts::OneOf(&["enabled", "disabled"]),
+    default: WhenUnset::Value("enabled"),
+    help: "whether services may get new task-definition revisions (pin mode, tag policies); disabled, such a \
+           service is skipped as revisions-disabled",
+};
 pub const LOCK_TABLE: Setting = Setting {
     variable: "LOCK_TABLE",
     accepts: Accepts::Described("a DynamoDB table name (3-255 letters, digits, `_`, `-`, `.`) or its ARN"),
@@ -129,6 +136,7 @@ pub const SETTINGS: &[Setting] = &[
     MAX_CONCURRENCY,
     DRY_RUN,
     DEFAULT_ACTION,
+    NEW_REVISIONS,
     LOCK_TABLE,
     RETRY_MODE,
     MAX_ATTEMPTS,
@@ -217,6 +225,14 @@ impl Mode {
     }
 }
 
+/// `NEW_REVISIONS`: whether services may get new task-definition revisions (pin mode, tag policies). The stack
+/// grants `ecs:RegisterTaskDefinition` only with `NewRevisions=Enabled`; disabled, such a service is a skip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewRevisions {
+    Enabled,
+    Disabled,
+}
+
 /// Which clusters are searched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClusterScope {
@@ -245,6 +261,8 @@ pub struct Config {
     pub mode: Mode,
     /// `DEFAULT_ACTION`: the method for services whose tag does not choose one.
     pub default_method: Method,
+    /// `NEW_REVISIONS`: whether a service may get a new task-definition revision.
+    pub new_revisions: NewRevisions,
     /// DynamoDB table that makes concurrent duplicates of one push deploy once; `None`: no lock.
     pub lock_table: Option<String>,
     pub retry_mode: RetryMode,
@@ -296,6 +314,7 @@ impl Config {
         let max_concurrency = vars.number(&MAX_CONCURRENCY, 1..=64)?;
         let mode = vars.choice(&DRY_RUN, [Mode::Plan, Mode::Apply])?;
         let default_method = vars.choice(&DEFAULT_ACTION, [Method::Force, Method::Pin])?;
+        let new_revisions = vars.choice(&NEW_REVISIONS, [NewRevisions::Enabled, NewRevisions::Disabled])?;
         let lock_table = vars.optional(&LOCK_TABLE, is_table_name)?;
         let retry_mode = vars.choice(&RETRY_MODE, [RetryMode::Standard, RetryMode::Adaptive])?;
         let max_attempts = vars.number(&MAX_ATTEMPTS, 1..=10)?;
@@ -309,6 +328,7 @@ impl Config {
             max_concurrency: NonZeroUsize::new(max_concurrency).expect("the range starts at 1"),
             mode,
             default_method,
+            new_revisions,
             lock_table,
             retry_mode,
             max_attempts,

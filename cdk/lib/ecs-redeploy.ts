@@ -244,18 +244,20 @@ export class EcsRedeploy extends Construct {
     // An own role instead of the default one: the default attaches AWSLambdaBasicExecutionRole (logs on "*").
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     this.logGroup.grantWrite(role);
+    // Least privilege per mode: DryRun plans only, so the role gets no ECS, DynamoDB or EventBridge write.
+    const dryRun = props.runMode === 'DryRun';
     grantEcsAccess(role, clusters, props.newRevisions ?? 'Disabled', props.serviceSelection ?? 'matching',
-      props.passRoleArns ?? []);
+      props.passRoleArns ?? [], dryRun);
     grantImageIndexReads(role, props.repositories ?? []);
     const notifyBus = notificationBus(this, props.notifications ?? true);
-    if (notifyBus) {
+    if (notifyBus && !dryRun) {
       role.addToPolicy(
         new iam.PolicyStatement({ sid: 'PutNotifications', actions: ['events:PutEvents'], resources: [notifyBus.arn] }),
       );
     }
     if ((props.deployLock ?? 'Enabled') === 'Enabled') {
       this.lockTable = lockTable(this, 'LockTable');
-      role.addToPolicy(
+      if (!dryRun) role.addToPolicy(
         new iam.PolicyStatement({
           sid: 'ClaimDeployLocks',
           // Claim (conditional PutItem), mark done (UpdateItem), release (DeleteItem); nothing reads.
@@ -284,6 +286,8 @@ export class EcsRedeploy extends Construct {
         MAX_CONCURRENCY: String(props.maxConcurrency ?? 8),
         DRY_RUN: String(props.runMode === 'DryRun'),
         DEFAULT_ACTION: props.defaultAction ?? 'force',
+        // Without the grants a registration is denied on every push: the function skips such services instead.
+        NEW_REVISIONS: (props.newRevisions ?? 'Disabled') === 'Enabled' ? 'enabled' : 'disabled',
         ...(this.lockTable && { LOCK_TABLE: this.lockTable.tableName }),
         RETRY_MODE: props.retryMode ?? 'adaptive',
         ECS_PACING: props.ecsPacing ?? 'documented',
@@ -527,6 +531,7 @@ function grantEcsAccess(
   newRevisions: NewRevisions,
   selection: ServiceSelection,
   passRoleArns: string[],
+  dryRun: boolean,
 ): void {
   const stack = Stack.of(role);
   const acknowledgeWildcard = (resource: string, reason: string) =>
@@ -535,11 +540,14 @@ function grantEcsAccess(
   const nagArn = (service: string, region: string, resource: string) =>
     `arn:<AWS::Partition>:${service}:${region}:<AWS::AccountId>:${resource}`;
 
-  // opted-in finds the tagged services through the tagging API and lists no cluster.
+  // opted-in finds the tagged services through the tagging API and lists no cluster; matching lists the clusters
+  // only when none are named, and the named ones' services under an ecs:cluster condition (below).
   const discovery =
     selection === 'opted-in'
       ? ['tag:GetResources', 'ecs:DescribeTaskDefinition']
-      : ['ecs:ListClusters', 'ecs:ListServices', 'ecs:DescribeTaskDefinition'];
+      : clusters.length > 0
+        ? ['ecs:DescribeTaskDefinition']
+        : ['ecs:ListClusters', 'ecs:ListServices', 'ecs:DescribeTaskDefinition'];
   role.addToPolicy(
     new iam.PolicyStatement({
       sid: 'DiscoverServices',
@@ -548,12 +556,24 @@ function grantEcsAccess(
     }),
   );
   acknowledgeWildcard('*', `${discovery.join(', ')} support no resource-level permissions.`);
+  if (selection === 'matching' && clusters.length > 0) {
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListNamedClusterServices',
+        // ListServices acts on no resource ("*"), but carries the cluster it lists in ecs:cluster.
+        actions: ['ecs:ListServices'],
+        resources: ['*'],
+        conditions: { ArnLike: { 'ecs:cluster': clusters.map((c) => stack.formatArn({ service: 'ecs', resource: `cluster/${c}` })) } },
+      }),
+    );
+  }
 
   const services = clusters.length > 0 ? clusters.map((c) => `service/${c}/*`) : ['service/*/*'];
   role.addToPolicy(
     new iam.PolicyStatement({
       sid: 'RedeployServices',
-      actions: ['ecs:DescribeServices', 'ecs:UpdateService'],
+      // DryRun only describes.
+      actions: dryRun ? ['ecs:DescribeServices'] : ['ecs:DescribeServices', 'ecs:UpdateService'],
       resources: services.map((s) => stack.formatArn({ service: 'ecs', resource: s })),
       // The ARNs name the account already; the condition says it outright, as the SAM template (whose per-cluster
       // ARNs wildcard the account) needs it. Only here: these actions act on a service ARN, so the key is in the
@@ -583,7 +603,7 @@ function grantEcsAccess(
     acknowledgeWildcard(nagArn('ecs', '<AWS::Region>', r), 'Each deployment of a service makes a new revision and deployment.');
   }
 
-  if (newRevisions === 'Enabled') {
+  if (newRevisions === 'Enabled' && !dryRun) {
     const taskDefinitions = stack.formatArn({ service: 'ecs', resource: 'task-definition/*' });
     const anyRole = stack.formatArn({ service: 'iam', region: '', resource: 'role/*' });
     const roles = passRoleArns.length > 0 ? passRoleArns : [anyRole];

@@ -179,6 +179,7 @@ describe('EcsRedeploy', () => {
       MAX_CONCURRENCY: '4',
       DRY_RUN: 'true',
       DEFAULT_ACTION: 'pin',
+      NEW_REVISIONS: 'enabled',
       RETRY_MODE: 'standard',
       ECS_PACING: 'off',
       MAX_ATTEMPTS: '3',
@@ -199,6 +200,7 @@ describe('EcsRedeploy', () => {
       MAX_CONCURRENCY: '8',
       DRY_RUN: 'false',
       DEFAULT_ACTION: 'force',
+      NEW_REVISIONS: 'disabled',
       LOCK_TABLE: { Ref: table },
       RETRY_MODE: 'adaptive',
       ECS_PACING: 'documented',
@@ -412,6 +414,29 @@ describe('EcsRedeploy', () => {
     assert.deepEqual(matching.sort(), ['ecs:DescribeTaskDefinition', 'ecs:ListClusters', 'ecs:ListServices']);
     const optedIn = actions([statement(synth({ serviceSelection: 'opted-in' }), 'DiscoverServices')]);
     assert.deepEqual(optedIn.sort(), ['ecs:DescribeTaskDefinition', 'tag:GetResources']);
+  });
+
+  test('DryRun grants no ECS, DynamoDB or EventBridge write, whatever else is enabled', () => {
+    const granted = actions(allowStatements(synth({ runMode: 'DryRun', newRevisions: 'Enabled' })));
+    for (const write of ['ecs:UpdateService', 'ecs:RegisterTaskDefinition', 'ecs:TagResource', 'iam:PassRole',
+      'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'events:PutEvents']) {
+      assert.ok(!granted.includes(write), write);
+    }
+    assert.ok(granted.includes('ecs:DescribeServices') && granted.includes('ecs:ListServices'));
+    assert.ok(actions(allowStatements(synth({ newRevisions: 'Enabled' }))).includes('ecs:UpdateService'));
+  });
+
+  test('named clusters: no ListClusters, and ListServices only on them (ecs:cluster)', () => {
+    const named = synth({ clusters: ['prod', 'staging'] });
+    assert.deepEqual(actions([statement(named, 'DiscoverServices')]), ['ecs:DescribeTaskDefinition']);
+    assert.ok(!actions(allowStatements(named)).includes('ecs:ListClusters'));
+    const list = statement(named, 'ListNamedClusterServices');
+    assert.deepEqual([list.Action, list.Resource], ['ecs:ListServices', '*']);
+    const clusters = (list.Condition as { ArnLike: { 'ecs:cluster': unknown[] } }).ArnLike['ecs:cluster'];
+    assert.deepEqual(clusters.map(arnText), [
+      'arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:cluster/prod',
+      'arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:cluster/staging',
+    ]);
   });
 
   test('services of every cluster are reachable when no cluster is given', () => {

@@ -139,7 +139,7 @@ describe('template.yaml', () => {
     const sqsStatements = statements.filter((s: Json) => [s.Action].flat().some((a: unknown) => typeof a === 'string' && a.startsWith('sqs:')));
     assert.equal(sqsStatements.length, 1);
     assert.deepEqual([sqsStatements[0].Action].flat().sort(),
-      ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage']);
+      ['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage']);
     assert.equal(getAtt(sqsStatements[0].Resource), 'EventQueue.Arn');
   });
 
@@ -206,7 +206,7 @@ describe('template.yaml', () => {
     assert.equal(evaluate(sam.Conditions.NotificationsEnabled, {}), true);
     assert.equal(evaluate(sam.Conditions.NotificationsEnabled, { Notifications: 'Disabled' }), false);
     const policies = resources.RedeployFunctionRole.Properties.Policies;
-    const put = policies.find((p: Json) => p['Fn::If']?.[0] === 'NotificationsEnabled')['Fn::If'];
+    const put = policies.find((p: Json) => p['Fn::If']?.[0] === 'SendsNotifications')['Fn::If'];
     assert.deepEqual(put[2], { Ref: 'AWS::NoValue' });
     assert.deepEqual(put[1].PolicyDocument.Statement, [{
       Sid: 'PutNotifications',
@@ -215,7 +215,7 @@ describe('template.yaml', () => {
       Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default' },
     }]);
     // No other statement grants an EventBridge action.
-    const others = policies.filter((p: Json) => p !== policies.find((q: Json) => q['Fn::If']?.[0] === 'NotificationsEnabled'));
+    const others = policies.filter((p: Json) => p !== policies.find((q: Json) => q['Fn::If']?.[0] === 'SendsNotifications'));
     assert.ok(!JSON.stringify(others).includes('events:'));
     // The construct's default is the same bus.
     const fn = only(constructTemplate(), 'AWS::Lambda::Function').Properties;
@@ -438,7 +438,7 @@ describe('template.yaml guards', () => {
 
   test('PassRoleArns narrows iam:PassRole when set, keeping the ECS-tasks condition; empty keeps any role', () => {
     const register = resources.RedeployFunctionRole.Properties.Policies.find(
-      (p: Json) => p['Fn::If']?.[0] === 'NewRevisionsEnabled')['Fn::If'][1];
+      (p: Json) => p['Fn::If']?.[0] === 'RegistersRevisions')['Fn::If'][1];
     const passRole = register.PolicyDocument.Statement.find((s: Json) => s.Sid === 'PassTaskRolesToEcsTasks');
     assert.deepEqual(passRole.Resource, {
       'Fn::If': ['NarrowsPassRole', { Ref: 'PassRoleArns' }, { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*' }],

@@ -13,6 +13,7 @@ fn defaults() {
     assert_eq!(c.max_concurrency.get(), 8);
     assert_eq!(c.mode, Mode::Apply);
     assert_eq!(c.default_method, Method::Force);
+    assert_eq!(c.new_revisions, NewRevisions::Enabled);
     assert_eq!(c.lock_table, None);
     assert_eq!(c.retry_mode, RetryMode::Adaptive);
     assert_eq!(c.max_attempts, 5);
@@ -34,6 +35,7 @@ fn reads_every_setting() {
         ("MAX_CONCURRENCY", "16"),
         ("DRY_RUN", "true"),
         ("DEFAULT_ACTION", "pin"),
+        ("NEW_REVISIONS", "disabled"),
         ("LOCK_TABLE", "ecs-redeploy-locks"),
         ("RETRY_MODE", "standard"),
         ("MAX_ATTEMPTS", "3"),
@@ -54,6 +56,7 @@ fn reads_every_setting() {
     assert_eq!(c.max_concurrency.get(), 16);
     assert_eq!(c.mode, Mode::Plan);
     assert_eq!(c.default_method, Method::Pin);
+    assert_eq!(c.new_revisions, NewRevisions::Disabled);
     assert_eq!(c.lock_table.as_deref(), Some("ecs-redeploy-locks"));
     assert_eq!(c.retry_mode, RetryMode::Standard);
     assert_eq!(c.max_attempts, 3);
@@ -99,6 +102,10 @@ fn errors_name_the_variable_and_accepted_values() {
         (
             ("SELECT", "all"),
             "invalid SELECT=`all`: expected `matching` or `opted-in`",
+        ),
+        (
+            ("NEW_REVISIONS", "Enabled"),
+            "invalid NEW_REVISIONS=`Enabled`: expected `enabled` or `disabled`",
         ),
         (
             ("MAX_CONCURRENCY", "eight"),

@@ -13,6 +13,8 @@ pub enum Reason {
     /// The revision the service converges to was made after the push and has not resolved the tag yet.
     RollingOut,
     AlreadyDeployed,
+    /// The service asks for a new task-definition revision (pin, a tag policy) and `NEW_REVISIONS=disabled`.
+    RevisionsDisabled,
     PolicyRejected,
     DigestPinned,
     TagMismatch,
@@ -36,6 +38,9 @@ pub enum Reason {
     ServiceNotFound,
     /// `DescribeServices` described the service without an ARN, which every call and the lock need.
     NoServiceArn,
+    /// An old-format service ARN (`service/NAME`) names no cluster: no cluster-scoped policy covers it, so it
+    /// is not described.
+    OldArnFormat,
     /// `DescribeServices` failed for the service, or reported it as a failure.
     DescribeFailed,
     TaskDefinitionUnavailable,
@@ -49,6 +54,7 @@ impl Reason {
             Reason::AlreadyRunning => "already-running",
             Reason::RollingOut => "rolling-out",
             Reason::AlreadyDeployed => "already-deployed",
+            Reason::RevisionsDisabled => "revisions-disabled",
             Reason::PolicyRejected => "policy-rejected",
             Reason::DigestPinned => "digest-pinned",
             Reason::TagMismatch => "tag-mismatch",
@@ -65,6 +71,7 @@ impl Reason {
             Reason::UnsupportedController => "unsupported-controller",
             Reason::ServiceNotFound => "service-not-found",
             Reason::NoServiceArn => "no-service-arn",
+            Reason::OldArnFormat => "old-arn-format",
             Reason::DescribeFailed => "describe-failed",
             Reason::TaskDefinitionUnavailable => "task-definition-unavailable",
         }

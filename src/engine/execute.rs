@@ -194,6 +194,12 @@ fn service_id(service: &Service) -> ServiceId {
     }
 }
 
+/// How a service leaves the old ARN format: the account setting applies to services created after it.
+const OLD_ARN_FORMAT_DETAIL: &str = "the service has an old-format ARN (service/NAME, no cluster), which the \
+     function's IAM policy (service/CLUSTER/*) does not cover, so it is not described: opt in to the long ARN \
+     format (aws ecs put-account-setting-default --name serviceLongArnFormat --value enabled) and recreate the \
+     service, whose new ARN is service/CLUSTER/NAME";
+
 fn unexamined_result(u: Unexamined) -> ServiceResult {
     let detail = match u.reason {
         Reason::ServiceNotFound => {
@@ -201,6 +207,7 @@ fn unexamined_result(u: Unexamined) -> ServiceResult {
              (it is eventually consistent)"
         }
         Reason::NoServiceArn => "DescribeServices described the service without an ARN: no call can name it",
+        Reason::OldArnFormat => OLD_ARN_FORMAT_DETAIL,
         _ => "the service could not be examined",
     };
     let outcome = match u.failure {

@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::{StreamExt, stream};
-use tracing::warn;
 
 use crate::config::{ClusterScope, Config, Select};
 use crate::domain::outcome::{Failure, ScanFailure};
@@ -63,8 +62,8 @@ pub async fn scan<E: EcsApi>(ecs: &E, config: &Config, cache: &TaskDefinitionCac
     let mut unexamined = Vec::new();
 
     let (clusters, batches) = match config.select {
-        Select::Matching => listed_batches(ecs, config, &mut scan_failures).await,
-        Select::OptedIn => tagged_batches(ecs, config, &mut scan_failures).await,
+        Select::Matching => listed_batches(ecs, config, &mut scan_failures, &mut unexamined).await,
+        Select::OptedIn => tagged_batches(ecs, config, &mut scan_failures, &mut unexamined).await,
     };
 
     let described: Vec<_> = stream::iter(batches)
@@ -144,8 +143,25 @@ pub async fn scan<E: EcsApi>(ecs: &E, config: &Config, cache: &TaskDefinitionCac
 /// Services to describe, in batches of the API maximum per cluster.
 type Batches = Vec<(String, Vec<String>)>;
 
+/// An old-format service ARN (`service/NAME`) names no cluster, so no cluster-scoped policy covers it: IAM
+/// authorizes every service a `DescribeServices` call names, and one such ARN would fail its whole batch on every
+/// invocation. It is skipped (a retry cannot help), the others described.
+fn old_arn_format(cluster: &str, arn: String) -> Unexamined {
+    Unexamined {
+        cluster: short_name(cluster).to_owned(),
+        arn,
+        reason: Reason::OldArnFormat,
+        failure: None,
+    }
+}
+
 /// Every service of the clusters in scope: `ListClusters` (unless listed), then `ListServices`.
-async fn listed_batches<E: EcsApi>(ecs: &E, config: &Config, scan_failures: &mut Vec<ScanFailure>) -> (usize, Batches) {
+async fn listed_batches<E: EcsApi>(
+    ecs: &E,
+    config: &Config,
+    scan_failures: &mut Vec<ScanFailure>,
+    unexamined: &mut Vec<Unexamined>,
+) -> (usize, Batches) {
     let clusters = match &config.clusters {
         ClusterScope::Listed(clusters) => clusters.clone(),
         ClusterScope::All => ecs.list_clusters().await.unwrap_or_else(|e| {
@@ -161,10 +177,14 @@ async fn listed_batches<E: EcsApi>(ecs: &E, config: &Config, scan_failures: &mut
     let mut batches = Vec::new();
     for (cluster, result) in listed {
         match result {
-            Ok(arns) => batches.extend(
-                arns.chunks(DESCRIBE_SERVICES_MAX)
-                    .map(|b| (cluster.clone(), b.to_vec())),
-            ),
+            Ok(arns) => {
+                let (long, old): (Vec<_>, Vec<_>) = arns.into_iter().partition(|a| cluster_of_service(a).is_some());
+                unexamined.extend(old.into_iter().map(|arn| old_arn_format(cluster, arn)));
+                batches.extend(
+                    long.chunks(DESCRIBE_SERVICES_MAX)
+                        .map(|b| (cluster.clone(), b.to_vec())),
+                );
+            }
             Err(e) => scan_failures.push(scan_failure(Some(cluster), "list-services", e)),
         }
     }
@@ -173,7 +193,12 @@ async fn listed_batches<E: EcsApi>(ecs: &E, config: &Config, scan_failures: &mut
 
 /// Only the services carrying the tag key, found by one paginated tagging-API listing and grouped
 /// by the cluster their ARN names: no cluster is listed, no untagged service described.
-async fn tagged_batches<E: EcsApi>(ecs: &E, config: &Config, scan_failures: &mut Vec<ScanFailure>) -> (usize, Batches) {
+async fn tagged_batches<E: EcsApi>(
+    ecs: &E,
+    config: &Config,
+    scan_failures: &mut Vec<ScanFailure>,
+    unexamined: &mut Vec<Unexamined>,
+) -> (usize, Batches) {
     let arns = match ecs.list_tagged_services(&config.tag_key).await {
         Ok(arns) => arns,
         Err(e) => {
@@ -191,11 +216,7 @@ async fn tagged_batches<E: EcsApi>(ecs: &E, config: &Config, scan_failures: &mut
             Some(cluster) if in_scope(cluster) => by_cluster.entry(cluster.to_owned()).or_default().push(arn),
             Some(_) => {}
             // Describing needs the cluster; retrying cannot find it, so skip with a reason.
-            None => warn!(
-                service_arn = %arn,
-                reason = "old-arn-format",
-                "skipped: an old-format service ARN names no cluster; SELECT=matching finds it"
-            ),
+            None => unexamined.push(old_arn_format("", arn)),
         }
     }
     let clusters = by_cluster.len();

@@ -1,8 +1,10 @@
 //! What each pushed digest is made of and for: one ECR `BatchGetImage` per distinct digest, cached for the warm
 //! process (a digest's manifest never changes). A failed lookup is logged and left unknown: the platform check
-//! then says it did not run, only the digest itself stands for the push, and the redeploy goes on.
+//! then says it did not run, only the digest itself stands for the push, and the redeploy goes on. Only the
+//! registries of the services' own accounts and Regions are asked (what the role may read): a push forwarded from
+//! another account or Region is left unknown the same way, with a warning, and no call.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
 
 use futures_util::{StreamExt, stream};
@@ -25,7 +27,14 @@ impl ManifestCache {
     }
 
     /// The manifest of each push, by position; `None` where the push has no digest or ECR did not answer.
-    pub async fn load<R: EcrApi>(&self, ecr: &R, pushes: &[Push], limit: usize) -> Vec<Option<PushedManifest>> {
+    /// `own`: the registries the function may ask, those of its services' accounts and Regions.
+    pub async fn load<R: EcrApi>(
+        &self,
+        ecr: &R,
+        pushes: &[Push],
+        own: &BTreeSet<Registry>,
+        limit: usize,
+    ) -> Vec<Option<PushedManifest>> {
         let cached = |digest: &str| {
             self.0
                 .lock()
@@ -37,9 +46,19 @@ impl ManifestCache {
             .iter()
             .filter_map(|push| {
                 let digest = push.digest.as_deref()?;
-                let Registry::Ecr { account, .. } = &push.registry else {
+                let Registry::Ecr { account, region } = &push.registry else {
                     return None;
                 };
+                if !own.contains(&push.registry) {
+                    warn!(
+                        digest,
+                        registry_account = %account,
+                        registry_region = %region,
+                        "the push is in another account's or Region's registry, which the function does not read: \
+                         platforms not checked"
+                    );
+                    return None;
+                }
                 cached(digest)
                     .is_none()
                     .then_some((account.as_str(), push.repository.as_str(), digest))

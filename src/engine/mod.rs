@@ -123,7 +123,14 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
         }
         let related = plan::related(&pushes, &fleet.services);
         let manifests = match &self.ecr {
-            Some(ecr) if !related.is_empty() => self.manifests.load(ecr, &pushes, limit).await,
+            Some(ecr) if !related.is_empty() => {
+                let own = fleet
+                    .services
+                    .iter()
+                    .filter_map(|(s, _)| sweep::own_registry(&s.arn))
+                    .collect();
+                self.manifests.load(ecr, &pushes, &own, limit).await
+            }
             _ => vec![None; pushes.len()],
         };
         let running = running::load(&self.ecs, &related, limit).await;
@@ -170,6 +177,7 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             tag_key: &self.config.tag_key,
             select: self.config.select,
             default_method: self.config.default_method,
+            new_revisions: self.config.new_revisions,
         }
     }
 }

@@ -65,7 +65,7 @@ pub fn in_use(fleet: &[(Service, Arc<TaskDefinition>)], selection: Selection) ->
 }
 
 /// The ECR registry of the account and Region in a service ARN (`arn:aws:ecs:REGION:ACCOUNT:service/…`).
-fn own_registry(service_arn: &str) -> Option<Registry> {
+pub(super) fn own_registry(service_arn: &str) -> Option<Registry> {
     let mut parts = service_arn.split(':').skip(3);
     let (region, account) = (parts.next()?, parts.next()?);
     Registry::ecr(account, region).ok()

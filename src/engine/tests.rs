@@ -387,5 +387,30 @@ async fn a_push_built_for_another_platform_is_not_deployed() {
     assert_eq!(ecr_calls(), 1, "a warm process asks once per digest");
 }
 
+/// A push forwarded from another Region (a registry stack's TargetRegion): the role reads ECR in its own account
+/// and Region only, so the platform check is not asked for it; the services go on as with an unknown platform.
+#[tokio::test(start_paused = true)]
+async fn a_push_from_another_region_is_not_looked_up_and_goes_on_unchecked() {
+    use crate::domain::image::Registry;
+    use crate::ecr::fake::FakeEcr;
+
+    let elsewhere = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+    let mut ecs = FakeEcs::default();
+    ecs.add_service("prod", "web", &[&format!("{elsewhere}/app:latest")], &[]);
+    let redeployer = Redeployer::new(ecs, config(&[])).with_registry(FakeEcr::default());
+    let mut pushed = push("app", "latest");
+    pushed.registry = Registry::ecr("123456789012", "eu-west-1").unwrap();
+    pushed.digest = Some("sha256:0000000000000000000000000000000000000000000000000000000000000001".into());
+
+    let report = redeployer.run(&[pushed], Mode::Apply).await;
+    assert_eq!(outcome_of(&report, "web"), ("image-match", Status::Redeployed));
+    let ecr_calls = redeployer.ecr.as_ref().unwrap().calls.lock().unwrap().clone();
+    assert_eq!(
+        ecr_calls,
+        Vec::<String>::new(),
+        "no lookup outside the services' own Region"
+    );
+}
+
 /// Digest truth and the sweep.
 mod digests;

@@ -5,7 +5,7 @@ use aws_sdk_ecs::config::retry::RetryConfig;
 use aws_sdk_ecs::config::timeout::TimeoutConfig;
 
 use crate::front::{Front, FrontConfig};
-use crate::moto::{Moto, ecs_client_for, ecs_client_with};
+use crate::moto::{Moto, ecs_client_with, function_ecs_client_for};
 
 pub struct Harness {
     pub moto: Moto,
@@ -41,7 +41,7 @@ impl Harness {
 
     /// Through the front: what the code under test uses.
     pub fn function_client(&self) -> aws_sdk_ecs::Client {
-        ecs_client_for(&self.front.endpoint_url())
+        function_ecs_client_for(&self.front.endpoint_url())
     }
 
     /// The same, with the function's retry and timeout settings.

@@ -7,4 +7,5 @@ pub mod front;
 pub mod harness;
 pub mod moto;
 pub mod registry;
+pub mod request_log;
 pub mod sqs;

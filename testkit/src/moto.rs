@@ -14,6 +14,8 @@ use aws_sdk_ecs::config::timeout::TimeoutConfig;
 use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_types::SdkConfig;
 
+use crate::request_log::{self, FUNCTION_ACCESS_KEY};
+
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -81,7 +83,9 @@ impl Moto {
         );
         // Port 0: moto binds a free port itself (no window in which another process can take it) and werkzeug
         // announces it on stderr. Its per-request log lines keep coming there: a thread drains them.
-        let mut child = Command::new(&path)
+        let mut command = Command::new(&path);
+        request_log::record_moto(&mut command);
+        let mut child = command
             .args(leading_args)
             .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
@@ -160,15 +164,45 @@ impl Moto {
     pub fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&sdk_config(&self.endpoint))
     }
+
+    /// The function's SDK configuration for this server: the test account, signed with the function's key, so
+    /// that the IAM proof tells its requests from the tests' own (see [`request_log`]).
+    pub fn function_sdk_config(&self) -> SdkConfig {
+        function_sdk_config(&self.endpoint)
+    }
+
+    /// The function's tagging API client (see [`Moto::function_sdk_config`]).
+    pub fn function_tagging_client(&self) -> aws_sdk_resourcegroupstagging::Client {
+        aws_sdk_resourcegroupstagging::Client::new(&self.function_sdk_config())
+    }
+
+    /// The function's ECR client (see [`Moto::function_sdk_config`]).
+    pub fn function_ecr_client(&self) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::new(&self.function_sdk_config())
+    }
+
+    /// The function's DynamoDB client (see [`Moto::function_sdk_config`]).
+    pub fn function_dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.function_sdk_config())
+    }
 }
 
 /// The test account's static credentials and region, every service at `endpoint`.
 fn sdk_config(endpoint: &str) -> SdkConfig {
+    sdk_config_signed_by("testing", endpoint)
+}
+
+/// The same, signed with the function's key.
+fn function_sdk_config(endpoint: &str) -> SdkConfig {
+    sdk_config_signed_by(FUNCTION_ACCESS_KEY, endpoint)
+}
+
+fn sdk_config_signed_by(access_key: &str, endpoint: &str) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing", "testing", None, None, "static",
+            access_key, "testing", None, None, "static",
         )))
         .endpoint_url(endpoint)
         .build()
@@ -178,10 +212,15 @@ pub fn ecs_client_for(endpoint: &str) -> aws_sdk_ecs::Client {
     aws_sdk_ecs::Client::new(&sdk_config(endpoint))
 }
 
+/// The function's ECS client at `endpoint` (the front): signed with the function's key.
+pub fn function_ecs_client_for(endpoint: &str) -> aws_sdk_ecs::Client {
+    aws_sdk_ecs::Client::new(&function_sdk_config(endpoint))
+}
+
 /// The same with other retry and timeout settings than the SDK's: the function's, for a client as its
 /// `main.rs` builds it.
 pub fn ecs_client_with(endpoint: &str, retry: RetryConfig, timeout: TimeoutConfig) -> aws_sdk_ecs::Client {
-    let config = aws_sdk_ecs::config::Builder::from(&sdk_config(endpoint))
+    let config = aws_sdk_ecs::config::Builder::from(&function_sdk_config(endpoint))
         .retry_config(retry)
         .timeout_config(timeout)
         .build();

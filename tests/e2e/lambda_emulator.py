@@ -34,6 +34,8 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 # A secret value that must never show up in the function's output.
 SECRET = "e2e-secret-must-not-be-logged"
+# The function's access key: the IAM proof tells its requests from the seeding by it (testkit/src/request_log.rs).
+FUNCTION_ACCESS_KEY = "AKIAECSREDEPLOYFUNCTION"
 
 # (cluster, service, images, tags, expected (outcome, reason) after the push; None: unrelated, not listed).
 FLEET = [
@@ -96,7 +98,7 @@ def start_moto(moto_server, timeout=60):
     """moto_server on a port it binds itself (`-p 0`: no other process can take it first), read from werkzeug's
     `Running on` line; a thread drains its later log lines. Checks that what answers there is moto."""
     proc = subprocess.Popen([str(moto_server), "-H", "127.0.0.1", "-p", "0"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=recording_env())
     found, seen = [], []
 
     def read():
@@ -403,6 +405,16 @@ def check_logs(log_text, replicated, report):
           f"in {len(leaked)} of {len(INVOKE_OUTPUTS)} invocation outputs")
 
 
+def recording_env():
+    """moto's environment: with its recorder on when the IAM proof logs requests (testkit/src/request_log.rs)."""
+    env = dict(os.environ)
+    log_dir = env.get("ECS_REDEPLOY_REQUEST_LOG")
+    if log_dir:
+        os.makedirs(log_dir, exist_ok=True)
+        env.update(MOTO_ENABLE_RECORDING="True", MOTO_RECORDER_FILEPATH=os.path.join(log_dir, f"e2e-moto-{os.getpid()}.jsonl"))
+    return env
+
+
 def main():
     started = time.monotonic()
     venv_bin = Path(sys.executable).parent
@@ -424,7 +436,7 @@ def main():
         # The function's environment: moto, static credentials, JSON logs, default settings.
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in {
             "RUST_LOG", "TAG_KEY", "SELECT", "CLUSTERS", "MAX_CONCURRENCY", "DRY_RUN", "RETRY_MODE", "MAX_ATTEMPTS"}}
-        env.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY=SECRET,
+        env.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID=FUNCTION_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET,
                    AWS_REGION=REGION, AWS_EC2_METADATA_DISABLED="true", AWS_LAMBDA_LOG_FORMAT="JSON",
                    AWS_LAMBDA_LOG_LEVEL="INFO")
         invoke_port = free_port()

@@ -147,7 +147,8 @@ async fn a_sweep_catches_a_lost_push_and_a_second_sweep_changes_nothing() {
     let new_worker = push_image(&env.moto, &env.front, "app-worker", "latest", "worker-2").await;
     env.front.advance_clock(Duration::from_secs(2));
 
-    let redeployer = Redeployer::new(env.function_ecs(), config(&[])).with_registry(SdkEcr::new(env.moto.ecr_client()));
+    let redeployer =
+        Redeployer::new(env.function_ecs(), config(&[])).with_registry(SdkEcr::new(env.moto.function_ecr_client()));
     let before = deployment_ids(&env.seeder(), &["shop"]).await;
     let report = redeployer.sweep(&[], ecs_redeploy::config::Mode::Apply).await;
     let after = deployment_ids(&env.seeder(), &["shop"]).await;

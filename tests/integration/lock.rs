@@ -22,7 +22,7 @@ async fn lock_in_moto() -> (Moto, DynamoDbLock, aws_sdk_dynamodb::Client) {
     let moto = Moto::start_serial();
     let client = moto.dynamodb_client();
     create_lock_table(&client, TABLE).await;
-    let lock = DynamoDbLock::new(client.clone(), TABLE);
+    let lock = DynamoDbLock::new(moto.function_dynamodb_client(), TABLE);
     (moto, lock, client)
 }
 
@@ -197,7 +197,7 @@ async fn services_and_digests_are_locked_independently() {
 #[tokio::test]
 async fn a_missing_table_is_an_error_naming_it() {
     let moto = Moto::start_serial();
-    let lock = DynamoDbLock::new(moto.dynamodb_client(), "no-such-table");
+    let lock = DynamoDbLock::new(moto.function_dynamodb_client(), "no-such-table");
     let key = LockKey::new(WEB, DIGEST);
 
     let claim = lock.claim(&key).await.unwrap_err();

@@ -53,7 +53,10 @@ async fn each_redeployed_or_failed_service_is_announced_on_the_bus() {
     )
     .await;
 
-    let bus = SdkEventBridge::new(aws_sdk_eventbridge::Client::new(&env.moto.sdk_config()), "default");
+    let bus = SdkEventBridge::new(
+        aws_sdk_eventbridge::Client::new(&env.moto.function_sdk_config()),
+        "default",
+    );
     let ecs = FailingUpdate::new(env.function_ecs(), "broken");
     let redeployer = Redeployer::new(ecs, config(&[])).with_notifier(bus);
     let event = load_now("ecr-push.json");
@@ -122,7 +125,10 @@ async fn a_bus_that_refuses_never_fails_a_redeploy() {
     let app = format!("{}/app:latest", registry());
     fleet::seed(&env.seeder(), &[ServiceSpec::new("shop", "web", &[&app])]).await;
     // A bus that does not exist: every PutEvents entry is refused.
-    let bus = SdkEventBridge::new(aws_sdk_eventbridge::Client::new(&env.moto.sdk_config()), "no-such-bus");
+    let bus = SdkEventBridge::new(
+        aws_sdk_eventbridge::Client::new(&env.moto.function_sdk_config()),
+        "no-such-bus",
+    );
     let redeployer = Redeployer::new(env.function_ecs(), config(&[])).with_notifier(bus);
     let report = invoke(&redeployer, &load_now("ecr-push.json"))
         .await

@@ -98,7 +98,8 @@ async fn an_amd64_only_index_is_not_deployed_to_arm64_tasks() {
     let mut event = load_now("ecr-push.json");
     event["detail"]["image-digest"] = digest.into();
 
-    let redeployer = Redeployer::new(env.function_ecs(), config(&[])).with_registry(SdkEcr::new(env.moto.ecr_client()));
+    let redeployer =
+        Redeployer::new(env.function_ecs(), config(&[])).with_registry(SdkEcr::new(env.moto.function_ecr_client()));
     let report = invoke(&redeployer, &event).await.expect("the invocation succeeds");
     assert_eq!(
         outcomes(&report),

@@ -61,7 +61,7 @@ async fn concurrent_duplicates_deploy_each_service_once_with_the_lock_table() {
     let event = event_after_seeding(&env.front, "ecr-push.json");
     let redeployers: Vec<_> = (0..3)
         .map(|_| {
-            let lock = DynamoDbLock::new(env.moto.dynamodb_client(), TABLE);
+            let lock = DynamoDbLock::new(env.moto.function_dynamodb_client(), TABLE);
             Redeployer::with_lock(env.function_ecs(), lock, config(&[("LOCK_TABLE", TABLE)]))
         })
         .collect();
@@ -92,7 +92,7 @@ async fn a_retry_after_a_partial_failure_finishes_the_rest_and_repeats_nothing()
     fleet::seed(&env.seeder(), &app_fleet(&["one", "broken", "three"])).await;
     create_lock_table(&env.moto.dynamodb_client(), TABLE).await;
     let event = event_after_seeding(&env.front, "ecr-push.json");
-    let with_lock = || DynamoDbLock::new(env.moto.dynamodb_client(), TABLE);
+    let with_lock = || DynamoDbLock::new(env.moto.function_dynamodb_client(), TABLE);
 
     let failing = FailingUpdate::new(env.function_ecs(), "broken");
     let first = Redeployer::with_lock(failing, with_lock(), config(&[]));

@@ -40,12 +40,12 @@ pub trait FunctionEcs {
 
 impl FunctionEcs for Harness {
     fn function_ecs(&self) -> SdkEcs {
-        SdkEcs::new(self.function_client(), self.moto.tagging_client())
+        SdkEcs::new(self.function_client(), self.moto.function_tagging_client())
     }
 
     fn function_ecs_as_configured(&self, config: &Config, attempt_timeout: Duration) -> SdkEcs {
         let ecs = self.function_client_with(retry_config(config), timeout_config(attempt_timeout));
-        SdkEcs::new(ecs, self.moto.tagging_client()).paced(config.pacing)
+        SdkEcs::new(ecs, self.moto.function_tagging_client()).paced(config.pacing)
     }
 }
 

@@ -12,7 +12,7 @@ use super::policy::{Method, ServicePolicy, TagPolicy, Verdict};
 use super::push::{Origin, Push};
 use super::reason::Reason;
 use super::running::{Running, Unknown};
-use crate::config::Select;
+use crate::config::{NewRevisions, Select};
 use crate::ecs::{Container, Service, TaskDefinition, VersionConsistency};
 use truth::Truth;
 
@@ -77,6 +77,7 @@ pub struct Selection<'a> {
     pub tag_key: &'a str,
     pub select: Select,
     pub default_method: Method,
+    pub new_revisions: NewRevisions,
 }
 
 /// How one container that refers to the pushed repository relates to the push.
@@ -173,6 +174,17 @@ pub fn decide(
             ),
             Truth::Unknown(why) => redeploy(push, service, &candidates, &intent, Some(why)),
         },
+    };
+    let decision = match decision.action {
+        Action::Redeploy(Method::Pin) if selection.new_revisions == NewRevisions::Disabled => Decision::skip(
+            Reason::RevisionsDisabled,
+            format!(
+                "{}: that takes a new task-definition revision, and NEW_REVISIONS=disabled registers none (the role \
+                 may not): set the stack's NewRevisions parameter (CDK: newRevisions) to Enabled",
+                decision.detail
+            ),
+        ),
+        _ => decision,
     };
     let to = match (decision.action, &push.digest) {
         (Action::Redeploy(_), Some(digest)) => containers.iter().map(|c| (c.clone(), digest.clone())).collect(),

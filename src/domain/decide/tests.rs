@@ -57,6 +57,7 @@ const MATCHING: Selection = Selection {
     tag_key: "ecs-redeploy",
     select: Select::Matching,
     default_method: Method::Force,
+    new_revisions: NewRevisions::Enabled,
 };
 
 /// (case, pushed repository:tag, container images, expected reason code or "unrelated")

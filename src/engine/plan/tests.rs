@@ -4,7 +4,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::config::Select;
+use crate::config::{NewRevisions, Select};
 use crate::domain::image::Registry;
 use crate::domain::policy::Method;
 use crate::domain::push::Origin;
@@ -72,6 +72,7 @@ const SELECTION: Selection = Selection {
     tag_key: "ecs-redeploy",
     select: Select::Matching,
     default_method: Method::Force,
+    new_revisions: NewRevisions::Enabled,
 };
 
 fn planned_for<'p>(planned: &'p [Planned], name: &str) -> &'p Planned {

@@ -2,7 +2,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::*;
-use crate::config::Select;
+use crate::config::{NewRevisions, Select};
 use crate::domain::policy::Method;
 use crate::ecr::fake::FakeEcr;
 use crate::ecs::fake::FakeEcs;
@@ -13,6 +13,7 @@ const SELECTION: Selection = Selection {
     tag_key: "ecs-redeploy",
     select: Select::Matching,
     default_method: Method::Force,
+    new_revisions: NewRevisions::Enabled,
 };
 
 fn fleet(services: &[(&str, &[&str], &[&str])]) -> Vec<(Service, Arc<TaskDefinition>)> {

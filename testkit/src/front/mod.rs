@@ -17,6 +17,7 @@ mod clock;
 mod counts;
 mod faults;
 mod history;
+mod old_arns;
 mod paging;
 mod pipeline;
 mod registry;
@@ -86,6 +87,9 @@ pub struct FrontConfig {
     /// How long after a deployment starts, on the ECS clock, version consistency resolves its revision's
     /// image tags to digests (with the digests the registry has then) and the deployment completes.
     pub resolve_delay: Duration,
+    /// Names of services created before the long ARN format: `ListServices` gives their ARN as `service/NAME`,
+    /// and a call naming such an ARN is refused as IAM refuses it (see `old_arns`).
+    pub old_format_services: Vec<String>,
 }
 
 /// What `DescribeServices` says of a deleted service. ECS keeps it `INACTIVE` for a while, then forgets it and
@@ -108,6 +112,7 @@ impl FrontConfig {
             faults: Faults::None,
             deleted_services: DeletedServices::Inactive,
             resolve_delay: Duration::ZERO,
+            old_format_services: Vec::new(),
         }
     }
 }

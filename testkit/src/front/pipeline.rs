@@ -18,11 +18,13 @@ use super::clock::EcsClock;
 use super::counts::{CountBook, NOT_AN_ECS_CALL, Tally};
 use super::faults::{FaultDice, FaultKind};
 use super::history::{self, HistoryRead};
+use super::old_arns;
 use super::paging::{self, Listing, PageRequest};
 use super::revisions::ServiceHistory;
 use super::upstream::{UpstreamResponse, forward};
 use super::wire::{self, AwsError, FrontBody};
 use super::{DeletedServices, Faults, FrontConfig, Limits, Throttle};
+use crate::request_log::RequestLog;
 
 pub(super) const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
 const REQUEST_BYTES_MAX: usize = 1 << 20;
@@ -42,6 +44,8 @@ pub(super) struct Shared {
     pub(super) clock: EcsClock,
     pub(super) counts: CountBook,
     pub(super) history: ServiceHistory,
+    request_log: Option<RequestLog>,
+    old_format_services: Vec<String>,
 }
 
 impl Shared {
@@ -76,6 +80,8 @@ impl Shared {
             clock: EcsClock::default(),
             counts: CountBook::default(),
             history: ServiceHistory::new(config.resolve_delay),
+            request_log: RequestLog::open(),
+            old_format_services: config.old_format_services,
         })
     }
 }
@@ -151,6 +157,9 @@ async fn decide(
             return error.into();
         }
     };
+    if let Some(log) = &shared.request_log {
+        log.record(&parts.uri.to_string(), &parts.headers, &raw_body);
+    }
 
     // Faults are decided and applied before anything reaches moto: a faulted call is never
     // applied upstream, so a client retry cannot apply a non-idempotent call (UpdateService)
@@ -178,6 +187,11 @@ async fn decide(
             }
         },
     };
+
+    if let Some(error) = old_arns::refused(action, &json_body, &shared.old_format_services) {
+        counted(Tally::Rejected);
+        return error.into();
+    }
 
     // moto knows no service history: the front answers for it, as if it were the backend.
     if let Some(read) = HistoryRead::of_action(action) {
@@ -207,7 +221,10 @@ async fn decide(
     };
     match page {
         Some(page) if response.status.is_success() => match paging::page_response(&page, &response.body) {
-            Ok(body) => Reply::Now(response.with_body(body.into()).into_front_response()),
+            Ok(body) => {
+                let body = old_arns::listed(action, body, &shared.old_format_services);
+                Reply::Now(response.with_body(body.into()).into_front_response())
+            }
             Err(error) => error.into(),
         },
         _ => {

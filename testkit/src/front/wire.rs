@@ -42,6 +42,10 @@ impl AwsError {
         Self::new(StatusCode::BAD_REQUEST, "UnknownOperationException", message)
     }
 
+    pub(super) fn access_denied(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "AccessDeniedException", message)
+    }
+
     pub(super) fn throttling() -> Self {
         Self::new(StatusCode::BAD_REQUEST, "ThrottlingException", "Rate exceeded")
     }

@@ -207,3 +207,81 @@ fn a_deployment_after_the_push_means_already_deployed() {
         "no push time: no check"
     );
 }
+
+/// `NEW_REVISIONS=disabled`: whatever asks for a new revision (the `pin` tag, a tag policy, `DEFAULT_ACTION=pin`)
+/// is a skip naming the stack parameter; a force redeploy and the other skips are as with revisions enabled.
+#[test]
+fn without_new_revisions_what_needs_one_is_skipped() {
+    // (case, the container's tag, the service's tag value, DEFAULT_ACTION, the pushed tag, expected reason)
+    let cases = [
+        (
+            "pin tag",
+            "latest",
+            Some("pin"),
+            Method::Force,
+            "latest",
+            "revisions-disabled",
+        ),
+        (
+            "pin default",
+            "latest",
+            None,
+            Method::Pin,
+            "latest",
+            "revisions-disabled",
+        ),
+        (
+            "force tag, pin default",
+            "latest",
+            Some("force"),
+            Method::Pin,
+            "latest",
+            "image-match",
+        ),
+        ("force", "latest", None, Method::Force, "latest", "image-match"),
+        (
+            "semver policy",
+            "1.4.0",
+            Some("semver:^1.4"),
+            Method::Force,
+            "1.5.0",
+            "revisions-disabled",
+        ),
+        (
+            "policy rejecting the push",
+            "1.4.0",
+            Some("semver:^2"),
+            Method::Force,
+            "1.5.0",
+            "policy-rejected",
+        ),
+    ];
+    for (case, current, tag, default_method, pushed, expected) in cases {
+        let td = task_definition(vec![container("web", &format!("{REGISTRY}/app:{current}"))]);
+        let tags: Vec<(&str, &str)> = tag.map(|v| ("ecs-redeploy", v)).into_iter().collect();
+        let selection = Selection {
+            default_method,
+            new_revisions: NewRevisions::Disabled,
+            ..MATCHING
+        };
+        let decision = decide(
+            &push("app", pushed),
+            &service(&tags),
+            &td,
+            &NOT_RECORDED,
+            &[],
+            selection,
+        )
+        .expect("related");
+        assert_eq!(decision.reason.code(), expected, "{case}: {}", decision.detail);
+        if expected == "revisions-disabled" {
+            assert_eq!(decision.action, Action::Skip, "{case}");
+            assert!(
+                decision.detail.contains("NewRevisions parameter"),
+                "{case}: {}",
+                decision.detail
+            );
+            assert!(decision.images.is_empty() && decision.to.is_empty(), "{case}");
+        }
+    }
+}
