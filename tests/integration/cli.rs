@@ -148,3 +148,19 @@ async fn a_scan_failure_exits_non_zero() {
     assert_eq!(report["scan_errors"][0]["step"], "list-services");
     assert_eq!(report["scan_errors"][0]["cluster"], "missing");
 }
+
+#[tokio::test]
+async fn version_is_the_crates() {
+    // What `cargo install` users check first; no AWS configuration is read.
+    let output = Command::new(env!("CARGO_BIN_EXE_ecs-redeploy"))
+        .arg("--version")
+        .env_clear()
+        .output()
+        .await
+        .expect("binary runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("ecs-redeploy {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
