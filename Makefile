@@ -7,9 +7,10 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: test demo venv fmt clippy links docs fuzz-check unit lint-template cdk-test e2e iam-proof build sam-build stackset-template bench fuzz clean
+.PHONY: test demo venv fmt clippy links docs fuzz-check unit lint-template cdk-test cdk-assets package package-proof e2e \
+	iam-proof build sam-build stackset-template bench fuzz clean
 
-test: fmt clippy links fuzz-check unit lint-template cdk-test e2e iam-proof
+test: fmt clippy links fuzz-check unit lint-template cdk-test package-proof e2e iam-proof
 
 venv: $(VENV)/.installed
 
@@ -81,8 +82,9 @@ CDK_DIR := cdk
 # SAM asks before collecting telemetry on first use; tests and builds must not prompt or phone home.
 SAM := SAM_CLI_TELEMETRY=0 sam
 
+# The release build `make package` ships (target/lambda/ecs-redeploy/bootstrap), and its reproducible zip.
 build: venv
-	cargo lambda build --release $(if $(filter x86_64,$(ARCH)),--x86-64,--arm64)
+	$(PACKAGE) bootstrap $(ARCH) $(PROOF_DIST)/ecs-redeploy-$(VERSION)-$(ARCH).zip
 
 # One ARCH drives the build and the deployed function. sam build compiles the bootstrap for the Architecture it is
 # given, and that bootstrap runs on that instruction set only; `sam deploy` takes Architecture from its own
@@ -268,14 +270,47 @@ $(CDK_DIR)/node_modules/.installed: $(CDK_DIR)/package-lock.json
 	cd $(CDK_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
-# The synth builds the crate with cargo-lambda (venv) and fails on any unacknowledged cdk-nag finding. It checks
-# the construct, not the bootstrap (`make build` and the bench do): its build overrides the size-optimised release
-# profile (Cargo's CARGO_PROFILE_RELEASE_* variables), so CI spends no minutes optimising a binary nobody deploys.
-SYNTH_PROFILE := CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256
-cdk-test: venv $(CDK_DIR)/node_modules/.installed
+# The synth uses the packaged arm64 bootstrap (cdk-assets: the release build `make package` ships, so the tests
+# build no crate of their own) and fails on any unacknowledged cdk-nag finding.
+cdk-test: venv $(CDK_DIR)/node_modules/.installed cdk-assets
 	cd $(CDK_DIR) && npx tsc --noEmit
 	cd $(CDK_DIR) && npm test
-	cd $(CDK_DIR) && $(SYNTH_PROFILE) npx cdk synth --no-notices -q
+	cd $(CDK_DIR) && npx cdk synth --no-notices -q
+
+# --- Release artifacts (scripts/package.py; docs/src/contributing/releasing.md) ---
+# One version: the crate's (Cargo.toml); package.py refuses an npm package or a changelog that says another.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
+PACKAGE := $(VENV)/bin/python scripts/package.py
+DIST := dist
+# make test's artifacts: arm64 only, kept apart from dist/ so that they are never mistaken for a release.
+PROOF_DIST := target/package
+# make package builds each architecture a second time in a target directory of its own; the zips must be equal.
+REPRO_TARGET := target/package-repro
+
+# The arm64 bootstrap zip (release profile, as shipped) where the construct looks for it in a checkout.
+cdk-assets: venv
+	$(PACKAGE) bootstrap arm64 $(PROOF_DIST)/ecs-redeploy-$(VERSION)-arm64.zip
+	mkdir -p $(CDK_DIR)/assets
+	cp $(PROOF_DIST)/ecs-redeploy-$(VERSION)-arm64.zip $(CDK_DIR)/assets/ecs-redeploy-arm64.zip
+
+# dist/: both zips (each built twice and compared), template.packaged.yaml (with its Serverless Application
+# Repository metadata), registry-template.yaml, README.md, ecs-redeploy-cdk-<version>.tgz and SHA256SUMS, all
+# checked (cfn-lint, sam validate --lint, checkov), then the proof below on them.
+package: venv $(CHECKOV_VENV)/.installed $(CDK_DIR)/node_modules/.installed
+	rm -rf $(DIST)
+	for arch in arm64 x86_64; do \
+	  $(PACKAGE) bootstrap $$arch $(DIST)/ecs-redeploy-$(VERSION)-$$arch.zip; \
+	  $(PACKAGE) bootstrap $$arch $(REPRO_TARGET)/ecs-redeploy-$(VERSION)-$$arch.zip --target-dir $(REPRO_TARGET); \
+	  $(PACKAGE) same $(DIST)/ecs-redeploy-$(VERSION)-$$arch.zip $(REPRO_TARGET)/ecs-redeploy-$(VERSION)-$$arch.zip; \
+	done
+	$(PACKAGE) assemble $(DIST) arm64 x86_64 --checkov $(CHECKOV_VENV)/bin/checkov
+	$(PACKAGE) prove $(DIST)
+
+# make test's packaging, arm64 only: the same artifacts and checks, and the proof: the checksums hold, and a fresh
+# CDK app with no cargo on PATH installs the packed construct and synthesizes with its bootstrap zip.
+package-proof: venv $(CHECKOV_VENV)/.installed $(CDK_DIR)/node_modules/.installed cdk-assets
+	$(PACKAGE) assemble $(PROOF_DIST) arm64 --checkov $(CHECKOV_VENV)/bin/checkov
+	$(PACKAGE) prove $(PROOF_DIST)
 
 # The IAM proof (docs/src/deploy/permissions.md): every request unit and e2e recorded, mapped to what IAM
 # authorizes (tools/iam-proof/calls.mjs), evaluated offline by @cloud-copilot/iam-simulate (pinned in
@@ -318,4 +353,4 @@ fuzz:
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(CDK_DIR)/node_modules $(CDK_DIR)/cdk.out .aws-sam
+	rm -rf $(VENV) $(CDK_DIR)/node_modules $(CDK_DIR)/cdk.out $(CDK_DIR)/build $(CDK_DIR)/assets .aws-sam $(DIST)

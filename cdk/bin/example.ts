@@ -1,4 +1,5 @@
-// Example app: `npx cdk synth` builds the crate with cargo-lambda and checks the stack with cdk-nag.
+// Example app: `npx cdk synth` uses the packaged arm64 bootstrap (cdk/assets, `make cdk-assets`) and checks the
+// stack with cdk-nag.
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { EcsRedeploy } from '../lib';

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -12,7 +13,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { RustFunction } from 'cargo-lambda-cdk';
+import type * as CargoLambdaCdk from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 import { ecrPushEventPattern, repositoryFilterProblem } from './ecr-push-pattern';
 
@@ -124,7 +125,13 @@ export interface EcsRedeployProps {
   readonly logLevel?: lambda.ApplicationLogLevel;
   /** Default: one month. */
   readonly logRetention?: logs.RetentionDays;
-  /** Cargo.toml of the ecs-redeploy crate. Default: the one at the root of this repository. */
+  /**
+   * Build the function from the Rust crate at synth time (cargo-lambda-cdk's `RustFunction`, which needs the
+   * optional peer dependency `cargo-lambda-cdk`, cargo-lambda and zig on PATH) instead of using the bootstrap zip
+   * this package carries for `architecture`. For contributors working on the function. Default: false.
+   */
+  readonly buildFromSource?: boolean;
+  /** With `buildFromSource`: Cargo.toml of the ecs-redeploy crate. Default: the one at the root of this repository. */
   readonly manifestPath?: string;
   /**
    * CloudWatch namespace of the metrics the function writes once per invocation (`METRICS_NAMESPACE`): 1-255
@@ -268,10 +275,9 @@ export class EcsRedeploy extends Construct {
     }
 
     const reserved = props.reservedConcurrency ?? 'Unreserved';
-    this.function = new RustFunction(this, 'Function', {
-      manifestPath: props.manifestPath ?? path.join(__dirname, '..', '..', 'Cargo.toml'),
-      binaryName: 'ecs-redeploy',
-      architecture: props.architecture ?? lambda.Architecture.ARM_64,
+    const architecture = props.architecture ?? lambda.Architecture.ARM_64;
+    const functionOptions: lambda.FunctionOptions = {
+      architecture,
       memorySize: props.memorySize ?? 128,
       timeout,
       role,
@@ -295,7 +301,15 @@ export class EcsRedeploy extends Construct {
         METRICS_NAMESPACE: props.metricsNamespace ?? 'ecs-redeploy',
         ...(notifyBus && { NOTIFY_BUS: notifyBus.name }),
       },
-    });
+    };
+    this.function = props.buildFromSource
+      ? rustFunction(this, 'Function', props.manifestPath ?? path.join(__dirname, '..', '..', 'Cargo.toml'), functionOptions)
+      : new lambda.Function(this, 'Function', {
+          ...functionOptions,
+          runtime: lambda.Runtime.PROVIDED_AL2023,
+          handler: 'bootstrap',
+          code: lambda.Code.fromAsset(packagedBootstrap(architecture)),
+        });
     // The only way events reach the function. It reports the messages it failed (ReportBatchItemFailures); they
     // come back after the visibility timeout and go to the dead-letter queue after maxReceiveCount receives.
     // Grants the role ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes and GetQueueUrl on
@@ -382,6 +396,41 @@ export class EcsRedeploy extends Construct {
           "its entire batch returns to the queue. The function's logs (REPORT and error lines) say why."),
     };
   }
+}
+
+/** Where this package carries the function's bootstrap zips (`make package` puts them there). */
+export const PACKAGED_BOOTSTRAP_DIR = path.join(__dirname, '..', 'assets');
+
+/**
+ * The bootstrap zip this package carries for an architecture (`ecs-redeploy-<arm64|x86_64>.zip` in `dir`), as a
+ * path for `lambda.Code.fromAsset`: each zip holds a bootstrap for its own instruction set only. Throws, naming the
+ * file, when there is none (a checkout where `make package` has not run, or a package built for one architecture).
+ */
+export function packagedBootstrap(architecture: lambda.Architecture, dir: string = PACKAGED_BOOTSTRAP_DIR): string {
+  const zip = path.join(dir, `ecs-redeploy-${architecture.name}.zip`);
+  if (!fs.existsSync(zip)) {
+    throw new Error(
+      `EcsRedeploy: no ${architecture.name} bootstrap at ${zip}: in a checkout, run make package (or make ` +
+        'cdk-assets for arm64), or set buildFromSource to build the crate with cargo-lambda',
+    );
+  }
+  return zip;
+}
+
+/**
+ * The function built from the crate at synth time. cargo-lambda-cdk is loaded only here: an optional peer
+ * dependency, so that users of the packaged bootstrap need neither it nor a Rust toolchain.
+ */
+function rustFunction(scope: Construct, id: string, manifestPath: string, options: lambda.FunctionOptions): lambda.Function {
+  let cargoLambdaCdk: typeof CargoLambdaCdk;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    cargoLambdaCdk = require('cargo-lambda-cdk');
+  } catch (error) {
+    throw new Error('EcsRedeploy: buildFromSource needs the cargo-lambda-cdk package (npm install cargo-lambda-cdk) ' +
+      `and cargo-lambda on PATH: ${error}`);
+  }
+  return new cargoLambdaCdk.RustFunction(scope, id, { ...options, manifestPath, binaryName: 'ecs-redeploy' });
 }
 
 /**
@@ -651,6 +700,8 @@ function validate(props: EcsRedeployProps): void {
   const check = (ok: boolean, message: string) => {
     if (!ok) throw new Error(`EcsRedeploy: ${message}`);
   };
+  check(props.manifestPath === undefined || props.buildFromSource === true,
+    'manifestPath is only read when building from source: set buildFromSource too');
   const inRange = (value: number | undefined, min: number, max: number) =>
     value === undefined || (Number.isInteger(value) && value >= min && value <= max);
   const repositoryProblem = repositoryFilterProblem(props.repositories ?? [], props.replicatedImages === 'Redeploy');

@@ -11,7 +11,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { EcsRedeploy, EcsRedeployProps } from '../lib';
+import { EcsRedeploy, EcsRedeployProps, PACKAGED_BOOTSTRAP_DIR, packagedBootstrap } from '../lib';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown; Sid?: string };
 
@@ -152,6 +152,38 @@ describe('EcsRedeploy', () => {
     assert.deepEqual(writeLogs?.Resource, { 'Fn::GetAtt': [logGroupId, 'Arn'] });
   });
 
+  test("the function's code is the arm64 bootstrap zip this package carries, byte for byte", () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'code-'));
+    try {
+      const app = new App({ outdir });
+      new EcsRedeploy(new Stack(app, 'Code'), 'EcsRedeploy');
+      const assembly = app.synth();
+      const fn = functionProperties(Template.fromJSON(assembly.getStackByName('Code').template));
+      const key: string = fn.Code.S3Key;
+      assert.match(key, /^[0-9a-f]{64}\.zip$/);
+      const staged = path.join(outdir, `asset.${key}`);
+      assert.deepEqual(fs.readFileSync(staged), fs.readFileSync(path.join(PACKAGED_BOOTSTRAP_DIR, 'ecs-redeploy-arm64.zip')));
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  test('each architecture takes its own zip, and a missing one is refused naming the file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'assets-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'ecs-redeploy-x86_64.zip'), '');
+      assert.equal(packagedBootstrap(lambda.Architecture.X86_64, dir), path.join(dir, 'ecs-redeploy-x86_64.zip'));
+      assert.throws(() => packagedBootstrap(lambda.Architecture.ARM_64, dir),
+        { message: new RegExp(`no arm64 bootstrap at ${path.join(dir, 'ecs-redeploy-arm64.zip')}.*buildFromSource`) });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('manifestPath without buildFromSource is refused: the packaged bootstrap would ignore it', () => {
+    assert.throws(() => synth({ manifestPath: '/elsewhere/Cargo.toml' }), /manifestPath is only read when building from source/);
+  });
+
   test('props reach the environment variables the function reads', () => {
     const fn = functionProperties(
       synth({
@@ -164,6 +196,8 @@ describe('EcsRedeploy', () => {
         maxAttempts: 3,
         ecsPacing: 'off',
         architecture: lambda.Architecture.X86_64,
+        // `make test` packages the arm64 bootstrap only; bundling is skipped here, so nothing is built.
+        buildFromSource: true,
         reservedConcurrency: 'Unreserved',
         defaultAction: 'pin',
         newRevisions: 'Enabled',

@@ -209,3 +209,19 @@ async fn missing_region_or_credentials_is_one_line_naming_what_to_set() {
     }
     std::fs::remove_dir_all(&home).unwrap();
 }
+
+#[tokio::test]
+async fn version_is_the_crates() {
+    // What `cargo install` users check first; no AWS configuration is read.
+    let output = Command::new(env!("CARGO_BIN_EXE_ecs-redeploy"))
+        .arg("--version")
+        .env_clear()
+        .output()
+        .await
+        .expect("binary runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("ecs-redeploy {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
