@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::{
     Container, ContainerImage, DESCRIBE_REVISIONS_MAX, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController,
-    DescribeFailure, DescribedServices, EcsApi, EcsError, EcsErrorKind, EcsUsage, Service, ServiceDeployment,
-    ServiceRevision, TaskDefinition, VersionConsistency, short_name,
+    DeploymentStatus, DescribeFailure, DescribedServices, EcsApi, EcsError, EcsErrorKind, EcsUsage, Service,
+    ServiceDeployment, ServiceRevision, TaskDefinition, VersionConsistency, short_name,
 };
 
 pub const ACCOUNT_PREFIX: &str = "arn:aws:ecs:us-east-1:123456789012";
@@ -103,8 +103,14 @@ impl FakeEcs {
             ServiceDeployment {
                 arn: deployment,
                 service_arn: service.arn.clone(),
+                status: Some(DeploymentStatus::Successful),
+                status_reason: None,
+                started_at: created_at,
+                finished_at: created_at,
+                updated_at: created_at,
+                stopped_at: None,
                 target_revision: Some(revision.clone()),
-                rollback_revision: None,
+                rollback: None,
             },
         );
         self.service_revisions.insert(

@@ -70,7 +70,9 @@ fn running_revision(revision: &ServiceRevision, deployment: Option<&ServiceDeplo
             .iter()
             .map(|image| (image.container.clone(), image.digest.clone()))
             .collect(),
-        rolled_back_to: deployment.is_some_and(|d| d.rollback_revision.as_deref() == Some(revision.arn.as_str())),
+        rolled_back_to: deployment
+            .and_then(|d| d.rollback.as_ref())
+            .is_some_and(|r| r.revision.as_deref() == Some(revision.arn.as_str())),
     }
 }
 
