@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::ecs::EcsError;
+use crate::ecs::{DeploymentStatus, EcsError};
 
 /// A service's running digests, or why they are not known.
 #[derive(Clone, Debug)]
@@ -26,6 +26,37 @@ pub struct RunningRevision {
     pub digests: BTreeMap<String, Option<String>>,
     /// The revision is the one a rollback (circuit breaker, alarms, by hand) returned to.
     pub rolled_back_to: bool,
+}
+
+/// A deployment that was rolled back, and what its target revision ran or was to run: digests automation must
+/// not deploy to the service again (a person may: `--retry-rolled-back`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RolledBack {
+    /// The service deployment's ARN.
+    pub deployment: String,
+    /// `None`: ECS named a `rollback` but no status.
+    pub status: Option<DeploymentStatus>,
+    /// ECS's `statusReason` (else the rollback's own `reason`).
+    pub status_reason: Option<String>,
+    /// When the rollback started (`rollback.startedAt`), else when ECS last updated the deployment.
+    pub at: Option<DateTime<Utc>>,
+    /// The rolled-back deployment's `targetServiceRevision`, and when it was made.
+    pub target_revision: String,
+    pub target_created_at: Option<DateTime<Utc>>,
+    /// Container name → the digest the target ran (ECS resolved it) or was to run (a pinned `@digest`); `None`:
+    /// neither.
+    pub digests: BTreeMap<String, Option<String>>,
+    pub source: HoldSource,
+}
+
+/// Who tells of a rolled-back deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldSource {
+    /// The service's current deployment, as `DescribeServiceDeployments` tells it.
+    CurrentDeployment,
+    /// The function's own record of a deployment it started (the lock table), which keeps the hold after a later
+    /// unrelated deployment became current.
+    OwnRecord,
 }
 
 #[derive(Clone, Debug)]

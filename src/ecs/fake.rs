@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::{
     Container, ContainerImage, DESCRIBE_REVISIONS_MAX, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController,
-    DescribeFailure, DescribedServices, EcsApi, EcsError, EcsErrorKind, EcsUsage, Service, ServiceDeployment,
-    ServiceRevision, TaskDefinition, VersionConsistency, short_name,
+    DeploymentStatus, DescribeFailure, DescribedServices, EcsApi, EcsError, EcsErrorKind, EcsUsage, Service,
+    ServiceDeployment, ServiceRevision, TaskDefinition, VersionConsistency, short_name,
 };
 
 pub const ACCOUNT_PREFIX: &str = "arn:aws:ecs:us-east-1:123456789012";
@@ -103,8 +103,14 @@ impl FakeEcs {
             ServiceDeployment {
                 arn: deployment,
                 service_arn: service.arn.clone(),
+                status: Some(DeploymentStatus::Successful),
+                status_reason: None,
+                started_at: created_at,
+                finished_at: created_at,
+                updated_at: created_at,
+                stopped_at: None,
                 target_revision: Some(revision.clone()),
-                rollback_revision: None,
+                rollback: None,
             },
         );
         self.service_revisions.insert(
@@ -114,6 +120,62 @@ impl FakeEcs {
                 service_arn: service.arn.clone(),
                 created_at,
                 images: digests
+                    .iter()
+                    .enumerate()
+                    .map(|(i, digest)| ContainerImage {
+                        container: format!("c{i}"),
+                        image: String::new(),
+                        digest: digest.map(str::to_owned),
+                    })
+                    .collect(),
+            },
+        );
+    }
+
+    /// Ends the current deployment of `cluster/name` (made by [`FakeEcs::set_running`]) with `status`, its target
+    /// a new revision whose containers resolved to `target_digests`. A `ROLLBACK_*` status returns the service
+    /// to the revision it ran, as ECS does; any other leaves the target as what the service converges to.
+    pub fn end_deployment(
+        &mut self,
+        cluster: &str,
+        name: &str,
+        status: DeploymentStatus,
+        target_digests: &[Option<&str>],
+    ) {
+        let service = self
+            .clusters
+            .get(cluster)
+            .into_iter()
+            .flatten()
+            .find(|s| s.name == name)
+            .expect("a known service");
+        let deployment_arn = service.current_deployment.clone().expect("set_running first");
+        let target = format!(
+            "{ACCOUNT_PREFIX}:service-revision/{}/{name}/{}",
+            short_name(&service.cluster_arn),
+            self.service_revisions.len() + 1
+        );
+        let service_arn = service.arn.clone();
+        let deployment = self
+            .service_deployments
+            .get_mut(&deployment_arn)
+            .expect("the deployment set_running made");
+        let previous = deployment.target_revision.replace(target.clone());
+        let created_at = deployment.started_at;
+        deployment.rollback = status.is_rollback().then(|| super::DeploymentRollback {
+            revision: previous,
+            started_at: created_at,
+            reason: Some("circuit breaker tripped".to_owned()),
+        });
+        deployment.status_reason = Some(format!("deployment ended {status}"));
+        deployment.status = Some(status);
+        self.service_revisions.insert(
+            target.clone(),
+            ServiceRevision {
+                arn: target,
+                service_arn,
+                created_at,
+                images: target_digests
                     .iter()
                     .enumerate()
                     .map(|(i, digest)| ContainerImage {

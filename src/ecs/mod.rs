@@ -41,22 +41,117 @@ pub struct Service {
     pub current_revisions: Vec<String>,
 }
 
-/// A service deployment: which service revision it moves to, and whether it is being (or was) rolled back.
+/// A service deployment as `DescribeServiceDeployments` tells it: which service revision it moves to, how it
+/// stands, and whether it is being (or was) rolled back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceDeployment {
     pub arn: String,
     pub service_arn: String,
-    /// `targetServiceRevision`: the revision the deployment was started for.
+    /// `status`; `None` when ECS gave none.
+    pub status: Option<DeploymentStatus>,
+    /// `statusReason`: ECS's own words on why the deployment stands as it does.
+    pub status_reason: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// `stoppedAt`: set when a person stopped the deployment, or when it failed with no rollback configured.
+    pub stopped_at: Option<DateTime<Utc>>,
+    /// `targetServiceRevision`: the revision the deployment was started for (still its target after a rollback).
     pub target_revision: Option<String>,
-    /// `rollback.serviceRevisionArn`: the revision a rollback returns to. ECS creates no revision for a rollback:
-    /// it keeps the deployment, sets a `ROLLBACK_*` status and deploys the last successful revision again.
-    pub rollback_revision: Option<String>,
+    /// `rollback`: set once a circuit breaker, an alarm or a person rolled the deployment back.
+    pub rollback: Option<DeploymentRollback>,
+}
+
+/// `rollback` of a service deployment. ECS creates no revision for a rollback: it keeps the deployment, sets a
+/// `ROLLBACK_*` status and deploys the last successful revision again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeploymentRollback {
+    /// `rollback.serviceRevisionArn`: the revision the rollback returns to.
+    pub revision: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+}
+
+/// `ServiceDeploymentStatus`, value for value; a value this build does not know is kept as ECS spelled it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeploymentStatus {
+    Pending,
+    Successful,
+    Stopped,
+    StopRequested,
+    InProgress,
+    RollbackRequested,
+    RollbackInProgress,
+    RollbackSuccessful,
+    RollbackFailed,
+    Unknown(String),
+}
+
+impl DeploymentStatus {
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "PENDING" => DeploymentStatus::Pending,
+            "SUCCESSFUL" => DeploymentStatus::Successful,
+            "STOPPED" => DeploymentStatus::Stopped,
+            "STOP_REQUESTED" => DeploymentStatus::StopRequested,
+            "IN_PROGRESS" => DeploymentStatus::InProgress,
+            "ROLLBACK_REQUESTED" => DeploymentStatus::RollbackRequested,
+            "ROLLBACK_IN_PROGRESS" => DeploymentStatus::RollbackInProgress,
+            "ROLLBACK_SUCCESSFUL" => DeploymentStatus::RollbackSuccessful,
+            "ROLLBACK_FAILED" => DeploymentStatus::RollbackFailed,
+            other => DeploymentStatus::Unknown(other.to_owned()),
+        }
+    }
+
+    /// The value as ECS spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            DeploymentStatus::Pending => "PENDING",
+            DeploymentStatus::Successful => "SUCCESSFUL",
+            DeploymentStatus::Stopped => "STOPPED",
+            DeploymentStatus::StopRequested => "STOP_REQUESTED",
+            DeploymentStatus::InProgress => "IN_PROGRESS",
+            DeploymentStatus::RollbackRequested => "ROLLBACK_REQUESTED",
+            DeploymentStatus::RollbackInProgress => "ROLLBACK_IN_PROGRESS",
+            DeploymentStatus::RollbackSuccessful => "ROLLBACK_SUCCESSFUL",
+            DeploymentStatus::RollbackFailed => "ROLLBACK_FAILED",
+            DeploymentStatus::Unknown(value) => value,
+        }
+    }
+
+    /// `ROLLBACK_*`: ECS gave up on the deployment's target and returns (or tried to return) to an older revision.
+    pub fn is_rollback(&self) -> bool {
+        matches!(
+            self,
+            DeploymentStatus::RollbackRequested
+                | DeploymentStatus::RollbackInProgress
+                | DeploymentStatus::RollbackSuccessful
+                | DeploymentStatus::RollbackFailed
+        )
+    }
+}
+
+impl std::fmt::Display for DeploymentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl ServiceDeployment {
     /// The revision the service converges to: the one a rollback returns to, else the target.
     pub fn converging_revision(&self) -> Option<&str> {
-        self.rollback_revision.as_deref().or(self.target_revision.as_deref())
+        self.rollback
+            .as_ref()
+            .and_then(|r| r.revision.as_deref())
+            .or(self.target_revision.as_deref())
+    }
+
+    /// Whether ECS rolled the deployment back: a `ROLLBACK_*` status, or a `rollback` without a status.
+    pub fn rolled_back(&self) -> bool {
+        match &self.status {
+            Some(status) => status.is_rollback(),
+            None => self.rollback.is_some(),
+        }
     }
 }
 
@@ -289,6 +384,30 @@ pub fn short_name(arn_or_name: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::short_name;
+
+    #[test]
+    fn deployment_statuses_round_trip_and_keep_unknown_values() {
+        use super::DeploymentStatus;
+        for value in [
+            "PENDING",
+            "SUCCESSFUL",
+            "STOPPED",
+            "STOP_REQUESTED",
+            "IN_PROGRESS",
+            "ROLLBACK_REQUESTED",
+            "ROLLBACK_IN_PROGRESS",
+            "ROLLBACK_SUCCESSFUL",
+            "ROLLBACK_FAILED",
+        ] {
+            let status = DeploymentStatus::parse(value);
+            assert!(!matches!(status, DeploymentStatus::Unknown(_)), "{value}");
+            assert_eq!(status.as_str(), value);
+            assert_eq!(status.is_rollback(), value.starts_with("ROLLBACK_"), "{value}");
+        }
+        let new = DeploymentStatus::parse("PAUSED");
+        assert_eq!(new, DeploymentStatus::Unknown("PAUSED".to_owned()));
+        assert!(!new.is_rollback());
+    }
 
     #[test]
     fn short_names() {

@@ -23,10 +23,10 @@ use crate::config::{Config, RetryMode};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use super::{
-    Container, ContainerImage, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController, DescribeFailure,
-    DescribedServices, EcsApi, EcsError, EcsErrorKind, EcsUsage, LIST_PAGE_MAX, NO_ARN, PINNED_TAG, RuntimePlatform,
-    Service, ServiceDeployment, ServiceRevision, TAGGED_PAGE_MAX, TaskDefinition, VersionConsistency,
-    pinned_containers,
+    Container, ContainerImage, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController, DeploymentRollback,
+    DeploymentStatus, DescribeFailure, DescribedServices, EcsApi, EcsError, EcsErrorKind, EcsUsage, LIST_PAGE_MAX,
+    NO_ARN, PINNED_TAG, RuntimePlatform, Service, ServiceDeployment, ServiceRevision, TAGGED_PAGE_MAX, TaskDefinition,
+    VersionConsistency, pinned_containers,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
@@ -266,8 +266,18 @@ impl EcsApi for SdkEcs {
                 Some(ServiceDeployment {
                     arn: d.service_deployment_arn()?.to_owned(),
                     service_arn: d.service_arn()?.to_owned(),
+                    status: d.status().map(|s| DeploymentStatus::parse(s.as_str())),
+                    status_reason: d.status_reason().map(str::to_owned),
+                    started_at: d.started_at().and_then(timestamp),
+                    finished_at: d.finished_at().and_then(timestamp),
+                    updated_at: d.updated_at().and_then(timestamp),
+                    stopped_at: d.stopped_at().and_then(timestamp),
                     target_revision: d.target_service_revision().and_then(|r| r.arn()).map(str::to_owned),
-                    rollback_revision: d.rollback().and_then(|r| r.service_revision_arn()).map(str::to_owned),
+                    rollback: d.rollback().map(|r| DeploymentRollback {
+                        revision: r.service_revision_arn().map(str::to_owned),
+                        started_at: r.started_at().and_then(timestamp),
+                        reason: r.reason().map(str::to_owned),
+                    }),
                 })
             })
             .collect())
