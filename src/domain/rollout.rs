@@ -61,9 +61,13 @@ impl RolloutOutcome {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [RolloutOutcome::Completed, RolloutOutcome::Failed, RolloutOutcome::RolledBack]
-            .into_iter()
-            .find(|o| o.as_str() == value)
+        [
+            RolloutOutcome::Completed,
+            RolloutOutcome::Failed,
+            RolloutOutcome::RolledBack,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == value)
     }
 }
 
@@ -110,7 +114,10 @@ pub fn decide(seen: Seen, status: Option<&DeploymentStatus>, rollback: bool) -> 
     if rolled_back {
         return Verdict::Close(RolloutOutcome::RolledBack);
     }
-    let stopped = matches!(status, Some(DeploymentStatus::Stopped | DeploymentStatus::StopRequested));
+    let stopped = matches!(
+        status,
+        Some(DeploymentStatus::Stopped | DeploymentStatus::StopRequested)
+    );
     match seen {
         Seen::Event {
             name: DeploymentEventName::Failed,
@@ -269,7 +276,12 @@ mod tests {
             (Seen::Sweep, Some(S::InProgress), false, Verdict::Open),
             (Seen::Sweep, Some(S::Unknown("PAUSED".into())), false, Verdict::Open),
             (Seen::Sweep, None, false, Verdict::Open),
-            (event(DeploymentEventName::InProgress), Some(S::InProgress), false, Verdict::Open),
+            (
+                event(DeploymentEventName::InProgress),
+                Some(S::InProgress),
+                false,
+                Verdict::Open,
+            ),
         ];
         for (seen, status, rollback, expected) in table {
             assert_eq!(
@@ -294,7 +306,11 @@ mod tests {
 
     #[test]
     fn outcomes_round_trip_their_names() {
-        for outcome in [RolloutOutcome::Completed, RolloutOutcome::Failed, RolloutOutcome::RolledBack] {
+        for outcome in [
+            RolloutOutcome::Completed,
+            RolloutOutcome::Failed,
+            RolloutOutcome::RolledBack,
+        ] {
             assert_eq!(RolloutOutcome::parse(outcome.as_str()), Some(outcome));
         }
         assert_eq!(RolloutOutcome::parse("done"), None);

@@ -149,7 +149,11 @@ impl<E: EcsApi, L: DeployLock> Follower<'_, E, L> {
                 return log(report, notifications);
             }
             Verdict::Open => {
-                report.push(entry(OPEN, "still-open", "ECS's record says the deployment has not ended".into()));
+                report.push(entry(
+                    OPEN,
+                    "still-open",
+                    "ECS's record says the deployment has not ended".into(),
+                ));
                 return log(report, notifications);
             }
             Verdict::Close(outcome) => Closing {

@@ -76,12 +76,12 @@ pub fn parse(detail: Value, resources: Option<Vec<String>>, event_id: Option<Str
 fn is_service_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     matches!(parts.as_slice(), ["arn", partition, "ecs", region, account, resource]
-        if !partition.is_empty() && !region.is_empty() && account.len() == 12
-            && account.bytes().all(|b| b.is_ascii_digit())
-            && resource.strip_prefix("service/").is_some_and(|rest| {
-                let segments: Vec<&str> = rest.split('/').collect();
-                (1..=2).contains(&segments.len()) && segments.iter().all(|s| !s.is_empty())
-            }))
+    if !partition.is_empty() && !region.is_empty() && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource.strip_prefix("service/").is_some_and(|rest| {
+            let segments: Vec<&str> = rest.split('/').collect();
+            (1..=2).contains(&segments.len()) && segments.iter().all(|s| !s.is_empty())
+        }))
 }
 
 #[cfg(test)]
@@ -137,7 +137,8 @@ mod tests {
 
     #[test]
     fn malformed_events_name_the_field() {
-        let error = |detail: Value, resources: Option<Vec<String>>| parse(detail, resources, None).unwrap_err().to_string();
+        let error =
+            |detail: Value, resources: Option<Vec<String>>| parse(detail, resources, None).unwrap_err().to_string();
         let mut no_id = detail("SERVICE_DEPLOYMENT_COMPLETED");
         no_id.as_object_mut().unwrap().remove("deploymentId");
         assert!(error(no_id, Some(vec![SERVICE.into()])).contains("missing field `deploymentId`"));
@@ -154,7 +155,10 @@ mod tests {
         assert_eq!(error(completed(), None), "missing field `resources`");
         assert_eq!(error(completed(), Some(vec![])), "missing field `resources`");
         assert_eq!(
-            error(completed(), Some(vec!["arn:aws:ecs:us-west-2:111122223333:cluster/default".into()])),
+            error(
+                completed(),
+                Some(vec!["arn:aws:ecs:us-west-2:111122223333:cluster/default".into()])
+            ),
             "field `resources` does not hold a service ARN: `arn:aws:ecs:us-west-2:111122223333:cluster/default`"
         );
         assert_eq!(

@@ -141,7 +141,10 @@ impl World {
             };
             for message in messages {
                 let event: Value = serde_json::from_str(message["Body"].as_str().unwrap()).unwrap();
-                all.push((event["detail-type"].as_str().unwrap().to_owned(), event["detail"].clone()));
+                all.push((
+                    event["detail-type"].as_str().unwrap().to_owned(),
+                    event["detail"].clone(),
+                ));
                 moto.call(
                     "sqs",
                     "DeleteMessage",
@@ -162,7 +165,10 @@ async fn a_completed_rollout_is_announced_once_however_often_its_event_comes() {
     let digest = world.push("v2").await;
     world.announced().await;
     world.env.front.complete_deployment(&web_arn());
-    let completed = world.env.front.deployment_event(&web_arn(), "SERVICE_DEPLOYMENT_COMPLETED");
+    let completed = world
+        .env
+        .front
+        .deployment_event(&web_arn(), "SERVICE_DEPLOYMENT_COMPLETED");
 
     let first = world.follow(&completed).await;
     assert_eq!(first.counts.completed, 1, "{first:?}");
@@ -181,7 +187,11 @@ async fn a_completed_rollout_is_announced_once_however_often_its_event_comes() {
     assert_eq!(kind, "ECS Service Rollout Completed");
     assert_eq!(detail.as_object().unwrap().len(), 18, "{detail}");
     assert_eq!(
-        (detail["service"].as_str(), detail["outcome"].as_str(), detail["trigger"].as_str()),
+        (
+            detail["service"].as_str(),
+            detail["outcome"].as_str(),
+            detail["trigger"].as_str()
+        ),
         (Some("web"), Some("completed"), Some("deployment"))
     );
     assert_eq!(detail["to_digest"], digest.as_str());
@@ -195,20 +205,29 @@ async fn a_rolled_back_rollout_is_announced_failed_once_and_its_rollback_is_no_c
     world.push("bad").await;
     world.announced().await;
     world.env.front.start_roll_back(&web_arn());
-    let failed = world.env.front.deployment_event(&web_arn(), "SERVICE_DEPLOYMENT_FAILED");
+    let failed = world
+        .env
+        .front
+        .deployment_event(&web_arn(), "SERVICE_DEPLOYMENT_FAILED");
     let report = world.follow(&failed).await;
     assert_eq!(report.counts.rolled_back, 1, "{report:?}");
     assert_eq!(world.follow(&failed).await.rollouts[0].reason, "already-notified");
 
     // The rollback's start names the deployment it returns to: ignored before anything is read.
-    let rolling_back = world.env.front.deployment_event(&web_arn(), "SERVICE_DEPLOYMENT_IN_PROGRESS");
+    let rolling_back = world
+        .env
+        .front
+        .deployment_event(&web_arn(), "SERVICE_DEPLOYMENT_IN_PROGRESS");
     match handle(&world.redeployer, LambdaEvent::new(rolling_back, Context::default())).await {
         Ok(Response::Event(Invocation::Ignored { reason, .. })) => assert_eq!(reason, "in-progress"),
         other => panic!("not ignored: {other:?}"),
     }
     // The rollback completes: its COMPLETED event is no Rollout Completed, whichever id it carries.
     world.env.front.complete_deployment(&web_arn());
-    let completed = world.env.front.deployment_event(&web_arn(), "SERVICE_DEPLOYMENT_COMPLETED");
+    let completed = world
+        .env
+        .front
+        .deployment_event(&web_arn(), "SERVICE_DEPLOYMENT_COMPLETED");
     let same_id = world.follow(&completed).await;
     assert_eq!(same_id.rollouts[0].reason, "already-notified");
     let mut returned_to = completed.clone();
@@ -221,7 +240,9 @@ async fn a_rolled_back_rollout_is_announced_failed_once_and_its_rollback_is_no_c
     assert_eq!(kind, "ECS Service Rollout Failed");
     assert_eq!(detail["outcome"], "rolled-back");
     assert!(
-        detail["status_reason"].as_str().is_some_and(|r| r.contains("circuit breaker")),
+        detail["status_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("circuit breaker")),
         "{detail}"
     );
 }
@@ -263,11 +284,20 @@ async fn the_sweep_closes_a_rollout_whose_event_was_lost() {
     let later = Utc::now() + TimeDelta::minutes(20);
     let report = world.redeployer.close_lost(later).await;
     assert_eq!(report.counts.completed, 2, "{report:?}");
-    assert!(world.redeployer.close_lost(later).await.rollouts.is_empty(), "closed for good");
+    assert!(
+        world.redeployer.close_lost(later).await.rollouts.is_empty(),
+        "closed for good"
+    );
     let announced = world.announced().await;
     let kinds: Vec<(&str, &str, &str)> = announced
         .iter()
-        .map(|(kind, d)| (kind.as_str(), d["service"].as_str().unwrap(), d["trigger"].as_str().unwrap()))
+        .map(|(kind, d)| {
+            (
+                kind.as_str(),
+                d["service"].as_str().unwrap(),
+                d["trigger"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         kinds,
@@ -277,7 +307,10 @@ async fn the_sweep_closes_a_rollout_whose_event_was_lost() {
         ]
     );
     // The late event finds the record closed.
-    let late = world.env.front.deployment_event(&web_arn(), "SERVICE_DEPLOYMENT_COMPLETED");
+    let late = world
+        .env
+        .front
+        .deployment_event(&web_arn(), "SERVICE_DEPLOYMENT_COMPLETED");
     assert_eq!(world.follow(&late).await.rollouts[0].reason, "already-notified");
 }
 

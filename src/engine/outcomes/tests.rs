@@ -62,6 +62,7 @@ fn set_status<R: crate::ecr::EcrApi, N: crate::notify::Notifier>(
         started_at: Some(started),
         finished_at: Some(started + TimeDelta::seconds(240)),
         updated_at: Some(started + TimeDelta::seconds(240)),
+        stopped_at: None,
         target_revision: Some(format!("{ACCOUNT_PREFIX}:service-revision/prod/web/2")),
         rollback: rolled_back.then(|| DeploymentRollback {
             revision: Some(format!("{ACCOUNT_PREFIX}:service-revision/prod/web/1")),
@@ -139,7 +140,10 @@ async fn a_rolled_back_deployment_is_notified_once_on_its_failed_event_and_never
     assert_eq!(detail["trigger"], "deployment");
     assert_eq!(detail["service"], "web");
     assert_eq!(detail["deployment_id"], "ecs-svc/web");
-    assert_eq!(detail["status_reason"], "ECS deployment circuit breaker: tasks failed to start.");
+    assert_eq!(
+        detail["status_reason"],
+        "ECS deployment circuit breaker: tasks failed to start."
+    );
     assert_eq!(detail["duration_s"], 240);
     assert_eq!(redeployer.lock.stored()[0].outcome.as_deref(), Some("rolled-back"));
 }
@@ -192,7 +196,10 @@ async fn the_sweep_closes_a_deployment_whose_event_was_lost_as_the_event_would_h
     assert_eq!(closed.counts.rolled_back, 1);
     assert_eq!(notes.len(), 1);
     let detail: Value = serde_json::from_str(&notes[0].detail()).unwrap();
-    assert_eq!((detail["outcome"].as_str(), detail["trigger"].as_str()), (Some("rolled-back"), Some("sweep")));
+    assert_eq!(
+        (detail["outcome"].as_str(), detail["trigger"].as_str()),
+        (Some("rolled-back"), Some("sweep"))
+    );
     // Closed: the late event, and the next sweep, notify nothing.
     let (again, notes) = redeployer.follower().close_lost(later).await;
     assert!(again.rollouts.is_empty() && notes.is_empty());
