@@ -7,9 +7,11 @@ use crate::ecr::sdk::SdkEcr;
 use crate::ecs::sdk::{SdkEcs, load_sdk_config};
 use crate::engine::Redeployer;
 use crate::lock::dynamodb::DynamoDbLock;
-use crate::lock::{Claim, DeployLock, LockError, LockKey, NoLock};
+use crate::lock::{
+    Claim, DeployLock, DeploymentRecord, LockError, LockKey, NoLock, RolledBackRecord, StoredDeployment,
+};
 use crate::notify::sdk::SdkEventBridge;
-use crate::notify::{Delivery, NoNotifier, Notification, Notifier};
+use crate::notify::{Delivery, NoNotifier, Notification, Notifier, RolloutNotification};
 
 pub type App = Redeployer<SdkEcs, ConfiguredLock, SdkEcr, ConfiguredNotifier>;
 
@@ -58,6 +60,59 @@ impl DeployLock for ConfiguredLock {
             ConfiguredLock::DynamoDb(lock) => lock.release(key).await,
         }
     }
+
+    fn tracks_deployments(&self) -> bool {
+        match self {
+            ConfiguredLock::Off(lock) => lock.tracks_deployments(),
+            ConfiguredLock::DynamoDb(lock) => lock.tracks_deployments(),
+        }
+    }
+
+    async fn record_deployment(&self, record: &DeploymentRecord) -> Result<(), LockError> {
+        match self {
+            ConfiguredLock::Off(lock) => lock.record_deployment(record).await,
+            ConfiguredLock::DynamoDb(lock) => lock.record_deployment(record).await,
+        }
+    }
+
+    async fn deployment(&self, service_arn: &str, deployment_id: &str) -> Result<Option<StoredDeployment>, LockError> {
+        match self {
+            ConfiguredLock::Off(lock) => lock.deployment(service_arn, deployment_id).await,
+            ConfiguredLock::DynamoDb(lock) => lock.deployment(service_arn, deployment_id).await,
+        }
+    }
+
+    async fn close_deployment(&self, record: &DeploymentRecord, outcome: &str) -> Result<bool, LockError> {
+        match self {
+            ConfiguredLock::Off(lock) => lock.close_deployment(record, outcome).await,
+            ConfiguredLock::DynamoDb(lock) => lock.close_deployment(record, outcome).await,
+        }
+    }
+
+    async fn hold_rolled_back(&self, record: &RolledBackRecord) -> Result<(), LockError> {
+        match self {
+            ConfiguredLock::Off(lock) => lock.hold_rolled_back(record).await,
+            ConfiguredLock::DynamoDb(lock) => lock.hold_rolled_back(record).await,
+        }
+    }
+
+    async fn rolled_back(&self, service_arns: &[String]) -> Result<Vec<RolledBackRecord>, LockError> {
+        match self {
+            ConfiguredLock::Off(lock) => lock.rolled_back(service_arns).await,
+            ConfiguredLock::DynamoDb(lock) => lock.rolled_back(service_arns).await,
+        }
+    }
+
+    async fn open_deployments(
+        &self,
+        started_before: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<DeploymentRecord>, LockError> {
+        match self {
+            ConfiguredLock::Off(lock) => lock.open_deployments(started_before, limit).await,
+            ConfiguredLock::DynamoDb(lock) => lock.open_deployments(started_before, limit).await,
+        }
+    }
 }
 
 /// The notifier `NOTIFY_BUS` selects.
@@ -82,6 +137,13 @@ impl Notifier for ConfiguredNotifier {
         match self {
             ConfiguredNotifier::Off(notifier) => notifier.send(notifications).await,
             ConfiguredNotifier::EventBridge(notifier) => notifier.send(notifications).await,
+        }
+    }
+
+    async fn send_rollouts(&self, notifications: &[RolloutNotification]) -> Delivery {
+        match self {
+            ConfiguredNotifier::Off(notifier) => notifier.send_rollouts(notifications).await,
+            ConfiguredNotifier::EventBridge(notifier) => notifier.send_rollouts(notifications).await,
         }
     }
 }

@@ -180,6 +180,8 @@ export interface EcsRedeployAlarms {
   readonly undeliveredEventQueue: cloudwatch.Alarm;
   /** AWS/Lambda `Errors` ≥ 1 for the function: an invocation failed as a whole. */
   readonly functionErrors: cloudwatch.Alarm;
+  /** `RolloutsFailed` ≥ 1 with `Trigger=batch`: a deployment the function started failed or was rolled back. */
+  readonly failedRollouts?: cloudwatch.Alarm;
 }
 
 /**
@@ -219,6 +221,8 @@ export class EcsRedeploy extends Construct {
   readonly logGroup: logs.LogGroup;
   /** The deploy-lock table (`LOCK_TABLE`); undefined when `deployLock` is `Disabled`. */
   readonly lockTable?: dynamodb.Table;
+  /** The rule that routes `ECS Deployment State Change` outcomes to the queue; only with the lock table. */
+  readonly deploymentRule?: events.Rule;
   readonly alarms: EcsRedeployAlarms;
   /** The topic the alarms notify, with `alarmEmail` subscribed; undefined without `alarmEmail`. */
   readonly alarmTopic?: sns.Topic;
@@ -267,9 +271,21 @@ export class EcsRedeploy extends Construct {
       if (!dryRun) role.addToPolicy(
         new iam.PolicyStatement({
           sid: 'ClaimDeployLocks',
-          // Claim (conditional PutItem), mark done (UpdateItem), release (DeleteItem); nothing reads.
-          actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+          // Claim (conditional PutItem), mark done (UpdateItem), release (DeleteItem); record a deployment
+          // (PutItem), read its record when its state-change event comes (GetItem), close it (conditional UpdateItem);
+          // hold a rolled-back digest per service (PutItem; DeleteItem when another digest deploys) and read the holds
+          // of the services a run decides (BatchGetItem).
+          actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem',
+            'dynamodb:BatchGetItem'],
           resources: [this.lockTable.tableArn],
+        }),
+      );
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'FindOpenDeployments',
+          // The sweep finds the deployments whose outcome event was lost in the sparse index of open records.
+          actions: ['dynamodb:Query'],
+          resources: [`${this.lockTable.tableArn}/index/${OPEN_DEPLOYMENTS_INDEX}`],
         }),
       );
     }
@@ -341,6 +357,22 @@ export class EcsRedeploy extends Construct {
       }),
     );
 
+    // How the deployments the function started end: only with the lock table, where they are recorded. Only the
+    // two outcomes, only this account's and Region's services (the listed clusters' when `clusters` is set).
+    if (this.lockTable) {
+      this.deploymentRule = new events.Rule(this, 'EcsDeploymentRule', {
+        description: 'Outcomes (COMPLETED, FAILED) of ECS service deployments, sent to ecs-redeploy',
+        eventPattern: ecsDeploymentEventPattern(Stack.of(this), clusters),
+      });
+      this.deploymentRule.addTarget(
+        new targets.SqsQueue(this.eventQueue, {
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+          deadLetterQueue: this.undeliveredEventQueue,
+        }),
+      );
+    }
+
     this.sourceBusPolicies = sourceBusPolicies(this, props.sourceAccounts ?? [], props.sourceOrganization);
     const sweep = props.sweepSchedule ?? events.Schedule.rate(Duration.minutes(30));
     if (sweep !== 'off') {
@@ -394,6 +426,16 @@ export class EcsRedeploy extends Construct {
       functionErrors: alarm('FunctionErrorsAlarm', this.function.metricErrors({ statistic: 'Sum', period }),
         'An invocation of ecs-redeploy failed as a whole (error, timeout, crash, or a bad setting at start), so ' +
           "its entire batch returns to the queue. The function's logs (REPORT and error lines) say why."),
+      ...(this.lockTable && {
+        failedRollouts: alarm('FailedRolloutsAlarm',
+          new cloudwatch.Metric({
+            namespace, metricName: 'RolloutsFailed', dimensionsMap: { Trigger: 'batch' }, statistic: 'Sum', period,
+          }),
+          'A deployment ecs-redeploy started failed or was rolled back by ECS (metric RolloutsFailed). The image it ' +
+            'deployed is held: pushes and sweeps will not deploy that digest to the service again. Read the ' +
+            'ECS Service Rollout Failed event (status_reason, to_digest) or the service\'s deployments in the ' +
+            'console, fix the image and push it; a new digest deploys as usual.'),
+      }),
     };
   }
 }
@@ -523,7 +565,14 @@ export function deadLetterQueue(scope: Construct, id: string, of: string): sqs.Q
   return queue;
 }
 
-/** Deploy locks: `SERVICE_ARN#DIGEST` items that live at most 24 hours (TTL on `expires_at`). */
+/** The sparse index of open deployment records (the function's `OPEN_DEPLOYMENTS_INDEX`). */
+export const OPEN_DEPLOYMENTS_INDEX = 'open-deployments';
+
+/**
+ * Deploy locks: `SERVICE_ARN#DIGEST` items that live at most 24 hours (TTL on `expires_at`), and records of the
+ * deployments the function started (`deployment#SERVICE_ARN#ecs-svc/ID`, 90 days), which carry `open` until their
+ * outcome is written: the index holds only the open ones, oldest first. Adding the index updates a table in place.
+ */
 function lockTable(scope: Construct, id: string): dynamodb.Table {
   const table = new dynamodb.Table(scope, id, {
     partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
@@ -531,8 +580,14 @@ function lockTable(scope: Construct, id: string): dynamodb.Table {
     timeToLiveAttribute: 'expires_at',
     encryption: dynamodb.TableEncryption.AWS_MANAGED,
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: false },
-    // Claims and done markers only: nothing worth keeping once the stack goes.
+    // Claims, done markers and deployment records only: nothing worth keeping once the stack goes.
     removalPolicy: RemovalPolicy.DESTROY,
+  });
+  table.addGlobalSecondaryIndex({
+    indexName: OPEN_DEPLOYMENTS_INDEX,
+    partitionKey: { name: 'open', type: dynamodb.AttributeType.STRING },
+    sortKey: { name: 'started_at', type: dynamodb.AttributeType.STRING },
+    projectionType: dynamodb.ProjectionType.ALL,
   });
   Validations.of(table).acknowledge({
     id: 'AwsSolutions-DDB3',
@@ -752,4 +807,19 @@ function validate(props: EcsRedeployProps): void {
     'notifications must be true, false or an event bus');
   check(props.defaultAction !== 'pin' || props.newRevisions === 'Enabled',
     "defaultAction 'pin' registers task-definition revisions and needs newRevisions: 'Enabled'");
+}
+
+/**
+ * The outcomes of ECS service deployments in this account and Region (the listed clusters' only, when given), as the
+ * SAM template's EcsDeploymentRule matches them.
+ */
+export function ecsDeploymentEventPattern(stack: Stack, clusters: string[]): events.EventPattern {
+  const prefix = `arn:${stack.partition}:ecs:${stack.region}:${stack.account}:service/`;
+  return {
+    source: ['aws.ecs'],
+    detailType: ['ECS Deployment State Change'],
+    detail: { eventName: ['SERVICE_DEPLOYMENT_COMPLETED', 'SERVICE_DEPLOYMENT_FAILED'] },
+    resources: (clusters.length > 0 ? clusters.map((c) => `${prefix}${c}/`) : [prefix]).map((p) =>
+      events.Match.prefix(p)),
+  };
 }

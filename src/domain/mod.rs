@@ -9,4 +9,5 @@ pub mod policy;
 pub mod push;
 pub mod reason;
 pub mod report;
+pub mod rollout;
 pub mod running;

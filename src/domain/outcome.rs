@@ -53,6 +53,8 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Deployed {
     pub deployment_id: String,
+    /// The service deployment ECS made for it (`currentServiceDeployment` of `UpdateService`'s answer).
+    pub service_deployment: Option<String>,
     /// Pin mode: the revision the service was moved to.
     pub new_task_definition: Option<String>,
 }

@@ -12,6 +12,7 @@ use super::outcome::{Failure, Outcome, ScanFailure, ServiceResult};
 use super::policy::Method;
 use super::push::{Origin, Push};
 use super::reason::Reason;
+use super::rollout::RolloutReport;
 use crate::config::Mode;
 use crate::ecs::short_name;
 
@@ -19,8 +20,13 @@ use crate::ecs::short_name;
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum Invocation {
-    Ignored { reason: &'static str, detail: String },
+    Ignored {
+        reason: &'static str,
+        detail: String,
+    },
     Processed(Box<Report>),
+    /// A deployment event: what came of the deployment it names.
+    Followed(Box<RolloutReport>),
 }
 
 /// The report's name for an outcome.
@@ -170,6 +176,9 @@ pub struct Report {
     pub drift: Vec<Drift>,
     pub scan_errors: Vec<ScanError>,
     pub counts: Counts,
+    /// A sweep's part in following deployments: the records whose outcome event was lost, read back from ECS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollouts: Option<RolloutReport>,
 }
 
 /// The scan's size, for the counts.
@@ -223,6 +232,7 @@ impl Report {
             services,
             scan_errors,
             counts,
+            rollouts: None,
         }
     }
 

@@ -322,6 +322,7 @@ impl EcsApi for FakeEcs {
         Ok(Deployment {
             id: format!("ecs-svc/{}", short_name(service)),
             created_at: None,
+            service_deployment: Some(format!("{service}/deployment")),
         })
     }
 

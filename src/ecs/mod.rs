@@ -188,6 +188,9 @@ pub enum DeploymentController {
 pub struct Deployment {
     pub id: String,
     pub created_at: Option<DateTime<Utc>>,
+    /// In `UpdateService`'s answer only: the service's `currentServiceDeployment`, the service deployment the
+    /// update started (its outcome is read from it). ECS documents no mapping from `id` (`ecs-svc/…`) to it.
+    pub service_deployment: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

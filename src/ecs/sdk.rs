@@ -382,10 +382,12 @@ pub(super) async fn describe_with_tags(
 
 /// The deployment an `UpdateService` call started.
 fn updated_deployment(output: &UpdateServiceOutput) -> Result<Deployment, EcsError> {
-    output
-        .service()
+    let service = output.service();
+    let mut deployment = service
         .and_then(|s| newest_deployment(s.deployments()))
-        .ok_or_else(|| EcsError::new("UpdateService", EcsErrorKind::Other, "answer has no deployment"))
+        .ok_or_else(|| EcsError::new("UpdateService", EcsErrorKind::Other, "answer has no deployment"))?;
+    deployment.service_deployment = service.and_then(|s| s.current_service_deployment()).map(str::to_owned);
+    Ok(deployment)
 }
 
 /// Our vocabulary for a described service; `None` when ECS gave it no ARN.
@@ -421,6 +423,7 @@ fn deployment(d: &sdk::Deployment) -> Deployment {
     Deployment {
         id: d.id().unwrap_or_default().to_owned(),
         created_at: d.created_at().and_then(timestamp),
+        service_deployment: None,
     }
 }
 

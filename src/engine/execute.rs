@@ -115,6 +115,7 @@ impl<E: EcsApi, L: DeployLock> Executor<'_, E, L> {
                 .await
                 .map(|d| Deployed {
                     deployment_id: d.id,
+                    service_deployment: d.service_deployment,
                     new_task_definition: Some(arn),
                 })
                 .map_err(Failure::from),
@@ -125,6 +126,7 @@ impl<E: EcsApi, L: DeployLock> Executor<'_, E, L> {
                 .await
                 .map(|d| Deployed {
                     deployment_id: d.id,
+                    service_deployment: d.service_deployment,
                     new_task_definition: None,
                 })
                 .map_err(Failure::from),

@@ -4,26 +4,34 @@
 mod execute;
 pub mod fleet;
 mod images;
+pub mod outcomes;
 pub mod plan;
 mod running;
 pub mod sweep;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use tracing::warn;
 
 use crate::config::{Config, Mode};
 use crate::domain::decide::Selection;
-use crate::domain::outcome::ServiceResult;
+use crate::domain::outcome::{Outcome, ServiceResult};
 use crate::domain::push::{Origin, Push};
 use crate::domain::report::Report;
+use crate::domain::rollout::RolloutReport;
 use crate::ecr::EcrApi;
 use crate::ecr::sdk::SdkEcr;
 use crate::ecs::{EcsApi, EcsUsage};
-use crate::lock::{DeployLock, NoLock};
-use crate::notify::{self, NoNotifier, Notifier};
+use crate::lock::{DeployLock, DeploymentRecord, NoLock};
+use crate::notify::{self, NoNotifier, Notification, NotificationKind, Notifier, RolloutNotification};
+use crate::trigger::deployment::DeploymentChange;
+use futures_util::StreamExt;
 
 use execute::Executor;
 use fleet::TaskDefinitionCache;
 use images::ManifestCache;
+use outcomes::Follower;
 
 pub struct Redeployer<E, L = NoLock, R = SdkEcr, N = NoNotifier> {
     ecs: E,
@@ -151,16 +159,111 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
         let decided: HashSet<&str> = planned.iter().map(|p| p.service.arn.as_str()).collect();
         not_checkable.retain(|r: &ServiceResult| !decided.contains(r.service.arn.as_str()));
         let mut results = executor.execute(planned, fleet.unexamined, mode).await;
+        let started_at = Utc::now();
         results.extend(not_checkable);
+        let service_deployments: HashMap<String, Option<String>> = results
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                Outcome::Redeployed(deployed) => Some((r.service.arn.clone(), deployed.service_deployment.clone())),
+                _ => None,
+            })
+            .collect();
         let mut report = Report::new(trigger, &pushes, mode, scanned, results, scan_failures);
         let notifications = notify::of_report(&report);
+        self.record_deployments(&notifications, &service_deployments, started_at)
+            .await;
         if !notifications.is_empty() {
             let delivery = self.notifier.send(&notifications).await;
             report.counts.notified = delivery.sent;
             report.counts.notify_failed = delivery.failed;
         }
+        if trigger == Origin::Sweep && mode == Mode::Apply && self.lock.tracks_deployments() {
+            report.rollouts = Some(self.close_lost(Utc::now()).await);
+        }
         report.log();
         report
+    }
+
+    /// Follows one deployment event to its outcome: notifies it if the function started the deployment and no
+    /// one notified it yet.
+    pub async fn follow(&self, change: &DeploymentChange, now: DateTime<Utc>) -> RolloutReport {
+        let (report, notifications) = self.follower().follow(change, now).await;
+        self.announce(report, &notifications).await
+    }
+
+    /// The sweep's part in following deployments: closes, and notifies, the records still open
+    /// [`outcomes::LOST_EVENT_AFTER`] before `now` whose deployment ECS's record says has ended.
+    pub async fn close_lost(&self, now: DateTime<Utc>) -> RolloutReport {
+        let (report, notifications) = self.follower().close_lost(now).await;
+        self.announce(report, &notifications).await
+    }
+
+    /// Whether deployments are recorded and followed (a lock table is configured).
+    pub fn tracks_deployments(&self) -> bool {
+        self.lock.tracks_deployments()
+    }
+
+    fn follower(&self) -> Follower<'_, E, L> {
+        Follower {
+            ecs: &self.ecs,
+            lock: &self.lock,
+            limit: self.config.max_concurrency.get(),
+        }
+    }
+
+    async fn announce(&self, mut report: RolloutReport, notifications: &[RolloutNotification]) -> RolloutReport {
+        if !notifications.is_empty() {
+            let delivery = self.notifier.send_rollouts(notifications).await;
+            report.counts.notified = delivery.sent;
+            report.counts.notify_failed = delivery.failed;
+        }
+        report
+    }
+
+    /// With the lock table, records every deployment the run started, so its outcome can be followed. A record that
+    /// cannot be written is logged: the deployment happened either way, only its outcome goes unannounced.
+    async fn record_deployments(
+        &self,
+        notifications: &[Notification],
+        service_deployments: &HashMap<String, Option<String>>,
+        started_at: DateTime<Utc>,
+    ) {
+        if !self.lock.tracks_deployments() {
+            return;
+        }
+        let records = notifications
+            .iter()
+            .filter(|n| n.kind == NotificationKind::Redeployed)
+            .filter_map(|n| {
+                let deployment_id = n.deployment_id.clone()?;
+                let serde_json::Value::Object(detail) = serde_json::to_value(n).ok()? else {
+                    return None;
+                };
+                Some(DeploymentRecord {
+                    service_arn: n.service_arn.clone(),
+                    deployment_id,
+                    service_deployment_arn: service_deployments.get(&n.service_arn).cloned().flatten(),
+                    started_at,
+                    to_digest: n.to_digest.clone(),
+                    detail,
+                })
+            });
+        let limit = self.config.max_concurrency.get();
+        let written: Vec<_> = futures_util::stream::iter(records)
+            .map(|record| async move { (self.lock.record_deployment(&record).await, record) })
+            .buffer_unordered(limit)
+            .collect()
+            .await;
+        for (result, record) in written {
+            if let Err(error) = result {
+                warn!(
+                    service_arn = %record.service_arn,
+                    deployment_id = %record.deployment_id,
+                    %error,
+                    "the deployment was not recorded; its outcome will not be announced"
+                );
+            }
+        }
     }
 
     /// ECS requests sent so far (for the metrics: read before and after a run).

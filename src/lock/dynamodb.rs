@@ -11,11 +11,15 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, SecondsFormat, Utc};
-use tracing::debug;
+use tracing::{debug, warn};
 
-use super::{Claim, ClaimState, DONE_TTL, DeployLock, IN_PROGRESS_TTL, LockError, LockKey};
+use super::{
+    Claim, ClaimState, DEPLOYMENT_TTL, DONE_TTL, DeployLock, DeploymentRecord, IN_PROGRESS_TTL, LockError, LockKey,
+    RolledBackRecord, StoredDeployment, deployment_record_id, rolled_back_record_id,
+};
 
 const ID: &str = "id";
 /// A DynamoDB reserved word: expressions refer to it as `#state`.
@@ -28,6 +32,27 @@ const COMPLETED_AT: &str = "completed_at";
 
 const IN_PROGRESS: &str = "in-progress";
 const DONE: &str = "done";
+
+// A deployment record's attributes (see `DeploymentRecord`).
+const KIND: &str = "kind";
+const DEPLOYMENT: &str = "deployment";
+const DEPLOYMENT_ID: &str = "deployment_id";
+const SERVICE_DEPLOYMENT_ARN: &str = "service_deployment_arn";
+const STARTED_AT: &str = "started_at";
+const TO_DIGEST: &str = "to_digest";
+const DETAIL: &str = "detail";
+const OUTCOME: &str = "outcome";
+const ROLLED_BACK: &str = "rolled-back";
+const STATUS_REASON: &str = "status_reason";
+const ROLLED_BACK_AT: &str = "rolled_back_at";
+/// `BatchGetItem` takes at most this many keys.
+const BATCH_GET_MAX: usize = 100;
+const CLOSED_AT: &str = "closed_at";
+/// Present (`open`) only while the record has no outcome: the partition key of the sparse index the sweep queries.
+const OPEN: &str = "open";
+/// The sparse index of open deployment records: partition key `open`, sort key `started_at` (both S). The stack
+/// adds it to the lock table; the table's key schema and TTL attribute stay.
+pub const OPEN_DEPLOYMENTS_INDEX: &str = "open-deployments";
 
 #[derive(Clone, Debug)]
 pub struct DynamoDbLock {
@@ -157,6 +182,291 @@ impl DeployLock for DynamoDbLock {
             Err(error) => Err(self.error("release", id, "DeleteItem", error)),
         }
     }
+
+    fn tracks_deployments(&self) -> bool {
+        true
+    }
+
+    async fn record_deployment(&self, record: &DeploymentRecord) -> Result<(), LockError> {
+        let id = record.id();
+        let detail = serde_json::Value::Object(record.detail.clone()).to_string();
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(ID, text(&id))
+            .item(KIND, text(DEPLOYMENT))
+            .item(EXPIRES_AT, expires_at(record.started_at, DEPLOYMENT_TTL))
+            .item(SERVICE_ARN, text(&record.service_arn))
+            .item(DEPLOYMENT_ID, text(&record.deployment_id))
+            .item(STARTED_AT, text(&timestamp(record.started_at)))
+            .item(DETAIL, text(&detail))
+            .item(OPEN, text(OPEN));
+        if let Some(arn) = &record.service_deployment_arn {
+            put = put.item(SERVICE_DEPLOYMENT_ARN, text(arn));
+        }
+        if let Some(digest) = &record.to_digest {
+            put = put.item(TO_DIGEST, text(digest));
+        }
+        put.send()
+            .await
+            .map(|_| ())
+            .map_err(|error| self.error("record", id, "PutItem", error))?;
+        // A deployment of another digest ends the hold on a rolled-back one ("until a new digest is pushed").
+        let Some(digest) = &record.to_digest else {
+            return Ok(());
+        };
+        let hold = rolled_back_record_id(&record.service_arn);
+        let release = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(ID, text(&hold))
+            .condition_expression(format!("{DIGEST} <> :digest"))
+            .expression_attribute_values(":digest", text(digest))
+            .send()
+            .await;
+        match release {
+            Ok(_) => Ok(()),
+            Err(error)
+                if matches!(
+                    error.as_service_error(),
+                    Some(DeleteItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(self.error("record", hold, "DeleteItem", error)),
+        }
+    }
+
+    async fn hold_rolled_back(&self, record: &RolledBackRecord) -> Result<(), LockError> {
+        let id = rolled_back_record_id(&record.service_arn);
+        let now = Utc::now();
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(ID, text(&id))
+            .item(KIND, text(ROLLED_BACK))
+            .item(EXPIRES_AT, expires_at(now, DEPLOYMENT_TTL))
+            .item(SERVICE_ARN, text(&record.service_arn))
+            .item(DIGEST, text(&record.digest))
+            .item(DEPLOYMENT_ID, text(&record.deployment_id));
+        if let Some(arn) = &record.service_deployment_arn {
+            put = put.item(SERVICE_DEPLOYMENT_ARN, text(arn));
+        }
+        if let Some(reason) = &record.status_reason {
+            put = put.item(STATUS_REASON, text(reason));
+        }
+        if let Some(at) = record.at {
+            put = put.item(ROLLED_BACK_AT, text(&timestamp(at)));
+        }
+        put.send()
+            .await
+            .map(|_| ())
+            .map_err(|error| self.error("hold", id, "PutItem", error))
+    }
+
+    async fn rolled_back(&self, service_arns: &[String]) -> Result<Vec<RolledBackRecord>, LockError> {
+        let now = Utc::now().timestamp();
+        let mut held = Vec::new();
+        for chunk in service_arns.chunks(BATCH_GET_MAX) {
+            let mut keys: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|arn| HashMap::from([(ID.to_owned(), text(&rolled_back_record_id(arn)))]))
+                .collect();
+            // Unprocessed keys (throttling) are asked again until none is left.
+            while !keys.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|error| LockError {
+                        operation: "read",
+                        id: "rolled-back#…".into(),
+                        message: format!("BatchGetItem request: {error}"),
+                        source: None,
+                    })?;
+                let answer = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|error| self.error("read", "rolled-back#…".to_owned(), "BatchGetItem", error))?;
+                for item in answer
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let expired = item
+                        .get(EXPIRES_AT)
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse::<i64>().ok())
+                        .is_some_and(|at| at < now);
+                    let string = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+                    match (expired, string(SERVICE_ARN), string(DIGEST), string(DEPLOYMENT_ID)) {
+                        (false, Some(service_arn), Some(digest), Some(deployment_id)) => held.push(RolledBackRecord {
+                            service_arn,
+                            digest,
+                            deployment_id,
+                            service_deployment_arn: string(SERVICE_DEPLOYMENT_ARN),
+                            status_reason: string(STATUS_REASON),
+                            at: string(ROLLED_BACK_AT)
+                                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                                .map(|t| t.with_timezone(&Utc)),
+                        }),
+                        (true, ..) => {}
+                        _ => warn!(table = %self.table, "a rolled-back record is unreadable; skipped"),
+                    }
+                }
+                if let Some(unprocessed) = answer.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                    keys = unprocessed.keys().to_vec();
+                }
+            }
+        }
+        Ok(held)
+    }
+
+    async fn deployment(&self, service_arn: &str, deployment_id: &str) -> Result<Option<StoredDeployment>, LockError> {
+        // The service-deployment ARN form: no key names it, but it is only ever looked for among open records.
+        if deployment_id.starts_with("arn:") {
+            let open = self
+                .query_open(Utc::now() + chrono::TimeDelta::days(1), usize::MAX, Some(deployment_id))
+                .await?;
+            return Ok(open
+                .into_iter()
+                .find(|r| r.service_arn == service_arn)
+                .map(|record| StoredDeployment { record, outcome: None }));
+        }
+        let id = deployment_record_id(service_arn, deployment_id);
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(ID, text(&id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| self.error("read", id.clone(), "GetItem", error))?;
+        let Some(item) = item.item() else {
+            return Ok(None);
+        };
+        let record = record_of(item).map_err(|problem| LockError {
+            operation: "read",
+            message: format!("the deployment record in table `{}` {problem}", self.table),
+            id,
+            source: None,
+        })?;
+        let outcome = item.get(OUTCOME).and_then(|v| v.as_s().ok()).cloned();
+        Ok(Some(StoredDeployment { record, outcome }))
+    }
+
+    async fn close_deployment(&self, record: &DeploymentRecord, outcome: &str) -> Result<bool, LockError> {
+        let id = record.id();
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(ID, text(&id))
+            .update_expression(format!("SET #outcome = :outcome, {CLOSED_AT} = :now REMOVE #open"))
+            .condition_expression(format!("attribute_exists({ID}) AND attribute_not_exists(#outcome)"))
+            .expression_attribute_names("#open", OPEN)
+            .expression_attribute_names("#outcome", OUTCOME)
+            .expression_attribute_values(":outcome", text(outcome))
+            .expression_attribute_values(":now", text(&timestamp(Utc::now())))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(true),
+            // Closed already (a repeated event, the sweep), or gone: someone else notified, or no one will.
+            Err(error)
+                if matches!(
+                    error.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(self.error("close", id, "UpdateItem", error)),
+        }
+    }
+
+    async fn open_deployments(
+        &self,
+        started_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DeploymentRecord>, LockError> {
+        self.query_open(started_before, limit, None).await
+    }
+}
+
+impl DynamoDbLock {
+    async fn query_open(
+        &self,
+        started_before: DateTime<Utc>,
+        limit: usize,
+        service_deployment_arn: Option<&str>,
+    ) -> Result<Vec<DeploymentRecord>, LockError> {
+        let mut found = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(OPEN_DEPLOYMENTS_INDEX)
+                .key_condition_expression(format!("#open = :open AND {STARTED_AT} < :before"))
+                .expression_attribute_names("#open", OPEN)
+                .expression_attribute_values(":open", text(OPEN))
+                .expression_attribute_values(":before", text(&timestamp(started_before)))
+                .set_exclusive_start_key(start.take());
+            if let Some(arn) = service_deployment_arn {
+                query = query
+                    .filter_expression(format!("{SERVICE_DEPLOYMENT_ARN} = :arn"))
+                    .expression_attribute_values(":arn", text(arn));
+            }
+            let page = query
+                .send()
+                .await
+                .map_err(|error| self.error("query", OPEN_DEPLOYMENTS_INDEX.to_owned(), "Query", error))?;
+            for item in page.items() {
+                match record_of(item) {
+                    Ok(record) => found.push(record),
+                    Err(problem) => {
+                        warn!(table = %self.table, problem, "an open deployment record is unreadable; skipped")
+                    }
+                }
+                if found.len() >= limit {
+                    return Ok(found);
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(found),
+            }
+        }
+    }
+}
+
+/// A deployment record read from an item; the problem when an attribute is missing or of the wrong type.
+fn record_of(item: &HashMap<String, AttributeValue>) -> Result<DeploymentRecord, String> {
+    let string = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let required = |name: &'static str| string(name).ok_or_else(|| format!("has no string `{name}`"));
+    let started_at = required(STARTED_AT)?;
+    let detail = required(DETAIL)?;
+    Ok(DeploymentRecord {
+        service_arn: required(SERVICE_ARN)?,
+        deployment_id: required(DEPLOYMENT_ID)?,
+        service_deployment_arn: string(SERVICE_DEPLOYMENT_ARN),
+        started_at: DateTime::parse_from_rfc3339(&started_at)
+            .map_err(|e| format!("has an unreadable `{STARTED_AT}`: {e}"))?
+            .with_timezone(&Utc),
+        to_digest: string(TO_DIGEST),
+        detail: serde_json::from_str(&detail).map_err(|e| format!("has an unreadable `{DETAIL}`: {e}"))?,
+    })
 }
 
 /// The state of the live claim that failed a claim's condition.

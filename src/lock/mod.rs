@@ -7,6 +7,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
 use thiserror::Error;
 
 pub mod dynamodb;
@@ -20,6 +22,63 @@ pub const IN_PROGRESS_TTL: Duration = Duration::from_secs(15 * 60);
 /// maximum event age, 24 h), four times Lambda's asynchronous one (6 h). Duplicates arrive within seconds to
 /// hours; one arriving later redeploys the same image once more, which is harmless.
 pub const DONE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long the record of a deployment the function started is kept: ECS's own service-deployment history
+/// (90 days), so a rolled-back deployment's record holds its digest that long and a lost outcome can still be
+/// read back from `DescribeServiceDeployments`.
+pub const DEPLOYMENT_TTL: Duration = Duration::from_secs(90 * 24 * 60 * 60);
+
+/// A deployment the function started, as the lock table keeps it until ECS tells how it ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeploymentRecord {
+    pub service_arn: String,
+    /// `ecs-svc/…`: the PRIMARY deployment in `UpdateService`'s answer, as deployment events name it.
+    pub deployment_id: String,
+    /// `currentServiceDeployment` in `UpdateService`'s answer: the service deployment to read the outcome from.
+    pub service_deployment_arn: Option<String>,
+    pub started_at: DateTime<Utc>,
+    /// The digest the deployment was to run (one container), for the hold on rolled-back digests.
+    pub to_digest: Option<String>,
+    /// The `ECS Service Redeployed` notification's detail: the 13 keys every rollout notification repeats.
+    pub detail: Map<String, Value>,
+}
+
+impl DeploymentRecord {
+    /// `deployment#{service_arn}#{deployment_id}`: never a claim's id, which starts with the service ARN.
+    pub fn id(&self) -> String {
+        deployment_record_id(&self.service_arn, &self.deployment_id)
+    }
+}
+
+pub fn deployment_record_id(service_arn: &str, deployment_id: &str) -> String {
+    format!("deployment#{service_arn}#{deployment_id}")
+}
+
+/// The function's own record that ECS rolled back a deployment it started: the digest stays held for the service
+/// (pushes and sweeps skip it as `rolled-back`) even after a later, unrelated deployment became current, until a
+/// deployment of another digest replaces the record. One per service: `rolled-back#SERVICE_ARN`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RolledBackRecord {
+    pub service_arn: String,
+    /// The digest the rolled-back deployment was to run (comma-separated for several containers).
+    pub digest: String,
+    pub deployment_id: String,
+    pub service_deployment_arn: Option<String>,
+    pub status_reason: Option<String>,
+    /// When the rollback was seen to have happened (the outcome's `finished_at`).
+    pub at: Option<DateTime<Utc>>,
+}
+
+pub fn rolled_back_record_id(service_arn: &str) -> String {
+    format!("rolled-back#{service_arn}")
+}
+
+/// A record as read back: open until an outcome was written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredDeployment {
+    pub record: DeploymentRecord,
+    /// `completed`, `failed` or `rolled-back` once notified.
+    pub outcome: Option<String>,
+}
 
 /// What is locked: one service's deployment of one pushed image digest.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -83,6 +142,58 @@ pub trait DeployLock: Send + Sync {
     /// Drops an in-progress claim after a failed deployment, so a retry of the event can claim it again.
     /// A done claim is left alone.
     fn release(&self, key: &LockKey) -> impl Future<Output = Result<(), LockError>> + Send;
+
+    /// Whether deployments are recorded and followed to their outcome: only with a table.
+    fn tracks_deployments(&self) -> bool {
+        false
+    }
+
+    /// Records a deployment the function started; overwrites a record of the same id (a retried run).
+    fn record_deployment(&self, _record: &DeploymentRecord) -> impl Future<Output = Result<(), LockError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// The record of a deployment, by the service and the deployment id an event names (`ecs-svc/…`, or the
+    /// service-deployment ARN: looked up among the open records).
+    fn deployment(
+        &self,
+        _service_arn: &str,
+        _deployment_id: &str,
+    ) -> impl Future<Output = Result<Option<StoredDeployment>, LockError>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Writes the outcome on an open record: one conditional write, so of every caller for one deployment (repeated
+    /// events, the sweep) exactly one gets `true` and notifies.
+    fn close_deployment(
+        &self,
+        _record: &DeploymentRecord,
+        _outcome: &str,
+    ) -> impl Future<Output = Result<bool, LockError>> + Send {
+        async { Ok(false) }
+    }
+
+    /// Keeps the hold on a rolled-back deployment's digest for its service (replacing an older one).
+    fn hold_rolled_back(&self, _record: &RolledBackRecord) -> impl Future<Output = Result<(), LockError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// The held rolled-back digests of these services (those that have one).
+    fn rolled_back(
+        &self,
+        _service_arns: &[String],
+    ) -> impl Future<Output = Result<Vec<RolledBackRecord>, LockError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
+    /// Open records of deployments started before `started_before`, oldest first, at most `limit`.
+    fn open_deployments(
+        &self,
+        _started_before: DateTime<Utc>,
+        _limit: usize,
+    ) -> impl Future<Output = Result<Vec<DeploymentRecord>, LockError>> + Send {
+        async { Ok(Vec::new()) }
+    }
 }
 
 /// The lock when no table is configured: every claim is acquired, so duplicates are not prevented.

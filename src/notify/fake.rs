@@ -2,12 +2,13 @@
 
 use std::sync::Mutex;
 
-use super::{Delivery, Notification, Notifier};
+use super::{Delivery, Notification, Notifier, RolloutNotification};
 
 /// Records every notification it is sent, and accepts them all.
 #[derive(Default)]
 pub struct FakeNotifier {
     sent: Mutex<Vec<Notification>>,
+    rollouts: Mutex<Vec<RolloutNotification>>,
 }
 
 impl FakeNotifier {
@@ -15,11 +16,24 @@ impl FakeNotifier {
     pub fn sent(&self) -> Vec<Notification> {
         self.sent.lock().unwrap().clone()
     }
+
+    /// Every rollout notification sent so far, in order.
+    pub fn rollouts(&self) -> Vec<RolloutNotification> {
+        self.rollouts.lock().unwrap().clone()
+    }
 }
 
 impl Notifier for FakeNotifier {
     async fn send(&self, notifications: &[Notification]) -> Delivery {
         self.sent.lock().unwrap().extend_from_slice(notifications);
+        Delivery {
+            sent: notifications.len(),
+            failed: 0,
+        }
+    }
+
+    async fn send_rollouts(&self, notifications: &[RolloutNotification]) -> Delivery {
+        self.rollouts.lock().unwrap().extend_from_slice(notifications);
         Delivery {
             sent: notifications.len(),
             failed: 0,

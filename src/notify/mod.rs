@@ -28,6 +28,10 @@ pub const SOURCE: &str = "ecs-redeploy";
 pub enum NotificationKind {
     Redeployed,
     RedeployFailed,
+    /// A deployment the function started reached steady state.
+    RolloutCompleted,
+    /// A deployment the function started failed, or ECS rolled it back.
+    RolloutFailed,
 }
 
 impl NotificationKind {
@@ -35,6 +39,8 @@ impl NotificationKind {
         match self {
             NotificationKind::Redeployed => "ECS Service Redeployed",
             NotificationKind::RedeployFailed => "ECS Service Redeploy Failed",
+            NotificationKind::RolloutCompleted => "ECS Service Rollout Completed",
+            NotificationKind::RolloutFailed => "ECS Service Rollout Failed",
         }
     }
 }
@@ -65,6 +71,62 @@ impl Notification {
     /// The event's `detail`, as JSON.
     pub fn detail(&self) -> String {
         serde_json::to_string(self).expect("strings, options and unit enums always serialize")
+    }
+}
+
+/// An event about how a deployment the function started ended: the 13 keys of its `ECS Service Redeployed`
+/// notification (as recorded when it started; `trigger` is the run that followed it) and five of the outcome's.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RolloutNotification {
+    #[serde(skip)]
+    pub kind: NotificationKind,
+    #[serde(flatten)]
+    pub redeployed: serde_json::Map<String, serde_json::Value>,
+    pub outcome: &'static str,
+    pub status_reason: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_s: Option<i64>,
+}
+
+impl RolloutNotification {
+    pub fn detail(&self) -> String {
+        serde_json::to_string(self).expect("a map, strings and numbers always serialize")
+    }
+}
+
+/// What a bus is given: a redeploy's event or a rollout's.
+pub trait Announcement: Send + Sync {
+    fn detail_type(&self) -> &'static str;
+    fn detail(&self) -> String;
+    /// The service, for the log line of an event the bus refused.
+    fn service_arn(&self) -> &str;
+}
+
+impl Announcement for Notification {
+    fn detail_type(&self) -> &'static str {
+        self.kind.detail_type()
+    }
+    fn detail(&self) -> String {
+        Notification::detail(self)
+    }
+    fn service_arn(&self) -> &str {
+        &self.service_arn
+    }
+}
+
+impl Announcement for RolloutNotification {
+    fn detail_type(&self) -> &'static str {
+        self.kind.detail_type()
+    }
+    fn detail(&self) -> String {
+        RolloutNotification::detail(self)
+    }
+    fn service_arn(&self) -> &str {
+        self.redeployed
+            .get("service_arn")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
     }
 }
 
@@ -123,6 +185,9 @@ pub struct Delivery {
 pub trait Notifier: Send + Sync {
     /// Delivers what it can; what it cannot is logged and counted in `failed`, never returned as an error.
     fn send(&self, notifications: &[Notification]) -> impl Future<Output = Delivery> + Send;
+
+    /// The same for the notifications of rollouts' outcomes.
+    fn send_rollouts(&self, notifications: &[RolloutNotification]) -> impl Future<Output = Delivery> + Send;
 }
 
 /// The notifier when no bus is configured: sends nothing.
@@ -131,6 +196,10 @@ pub struct NoNotifier;
 
 impl Notifier for NoNotifier {
     async fn send(&self, _notifications: &[Notification]) -> Delivery {
+        Delivery::default()
+    }
+
+    async fn send_rollouts(&self, _notifications: &[RolloutNotification]) -> Delivery {
         Delivery::default()
     }
 }

@@ -5,7 +5,7 @@ use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use tracing::{debug, warn};
 
-use super::{Delivery, Notification, Notifier, SOURCE};
+use super::{Announcement, Delivery, Notification, Notifier, RolloutNotification, SOURCE};
 
 /// The most entries one `PutEvents` call takes (EventBridge API reference).
 const MAX_ENTRIES_PER_CALL: usize = 10;
@@ -26,20 +26,21 @@ impl SdkEventBridge {
         }
     }
 
-    fn entry(&self, notification: &Notification) -> PutEventsRequestEntry {
+    fn entry(&self, notification: &impl Announcement) -> PutEventsRequestEntry {
+        let service_arn = notification.service_arn();
         PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(SOURCE)
-            .detail_type(notification.kind.detail_type())
+            .detail_type(notification.detail_type())
             .detail(notification.detail())
             // The event's `resources`, so a rule can match one service by ARN. A service without an ARN is
             // never deployed, but an empty ARN would get the entry refused, so it is left out.
-            .set_resources((!notification.service_arn.is_empty()).then(|| vec![notification.service_arn.clone()]))
+            .set_resources((!service_arn.is_empty()).then(|| vec![service_arn.to_owned()]))
             .build()
     }
 
     /// Puts one call's worth of notifications; returns how many were not accepted.
-    async fn put(&self, chunk: &[Notification]) -> usize {
+    async fn put(&self, chunk: &[impl Announcement]) -> usize {
         let output = match self
             .client
             .put_events()
@@ -65,9 +66,8 @@ impl SdkEventBridge {
                 refused += 1;
                 warn!(
                     bus = %self.bus,
-                    cluster = %notification.cluster,
-                    service = %notification.service,
-                    detail_type = notification.kind.detail_type(),
+                    service_arn = %notification.service_arn(),
+                    detail_type = notification.detail_type(),
                     error_code = code,
                     error_message = result.error_message().unwrap_or(""),
                     "EventBridge refused a notification; it is lost"
@@ -88,8 +88,8 @@ impl SdkEventBridge {
     }
 }
 
-impl Notifier for SdkEventBridge {
-    async fn send(&self, notifications: &[Notification]) -> Delivery {
+impl SdkEventBridge {
+    async fn send_all(&self, notifications: &[impl Announcement]) -> Delivery {
         let mut delivery = Delivery::default();
         // One call after the other: an invocation changes few services (a call per ten of them), so
         // concurrency would save little time and only spend EventBridge's PutEvents quota faster.
@@ -102,6 +102,16 @@ impl Notifier for SdkEventBridge {
             debug!(bus = %self.bus, sent = delivery.sent, failed = delivery.failed, "notifications put");
         }
         delivery
+    }
+}
+
+impl Notifier for SdkEventBridge {
+    async fn send(&self, notifications: &[Notification]) -> Delivery {
+        self.send_all(notifications).await
+    }
+
+    async fn send_rollouts(&self, notifications: &[RolloutNotification]) -> Delivery {
+        self.send_all(notifications).await
     }
 }
 

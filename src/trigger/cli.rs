@@ -62,7 +62,8 @@ pub struct Target {
     /// else (what the scheduled sweep does).
     #[arg(long)]
     pub sweep: bool,
-    /// EventBridge event file, e.g. events/ecr-push.json, or an SQS batch of them (events/sqs-batch.json).
+    /// EventBridge event file, e.g. events/ecr-push.json or events/ecs-deployment-completed.json, or an SQS batch
+    /// of them (events/sqs-batch.json).
     #[arg(long, value_name = "FILE")]
     pub event: Option<PathBuf>,
     /// Pushed image: ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG[@sha256:DIGEST].
@@ -139,6 +140,19 @@ pub async fn main() -> ExitCode {
         Invocation::Processed(report) => {
             eprint!("{}", report.summary());
             if report.has_failures() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Invocation::Followed(followed) => {
+            for entry in &followed.rollouts {
+                eprintln!(
+                    "{} {}: {} ({})",
+                    entry.service_arn, entry.deployment_id, entry.result, entry.reason
+                );
+            }
+            if followed.has_failures() {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 use tracing::warn;
 
+use super::deployment::{self, DEPLOYMENT_STATE_CHANGE, DeploymentChange, DeploymentEventName, ECS_SOURCE, Parsed};
 use crate::domain::image::{self, ImageRefError, Registry, shown};
 use crate::domain::push::{Origin, Push};
 
@@ -63,6 +64,12 @@ pub enum Ignored {
     Untagged,
     /// A signature, attestation, SBOM or other artifact: nothing a task can run.
     NotAnImage(String),
+    /// An `aws.ecs` event other than `ECS Deployment State Change` (task, service action, ...).
+    OtherEcsDetailType(String),
+    /// An `ECS Deployment State Change` with an event name we do not know.
+    OtherDeploymentEvent(String),
+    /// A deployment (or its rollback) started: its outcome comes with its `FAILED` or `COMPLETED` event.
+    DeploymentInProgress,
 }
 
 impl Ignored {
@@ -75,6 +82,9 @@ impl Ignored {
             Ignored::NotSuccessful(_) => "not-successful",
             Ignored::Untagged => "untagged",
             Ignored::NotAnImage(_) => "not-an-image",
+            Ignored::OtherEcsDetailType(_) => "other-detail-type",
+            Ignored::OtherDeploymentEvent(_) => "other-event-name",
+            Ignored::DeploymentInProgress => "in-progress",
         }
     }
 }
@@ -93,6 +103,21 @@ impl std::fmt::Display for Ignored {
             Ignored::NotSuccessful(r) => write!(f, "result `{}` is not `{SUCCESS}`", shown(r)),
             Ignored::Untagged => f.write_str("push has no image-tag (by digest, multi-arch child or attestation)"),
             Ignored::NotAnImage(what) => write!(f, "the push is not a runnable image: {}", shown(what)),
+            Ignored::OtherEcsDetailType(d) => {
+                write!(
+                    f,
+                    "{ECS_SOURCE} detail-type `{}` is not `{DEPLOYMENT_STATE_CHANGE}`",
+                    shown(d)
+                )
+            }
+            Ignored::OtherDeploymentEvent(name) => write!(
+                f,
+                "eventName `{}` is none of SERVICE_DEPLOYMENT_IN_PROGRESS, _COMPLETED, _FAILED",
+                shown(name)
+            ),
+            Ignored::DeploymentInProgress => f.write_str(
+                "a deployment or its rollback started; its outcome is followed on its FAILED or COMPLETED event",
+            ),
         }
     }
 }
@@ -103,6 +128,8 @@ pub enum Classified {
     Push(Push),
     /// The sweep's schedule fired.
     Sweep,
+    /// A deployment failed or completed: followed to its outcome if the function started it.
+    Deployment(DeploymentChange),
     Ignored(Ignored),
 }
 
@@ -120,8 +147,18 @@ pub enum EventError {
     Detail {
         source: serde_path_to_error::Error<serde_json::Error>,
     },
+    #[error("malformed `detail` of an ECS Deployment State Change event: {}: {}", .source.path(), .source.inner())]
+    DeploymentDetail {
+        source: serde_path_to_error::Error<serde_json::Error>,
+    },
     #[error("missing field `{0}`")]
     MissingField(&'static str),
+    #[error("empty field `{0}`")]
+    EmptyField(&'static str),
+    #[error("field `resources` does not hold a service ARN: `{0}`")]
+    NotAServiceArn(String),
+    #[error("field `resources` holds {0} ARNs, not the one service ARN")]
+    TooManyResources(usize),
     #[error("invalid field `{field}`: {source}")]
     InvalidField { field: &'static str, source: ImageRefError },
 }
@@ -195,6 +232,20 @@ pub fn classify_at(value: Value, now: DateTime<Utc>) -> Result<Classified, Event
         serde_path_to_error::deserialize(value).map_err(|source| EventError::Envelope { source })?;
     if envelope.source == SCHEDULE_SOURCE && envelope.detail_type == SCHEDULED_EVENT {
         return Ok(Classified::Sweep);
+    }
+    if envelope.source == ECS_SOURCE {
+        if envelope.detail_type != DEPLOYMENT_STATE_CHANGE {
+            return Ok(Classified::Ignored(Ignored::OtherEcsDetailType(envelope.detail_type)));
+        }
+        return Ok(
+            match deployment::parse(envelope.detail, envelope.resources, envelope.id)? {
+                Parsed::Change(change) if change.event_name == DeploymentEventName::InProgress => {
+                    Classified::Ignored(Ignored::DeploymentInProgress)
+                }
+                Parsed::Change(change) => Classified::Deployment(change),
+                Parsed::OtherEventName(name) => Classified::Ignored(Ignored::OtherDeploymentEvent(name)),
+            },
+        );
     }
     if envelope.source != ECR_SOURCE {
         return Ok(Classified::Ignored(Ignored::OtherSource(envelope.source)));

@@ -17,6 +17,7 @@ use super::metrics::{InvocationMetrics, Trigger};
 use super::sqs;
 use crate::config::Mode;
 use crate::domain::report::{Counts, Invocation, Report};
+use crate::domain::rollout::{self, RolloutCounts};
 use crate::ecr::EcrApi;
 use crate::ecs::EcsApi;
 use crate::engine::Redeployer;
@@ -33,6 +34,8 @@ pub enum InvocationError {
         .report.pushed_uris(), .failures.join(", "), .report.counts.redeployed
     )]
     Incomplete { report: Box<Report>, failures: Vec<String> },
+    #[error("deployment outcome not settled: {}; the event is to be delivered again", .0)]
+    OutcomeUnsettled(String),
 }
 
 /// The runtime logs errors with `Debug`: give it the readable message, not the whole report.
@@ -47,6 +50,7 @@ impl From<InvocationError> for Diagnostic {
         let error_type = match error {
             InvocationError::InvalidEvent(_) => "InvalidEvent",
             InvocationError::Incomplete { .. } => "RedeployIncomplete",
+            InvocationError::OutcomeUnsettled(_) => "OutcomeUnsettled",
         };
         Diagnostic {
             error_type: error_type.to_owned(),
@@ -75,9 +79,10 @@ pub async fn handle<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
     let started = Instant::now();
     let before = redeployer.ecs_usage();
     let (trigger, counts, response) = respond(redeployer, event.payload).await;
-    let metrics = InvocationMetrics::new(
+    let metrics = InvocationMetrics::with_rollouts(
         trigger,
-        counts.as_ref(),
+        counts.runs.as_ref(),
+        counts.rollouts.as_ref(),
         redeployer.ecs_usage() - before,
         started.elapsed(),
     );
@@ -85,39 +90,79 @@ pub async fn handle<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
     response
 }
 
+/// The counts of what an invocation made: a run's report, and the deployments it followed.
+#[derive(Default)]
+struct MadeCounts {
+    runs: Option<Counts>,
+    rollouts: Option<RolloutCounts>,
+}
+
+impl MadeCounts {
+    fn of_report(report: &Report) -> Self {
+        MadeCounts {
+            runs: Some(report.counts.clone()),
+            rollouts: report.rollouts.as_ref().map(|r| r.counts.clone()),
+        }
+    }
+}
+
 /// The response, with what it was triggered by and the counts of its report, if one was made.
 async fn respond<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
     redeployer: &Redeployer<E, L, R, N>,
     payload: Value,
-) -> (Trigger, Option<Counts>, Result<Response, InvocationError>) {
+) -> (Trigger, MadeCounts, Result<Response, InvocationError>) {
     let now = chrono::Utc::now();
     if sqs::is_sqs_event(&payload) {
         let batch = match sqs::messages(payload, now) {
             Ok(messages) => sqs::process_batch(redeployer, messages, redeployer.apply_mode()).await,
-            Err(error) => return (Trigger::Batch, None, Err(error.into())),
+            Err(error) => return (Trigger::Batch, MadeCounts::default(), Err(error.into())),
         };
-        let counts = batch.report.as_ref().map(|r| r.counts.clone());
+        let mut counts = batch.report.as_ref().map(MadeCounts::of_report).unwrap_or_default();
+        if let Some(followed) = &batch.rollouts {
+            counts
+                .rollouts
+                .get_or_insert_with(RolloutCounts::default)
+                .add(&followed.counts);
+        }
         return (Trigger::Batch, counts, Ok(Response::Batch(batch.response())));
     }
     let classified = match classify_at(payload, now) {
         Ok(classified) => classified,
-        Err(error) => return (Trigger::Push, None, Err(error.into())),
+        Err(error) => return (Trigger::Push, MadeCounts::default(), Err(error.into())),
     };
     let trigger = match classified {
         Classified::Sweep => Trigger::Sweep,
+        Classified::Deployment(_) => Trigger::Deployment,
         _ => Trigger::Push,
     };
     match process(redeployer, classified, redeployer.apply_mode()).await {
         Invocation::Processed(report) if report.has_failures() => {
-            let counts = Some(report.counts.clone());
+            let counts = MadeCounts::of_report(&report);
             let failures = report.failure_names();
             (trigger, counts, Err(InvocationError::Incomplete { report, failures }))
         }
         Invocation::Processed(report) => {
-            let counts = Some(report.counts.clone());
+            let counts = MadeCounts::of_report(&report);
             (trigger, counts, Ok(Response::Event(Invocation::Processed(report))))
         }
-        ignored => (trigger, None, Ok(Response::Event(ignored))),
+        Invocation::Followed(followed) => {
+            let counts = MadeCounts {
+                runs: None,
+                rollouts: Some(followed.counts.clone()),
+            };
+            if followed.has_failures() {
+                let why = followed
+                    .rollouts
+                    .iter()
+                    .filter(|r| r.result == rollout::FAILED || r.result == rollout::RETRY)
+                    .map(|r| format!("{} ({}: {})", r.deployment_id, r.reason, r.detail))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return (trigger, counts, Err(InvocationError::OutcomeUnsettled(why)));
+            }
+            (trigger, counts, Ok(Response::Event(Invocation::Followed(followed))))
+        }
+        ignored => (trigger, MadeCounts::default(), Ok(Response::Event(ignored))),
     }
 }
 
@@ -138,5 +183,32 @@ pub async fn process<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
         }
         Classified::Push(push) => Invocation::Processed(Box::new(redeployer.run(&[push], mode).await)),
         Classified::Sweep => Invocation::Processed(Box::new(redeployer.sweep(&[], mode).await)),
+        Classified::Deployment(change) => match not_followed(redeployer, mode) {
+            Some((reason, detail)) => {
+                info!(reason, detail, deployment_id = %change.deployment_id, "event ignored");
+                Invocation::Ignored {
+                    reason,
+                    detail: detail.to_owned(),
+                }
+            }
+            None => Invocation::Followed(Box::new(redeployer.follow(&change, chrono::Utc::now()).await)),
+        },
     }
+}
+
+/// Why a deployment event is not followed at all, if it is not: no table to match it against, or a plan.
+pub fn not_followed<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
+    redeployer: &Redeployer<E, L, R, N>,
+    mode: Mode,
+) -> Option<(&'static str, &'static str)> {
+    if !redeployer.tracks_deployments() {
+        return Some((
+            "not-tracked",
+            "no LOCK_TABLE: the function keeps no record of the deployments it starts, so none is followed",
+        ));
+    }
+    (mode == Mode::Plan).then_some((
+        "plan",
+        "a plan changes nothing: `apply --event` follows the deployment (closes its record and notifies)",
+    ))
 }

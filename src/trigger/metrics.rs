@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::domain::report::Counts;
+use crate::domain::rollout::RolloutCounts;
 use crate::ecs::EcsUsage;
 
 /// What started the invocation: the `Trigger` dimension.
@@ -18,6 +19,8 @@ pub enum Trigger {
     Batch,
     /// A bare scheduled event: the sweep.
     Sweep,
+    /// A bare `ECS Deployment State Change` event.
+    Deployment,
 }
 
 impl Trigger {
@@ -26,6 +29,7 @@ impl Trigger {
             Trigger::Push => "push",
             Trigger::Batch => "batch",
             Trigger::Sweep => "sweep",
+            Trigger::Deployment => "deployment",
         }
     }
 }
@@ -41,6 +45,11 @@ pub struct InvocationMetrics {
     drift: usize,
     /// Notifications EventBridge did not take.
     notify_failed: usize,
+    /// Rollouts of the function's own deployments notified as completed, and as failed or rolled back.
+    rollouts_completed: usize,
+    rollouts_failed: usize,
+    /// How long each notified rollout took, start to finish.
+    rollout_seconds: Vec<i64>,
     ecs: EcsUsage,
     duration: Duration,
 }
@@ -48,6 +57,17 @@ pub struct InvocationMetrics {
 impl InvocationMetrics {
     /// `counts`: the report's, when a run was made (an ignored or invalid event makes none).
     pub fn new(trigger: Trigger, counts: Option<&Counts>, ecs: EcsUsage, duration: Duration) -> Self {
+        Self::with_rollouts(trigger, counts, None, ecs, duration)
+    }
+
+    /// `rollouts`: the counts of the deployments followed (a deployment event's, or a sweep's lost ones).
+    pub fn with_rollouts(
+        trigger: Trigger,
+        counts: Option<&Counts>,
+        rollouts: Option<&RolloutCounts>,
+        ecs: EcsUsage,
+        duration: Duration,
+    ) -> Self {
         let (redeployed, skipped, failed, drift, notify_failed) = counts.map_or((0, 0, 0, 0, 0), |c| {
             (
                 c.redeployed,
@@ -63,15 +83,19 @@ impl InvocationMetrics {
             skipped,
             failed,
             drift,
-            notify_failed,
+            notify_failed: notify_failed + rollouts.map_or(0, |r| r.notify_failed),
+            rollouts_completed: rollouts.map_or(0, |r| r.completed),
+            rollouts_failed: rollouts.map_or(0, |r| r.failed + r.rolled_back),
+            rollout_seconds: rollouts.map_or_else(Vec::new, |r| r.durations.clone()),
             ecs,
             duration,
         }
     }
 
     /// The EMF line: metrics as root members, declared under `_aws`, with `Trigger` as the one dimension.
+    /// `RolloutSeconds` is an array of values (one per rollout, as EMF allows), declared only when there is one.
     pub fn emf(&self, namespace: &str, at: DateTime<Utc>) -> String {
-        let values: [(&str, &str, f64); 8] = [
+        let values: [(&str, &str, f64); 10] = [
             ("Redeployed", "Count", self.redeployed as f64),
             ("Skipped", "Count", self.skipped as f64),
             ("Failed", "Count", self.failed as f64),
@@ -80,7 +104,16 @@ impl InvocationMetrics {
             ("EcsCalls", "Count", self.ecs.attempts as f64),
             ("Throttled", "Count", self.ecs.throttled as f64),
             ("DurationMs", "Milliseconds", self.duration.as_secs_f64() * 1000.0),
+            ("RolloutsCompleted", "Count", self.rollouts_completed as f64),
+            ("RolloutsFailed", "Count", self.rollouts_failed as f64),
         ];
+        let mut declared: Vec<Value> = values
+            .iter()
+            .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
+            .collect();
+        if !self.rollout_seconds.is_empty() {
+            declared.push(json!({"Name": "RolloutSeconds", "Unit": "Seconds"}));
+        }
         let mut record = Map::new();
         record.insert(
             "_aws".into(),
@@ -89,13 +122,17 @@ impl InvocationMetrics {
                 "CloudWatchMetrics": [{
                     "Namespace": namespace,
                     "Dimensions": [["Trigger"]],
-                    "Metrics": values.iter().map(|(name, unit, _)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
+                    "Metrics": declared,
                 }],
             }),
         );
         record.insert("Trigger".into(), self.trigger.as_str().into());
         for (name, _, value) in values {
             record.insert(name.into(), json!(value));
+        }
+        if !self.rollout_seconds.is_empty() {
+            let seconds: Vec<f64> = self.rollout_seconds.iter().map(|&s| s as f64).collect();
+            record.insert("RolloutSeconds".into(), json!(seconds));
         }
         Value::Object(record).to_string()
     }
@@ -140,15 +177,53 @@ mod tests {
                             {"Name": "Failed", "Unit": "Count"}, {"Name": "Drift", "Unit": "Count"},
                             {"Name": "NotifyFailed", "Unit": "Count"},
                             {"Name": "EcsCalls", "Unit": "Count"}, {"Name": "Throttled", "Unit": "Count"},
-                            {"Name": "DurationMs", "Unit": "Milliseconds"}
+                            {"Name": "DurationMs", "Unit": "Milliseconds"},
+                            {"Name": "RolloutsCompleted", "Unit": "Count"}, {"Name": "RolloutsFailed", "Unit": "Count"}
                         ]
                     }]
                 },
                 "Trigger": "batch",
                 "Redeployed": 3.0, "Skipped": 3.0, "Failed": 2.0, "Drift": 2.0, "NotifyFailed": 1.0,
-                "EcsCalls": 42.0, "Throttled": 2.0, "DurationMs": 1500.0
+                "EcsCalls": 42.0, "Throttled": 2.0, "DurationMs": 1500.0,
+                "RolloutsCompleted": 0.0, "RolloutsFailed": 0.0
             })
         );
+    }
+
+    #[test]
+    fn a_deployment_event_counts_its_rollouts_and_their_seconds() {
+        let rollouts = RolloutCounts {
+            completed: 1,
+            failed: 1,
+            rolled_back: 2,
+            notify_failed: 1,
+            durations: vec![90, 300, 42, 61],
+            ..RolloutCounts::default()
+        };
+        let metrics = InvocationMetrics::with_rollouts(
+            Trigger::Deployment,
+            None,
+            Some(&rollouts),
+            EcsUsage::default(),
+            Duration::ZERO,
+        );
+        let record: Value = serde_json::from_str(&metrics.emf("ns", Utc::now())).unwrap();
+        assert_eq!(record["Trigger"], "deployment");
+        assert_eq!(record["RolloutsCompleted"], 1.0);
+        assert_eq!(record["RolloutsFailed"], 3.0);
+        assert_eq!(record["NotifyFailed"], 1.0);
+        assert_eq!(record["RolloutSeconds"], json!([90.0, 300.0, 42.0, 61.0]));
+        let declared = &record["_aws"]["CloudWatchMetrics"][0]["Metrics"];
+        assert!(
+            declared
+                .as_array()
+                .unwrap()
+                .contains(&json!({"Name": "RolloutSeconds", "Unit": "Seconds"}))
+        );
+        // No rollout: nothing to declare, so no empty array CloudWatch would refuse.
+        let none = InvocationMetrics::new(Trigger::Push, None, EcsUsage::default(), Duration::ZERO);
+        let record: Value = serde_json::from_str(&none.emf("ns", Utc::now())).unwrap();
+        assert!(record.get("RolloutSeconds").is_none());
     }
 
     #[test]

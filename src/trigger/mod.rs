@@ -2,6 +2,7 @@
 //! the command line.
 
 pub mod cli;
+pub mod deployment;
 pub mod eventbridge;
 pub mod lambda;
 pub mod metrics;

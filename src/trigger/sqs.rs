@@ -15,6 +15,7 @@ use super::eventbridge::{Classified, EventError, classify_at};
 use crate::config::Mode;
 use crate::domain::push::Push;
 use crate::domain::report::{Report, Status};
+use crate::domain::rollout::RolloutReport;
 use crate::ecr::EcrApi;
 use crate::ecs::EcsApi;
 use crate::engine::Redeployer;
@@ -61,10 +62,13 @@ pub fn messages(value: Value, now: DateTime<Utc>) -> Result<Vec<Message>, EventE
         .collect()
 }
 
-/// What a batch did: the report of its pushes (if any) and the messages to redeliver.
+/// What a batch did: the report of its pushes (if any), what came of the deployments its deployment events
+/// name (if any), and the messages to redeliver.
 #[derive(Debug, Serialize)]
 pub struct BatchOutcome {
     pub report: Option<Report>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollouts: Option<RolloutReport>,
     pub failed_messages: Vec<String>,
 }
 
@@ -96,8 +100,22 @@ pub async fn process_batch<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
     let mut failed: BTreeSet<usize> = BTreeSet::new();
     // The messages that asked for a sweep: they own every push the sweep finds.
     let mut sweeps: Vec<usize> = Vec::new();
+    let mut rollouts: Option<RolloutReport> = None;
     for (position, message) in messages.iter().enumerate() {
         match &message.body {
+            // Each on its own: one record read and at most one service-deployment read, no fleet scan.
+            Ok(Classified::Deployment(change)) => match super::lambda::not_followed(redeployer, mode) {
+                Some((reason, detail)) => {
+                    info!(message_id = %message.id, reason, detail, "event ignored");
+                }
+                None => {
+                    let followed = redeployer.follow(change, Utc::now()).await;
+                    if followed.has_failures() {
+                        failed.insert(position);
+                    }
+                    rollouts.get_or_insert_with(RolloutReport::default).extend(followed);
+                }
+            },
             Ok(Classified::Push(push)) => match pushes.iter().position(|p| p == push) {
                 Some(same) => owners[same].push(position),
                 None => {
@@ -136,6 +154,7 @@ pub async fn process_batch<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
     };
     BatchOutcome {
         report,
+        rollouts,
         failed_messages: failed.into_iter().map(|i| messages[i].id.clone()).collect(),
     }
 }

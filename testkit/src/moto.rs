@@ -7,7 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_ecs::config::retry::RetryConfig;
 use aws_sdk_ecs::config::timeout::TimeoutConfig;
@@ -234,25 +235,38 @@ impl Drop for Moto {
     }
 }
 
-/// The lock table as documented: partition key `id` (S), on demand, TTL on `expires_at`.
+/// The lock table as documented: partition key `id` (S), on demand, TTL on `expires_at`, and the sparse index
+/// `open-deployments` (partition key `open`, sort key `started_at`, both S) of open deployment records.
 pub async fn create_lock_table(client: &aws_sdk_dynamodb::Client, table: &str) {
+    let string = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, key_type| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .unwrap()
+    };
+    let open_deployments = GlobalSecondaryIndex::builder()
+        .index_name("open-deployments")
+        .key_schema(key("open", KeyType::Hash))
+        .key_schema(key("started_at", KeyType::Range))
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .unwrap();
     client
         .create_table()
         .table_name(table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
+        .attribute_definitions(string("id"))
+        .attribute_definitions(string("open"))
+        .attribute_definitions(string("started_at"))
+        .key_schema(key("id", KeyType::Hash))
+        .global_secondary_indexes(open_deployments)
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await

@@ -75,6 +75,10 @@ IGNORED = {
     "ecr-push-failed.json": "not-successful",
     "ecr-image-scan.json": "other-detail-type",
     "ecr-storage-class.json": "not-a-push",
+    # Deployment outcomes: followed only with a lock table, which the e2e function has not; a rollback's start never.
+    "ecs-deployment-completed.json": "not-tracked",
+    "ecs-deployment-failed.json": "not-tracked",
+    "ecs-deployment-rollback-in-progress.json": "in-progress",
 }
 LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR"}
 

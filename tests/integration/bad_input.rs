@@ -219,6 +219,47 @@ const EXPECTED: &[(&str, &str)] = &[
         "replication-invalid-source-region.json",
         "error:invalid field `detail.source-account/source-region`",
     ),
+    // ECS Deployment State Change: the deployment id and the one service ARN are required, and named.
+    (
+        "deployment-missing-deployment-id.json",
+        "error:malformed `detail` of an ECS Deployment State Change event: .: missing field `deploymentId`",
+    ),
+    (
+        "deployment-id-as-number.json",
+        "error:malformed `detail` of an ECS Deployment State Change event: deploymentId: invalid type: integer",
+    ),
+    (
+        "deployment-id-empty-string.json",
+        "error:empty field `detail.deploymentId`",
+    ),
+    ("deployment-missing-resources.json", "error:missing field `resources`"),
+    ("deployment-empty-resources.json", "error:missing field `resources`"),
+    (
+        "deployment-resource-not-a-service.json",
+        "error:field `resources` does not hold a service ARN",
+    ),
+    (
+        "deployment-two-resources.json",
+        "error:field `resources` holds 2 ARNs, not the one service ARN",
+    ),
+    (
+        "deployment-missing-event-name.json",
+        "error:malformed `detail` of an ECS Deployment State Change event: .: missing field `eventName`",
+    ),
+    (
+        "deployment-event-name-as-array.json",
+        "error:malformed `detail` of an ECS Deployment State Change event: eventName: invalid type: sequence",
+    ),
+    (
+        "deployment-updated-at-not-a-date.json",
+        "error:malformed `detail` of an ECS Deployment State Change event: updatedAt",
+    ),
+    (
+        "deployment-detail-as-string.json",
+        "error:malformed `detail` of an ECS Deployment State Change event",
+    ),
+    ("deployment-unknown-event-name.json", "ignored:other-event-name"),
+    ("ecs-task-state-change.json", "ignored:other-detail-type"),
 ];
 
 fn bad_events_dir() -> PathBuf {
@@ -263,6 +304,7 @@ fn library_outcome(name: &str, bytes: &[u8]) -> String {
     match classify_json(text) {
         Ok(Classified::Ignored(why)) => format!("ignored:{}", why.code()),
         Ok(Classified::Sweep) => "sweep".to_owned(),
+        Ok(Classified::Deployment(_)) => "deployment".to_owned(),
         Err(e) => format!("error:{e}"),
         Ok(Classified::Push(push)) => {
             let (repository, tag) = pushed_repository_and_tag(bytes);

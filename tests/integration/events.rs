@@ -49,6 +49,9 @@ pub const EXPECTED: &[(&str, &str)] = &[
     ("ecr-storage-class.json", "not-a-push"),
     ("sqs-batch.json", "batch"),
     ("scheduled-sweep.json", "sweep"),
+    ("ecs-deployment-completed.json", "deployment"),
+    ("ecs-deployment-failed.json", "deployment"),
+    ("ecs-deployment-rollback-in-progress.json", "in-progress"),
 ];
 
 fn event_files() -> Vec<String> {
@@ -103,6 +106,7 @@ fn event_files_classify_as_named() {
         let got = match classify(event).unwrap_or_else(|e| panic!("{name}: {e}")) {
             Classified::Push(_) => "push",
             Classified::Sweep => "sweep",
+            Classified::Deployment(_) => "deployment",
             Classified::Ignored(why) => why.code(),
         };
         assert_eq!(got, *expected, "{name}");

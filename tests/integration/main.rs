@@ -10,6 +10,7 @@ mod events;
 mod faults;
 mod lock;
 mod notifications;
+mod outcomes;
 mod pin_revision;
 mod platforms;
 mod properties;

@@ -380,6 +380,12 @@ proptest! {
                 prop_assert_eq!(at("/source"), Some(SCHEDULE_SOURCE));
                 prop_assert_eq!(at("/detail-type"), Some(SCHEDULED_EVENT));
             }
+            Ok(Classified::Deployment(change)) => {
+                prop_assert_eq!(at("/source"), Some("aws.ecs"));
+                prop_assert_eq!(at("/detail-type"), Some("ECS Deployment State Change"));
+                prop_assert_eq!(at("/detail/deploymentId"), Some(change.deployment_id.as_str()));
+                prop_assert_eq!(at("/resources/0"), Some(change.service_arn.as_str()));
+            }
             Ok(Classified::Ignored(why)) => {
                 let why_holds = match &why {
                     Ignored::OtherSource(source) => at("/source") == Some(source) && source != ECR_SOURCE,
@@ -392,6 +398,11 @@ proptest! {
                     }
                     Ignored::NotSuccessful(result) => at("/detail/result") == Some(result) && result != "SUCCESS",
                     Ignored::Untagged => at("/detail/image-tag").is_none_or(str::is_empty),
+                    Ignored::OtherEcsDetailType(detail_type) => {
+                        at("/source") == Some("aws.ecs") && at("/detail-type") == Some(detail_type)
+                    }
+                    Ignored::OtherDeploymentEvent(name) => at("/detail/eventName") == Some(name),
+                    Ignored::DeploymentInProgress => at("/detail/eventName") == Some("SERVICE_DEPLOYMENT_IN_PROGRESS"),
                     Ignored::NotAnImage(_) => {
                         at("/detail/image-tag").is_some_and(|t| t.starts_with("sha256-"))
                             || at("/detail/manifest-media-type").is_some()

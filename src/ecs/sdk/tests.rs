@@ -83,7 +83,11 @@ fn utc(secs: i64, nanos: u32) -> Option<DateTime<Utc>> {
 
 fn ours(id: &str, created_at: Option<DateTime<Utc>>) -> Deployment {
     let id = id.to_owned();
-    Deployment { id, created_at }
+    Deployment {
+        id,
+        created_at,
+        service_deployment: None,
+    }
 }
 
 fn sdk_deployment(id: &str, status: &str, created: Option<SmithyTime>) -> sdk::Deployment {

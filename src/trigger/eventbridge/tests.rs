@@ -174,6 +174,7 @@ fn pushes_that_are_not_runnable_images_are_ignored() {
         let got = match classify(event).unwrap() {
             Classified::Push(_) => "push",
             Classified::Sweep => "sweep",
+            Classified::Deployment(_) => "deployment",
             Classified::Ignored(why) => why.code(),
         };
         assert_eq!(got, expected, "{tag} {manifest:?} {artifact:?}");
@@ -254,4 +255,54 @@ fn image_uris_describe_pushes() {
         let error = Push::from_image_uri(uri).unwrap_err().to_string();
         assert!(error.contains(needle), "{uri}: {error}");
     }
+}
+
+#[test]
+fn ecs_deployment_state_changes_are_followed_and_other_ecs_events_ignored() {
+    let deployment = |name: &str| {
+        json!({
+            "version": "0", "id": "d-1", "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
+            "account": "123456789012", "time": "2026-11-29T10:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:ecs:us-east-1:123456789012:service/prod/web"],
+            "detail": {"eventType": "INFO", "eventName": name, "deploymentId": "ecs-svc/1",
+                       "updatedAt": "2026-11-29T10:00:00Z", "reason": "ECS deployment ecs-svc/1 completed."}
+        })
+    };
+    let Classified::Deployment(change) = classify(deployment("SERVICE_DEPLOYMENT_COMPLETED")).unwrap() else {
+        panic!("a completed deployment is followed");
+    };
+    assert_eq!(
+        (
+            change.service_arn.as_str(),
+            change.deployment_id.as_str(),
+            change.event_id.as_deref()
+        ),
+        (
+            "arn:aws:ecs:us-east-1:123456789012:service/prod/web",
+            "ecs-svc/1",
+            Some("d-1")
+        )
+    );
+    assert!(matches!(
+        classify(deployment("SERVICE_DEPLOYMENT_FAILED")).unwrap(),
+        Classified::Deployment(_)
+    ));
+    assert_eq!(
+        classify(deployment("SERVICE_DEPLOYMENT_IN_PROGRESS")).unwrap(),
+        Classified::Ignored(Ignored::DeploymentInProgress)
+    );
+    let task = with(
+        deployment("SERVICE_DEPLOYMENT_COMPLETED"),
+        "/detail-type",
+        json!("ECS Task State Change"),
+    );
+    let ignored = classify(with(task, "/detail", json!("not an object"))).unwrap();
+    assert_eq!(
+        ignored,
+        Classified::Ignored(Ignored::OtherEcsDetailType("ECS Task State Change".into()))
+    );
+    let Classified::Ignored(why) = ignored else {
+        unreachable!()
+    };
+    assert_eq!(why.code(), "other-detail-type");
 }

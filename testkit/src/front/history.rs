@@ -148,7 +148,10 @@ pub(super) async fn after_answer(
                     shared.history.newest_task_definition(&seen.key).as_deref() != Some(images.arn.as_str());
                 if action == "CreateService" || made_at.is_some() || new_task_definition {
                     let created_at = made_at.unwrap_or(now);
-                    shared.history.record_deployment(seen.clone(), images, created_at, now);
+                    let ecs_id = primary_id(service);
+                    shared
+                        .history
+                        .record_deployment_as(seen.clone(), images, created_at, now, ecs_id);
                 }
             }
             add_current_fields(shared, service, &seen, now);
@@ -191,7 +194,19 @@ async fn record_initial(shared: &Shared, headers: &HeaderMap, service: &Value, n
         .find(|d| d["status"] == "PRIMARY")
         .or_else(|| deployments.clone().next());
     let created_at = primary.and_then(|d| d["createdAt"].as_f64()).unwrap_or(now);
-    shared.history.record_initial(seen, images, created_at, now);
+    shared
+        .history
+        .record_initial_as(seen, images, created_at, now, primary_id(service));
+}
+
+/// The `id` (`ecs-svc/…`) of the service's PRIMARY deployment, as the SDK reads it from the answer.
+fn primary_id(service: &Value) -> Option<String> {
+    service["deployments"]
+        .as_array()?
+        .iter()
+        .find(|d| d["status"] == "PRIMARY")
+        .and_then(|d| d["id"].as_str())
+        .map(str::to_owned)
 }
 
 fn add_current_fields(shared: &Shared, service: &mut Value, seen: &SeenService, now: f64) {

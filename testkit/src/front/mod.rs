@@ -202,6 +202,54 @@ impl Front {
         }
     }
 
+    /// Whether the deployments made from now on stay `IN_PROGRESS` until [`Front::complete_deployment`] (`true`),
+    /// or complete once their revision resolves (`false`, the default).
+    pub fn hold_rollouts(&self, hold: bool) {
+        self.shared.history.set_hold_rollouts(hold);
+    }
+
+    /// Ends the service's current deployment now: a held rollout becomes `SUCCESSFUL`, a rollback started with
+    /// [`Front::start_roll_back`] `ROLLBACK_SUCCESSFUL`.
+    ///
+    /// # Panics
+    ///
+    /// When the service has no deployment in progress: a mistake in the test.
+    pub fn complete_deployment(&self, service_arn: &str) {
+        let now = self.shared.clock.now_epoch_seconds();
+        if let Err(why) = self.shared.history.complete(service_arn, now) {
+            panic!("cannot complete: {why}");
+        }
+    }
+
+    /// Starts rolling the current service deployment back as the circuit breaker does: `ROLLBACK_IN_PROGRESS`,
+    /// with `rollback.serviceRevisionArn` the revision of the last completed deployment, which is at once the
+    /// service's only current revision; the bad revision stays the target. [`Front::complete_deployment`] ends it.
+    ///
+    /// # Panics
+    ///
+    /// As [`Front::roll_back`].
+    pub fn start_roll_back(&self, service_arn: &str) {
+        let now = self.shared.clock.now_epoch_seconds();
+        if let Err(why) = self.shared.history.start_roll_back(service_arn, now, f64::INFINITY) {
+            panic!("cannot roll back: {why}");
+        }
+    }
+
+    /// The `ECS Deployment State Change` event ECS sends for the service's current deployment, in the real shape:
+    /// `event_name` is `SERVICE_DEPLOYMENT_COMPLETED`, `_FAILED` (both naming the deployment's `ecs-svc/…` id) or
+    /// `_IN_PROGRESS` (after a rollback started: naming the deployment rolled back to).
+    ///
+    /// # Panics
+    ///
+    /// When the front has no deployment of the service, or the name is none of the three.
+    pub fn deployment_event(&self, service_arn: &str, event_name: &str) -> serde_json::Value {
+        let now = self.shared.clock.now_epoch_seconds();
+        self.shared
+            .history
+            .deployment_event(service_arn, event_name, now)
+            .unwrap_or_else(|why| panic!("no deployment event: {why}"))
+    }
+
     /// Done once the front has stopped listening, which dropping it starts: for a test of that.
     pub fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
         let mut closed = self.closed.clone();

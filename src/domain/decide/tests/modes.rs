@@ -183,10 +183,12 @@ fn a_deployment_after_the_push_means_already_deployed() {
             Deployment {
                 id: "old".into(),
                 created_at: Some(at("2026-01-01T00:00:00Z")),
+                service_deployment: None,
             },
             Deployment {
                 id: "new".into(),
                 created_at: Some(at(deployed)),
+                service_deployment: None,
             },
         ];
         let decision = decide(&pushed, &svc, &td, &NOT_RECORDED, None, &[], MATCHING).unwrap();
@@ -198,6 +200,7 @@ fn a_deployment_after_the_push_means_already_deployed() {
     svc.deployments = vec![Deployment {
         id: "x".into(),
         created_at: Some(at("2030-01-01T00:00:00Z")),
+        service_deployment: None,
     }];
     assert_eq!(
         decide(&timeless, &svc, &td, &NOT_RECORDED, None, &[], MATCHING)

@@ -41,6 +41,7 @@ fn deployed_after_push() -> Service {
     svc.deployments = vec![Deployment {
         id: "ecs-svc/2".into(),
         created_at: Some(at("2026-12-02T10:00:30Z")),
+        service_deployment: None,
     }];
     svc
 }

@@ -58,14 +58,19 @@ struct Deployment {
     /// What ran when it started: the revisions then current.
     sources: Vec<usize>,
     created_at: f64,
+    /// `f64::INFINITY` while held: a rollout that stays `IN_PROGRESS` until the test completes it.
     completes_at: f64,
     rollback: Option<Rollback>,
+    /// The `ecs-svc/…` id of the PRIMARY deployment moto made for it, as deployment events name it.
+    ecs_id: Option<String>,
 }
 
 #[derive(Debug)]
 struct Rollback {
     started_at: f64,
     revision: usize,
+    /// `ROLLBACK_IN_PROGRESS` until then (`f64::INFINITY`: until the test completes it), `ROLLBACK_SUCCESSFUL` after.
+    finishes_at: f64,
 }
 
 #[derive(Debug)]
@@ -99,6 +104,8 @@ struct History {
     deployment_by_arn: HashMap<String, usize>,
     task_definitions: HashMap<String, TaskDefinitionImages>,
     last_id: u64,
+    /// Deployments made from now on stay `IN_PROGRESS` until [`ServiceHistory::complete`].
+    hold_rollouts: bool,
 }
 
 impl ServiceHistory {
@@ -147,23 +154,134 @@ impl ServiceHistory {
 
     /// The revision and service deployment of a service the front first sees without them (made straight
     /// in moto), as ECS made them when it created the service: completed, resolved by now.
+    #[cfg(test)]
     pub(super) fn record_initial(&self, seen: SeenService, images: TaskDefinitionImages, created_at: f64, now: f64) {
+        self.record_initial_as(seen, images, created_at, now, None);
+    }
+
+    /// [`Self::record_initial`] with the `ecs-svc/…` id of the service's PRIMARY deployment.
+    pub(super) fn record_initial_as(
+        &self,
+        seen: SeenService,
+        images: TaskDefinitionImages,
+        created_at: f64,
+        now: f64,
+        ecs_id: Option<String>,
+    ) {
         let mut state = self.state();
         if !state.services.contains_key(&seen.key) {
-            state.add_deployment(seen, images, created_at, now, Vec::new());
+            state.add_deployment(seen, images, created_at, now, Vec::new(), ecs_id);
+            let newest = state.deployments.len() - 1;
+            // Made before the front held rollouts: it completed when ECS created the service.
+            state.deployments[newest].completes_at = now;
         }
     }
 
     /// A deployment made at `created_at`: its revision and its service deployment, which replaces the
     /// revisions current until then.
+    #[cfg(test)]
     pub(super) fn record_deployment(&self, seen: SeenService, images: TaskDefinitionImages, created_at: f64, now: f64) {
+        self.record_deployment_as(seen, images, created_at, now, None);
+    }
+
+    /// [`Self::record_deployment`] with the `ecs-svc/…` id of the PRIMARY deployment moto made for it.
+    pub(super) fn record_deployment_as(
+        &self,
+        seen: SeenService,
+        images: TaskDefinitionImages,
+        created_at: f64,
+        now: f64,
+        ecs_id: Option<String>,
+    ) {
         let mut state = self.state();
         let resolves_at = created_at + state.resolve_delay.as_secs_f64();
         let sources = match state.services.get(&seen.key) {
             Some(record) => state.current(record, now).into_iter().map(|(r, _)| r).collect(),
             None => Vec::new(),
         };
-        state.add_deployment(seen, images, created_at, resolves_at, sources);
+        state.add_deployment(seen, images, created_at, resolves_at, sources, ecs_id);
+    }
+
+    /// Deployments made from now on stay `IN_PROGRESS` (`hold`) until [`Self::complete`], or complete once their
+    /// revision resolves (the default).
+    pub(super) fn set_hold_rollouts(&self, hold: bool) {
+        self.state().hold_rollouts = hold;
+    }
+
+    /// Ends the service's current deployment now: a held rollout completes (`SUCCESSFUL`), a rollback in
+    /// progress succeeds (`ROLLBACK_SUCCESSFUL`).
+    pub(super) fn complete(&self, service_arn: &str, now: f64) -> Result<(), String> {
+        let mut state = self.state();
+        let current = state.current_deployment_of(service_arn)?;
+        let deployment = &mut state.deployments[current];
+        match &mut deployment.rollback {
+            Some(rollback) if rollback.finishes_at > now => rollback.finishes_at = now,
+            Some(_) => return Err(format!("{service_arn}: its rollback has ended already")),
+            None if deployment.completes_at > now => deployment.completes_at = now,
+            None => return Err(format!("{service_arn}: its current deployment has completed already")),
+        }
+        Ok(())
+    }
+
+    /// The `ECS Deployment State Change` event ECS sends for the service's current deployment, in the real shape:
+    /// `SERVICE_DEPLOYMENT_COMPLETED` / `_FAILED` name the deployment (`ecs-svc/…`); the rollback's
+    /// `SERVICE_DEPLOYMENT_IN_PROGRESS` names the deployment it returns to.
+    pub(super) fn deployment_event(&self, service_arn: &str, event_name: &str, now: f64) -> Result<Value, String> {
+        let state = self.state();
+        let current = state.current_deployment_of(service_arn)?;
+        let deployment = &state.deployments[current];
+        let record = &state.services[&deployment.key];
+        let own_id = deployment
+            .ecs_id
+            .clone()
+            .ok_or_else(|| format!("{service_arn}: moto named no deployment id for it"))?;
+        let (event_type, deployment_id, reason) = match (event_name, &deployment.rollback) {
+            ("SERVICE_DEPLOYMENT_FAILED", _) => (
+                "ERROR",
+                own_id,
+                "ECS deployment circuit breaker: task failed to start.".to_owned(),
+            ),
+            ("SERVICE_DEPLOYMENT_IN_PROGRESS", Some(rollback)) => {
+                let returned_to = record
+                    .deployments
+                    .iter()
+                    .rev()
+                    .map(|&d| &state.deployments[d])
+                    .find(|d| d.target == rollback.revision)
+                    .and_then(|d| d.ecs_id.clone())
+                    .unwrap_or_else(|| own_id.clone());
+                let reason = format!("ECS deployment circuit breaker: rolling back to deploymentId {returned_to}.");
+                ("INFO", returned_to, reason)
+            }
+            ("SERVICE_DEPLOYMENT_IN_PROGRESS", None) => {
+                ("INFO", own_id.clone(), format!("ECS deployment {own_id} in progress."))
+            }
+            ("SERVICE_DEPLOYMENT_COMPLETED", _) => {
+                ("INFO", own_id.clone(), format!("ECS deployment {own_id} completed."))
+            }
+            (other, _) => return Err(format!("no such eventName `{other}`")),
+        };
+        let seen = &record.seen;
+        let mut parts = seen.arn.splitn(6, ':').skip(3);
+        let (region, account) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        let time = rfc3339(now);
+        Ok(serde_json::json!({
+            "version": "0",
+            "id": format!("front-{}-{}", event_name.to_ascii_lowercase(), (now * 1000.0) as u64),
+            "detail-type": "ECS Deployment State Change",
+            "source": "aws.ecs",
+            "account": account,
+            "time": time,
+            "region": region,
+            "resources": [seen.arn],
+            "detail": {
+                "eventType": event_type,
+                "eventName": event_name,
+                "deploymentId": deployment_id,
+                "updatedAt": time,
+                "reason": reason,
+            }
+        }))
     }
 
     pub(super) fn forget(&self, key: &ServiceKey) {
@@ -190,6 +308,11 @@ impl ServiceHistory {
     /// Rolls the service's current deployment back, as a circuit breaker with rollback does, to the
     /// revision of the last deployment that completed.
     pub(super) fn roll_back(&self, service_arn: &str, now: f64) -> Result<(), String> {
+        self.start_roll_back(service_arn, now, now)
+    }
+
+    /// Starts rolling the service's current deployment back: `ROLLBACK_IN_PROGRESS` until `finishes_at`.
+    pub(super) fn start_roll_back(&self, service_arn: &str, now: f64, finishes_at: f64) -> Result<(), String> {
         let mut state = self.state();
         let record = state
             .services
@@ -211,12 +334,27 @@ impl ServiceHistory {
         state.deployments[current].rollback = Some(Rollback {
             started_at: now,
             revision: completed,
+            finishes_at,
         });
         Ok(())
     }
 }
 
 impl History {
+    /// The index of the service's current (newest) service deployment.
+    fn current_deployment_of(&self, service_arn: &str) -> Result<usize, String> {
+        let record = self
+            .services
+            .values()
+            .find(|record| record.seen.arn == service_arn)
+            .ok_or_else(|| format!("the front has no record of {service_arn}"))?;
+        record
+            .deployments
+            .last()
+            .copied()
+            .ok_or_else(|| format!("{service_arn} has no service deployment"))
+    }
+
     fn next_id(&mut self) -> u64 {
         self.last_id += 1;
         self.last_id
@@ -230,6 +368,7 @@ impl History {
         created_at: f64,
         resolves_at: f64,
         sources: Vec<usize>,
+        ecs_id: Option<String>,
     ) {
         let revision_arn = sibling_arn(&seen, "service-revision", self.next_id());
         let revision = self.revisions.len();
@@ -249,8 +388,9 @@ impl History {
             target: revision,
             sources,
             created_at,
-            completes_at: resolves_at,
+            completes_at: if self.hold_rollouts { f64::INFINITY } else { resolves_at },
             rollback: None,
+            ecs_id,
         });
         self.deployment_by_arn.insert(deployment_arn, deployment);
         let record = self.services.entry(seen.key.clone()).or_insert_with(|| ServiceRecord {
@@ -287,6 +427,13 @@ impl History {
             None => (now >= deployment.completes_at).then_some(deployment.target),
         }
     }
+}
+
+/// Epoch seconds as an RFC 3339 UTC time to the second (`2026-12-07T23:10:00Z`), as EventBridge stamps events.
+fn rfc3339(epoch_seconds: f64) -> String {
+    chrono::DateTime::from_timestamp(epoch_seconds.floor() as i64, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// `arn:aws:ecs:REGION:ACCOUNT:<kind>/CLUSTER/SERVICE/<id>`, from the service's ARN.

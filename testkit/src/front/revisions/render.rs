@@ -49,7 +49,8 @@ impl ServiceHistory {
         let seen = &state.services.get(&deployment.key)?.seen;
         let desired = seen.desired_count;
         let (status, target_phase, finished_at) = match &deployment.rollback {
-            Some(rollback) => ("ROLLBACK_SUCCESSFUL", None, Some(rollback.started_at)),
+            Some(rollback) if now < rollback.finishes_at => ("ROLLBACK_IN_PROGRESS", None, None),
+            Some(rollback) => ("ROLLBACK_SUCCESSFUL", None, Some(rollback.finishes_at)),
             None if now >= deployment.completes_at => {
                 ("SUCCESSFUL", Some(Phase::Steady), Some(deployment.completes_at))
             }
@@ -70,7 +71,9 @@ impl ServiceHistory {
             "clusterArn": seen.cluster_arn,
             "createdAt": deployment.created_at,
             "startedAt": deployment.created_at,
-            "updatedAt": finished_at.unwrap_or(deployment.created_at),
+            "updatedAt": finished_at
+                .or(deployment.rollback.as_ref().map(|r| r.started_at))
+                .unwrap_or(deployment.created_at),
             "status": status,
             "targetServiceRevision": state.summary_in(deployment.target, target_phase, desired),
             "sourceServiceRevisions": sources.collect::<Vec<_>>(),
@@ -79,6 +82,7 @@ impl ServiceHistory {
             answer["finishedAt"] = json!(finished_at);
         }
         if let Some(rollback) = &deployment.rollback {
+            answer["statusReason"] = json!(ROLLBACK_REASON);
             answer["rollback"] = json!({
                 "reason": ROLLBACK_REASON,
                 "startedAt": rollback.started_at,
