@@ -272,6 +272,7 @@ fn without_new_revisions_what_needs_one_is_skipped() {
             &service(&tags),
             &td,
             &NOT_RECORDED,
+            None,
             &[],
             selection,
         )
