@@ -308,8 +308,9 @@ export class EcsRedeploy extends Construct {
         MAX_CONCURRENCY: String(props.maxConcurrency ?? 8),
         DRY_RUN: String(props.runMode === 'DryRun'),
         DEFAULT_ACTION: props.defaultAction ?? 'force',
-        // Without the grants a registration is denied on every push: the function skips such services instead.
-        NEW_REVISIONS: (props.newRevisions ?? 'Disabled') === 'Enabled' ? 'enabled' : 'disabled',
+        // Without the grants (newRevisions unset or 'Disabled') a registration is denied on every push: the
+        // function skips such services instead.
+        NEW_REVISIONS: props.newRevisions === 'Enabled' ? 'enabled' : 'disabled',
         ...(this.lockTable && { LOCK_TABLE: this.lockTable.tableName }),
         RETRY_MODE: props.retryMode ?? 'adaptive',
         ECS_PACING: props.ecsPacing ?? 'documented',
