@@ -128,12 +128,13 @@ async function allowed(policies, a) {
 }
 
 const show = (a) => `${a.action} on ${a.resource} ${JSON.stringify(a.context)} [${a.origin}]`;
-const withoutAction = (policies, sid, index, action) => policies.map((p, pi) => ({
+/** The policies with `action` taken out of statement `statementIndex` of policy `policyIndex`. */
+const withoutAction = (policies, policyIndex, statementIndex, action) => policies.map((p, pi) => ({
   ...p,
   policy: {
     ...p.policy,
     Statement: p.policy.Statement.map((s, si) => {
-      if (`${pi}/${si}` !== `${sid}/${index}`) return s;
+      if (pi !== policyIndex || si !== statementIndex) return s;
       const actions = [s.Action].flat().filter((x) => x !== action);
       return actions.length ? { ...s, Action: actions } : { ...s, Effect: 'Deny', Action: 'none:None' };
     }),
@@ -163,7 +164,8 @@ for (const file of setFiles) {
       if (needed) neededByAction.set(a.action, [...(neededByAction.get(a.action) ?? []), a]);
     }
     // Least privilege: each action of each Allow statement is what some needed authorization is allowed by.
-    for (const [pi, p] of policies.entries()) {
+    // (Not with a statement dropped: that run is only to show the proof turn red.)
+    for (const [pi, p] of drop ? [] : policies.entries()) {
       for (const [si, s] of p.policy.Statement.entries()) {
         if (s.Effect !== 'Allow') continue;
         const actions = [s.Action].flat();
