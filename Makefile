@@ -19,12 +19,13 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# A push and a queued batch against moto; then digest truth and the sweep, against moto behind the strict ECS front
-# (which records the service revisions moto lacks).
+# A push and a queued batch; then digest truth and the sweep: each against moto behind the strict ECS front (which
+# records the service revisions moto lacks), with the images in moto's ECR, as a real account answers.
 demo: venv
 	cargo build --quiet --bin ecs-redeploy
-	$(VENV)/bin/python scripts/demo.py target/debug/ecs-redeploy events/ecr-push.json
-	cargo run --quiet -p ecs-redeploy-testkit --bin digest-demo -- target/debug/ecs-redeploy
+	cargo build --quiet -p ecs-redeploy-testkit --bins
+	target/debug/push-demo target/debug/ecs-redeploy
+	target/debug/digest-demo target/debug/ecs-redeploy
 
 fmt:
 	cargo fmt --check
