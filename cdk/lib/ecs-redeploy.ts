@@ -423,7 +423,7 @@ export class EcsRedeploy extends Construct {
       undeliveredEventQueue: alarm('UndeliveredEventQueueAlarm', visible(this.undeliveredEventQueue),
         'Push events are waiting in the undelivered-event queue: EventBridge could not put them on the event queue ' +
           'for 24 hours. The message attributes ERROR_CODE and ERROR_MESSAGE say why; fix it, then send the bodies ' +
-          'to the event queue (README, Failures and replays). The alarm stays on until the queue is empty.'),
+          'to the event queue (docs: deploy/failures.md, Failures and replays). The alarm stays on until the queue is empty.'),
       functionErrors: alarm('FunctionErrorsAlarm', this.function.metricErrors({ statistic: 'Sum', period }),
         'An invocation of ecs-redeploy failed as a whole (error, timeout, crash, or a bad setting at start), so ' +
           "its entire batch returns to the queue. The function's logs (REPORT and error lines) say why."),
