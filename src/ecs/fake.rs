@@ -309,7 +309,12 @@ impl EcsApi for FakeEcs {
             .collect())
     }
 
-    async fn force_new_deployment(&self, _cluster: &str, service: &str) -> Result<Deployment, EcsError> {
+    async fn force_new_deployment(
+        &self,
+        _cluster: &str,
+        service: &str,
+        _known: &[Deployment],
+    ) -> Result<Deployment, EcsError> {
         self.call("UpdateService").await;
         if self.failing_updates.iter().any(|f| service.ends_with(&format!("/{f}"))) {
             return Err(EcsError::new(
@@ -359,7 +364,8 @@ impl EcsApi for FakeEcs {
         cluster: &str,
         service: &str,
         _task_definition: &str,
+        known: &[Deployment],
     ) -> Result<Deployment, EcsError> {
-        self.force_new_deployment(cluster, service).await
+        self.force_new_deployment(cluster, service, known).await
     }
 }
