@@ -18,6 +18,8 @@ pub struct Push {
     /// Set when the image arrived by ECR replication rather than a push to this registry.
     pub replicated_from: Option<Registry>,
     pub origin: Origin,
+    /// A person asked for this digest even where ECS rolled it back (`apply --image …@sha256:… --retry-rolled-back`).
+    pub retry_rolled_back: bool,
 }
 
 /// How a push became known.
@@ -68,6 +70,7 @@ impl Push {
             time: None,
             replicated_from: None,
             origin: Origin::Event,
+            retry_rolled_back: false,
         })
     }
 
@@ -95,6 +98,7 @@ impl Push {
             time: None,
             replicated_from: None,
             origin: Origin::Event,
+            retry_rolled_back: false,
         }
     }
 }

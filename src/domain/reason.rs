@@ -12,6 +12,8 @@ pub enum Reason {
     AlreadyRunning,
     /// The revision the service converges to was made after the push and has not resolved the tag yet.
     RollingOut,
+    /// ECS rolled back a deployment whose target ran (or was to run) the digest this push would deploy again.
+    RolledBack,
     AlreadyDeployed,
     PolicyRejected,
     DigestPinned,
@@ -48,6 +50,7 @@ impl Reason {
             Reason::PolicyMatch => "policy-match",
             Reason::AlreadyRunning => "already-running",
             Reason::RollingOut => "rolling-out",
+            Reason::RolledBack => "rolled-back",
             Reason::AlreadyDeployed => "already-deployed",
             Reason::PolicyRejected => "policy-rejected",
             Reason::DigestPinned => "digest-pinned",
@@ -89,11 +92,13 @@ mod tests {
             DigestPinned,
             PolicyRejected,
             AlreadyDeployed,
+            RolledBack,
         ];
         misses.sort();
         assert_eq!(
             misses.map(|r| r.code()),
             [
+                "rolled-back",
                 "already-deployed",
                 "policy-rejected",
                 "digest-pinned",

@@ -11,6 +11,7 @@ use super::image::ImageRef;
 use super::outcome::{Failure, Outcome, ScanFailure, ServiceResult};
 use super::policy::Method;
 use super::push::{Origin, Push};
+use super::reason::Reason;
 use super::rollout::RolloutReport;
 use crate::config::Mode;
 use crate::ecs::short_name;
@@ -159,6 +160,8 @@ pub struct Drift {
     pub image: String,
     pub running_digest: Option<String>,
     pub current_digest: String,
+    /// Not redeployed: ECS rolled back a deployment of the current digest (`rolled-back`).
+    pub held: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -324,9 +327,10 @@ impl Report {
         }
         for d in &self.drift {
             let running = d.running_digest.as_deref().map_or("(unresolved)", short_digest);
+            let held = if d.held { " (held: ECS rolled it back)" } else { "" };
             let _ = writeln!(
                 out,
-                "  drift      {}/{} {}: {} runs {running}, the tag points to {}",
+                "  drift      {}/{} {}: {} runs {running}, the tag points to {}{held}",
                 d.cluster,
                 d.service,
                 d.container,
@@ -400,9 +404,36 @@ fn short_digest(digest: &str) -> &str {
     digest.get(..19).unwrap_or(digest)
 }
 
-/// The containers of the services a sweep push is redeploying (or would), with what they run.
+/// The containers of the services a sweep push is redeploying (or would), with what they run; and those it holds
+/// because ECS rolled their current digest back.
 fn drift(pushes: &[Push], services: &[ServiceReport]) -> Vec<Drift> {
     let mut found = Vec::new();
+    let held_code = Reason::RolledBack.code();
+    for s in services.iter().filter(|s| s.reason == held_code) {
+        for push in s.push_positions.iter().filter_map(|&i| pushes.get(i)) {
+            let Some(current) = push.digest.as_ref().filter(|_| push.origin == Origin::Sweep) else {
+                continue;
+            };
+            let image = ImageRef {
+                digest: None,
+                ..push.image()
+            };
+            for container in &s.containers {
+                let running = s.running.get(container).cloned().flatten();
+                if running.as_ref() != Some(current) {
+                    found.push(Drift {
+                        cluster: s.cluster.clone(),
+                        service: s.service.clone(),
+                        container: container.clone(),
+                        image: image.to_string(),
+                        running_digest: running,
+                        current_digest: current.clone(),
+                        held: true,
+                    });
+                }
+            }
+        }
+    }
     for s in services.iter().filter(|s| s.decision == Some("redeploy")) {
         for &i in &s.push_positions {
             let Some(push) = pushes.get(i).filter(|p| p.origin == Origin::Sweep) else {
@@ -420,6 +451,7 @@ fn drift(pushes: &[Push], services: &[ServiceReport]) -> Vec<Drift> {
                     image: image.to_string(),
                     running_digest: s.running.get(container).cloned().flatten(),
                     current_digest: current.clone(),
+                    held: false,
                 });
             }
         }

@@ -132,6 +132,62 @@ impl FakeEcs {
         );
     }
 
+    /// Ends the current deployment of `cluster/name` (made by [`FakeEcs::set_running`]) with `status`, its target
+    /// a new revision whose containers resolved to `target_digests`. A `ROLLBACK_*` status returns the service
+    /// to the revision it ran, as ECS does; any other leaves the target as what the service converges to.
+    pub fn end_deployment(
+        &mut self,
+        cluster: &str,
+        name: &str,
+        status: DeploymentStatus,
+        target_digests: &[Option<&str>],
+    ) {
+        let service = self
+            .clusters
+            .get(cluster)
+            .into_iter()
+            .flatten()
+            .find(|s| s.name == name)
+            .expect("a known service");
+        let deployment_arn = service.current_deployment.clone().expect("set_running first");
+        let target = format!(
+            "{ACCOUNT_PREFIX}:service-revision/{}/{name}/{}",
+            short_name(&service.cluster_arn),
+            self.service_revisions.len() + 1
+        );
+        let service_arn = service.arn.clone();
+        let deployment = self
+            .service_deployments
+            .get_mut(&deployment_arn)
+            .expect("the deployment set_running made");
+        let previous = deployment.target_revision.replace(target.clone());
+        let created_at = deployment.started_at;
+        deployment.rollback = status.is_rollback().then(|| super::DeploymentRollback {
+            revision: previous,
+            started_at: created_at,
+            reason: Some("circuit breaker tripped".to_owned()),
+        });
+        deployment.status_reason = Some(format!("deployment ended {status}"));
+        deployment.status = Some(status);
+        self.service_revisions.insert(
+            target.clone(),
+            ServiceRevision {
+                arn: target,
+                service_arn,
+                created_at,
+                images: target_digests
+                    .iter()
+                    .enumerate()
+                    .map(|(i, digest)| ContainerImage {
+                        container: format!("c{i}"),
+                        image: String::new(),
+                        digest: digest.map(str::to_owned),
+                    })
+                    .collect(),
+            },
+        );
+    }
+
     pub fn calls(&self, operation: &str) -> usize {
         self.calls.lock().unwrap().get(operation).copied().unwrap_or(0)
     }
@@ -253,7 +309,12 @@ impl EcsApi for FakeEcs {
             .collect())
     }
 
-    async fn force_new_deployment(&self, _cluster: &str, service: &str) -> Result<Deployment, EcsError> {
+    async fn force_new_deployment(
+        &self,
+        _cluster: &str,
+        service: &str,
+        _known: &[Deployment],
+    ) -> Result<Deployment, EcsError> {
         self.call("UpdateService").await;
         if self.failing_updates.iter().any(|f| service.ends_with(&format!("/{f}"))) {
             return Err(EcsError::new(
@@ -303,7 +364,8 @@ impl EcsApi for FakeEcs {
         cluster: &str,
         service: &str,
         _task_definition: &str,
+        known: &[Deployment],
     ) -> Result<Deployment, EcsError> {
-        self.force_new_deployment(cluster, service).await
+        self.force_new_deployment(cluster, service, known).await
     }
 }

@@ -344,15 +344,20 @@ pub trait EcsApi: Send + Sync {
         arns: &[String],
     ) -> impl Future<Output = Result<Vec<ServiceRevision>, EcsError>> + Send;
 
-    /// `UpdateService(forceNewDeployment=true)`; returns the new primary deployment.
+    /// `UpdateService(forceNewDeployment=true)`; returns the new primary deployment. `known`: the service's
+    /// deployments before the call (as the scan described them) — after an answer lost to a 5xx, a reset or a
+    /// timeout, a deployment not among them is the call's own, and the call is not sent again.
     fn force_new_deployment(
         &self,
         cluster: &str,
         service: &str,
+        known: &[Deployment],
     ) -> impl Future<Output = Result<Deployment, EcsError>> + Send;
 
     /// Registers a new revision of `source` (a task-definition ARN) with every field and tag (except `aws:` keys)
-    /// preserved and the named containers' images replaced; returns the new revision's ARN.
+    /// preserved and the named containers' images replaced; returns the new revision's ARN. After an answer lost
+    /// to a 5xx, a reset or a timeout, the family's newest revision, when it is newer than `source` and names
+    /// exactly these images, is the call's own: no second revision is registered.
     fn register_revision(
         &self,
         source: &str,
@@ -360,11 +365,13 @@ pub trait EcsApi: Send + Sync {
     ) -> impl Future<Output = Result<String, EcsError>> + Send;
 
     /// `UpdateService(taskDefinition)`: deploys `task_definition` to the service; returns the new primary deployment.
+    /// `known` as for [`EcsApi::force_new_deployment`].
     fn deploy_revision(
         &self,
         cluster: &str,
         service: &str,
         task_definition: &str,
+        known: &[Deployment],
     ) -> impl Future<Output = Result<Deployment, EcsError>> + Send;
 }
 

@@ -8,7 +8,8 @@ use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefi
 use aws_sdk_ecs::types as sdk;
 
 use super::pace::{Category, Pacer};
-use super::sdk::{describe_with_tags, ecs_error};
+use super::sdk::describe_with_tags;
+use super::sdk::write::{self, Retries, Written};
 use super::{EcsError, EcsErrorKind, PINNED_TAG, pinned_containers};
 
 /// ECS reserves tag keys starting with `aws:` in any case; `RegisterTaskDefinition` rejects them, and the
@@ -18,6 +19,7 @@ const RESERVED_TAG_PREFIX: &str = "aws:";
 pub(super) async fn register_revision(
     client: &Client,
     pacer: &Pacer,
+    retries: Retries,
     source: &str,
     images: &BTreeMap<String, String>,
 ) -> Result<String, EcsError> {
@@ -30,26 +32,62 @@ pub(super) async fn register_revision(
         )
     })?;
     replace_images(source, &mut definition.container_definitions, images)?;
-    let registered = pacer
-        .call(
-            Category::TaskDefinitionModify,
-            clone_request(client.register_task_definition(), definition)
-                .set_tags(Some(tags_marking_pins(described.tags.take(), images)))
-                .send(),
+    let family = definition.family.clone().unwrap_or_default();
+    let source_revision = definition.revision;
+    let tags = tags_marking_pins(described.tags.take(), images);
+    let written = write::write(
+        "RegisterTaskDefinition",
+        retries,
+        || {
+            let request = clone_request(client.register_task_definition(), definition.clone())
+                .set_tags(Some(tags.clone()))
+                .customize()
+                .config_override(write::single_attempt())
+                .send();
+            pacer.call(Category::TaskDefinitionModify, request)
+        },
+        || registered_already(client, pacer, &family, source_revision, images),
+    )
+    .await?;
+    let arn = match written {
+        Written::Answered(output) => output
+            .task_definition()
+            .and_then(|d| d.task_definition_arn())
+            .map(str::to_owned),
+        Written::Found(arn) => Some(arn),
+    };
+    arn.ok_or_else(|| {
+        EcsError::new(
+            "RegisterTaskDefinition",
+            EcsErrorKind::Other,
+            "answer has no taskDefinitionArn",
         )
-        .await
-        .map_err(|e| ecs_error("RegisterTaskDefinition", e))?;
-    registered
-        .task_definition()
-        .and_then(|d| d.task_definition_arn())
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            EcsError::new(
-                "RegisterTaskDefinition",
-                EcsErrorKind::Other,
-                "answer has no taskDefinitionArn",
-            )
-        })
+    })
+}
+
+/// After an answer lost to a 5xx, a reset or a timeout: the family's newest revision when it is newer than the
+/// source and its named containers run exactly the images asked for — the lost call's own registration (or one
+/// no different from it), which a second call would only duplicate.
+async fn registered_already(
+    client: &Client,
+    pacer: &Pacer,
+    family: &str,
+    source_revision: i32,
+    images: &BTreeMap<String, String>,
+) -> Result<Option<String>, EcsError> {
+    let newest = describe_with_tags(client, pacer, family).await?;
+    let Some(newest) = newest.task_definition() else {
+        return Ok(None);
+    };
+    let same_images = images.iter().all(|(name, image)| {
+        newest
+            .container_definitions()
+            .iter()
+            .any(|c| c.name() == Some(name.as_str()) && c.image() == Some(image.as_str()))
+    });
+    Ok((newest.revision > source_revision && same_images)
+        .then(|| newest.task_definition_arn().map(str::to_owned))
+        .flatten())
 }
 
 /// Sets every input field of `RegisterTaskDefinition` (tags aside) from `definition`, as described, absent

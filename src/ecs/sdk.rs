@@ -11,6 +11,7 @@ use aws_sdk_ecs::error::DisplayErrorContext;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
 use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
+use aws_sdk_ecs::operation::update_service::builders::UpdateServiceFluentBuilder;
 use aws_sdk_ecs::types::{self as sdk, ServiceField, TaskDefinitionField};
 use chrono::{DateTime, Utc};
 use tracing::debug;
@@ -319,25 +320,24 @@ impl EcsApi for SdkEcs {
             .collect())
     }
 
-    async fn force_new_deployment(&self, cluster: &str, service_arn: &str) -> Result<Deployment, EcsError> {
-        let output = self
-            .pacer
-            .call(
-                Category::ServiceModify,
-                self.client
-                    .update_service()
-                    .cluster(cluster)
-                    .service(service_arn)
-                    .force_new_deployment(true)
-                    .send(),
-            )
-            .await
-            .map_err(|e| ecs_error("UpdateService", e))?;
-        updated_deployment(&output)
+    async fn force_new_deployment(
+        &self,
+        cluster: &str,
+        service_arn: &str,
+        known: &[Deployment],
+    ) -> Result<Deployment, EcsError> {
+        self.update(cluster, service_arn, known, || {
+            self.client
+                .update_service()
+                .cluster(cluster)
+                .service(service_arn)
+                .force_new_deployment(true)
+        })
+        .await
     }
 
     async fn register_revision(&self, source: &str, images: &BTreeMap<String, String>) -> Result<String, EcsError> {
-        super::revision::register_revision(&self.client, &self.pacer, source, images).await
+        super::revision::register_revision(&self.client, &self.pacer, self.write_retries(), source, images).await
     }
 
     async fn deploy_revision(
@@ -345,21 +345,74 @@ impl EcsApi for SdkEcs {
         cluster: &str,
         service_arn: &str,
         task_definition: &str,
+        known: &[Deployment],
     ) -> Result<Deployment, EcsError> {
-        let output = self
-            .pacer
-            .call(
-                Category::ServiceModify,
-                self.client
-                    .update_service()
-                    .cluster(cluster)
-                    .service(service_arn)
-                    .task_definition(task_definition)
-                    .send(),
-            )
-            .await
-            .map_err(|e| ecs_error("UpdateService", e))?;
-        updated_deployment(&output)
+        self.update(cluster, service_arn, known, || {
+            self.client
+                .update_service()
+                .cluster(cluster)
+                .service(service_arn)
+                .task_definition(task_definition)
+        })
+        .await
+    }
+}
+
+impl SdkEcs {
+    /// How often a write is sent at most: the SDK's configured attempts, with its initial backoff.
+    fn write_retries(&self) -> write::Retries {
+        let configured = self.client.config().retry_config();
+        write::Retries {
+            attempts: configured.map_or(1, RetryConfig::max_attempts),
+            base: configured.map_or(Duration::from_millis(100), RetryConfig::initial_backoff),
+        }
+    }
+
+    /// An `UpdateService` sent by [`write::write`]: never twice once ECS made a deployment for it.
+    async fn update<F>(
+        &self,
+        cluster: &str,
+        service_arn: &str,
+        known: &[Deployment],
+        request: F,
+    ) -> Result<Deployment, EcsError>
+    where
+        F: Fn() -> UpdateServiceFluentBuilder,
+    {
+        let written = write::write(
+            "UpdateService",
+            self.write_retries(),
+            || {
+                let request = request().customize().config_override(write::single_attempt()).send();
+                self.pacer.call(Category::ServiceModify, request)
+            },
+            || self.new_deployment(cluster, service_arn, known),
+        )
+        .await?;
+        match written {
+            write::Written::Answered(output) => updated_deployment(&output),
+            write::Written::Found(deployment) => Ok(deployment),
+        }
+    }
+
+    /// The newest deployment of the service that is not among `known`, as `DescribeServices` tells it now.
+    async fn new_deployment(
+        &self,
+        cluster: &str,
+        service_arn: &str,
+        known: &[Deployment],
+    ) -> Result<Option<Deployment>, EcsError> {
+        let described = self.describe_services(cluster, &[service_arn.to_owned()]).await?;
+        Ok(described
+            .services
+            .into_iter()
+            .find(|s| s.arn == service_arn || s.name == service_arn)
+            .and_then(|s| {
+                s.deployments
+                    .into_iter()
+                    .filter(|d| !known.iter().any(|k| k.id == d.id))
+                    .max_by_key(|d| d.created_at)
+            }))
     }
 }
 
@@ -479,3 +532,4 @@ where
 
 #[cfg(test)]
 mod tests;
+pub(super) mod write;

@@ -111,7 +111,7 @@ impl<E: EcsApi, L: DeployLock> Executor<'_, E, L> {
         let deployed = match revision {
             Some(Ok(arn)) => self
                 .ecs
-                .deploy_revision(cluster, service, &arn)
+                .deploy_revision(cluster, service, &arn, &entry.service.deployments)
                 .await
                 .map(|d| Deployed {
                     deployment_id: d.id,
@@ -122,7 +122,7 @@ impl<E: EcsApi, L: DeployLock> Executor<'_, E, L> {
             Some(Err(error)) => Err(Failure::Ecs(error)),
             None => self
                 .ecs
-                .force_new_deployment(cluster, service)
+                .force_new_deployment(cluster, service, &entry.service.deployments)
                 .await
                 .map(|d| Deployed {
                     deployment_id: d.id,

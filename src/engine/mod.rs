@@ -134,8 +134,15 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             Some(ecr) if !related.is_empty() => self.manifests.load(ecr, &pushes, limit).await,
             _ => vec![None; pushes.len()],
         };
-        let running = running::load(&self.ecs, &related, limit).await;
-        let planned = plan::plan(&pushes, &manifests, &fleet.services, &running, self.selection());
+        let seen = running::load(&self.ecs, &related, limit).await;
+        let planned = plan::plan(
+            &pushes,
+            &manifests,
+            &fleet.services,
+            &seen.running,
+            &seen.rolled_back,
+            self.selection(),
+        );
         let executor = Executor {
             ecs: &self.ecs,
             lock: &self.lock,

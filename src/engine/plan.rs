@@ -8,7 +8,7 @@ use crate::domain::decide::{Action, Decision, Selection, decide, refers_to};
 use crate::domain::platform;
 use crate::domain::push::Push;
 use crate::domain::reason::Reason;
-use crate::domain::running::{Running, Unknown};
+use crate::domain::running::{RolledBack, Running, Unknown};
 use crate::ecr::PushedManifest;
 use crate::ecs::{Service, TaskDefinition};
 use crate::lock::{ClaimState, LockKey};
@@ -36,12 +36,14 @@ pub fn related<'f>(pushes: &[Push], fleet: &'f [(Service, Arc<TaskDefinition>)])
 
 /// Decides for every examined service of the fleet against every push that counts; services no push
 /// relates to are left out.
-/// `manifests[i]` is what push `i` is made of and for, when ECR said; `running` what each service (by ARN) runs.
+/// `manifests[i]` is what push `i` is made of and for, when ECR said; `running` what each service (by ARN) runs;
+/// `rolled_back` the services (by ARN) with a deployment ECS rolled back, whose digests are held.
 pub fn plan(
     pushes: &[Push],
     manifests: &[Option<PushedManifest>],
     fleet: &[(Service, Arc<TaskDefinition>)],
     running: &HashMap<String, Running>,
+    rolled_back: &HashMap<String, RolledBack>,
     selection: Selection,
 ) -> Vec<Planned> {
     let counted = newest_per_image(pushes);
@@ -53,7 +55,8 @@ pub fn plan(
             let decisions = counted.iter().filter_map(|&i| {
                 let manifest = manifests.get(i).and_then(Option::as_ref);
                 let index = manifest.map_or(&[][..], |m| m.manifests.as_slice());
-                let decision = decide(&pushes[i], service, task_definition, runs, index, selection)?;
+                let held = rolled_back.get(&service.arn);
+                let decision = decide(&pushes[i], service, task_definition, runs, held, index, selection)?;
                 Some((
                     i,
                     platform::check(
@@ -64,9 +67,12 @@ pub fn plan(
                 ))
             });
             let (decision, behind) = merge(decisions)?;
+            // A deliberate retry of a rolled-back digest is a person's one command, not a redelivery: the lock's done
+            // marker of the first attempt must not stop it.
+            let retried = behind.iter().any(|&i| pushes[i].retry_rolled_back);
             let lock_key = match decision.action {
-                Action::Redeploy(_) => lock_key(service, pushes, &behind),
-                Action::Skip => None,
+                Action::Redeploy(_) if !retried => lock_key(service, pushes, &behind),
+                _ => None,
             };
             Some(Planned {
                 service: service.clone(),

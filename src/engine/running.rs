@@ -1,7 +1,8 @@
 //! What the related services run: the revision each converges to (the target of its current service deployment,
 //! or the revision a rollback returns to) and the digests ECS recorded for it. Twenty ARNs per call — the API
 //! maximum — and at most `limit` calls at a time; a failure leaves the services it concerns unknown, and the
-//! decision says so.
+//! decision says so. A rolled-back current deployment's target revision is described too: what it ran is what
+//! the decision holds.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -9,11 +10,20 @@ use std::sync::Arc;
 use futures_util::{StreamExt, stream};
 use tracing::warn;
 
-use crate::domain::running::{Running, RunningRevision, Unknown};
+use crate::domain::image::ImageRef;
+use crate::domain::running::{HoldSource, RolledBack, Running, RunningRevision, Unknown};
 use crate::ecs::{DESCRIBE_REVISIONS_MAX, EcsApi, EcsError, Service, ServiceDeployment, ServiceRevision};
 
-/// Service ARN → what it runs, for each of `services`.
-pub async fn load<E: EcsApi>(ecs: &E, services: &[&Service], limit: usize) -> HashMap<String, Running> {
+/// What the related services run, and which of them ECS rolled back, by service ARN.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub running: HashMap<String, Running>,
+    /// Services whose current deployment was rolled back, with what its target ran or was to run.
+    pub rolled_back: HashMap<String, RolledBack>,
+}
+
+/// What each of `services` runs, and what a rolled-back current deployment of it was to run.
+pub async fn load<E: EcsApi>(ecs: &E, services: &[&Service], limit: usize) -> Seen {
     let deployment_arns: Vec<String> = services.iter().filter_map(|s| s.current_deployment.clone()).collect();
     let (deployments, _) = describe_all(&deployment_arns, limit, |batch| async move {
         ecs.describe_service_deployments(&batch).await
@@ -34,7 +44,16 @@ pub async fn load<E: EcsApi>(ecs: &E, services: &[&Service], limit: usize) -> Ha
             }
         })
         .collect();
+    let rolled_back: Vec<(&Service, &ServiceDeployment, &str)> = wanted
+        .iter()
+        .filter_map(|(service, _, deployment)| {
+            let deployment = (*deployment)?;
+            let target = deployment.target_revision.as_deref()?;
+            deployment.rolled_back().then_some((*service, deployment, target))
+        })
+        .collect();
     let mut revision_arns: Vec<String> = wanted.iter().flat_map(|(_, arns, _)| arns.clone()).collect();
+    revision_arns.extend(rolled_back.iter().map(|(_, _, target)| (*target).to_owned()));
     revision_arns.sort_unstable();
     revision_arns.dedup();
     let (revisions, failed) = describe_all(&revision_arns, limit, |batch| async move {
@@ -42,7 +61,14 @@ pub async fn load<E: EcsApi>(ecs: &E, services: &[&Service], limit: usize) -> Ha
     })
     .await;
     let revisions: HashMap<&str, &ServiceRevision> = revisions.iter().map(|r| (r.arn.as_str(), r)).collect();
-    wanted
+    let rolled_back = rolled_back
+        .into_iter()
+        .filter_map(|(service, deployment, target)| {
+            let target = revisions.get(target)?;
+            Some((service.arn.clone(), hold(deployment, target)))
+        })
+        .collect();
+    let running = wanted
         .into_iter()
         .map(|(service, arns, deployment)| {
             let running = match (arns.is_empty(), arns.iter().find_map(|arn| failed.get(arn))) {
@@ -58,7 +84,33 @@ pub async fn load<E: EcsApi>(ecs: &E, services: &[&Service], limit: usize) -> Ha
             };
             (service.arn.clone(), running)
         })
-        .collect()
+        .collect();
+    Seen { running, rolled_back }
+}
+
+/// A rolled-back deployment and what its target ran: the digest ECS resolved, else the one the image pins.
+fn hold(deployment: &ServiceDeployment, target: &ServiceRevision) -> RolledBack {
+    let rollback = deployment.rollback.as_ref();
+    RolledBack {
+        deployment: deployment.arn.clone(),
+        status: deployment.status.clone(),
+        status_reason: deployment
+            .status_reason
+            .clone()
+            .or_else(|| rollback.and_then(|r| r.reason.clone())),
+        at: rollback.and_then(|r| r.started_at).or(deployment.updated_at),
+        target_revision: target.arn.clone(),
+        target_created_at: target.created_at,
+        digests: target
+            .images
+            .iter()
+            .map(|image| {
+                let pinned = || ImageRef::parse(&image.image).ok().and_then(|r| r.digest);
+                (image.container.clone(), image.digest.clone().or_else(pinned))
+            })
+            .collect(),
+        source: HoldSource::CurrentDeployment,
+    }
 }
 
 fn running_revision(revision: &ServiceRevision, deployment: Option<&ServiceDeployment>) -> RunningRevision {

@@ -119,6 +119,7 @@ pub async fn current<R: EcrApi>(
                         time: None,
                         replicated_from: None,
                         origin: Origin::Sweep,
+                        retry_rolled_back: false,
                     });
                 }
             }

@@ -42,9 +42,18 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show which services a push (or a sweep) would redeploy, and why the others would not; change nothing.
-    Plan(Target),
+    Plan(Run),
     /// Redeploy the services a push (or a sweep) affects and print the report.
-    Apply(Target),
+    Apply(Run),
+}
+
+#[derive(Debug, Args)]
+pub struct Run {
+    #[command(flatten)]
+    pub target: Target,
+    /// Deploy the --image digest even to services where ECS rolled it back (held as `rolled-back` otherwise).
+    #[arg(long)]
+    pub retry_rolled_back: bool,
 }
 
 /// What to act on: an EventBridge event, an image, or a sweep of every tag in use.
@@ -67,9 +76,15 @@ pub struct Target {
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let (target, requested) = match cli.command {
-        Command::Plan(target) => (target, Mode::Plan),
-        Command::Apply(target) => (target, Mode::Apply),
+    let (
+        Run {
+            target,
+            retry_rolled_back,
+        },
+        requested,
+    ) = match cli.command {
+        Command::Plan(run) => (run, Mode::Plan),
+        Command::Apply(run) => (run, Mode::Apply),
     };
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -77,13 +92,25 @@ pub async fn main() -> ExitCode {
     };
     // The event first: a bad one is reported without touching AWS configuration or credentials.
     let event = match (target.event, target.image) {
+        (_, None) if retry_rolled_back => {
+            Err("--retry-rolled-back deploys one digest: give it with --image".to_owned())
+        }
         _ if target.sweep => Ok(Input::Event(Classified::Sweep)),
         (Some(path), _) => std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))
             .and_then(|text| read_event(&text).map_err(|e| format!("{}: {e}", path.display()))),
         (None, Some(uri)) => Push::from_image_uri(&uri)
-            .map(|push| Input::Event(Classified::Push(push)))
-            .map_err(|e| e.to_string()),
+            .map_err(|e| e.to_string())
+            .and_then(|push| match (retry_rolled_back, &push.digest) {
+                (true, None) => Err(format!(
+                    "--retry-rolled-back needs the digest to deploy again: give {uri}@sha256:DIGEST"
+                )),
+                _ => Ok(Push {
+                    retry_rolled_back,
+                    ..push
+                }),
+            })
+            .map(|push| Input::Event(Classified::Push(push))),
         (None, None) => Err("give --event FILE, --image URI or --sweep".to_owned()),
     };
     let event = match event {

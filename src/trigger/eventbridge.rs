@@ -314,6 +314,7 @@ pub fn classify_at(value: Value, now: DateTime<Utc>) -> Result<Classified, Event
         time,
         replicated_from,
         origin: Origin::Event,
+        retry_rolled_back: false,
     }))
 }
 

@@ -148,3 +148,27 @@ async fn a_scan_failure_exits_non_zero() {
     assert_eq!(report["scan_errors"][0]["step"], "list-services");
     assert_eq!(report["scan_errors"][0]["cluster"], "missing");
 }
+
+#[tokio::test]
+async fn retry_rolled_back_needs_an_image_with_its_digest() {
+    let env = Harness::start().await;
+    let image = format!("{}/app:latest", registry());
+    let without_digest = run(&env, &["apply", "--image", &image, "--retry-rolled-back"], &[]).await;
+    assert_eq!(without_digest.status.code(), Some(2), "{}", stderr(&without_digest));
+    assert!(
+        stderr(&without_digest).contains("--retry-rolled-back needs the digest"),
+        "{}",
+        stderr(&without_digest)
+    );
+    let with_a_sweep = run(&env, &["apply", "--sweep", "--retry-rolled-back"], &[]).await;
+    assert_eq!(with_a_sweep.status.code(), Some(2), "{}", stderr(&with_a_sweep));
+    let digest = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd12345678";
+    let planned = run(
+        &env,
+        &["plan", "--image", &format!("{image}@{digest}"), "--retry-rolled-back"],
+        &[],
+    )
+    .await;
+    assert!(planned.status.success(), "{}", stderr(&planned));
+    assert_eq!(json(&planned)["pushes"][0]["digest"], digest);
+}

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use ecs_redeploy::domain::push::Push;
 use ecs_redeploy::domain::report::{Report, Status};
 use ecs_redeploy::ecr::sdk::SdkEcr;
 use ecs_redeploy::engine::Redeployer;
@@ -32,8 +33,11 @@ fn service<'r>(report: &'r Report, name: &str) -> &'r ecs_redeploy::domain::repo
         .unwrap_or_else(|| panic!("{name} not reported"))
 }
 
-#[tokio::test]
-async fn a_rollback_after_the_push_is_redeployed_and_a_repeat_is_not() {
+/// web, checkout and legacy run app:latest's old digest. legacy was deployed (the old digest again) and rolled
+/// back before the push; after the push, checkout is deployed — its tag resolves to the push — and its circuit
+/// breaker rolls it back to its last completed revision, which runs the old digest. Returns the environment,
+/// the old and the pushed digest, and the push's event.
+async fn a_push_that_ecs_rolled_back() -> (Harness, String, String, Value) {
     let env = Harness::start().await;
     let app = format!("{}/app:latest", registry());
     let old = push_image(&env.moto, &env.front, "app", "latest", "old").await;
@@ -42,24 +46,31 @@ async fn a_rollback_after_the_push_is_redeployed_and_a_repeat_is_not() {
         &[
             ServiceSpec::new("shop", "web", &[&app]),
             ServiceSpec::new("shop", "checkout", &[&app]),
+            ServiceSpec::new("shop", "legacy", &[&app]),
         ],
     )
     .await;
     observe_services(&env.front, &["shop"]).await;
+    env.front.advance_clock(Duration::from_secs(5));
+    deploy_and_roll_back(&env.front, "shop", "legacy").await;
 
     let new = push_image(&env.moto, &env.front, "app", "latest", "new").await;
     let pushed = event("app", "latest", &new);
-    // After the push, checkout is deployed (its tag resolves to the push) and the circuit breaker rolls it back
-    // to its last completed revision, which runs the old digest: a deployment after the push that is not the push.
     env.front.advance_clock(Duration::from_secs(5));
     deploy_and_roll_back(&env.front, "shop", "checkout").await;
+    (env, old, new, pushed)
+}
 
-    let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
+#[tokio::test]
+async fn a_digest_ecs_rolled_back_is_held_until_a_fixed_push_and_another_rollback_redeploys() {
+    let (env, old, new, pushed) = a_push_that_ecs_rolled_back().await;
+    let redeployer = Redeployer::new(env.function_ecs(), config(&[])).with_registry(SdkEcr::new(env.moto.ecr_client()));
     let before = deployment_ids(&env.seeder(), &["shop"]).await;
     let report = invoke(&redeployer, &pushed).await.expect("delivered");
     let after = deployment_ids(&env.seeder(), &["shop"]).await;
-    assert_eq!(redeployed(&before, &after), ["shop/checkout", "shop/web"]);
-    for name in ["web", "checkout"] {
+    // legacy's rollback was of a deployment that ran the old digest: it is redeployed like web.
+    assert_eq!(redeployed(&before, &after), ["shop/legacy", "shop/web"]);
+    for name in ["web", "legacy"] {
         let s = service(&report, name);
         assert_eq!(
             (s.reason, s.outcome),
@@ -70,21 +81,95 @@ async fn a_rollback_after_the_push_is_redeployed_and_a_repeat_is_not() {
         assert_eq!(s.from.get("c0"), Some(&Some(old.clone())), "{name}");
         assert_eq!(s.to.get("c0"), Some(&new), "{name}");
     }
+    // checkout's rolled-back deployment ran the pushed digest: held, from ECS's own record.
+    let checkout = service(&report, "checkout");
+    assert_eq!(
+        (checkout.reason, checkout.outcome),
+        ("rolled-back", Status::Skipped),
+        "{}",
+        checkout.detail
+    );
+    for part in ["ROLLBACK_SUCCESSFUL", "circuit breaker", &new, "--retry-rolled-back"] {
+        assert!(checkout.detail.contains(part), "`{part}` in {}", checkout.detail);
+    }
+    assert_eq!(
+        checkout.running.get("c0"),
+        Some(&Some(old.clone())),
+        "it runs what it was rolled back to"
+    );
 
-    // The same delivery again, without a lock table: the new revisions are resolving the tag, then run the push.
-    env.front.set_resolve_delay(Duration::from_secs(30));
+    // The same delivery again, without a lock table: web and legacy run the push now, checkout is still held.
     let report = invoke(&redeployer, &pushed).await.expect("delivered");
     assert_eq!(
-        outcomes(&report).values().collect::<Vec<_>>(),
+        outcomes(&report).into_iter().collect::<Vec<_>>(),
         [
-            &("already-running", Status::Skipped),
-            &("already-running", Status::Skipped)
-        ],
-        "resolved at once: the deployments were made with no resolve delay"
+            ("checkout".to_owned(), ("rolled-back", Status::Skipped)),
+            ("legacy".to_owned(), ("already-running", Status::Skipped)),
+            ("web".to_owned(), ("already-running", Status::Skipped)),
+        ]
     );
+    // The sweep leaves it alone too, and lists the drift as held.
+    let swept = redeployer.sweep(&[], ecs_redeploy::config::Mode::Apply).await;
+    assert_eq!(outcomes(&swept)["checkout"], ("rolled-back", Status::Skipped));
+    assert_eq!(swept.drift.len(), 1, "{:?}", swept.drift);
+    let drift = &swept.drift[0];
+    assert_eq!(
+        (
+            drift.service.as_str(),
+            drift.held,
+            drift.running_digest.as_ref(),
+            &drift.current_digest
+        ),
+        ("checkout", true, Some(&old), &new)
+    );
+    assert_eq!(swept.counts.redeployed, 0);
     assert_eq!(
         redeployed(&after, &deployment_ids(&env.seeder(), &["shop"]).await),
         Vec::<String>::new()
+    );
+
+    // A fixed image is another digest: deployed as usual.
+    let fixed = push_image(&env.moto, &env.front, "app", "latest", "fixed").await;
+    env.front.advance_clock(Duration::from_secs(2));
+    let report = invoke(&redeployer, &event("app", "latest", &fixed))
+        .await
+        .expect("delivered");
+    let checkout = service(&report, "checkout");
+    assert_eq!(
+        (checkout.reason, checkout.outcome),
+        ("image-match", Status::Redeployed),
+        "{}",
+        checkout.detail
+    );
+    assert_eq!(checkout.to.get("c0"), Some(&fixed));
+}
+
+#[tokio::test]
+async fn a_person_can_deploy_a_held_digest_deliberately() {
+    let (env, _, new, _) = a_push_that_ecs_rolled_back().await;
+    let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
+    let image = format!("{}/app:latest@{new}", registry());
+    let retry = Push {
+        retry_rolled_back: true,
+        ..Push::from_image_uri(&image).expect("an image URI")
+    };
+    let before = deployment_ids(&env.seeder(), &["shop"]).await;
+    let report = redeployer.run(&[retry], ecs_redeploy::config::Mode::Apply).await;
+    assert_eq!(
+        redeployed(&before, &deployment_ids(&env.seeder(), &["shop"]).await),
+        ["shop/checkout", "shop/legacy", "shop/web"]
+    );
+    let checkout = service(&report, "checkout");
+    assert_eq!(
+        (checkout.reason, checkout.outcome),
+        ("image-match", Status::Redeployed),
+        "{}",
+        checkout.detail
+    );
+    assert!(
+        checkout.warnings.iter().any(|w| w.contains("--retry-rolled-back")),
+        "{:?}",
+        checkout.warnings
     );
 }
 

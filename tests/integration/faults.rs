@@ -1,7 +1,9 @@
-//! Through a front that fails 20% of calls (server errors, throttling, resets, stalls) over several
-//! seeds: every matching service is redeployed exactly once or reported failed — never lost, never
-//! twice — and retries of the same event complete the rest. And throttling that the SDK's retries
-//! can absorb never becomes a failure.
+//! Through a front that fails 20% of calls over several seeds — before moto (server errors, throttling, resets,
+//! stalls: nothing was applied) or after it (a 5xx, a reset or a stall once moto applied the call: only the answer
+//! is lost) — every matching service is redeployed at most once and never lost: deployed, or reported failed so
+//! that a retry of the event completes it. And throttling that the SDK's retries can absorb never becomes a
+//! failure. No assertion depends on how fast the machine is: a stall is far longer than the client's attempt
+//! timeout, and the tests assert what happened, never how long it took.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -19,9 +21,28 @@ use ecs_redeploy_testkit::front::{FaultKind, Faults, FrontConfig};
 use ecs_redeploy_testkit::harness::Harness;
 
 const CLUSTERS: [&str; 2] = ["east", "west"];
-/// Shorter than a stalled answer, so stalls time out and are retried.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(800);
-const RETRIES_OF_THE_EVENT: usize = 6;
+/// The client's attempt timeout: a stalled call times out and is read or retried.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a stalled call stays unanswered: far past the attempt timeout, so a stall is a timeout however loaded
+/// the machine is.
+const STALL: Duration = Duration::from_secs(60);
+/// A bound on retries of the event, against a livelock: each delivery completes some of what is left.
+const RETRIES_OF_THE_EVENT: usize = 12;
+
+/// Faults before moto: the call is never applied.
+const BEFORE_MOTO: [FaultKind; 5] = [
+    FaultKind::Http500,
+    FaultKind::Http503,
+    FaultKind::Throttling,
+    FaultKind::ConnectionReset,
+    FaultKind::SlowResponse,
+];
+/// Faults after moto applied the call: only its answer is lost.
+const AFTER_MOTO: [FaultKind; 3] = [
+    FaultKind::Http500AfterApply,
+    FaultKind::ResetAfterApply,
+    FaultKind::StallAfterApply,
+];
 
 /// 40 matching services and 20 others over two clusters — about 50 calls a delivery, so with 20% of
 /// calls faulted and two attempts each, a delivery rarely gets through without a failure;
@@ -52,21 +73,27 @@ async fn deliver(redeployer: &Redeployer<SdkEcs>, event: &serde_json::Value) -> 
     }
 }
 
-#[tokio::test]
-async fn injected_faults_never_lose_or_repeat_a_deployment() {
-    let mut deliveries_per_seed: Vec<usize> = Vec::new();
+/// What the seeds of one fault model came to.
+struct Seeds {
+    /// Deliveries each seed needed.
+    deliveries: Vec<usize>,
+    /// `UpdateService` calls applied whose answer was lost, over all seeds.
+    lost_updates: u64,
+}
+
+/// Delivers one push through a front faulting 20% of calls with `kinds`, again until a delivery succeeds, for
+/// each of four seeds; checks after every delivery that no service was deployed twice and none was lost.
+async fn deliver_through_faults(kinds: &[FaultKind]) -> Seeds {
+    let mut seeds = Seeds {
+        deliveries: Vec::new(),
+        lost_updates: 0,
+    };
     for seed in [1, 7, 42, 1234] {
         let faults = Faults::Injected {
             seed,
             rate: 0.2,
-            kinds: vec![
-                FaultKind::Http500,
-                FaultKind::Http503,
-                FaultKind::Throttling,
-                FaultKind::ConnectionReset,
-                FaultKind::SlowResponse,
-            ],
-            slow_delay: ATTEMPT_TIMEOUT * 2,
+            kinds: kinds.to_vec(),
+            slow_delay: STALL,
         };
         let env = Harness::start_with(FrontConfig {
             faults,
@@ -87,12 +114,25 @@ async fn injected_faults_never_lose_or_repeat_a_deployment() {
             let report = deliver(&redeployer, &event).await;
             let after = deployment_ids(&env.seeder(), &CLUSTERS).await;
             let done: BTreeSet<String> = redeployed(&before, &after).into_iter().collect();
-            let updates = env.front.calls().action("UpdateService").forwarded;
+            // Every update moto applied, whether its answer reached the function or was lost.
+            let applied = env.front.applied_updates();
+            let twice: Vec<_> = applied.iter().filter(|(_, n)| **n > 1).collect();
+            assert!(twice.is_empty(), "seed {seed}: deployed more than once: {twice:?}");
+            assert_eq!(
+                applied.keys().cloned().collect::<BTreeSet<_>>(),
+                done,
+                "seed {seed}: every applied update is a deployment, and only matching services are deployed"
+            );
             assert!(
                 done.is_subset(&matching),
                 "seed {seed}: only matching services are deployed"
             );
-            assert_eq!(updates, done.len() as u64, "seed {seed}: no service is deployed twice");
+            let updates = env.front.calls().action("UpdateService").forwarded;
+            assert_eq!(
+                updates,
+                done.len() as u64,
+                "seed {seed}: no update was sent twice to moto"
+            );
 
             // Every matching service not yet deployed is accounted for in this delivery's report.
             let failed_clusters: BTreeSet<&str> =
@@ -126,15 +166,34 @@ async fn injected_faults_never_lose_or_repeat_a_deployment() {
             // Deliveries a second apart or more, as Lambda's and EventBridge's retries are.
             env.front.advance_clock(Duration::from_millis(1100));
         }
+        let calls = env.front.calls();
         assert!(
-            env.front.calls().total().faulted > 0,
+            calls.total().faulted + calls.total().lost > 0,
             "seed {seed}: faults were injected"
         );
-        deliveries_per_seed.push(deliveries);
+        seeds.lost_updates += calls.action("UpdateService").lost;
+        seeds.deliveries.push(deliveries);
     }
+    seeds
+}
+
+#[tokio::test]
+async fn faults_before_moto_never_lose_or_repeat_a_deployment() {
+    let seeds = deliver_through_faults(&BEFORE_MOTO).await;
     assert!(
-        deliveries_per_seed.iter().any(|d| *d > 1),
-        "some seed needed a retry of the event: {deliveries_per_seed:?}"
+        seeds.deliveries.iter().any(|d| *d > 1),
+        "some seed needed a retry of the event: {:?}",
+        seeds.deliveries
+    );
+    assert_eq!(seeds.lost_updates, 0, "no answer was lost after the write");
+}
+
+#[tokio::test]
+async fn answers_lost_after_the_write_never_deploy_a_service_twice() {
+    let seeds = deliver_through_faults(&AFTER_MOTO).await;
+    assert!(
+        seeds.lost_updates > 0,
+        "some update was applied and its answer lost: the property was put to the test"
     );
 }
 
@@ -156,7 +215,7 @@ async fn throttling_the_retries_absorb_is_never_a_failure() {
         seed: 7,
         rate: 0.3,
         kinds: vec![FaultKind::Throttling],
-        slow_delay: ATTEMPT_TIMEOUT,
+        slow_delay: STALL,
     };
     let env = seventy_services(FrontConfig {
         faults: throttling,

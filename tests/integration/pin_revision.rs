@@ -252,7 +252,7 @@ async fn deploying_the_new_revision_points_the_service_at_it() {
         .await
         .expect("register the clone");
     let deployment = ecs
-        .deploy_revision("alpha", "web", &registered)
+        .deploy_revision("alpha", "web", &registered, &[])
         .await
         .expect("deploy the clone");
 

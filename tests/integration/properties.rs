@@ -246,6 +246,7 @@ fn push_event() -> impl Strategy<Value = (Value, Push)> {
                 replicated_from: replicated_from
                     .map(|(account, region)| Registry::ecr(&account, &region).expect("generated registry is valid")),
                 origin: Origin::Event,
+                retry_rolled_back: false,
             };
             (event, push)
         },

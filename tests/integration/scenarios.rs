@@ -273,7 +273,12 @@ impl EcsApi for FailingUpdate {
     async fn describe_service_revisions(&self, arns: &[String]) -> Result<Vec<ServiceRevision>, EcsError> {
         self.inner.describe_service_revisions(arns).await
     }
-    async fn force_new_deployment(&self, cluster: &str, service: &str) -> Result<Deployment, EcsError> {
+    async fn force_new_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+        known: &[Deployment],
+    ) -> Result<Deployment, EcsError> {
         if service.ends_with(&format!("/{}", self.service)) {
             return Err(EcsError::new(
                 "UpdateService",
@@ -281,7 +286,7 @@ impl EcsApi for FailingUpdate {
                 "AccessDeniedException: denied",
             ));
         }
-        self.inner.force_new_deployment(cluster, service).await
+        self.inner.force_new_deployment(cluster, service, known).await
     }
     async fn register_revision(&self, source: &str, images: &BTreeMap<String, String>) -> Result<String, EcsError> {
         self.inner.register_revision(source, images).await
@@ -291,8 +296,11 @@ impl EcsApi for FailingUpdate {
         cluster: &str,
         service: &str,
         task_definition: &str,
+        known: &[Deployment],
     ) -> Result<Deployment, EcsError> {
-        self.inner.deploy_revision(cluster, service, task_definition).await
+        self.inner
+            .deploy_revision(cluster, service, task_definition, known)
+            .await
     }
 }
 

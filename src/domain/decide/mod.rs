@@ -2,8 +2,8 @@
 //! clock — the push's time and the service's deployments are data.
 //!
 //! `decide` = relate (each container to the push) → intent (the service's tag) → classify (which
-//! containers to redeploy, or the closest miss) → gate (status, opt-in) → truth (what the service runs) →
-//! force | pin.
+//! containers to redeploy, or the closest miss) → gate (status, opt-in) → hold (a digest ECS rolled back) →
+//! truth (what the service runs) → force | pin.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,7 +11,7 @@ use super::image::{ImageRef, Registry};
 use super::policy::{Method, ServicePolicy, TagPolicy, Verdict};
 use super::push::{Origin, Push};
 use super::reason::Reason;
-use super::running::{Running, Unknown};
+use super::running::{RolledBack, Running, Unknown};
 use crate::config::Select;
 use crate::ecs::{Container, Service, TaskDefinition, VersionConsistency};
 use truth::Truth;
@@ -113,12 +113,14 @@ struct Candidates<'c> {
 
 /// Decides for one service. `None`: no container refers to the pushed repository at all, so the
 /// service is unrelated to the push and not worth a report line. `running` is what the service runs;
+/// `rolled_back` a deployment of it that ECS rolled back (its current one, or one the function's own record keeps);
 /// `manifests` are the platform manifests of a pushed image index (they stand for the push too).
 pub fn decide(
     push: &Push,
     service: &Service,
     task_definition: &TaskDefinition,
     running: &Running,
+    rolled_back: Option<&RolledBack>,
     manifests: &[String],
     selection: Selection,
 ) -> Option<Decision> {
@@ -147,32 +149,44 @@ pub fn decide(
     };
     let containers: Vec<String> = candidates.containers.iter().map(|c| c.name.clone()).collect();
     let pushed: Vec<&str> = push.digest.iter().chain(manifests).map(String::as_str).collect();
-    let decision = match gate::gate(service, policy.as_ref(), selection) {
-        Some(skip) => skip,
-        None => match truth::check(push, running, &candidates.containers, &pushed) {
-            Truth::Skip(skip) => skip,
-            Truth::Redeploy => {
-                let decision = redeploy(push, service, &candidates, &intent, None);
-                match running {
-                    // Say why a deployment after the push did not count: the service went back.
-                    Running::Known(revision) if revision.rolled_back_to && decision.action != Action::Skip => {
-                        Decision {
-                            detail: format!(
-                                "{}; a rollback returned the service to an older revision",
-                                decision.detail
-                            ),
-                            ..decision
+    let held = rolled_back
+        .map(|r| {
+            (
+                r,
+                truth::rolled_back_containers(push, r, &candidates.containers, &pushed),
+            )
+        })
+        .filter(|(_, held)| !held.is_empty());
+    let decision = match (gate::gate(service, policy.as_ref(), selection), held) {
+        (Some(skip), _) => skip,
+        (None, Some((rolled_back, held))) if !push.retry_rolled_back => truth::held(push, rolled_back, &held),
+        (None, held) => retried(
+            held.map(|(r, _)| r),
+            match truth::check(push, running, &candidates.containers, &pushed) {
+                Truth::Skip(skip) => skip,
+                Truth::Redeploy => {
+                    let decision = redeploy(push, service, &candidates, &intent, None);
+                    match running {
+                        // Say why a deployment after the push did not count: the service went back.
+                        Running::Known(revision) if revision.rolled_back_to && decision.action != Action::Skip => {
+                            Decision {
+                                detail: format!(
+                                    "{}; a rollback returned the service to an older revision",
+                                    decision.detail
+                                ),
+                                ..decision
+                            }
                         }
+                        _ => decision,
                     }
-                    _ => decision,
                 }
-            }
-            Truth::Unknown(why) if push.origin == Origin::Sweep => Decision::skip(
-                Reason::RunningUnknown,
-                format!("{why}: a sweep redeploys only the drift it can see"),
-            ),
-            Truth::Unknown(why) => redeploy(push, service, &candidates, &intent, Some(why)),
-        },
+                Truth::Unknown(why) if push.origin == Origin::Sweep => Decision::skip(
+                    Reason::RunningUnknown,
+                    format!("{why}: a sweep redeploys only the drift it can see"),
+                ),
+                Truth::Unknown(why) => redeploy(push, service, &candidates, &intent, Some(why)),
+            },
+        ),
     };
     let to = match (decision.action, &push.digest) {
         (Action::Redeploy(_), Some(digest)) => containers.iter().map(|c| (c.clone(), digest.clone())).collect(),
@@ -184,6 +198,25 @@ pub fn decide(
         to,
         ..decision
     })
+}
+
+/// A redeploy of a digest ECS rolled back, asked for by a person (`--retry-rolled-back`), says so.
+fn retried(rolled_back: Option<&RolledBack>, decision: Decision) -> Decision {
+    match rolled_back {
+        Some(rolled_back) if decision.action != Action::Skip => {
+            let mut decision = decision;
+            decision.warnings.push(format!(
+                "ECS rolled back deployment {} of this digest; deployed again as asked (--retry-rolled-back)",
+                rolled_back
+                    .deployment
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(&rolled_back.deployment)
+            ));
+            decision
+        }
+        _ => decision,
+    }
 }
 
 /// Force or pin. `unknown`: why what the service runs is not known; force then falls back to deployment times.

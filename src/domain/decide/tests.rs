@@ -199,6 +199,7 @@ fn image_matching_table() {
             &service(&[]),
             &task_definition(containers),
             &NOT_RECORDED,
+            None,
             &[],
             MATCHING,
         );
@@ -220,7 +221,16 @@ fn every_matching_container_is_named() {
         container("sidecar", &format!("{REGISTRY}/envoy:v1")),
         container("worker", &format!("{REGISTRY}/app")),
     ]);
-    let decision = decide(&push("app", "latest"), &service(&[]), &td, &NOT_RECORDED, &[], MATCHING).unwrap();
+    let decision = decide(
+        &push("app", "latest"),
+        &service(&[]),
+        &td,
+        &NOT_RECORDED,
+        None,
+        &[],
+        MATCHING,
+    )
+    .unwrap();
     assert_eq!(decision.containers, vec!["web", "worker"]);
     assert_eq!(decision.detail, format!("`web`, `worker` use `{REGISTRY}/app:latest`"));
 }
@@ -281,6 +291,7 @@ fn selection_by_tags() {
             &service(&tags),
             &td,
             &NOT_RECORDED,
+            None,
             &[],
             selection,
         )
@@ -299,7 +310,16 @@ fn inactive_services_are_skipped() {
     let td = task_definition(vec![container("web", &format!("{REGISTRY}/app:latest"))]);
     let mut draining = service(&[]);
     draining.status = "DRAINING".into();
-    let decision = decide(&push("app", "latest"), &draining, &td, &NOT_RECORDED, &[], MATCHING).unwrap();
+    let decision = decide(
+        &push("app", "latest"),
+        &draining,
+        &td,
+        &NOT_RECORDED,
+        None,
+        &[],
+        MATCHING,
+    )
+    .unwrap();
     assert_eq!(decision.reason, Reason::ServiceNotActive);
     assert_eq!(decision.action, Action::Skip);
     assert_eq!(decision.detail, "service is DRAINING, not ACTIVE");
@@ -341,7 +361,7 @@ fn controllers_update_service_cannot_drive_are_skipped_in_every_mode() {
     for (controller, tag, expected, named) in cases {
         let mut svc = service(&[("ecs-redeploy", tag)]);
         svc.deployment_controller = controller;
-        let decision = decide(&push("app", "latest"), &svc, &td, &NOT_RECORDED, &[], MATCHING).unwrap();
+        let decision = decide(&push("app", "latest"), &svc, &td, &NOT_RECORDED, None, &[], MATCHING).unwrap();
         assert_eq!(decision.reason.code(), expected, "{controller:?} {tag}");
         assert!(
             decision.detail.contains(named),
@@ -363,6 +383,7 @@ fn disabled_version_consistency_warns() {
         &service(&[]),
         &task_definition(vec![web, sidecar]),
         &NOT_RECORDED,
+        None,
         &[],
         MATCHING,
     )

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use chrono::TimeDelta;
 
 use super::Decision;
+use crate::domain::image::ImageRef;
 use crate::domain::push::{Origin, Push};
 use crate::domain::reason::Reason;
-use crate::domain::running::{Running, RunningRevision, Unknown};
+use crate::domain::running::{HoldSource, RolledBack, Running, RunningRevision, Unknown};
 use crate::ecs::{Container, VersionConsistency};
 
 static NO_DIGEST_RECORDED: Unknown = Unknown::VersionConsistencyDisabled;
@@ -83,6 +84,71 @@ pub(super) fn check<'r>(push: &Push, running: &'r Running, containers: &[&Contai
             .join(", "),
     );
     Truth::Skip(Decision::skip(Reason::RollingOut, detail))
+}
+
+/// The containers a rolled-back deployment ran (or was to run) on a digest of the push: deploying the push again
+/// would start what ECS gave up on. A target whose tag was never resolved was to run the push when it was made
+/// after it (an event's push; a sweep's has no time, so it cannot tell). Empty: the push is something else.
+pub(super) fn rolled_back_containers<'c>(
+    push: &Push,
+    rolled_back: &RolledBack,
+    containers: &[&'c Container],
+    pushed: &[&str],
+) -> Vec<&'c Container> {
+    let made_after_push = match (push.origin, push.time, rolled_back.target_created_at) {
+        (Origin::Event, Some(pushed_at), Some(created)) => created >= pushed_at + TimeDelta::seconds(1),
+        _ => false,
+    };
+    containers
+        .iter()
+        .copied()
+        .filter(|c| match rolled_back.digests.get(&c.name) {
+            Some(Some(digest)) => pushed.contains(&digest.as_str()),
+            Some(None) => made_after_push,
+            None => false,
+        })
+        .collect()
+}
+
+/// The skip of a push whose digest ECS rolled back: the deployment, ECS's reason, when, and the way out.
+pub(super) fn held(push: &Push, rolled_back: &RolledBack, held: &[&Container]) -> Decision {
+    let names = held
+        .iter()
+        .map(|c| format!("`{}`", c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let digest = push.digest.as_deref().unwrap_or("the pushed digest");
+    let whose = match rolled_back.source {
+        HoldSource::CurrentDeployment => "ECS rolled back",
+        HoldSource::OwnRecord => "ecs-redeploy's record says ECS rolled back its",
+    };
+    let status = rolled_back
+        .status
+        .as_ref()
+        .map_or_else(String::new, |s| format!(" ({s})"));
+    let reason = rolled_back
+        .status_reason
+        .as_deref()
+        .map_or_else(String::new, |r| format!(": \"{r}\""));
+    let when = rolled_back.at.map_or_else(String::new, |at| format!(" at {at}"));
+    let detail = format!(
+        "{whose} deployment {}{status}{when}{reason}; its target {} was to run {names} on {digest}, which this {} \
+         would deploy again. Push a fixed image, or deploy this one deliberately with `apply --image \
+         {}@{digest} --retry-rolled-back`",
+        short_arn(&rolled_back.deployment),
+        short_arn(&rolled_back.target_revision),
+        push.origin.as_str(),
+        ImageRef {
+            digest: None,
+            ..push.image()
+        },
+    );
+    Decision::skip(Reason::RolledBack, detail)
+}
+
+/// `…/service-deployment/prod/web/abc` → `abc`.
+fn short_arn(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 /// Whether an unresolved revision will resolve the tag to the push: it was made after the push (the tag then

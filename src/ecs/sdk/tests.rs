@@ -400,7 +400,7 @@ async fn force_new_deployment_returns_the_primary_else_the_newest_deployment() {
                     .build()
             });
         let result = ecs(RuleMode::Sequential, &[&rule])
-            .force_new_deployment(CLUSTER, "web")
+            .force_new_deployment(CLUSTER, "web", &[])
             .await;
         assert_eq!(rule.num_calls(), 1, "{case}");
         match expected {
@@ -412,6 +412,7 @@ async fn force_new_deployment_returns_the_primary_else_the_newest_deployment() {
 
 mod errors;
 mod revision;
+mod write;
 
 #[tokio::test]
 async fn describe_service_deployments_maps_status_reason_times_and_rollback() {

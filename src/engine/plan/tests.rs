@@ -27,6 +27,7 @@ fn push(repository: &str, tag: &str, digest_no: u8, time: &str) -> Push {
         time: Some(time.parse::<DateTime<Utc>>().unwrap()),
         replicated_from: None,
         origin: Origin::Event,
+        retry_rolled_back: false,
     }
 }
 
@@ -93,7 +94,7 @@ fn a_service_matched_by_several_pushes_gets_one_action() {
         push("app", "latest", 1, "2026-12-01T10:00:00Z"),
         push("envoy", "latest", 2, "2026-12-01T10:00:01Z"),
     ];
-    let planned = plan(&pushes, &[], &fleet, &HashMap::new(), SELECTION);
+    let planned = plan(&pushes, &[], &fleet, &HashMap::new(), &HashMap::new(), SELECTION);
     assert_eq!(planned.len(), 3, "the unrelated service is left out");
 
     let force = planned_for(&planned, "both-force");
@@ -149,7 +150,7 @@ fn the_newest_push_of_a_tag_wins_and_repeats_count_once() {
         ),
     ];
     for (case, pushes, winner) in cases {
-        let planned = plan(&pushes, &[], &fleet, &HashMap::new(), SELECTION);
+        let planned = plan(&pushes, &[], &fleet, &HashMap::new(), &HashMap::new(), SELECTION);
         assert_eq!(planned.len(), 1, "{case}");
         let web = &planned[0];
         assert_eq!(web.pushes.len(), 1, "{case}");
@@ -169,7 +170,7 @@ fn without_a_redeploy_the_closest_miss_is_reported() {
         push("app", "v2", 1, "2026-12-01T10:00:00Z"),
         push("app", "latest", 2, "2026-12-01T10:00:00Z"),
     ];
-    let planned = plan(&pushes, &[], &fleet, &HashMap::new(), SELECTION);
+    let planned = plan(&pushes, &[], &fleet, &HashMap::new(), &HashMap::new(), SELECTION);
     assert_eq!(planned[0].decision.reason, Reason::TagMismatch);
     assert_eq!(planned[0].decision.action, Action::Skip);
     assert_eq!(planned[0].lock_key, None, "a skip claims nothing");
@@ -180,7 +181,7 @@ fn without_a_redeploy_the_closest_miss_is_reported() {
         push("app", "v2", 1, "2026-12-01T10:00:00Z"),
         push("app", "v1", 2, "2026-12-01T10:00:00Z"),
     ];
-    let planned = plan(&pushes, &[], &fleet, &HashMap::new(), SELECTION);
+    let planned = plan(&pushes, &[], &fleet, &HashMap::new(), &HashMap::new(), SELECTION);
     assert_eq!(
         planned[0].decision.reason,
         Reason::AlreadyDeployed,
@@ -194,7 +195,7 @@ fn a_push_without_digest_gives_no_lock_key() {
     let fleet = vec![service("web", &["app:latest"], None)];
     let mut undigested = push("app", "latest", 1, "2026-12-01T10:00:00Z");
     undigested.digest = None;
-    let planned = plan(&[undigested], &[], &fleet, &HashMap::new(), SELECTION);
+    let planned = plan(&[undigested], &[], &fleet, &HashMap::new(), &HashMap::new(), SELECTION);
     assert_eq!(planned[0].decision.action, Action::Redeploy(Method::Force));
     assert_eq!(planned[0].lock_key, None);
 }
@@ -206,6 +207,7 @@ fn a_held_claim_folds_into_a_skip() {
         &[push("app", "latest", 1, "2026-12-01T10:00:00Z")],
         &[],
         &fleet,
+        &HashMap::new(),
         &HashMap::new(),
         SELECTION,
     );

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::ecr::fake::FakeEcr;
+use crate::ecs::DeploymentStatus;
 
 const D_OLD: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
 const D_NEW: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000002";
@@ -194,4 +195,71 @@ async fn a_push_in_the_sweep_s_batch_wins_over_the_tag_it_read() {
         "the event's digest is the one decided on"
     );
     assert_eq!(web.pushed, [format!("{REGISTRY}/app:latest@{D_OLD}")]);
+}
+
+/// prod/web ran the old digest; its next deployment (of the new one, or of another digest) ended with `status`.
+fn ended_deployment(status: DeploymentStatus, target: &str) -> FakeEcs {
+    let mut ecs = fleet();
+    ecs.set_running("prod", "web", &[Some(D_OLD)], at("2026-12-02T10:00:20Z"));
+    ecs.end_deployment("prod", "web", status, &[Some(target)]);
+    ecs.set_running(
+        "prod",
+        "worker",
+        &[Some(D_ENVOY), Some(D_OLD)],
+        at("2026-12-02T09:00:00Z"),
+    );
+    ecs
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rolled_back_digest_is_held_over_the_locks_done_marker_and_read_in_the_same_batches() {
+    for status in [
+        DeploymentStatus::RollbackRequested,
+        DeploymentStatus::RollbackInProgress,
+        DeploymentStatus::RollbackSuccessful,
+        DeploymentStatus::RollbackFailed,
+    ] {
+        // The lock table marks both redeploys of this push done (a claim left from before the rollback).
+        let lock = FakeLock {
+            held: BTreeMap::from([
+                ("web".to_owned(), ClaimState::Done),
+                ("worker".to_owned(), ClaimState::Done),
+            ]),
+            ..FakeLock::default()
+        };
+        let redeployer = Redeployer::with_lock(ended_deployment(status.clone(), D_NEW), lock, config(&[]));
+        let report = redeployer.run(&[pushed_new()], Mode::Apply).await;
+        assert_eq!(
+            outcome_in(&report, "prod", "web"),
+            ("rolled-back", Status::Skipped),
+            "{status}"
+        );
+        assert_eq!(
+            outcome_in(&report, "prod", "worker"),
+            ("already-deployed", Status::Skipped),
+            "{status}: the lock still answers for what is not held"
+        );
+        assert!(redeployer.ecs.updated.lock().unwrap().is_empty(), "{status}");
+        // The failed target is read with the other revisions: one call each.
+        assert_eq!(redeployer.ecs.calls("DescribeServiceDeployments"), 1, "{status}");
+        assert_eq!(redeployer.ecs.calls("DescribeServiceRevisions"), 1, "{status}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rollback_of_another_digest_and_a_stopped_deployment_are_decided_by_digest_truth() {
+    // Rolled back, but its target ran another digest: the push is news, and is deployed.
+    let redeployer = Redeployer::new(
+        ended_deployment(DeploymentStatus::RollbackSuccessful, D_ENVOY),
+        config(&[]),
+    );
+    let report = redeployer.run(&[pushed_new()], Mode::Apply).await;
+    assert_eq!(outcome_in(&report, "prod", "web"), ("image-match", Status::Redeployed));
+    // STOPPED (failed without a rollback, or stopped by a person): its target is what the service converges to.
+    let stopped_on_the_push = Redeployer::new(ended_deployment(DeploymentStatus::Stopped, D_NEW), config(&[]));
+    let report = stopped_on_the_push.run(&[pushed_new()], Mode::Apply).await;
+    assert_eq!(outcome_in(&report, "prod", "web"), ("already-running", Status::Skipped));
+    let stopped_elsewhere = Redeployer::new(ended_deployment(DeploymentStatus::Stopped, D_ENVOY), config(&[]));
+    let report = stopped_elsewhere.run(&[pushed_new()], Mode::Apply).await;
+    assert_eq!(outcome_in(&report, "prod", "web"), ("image-match", Status::Redeployed));
 }

@@ -2,10 +2,12 @@
 //! deployments, served by the strict ECS front. moto and the front start here; the ecs-redeploy binary (the
 //! argument) runs as a user would run it, with `AWS_ENDPOINT_URL_ECS` on the front and everything else on moto.
 //!
-//! 1. A push of app:latest after which `checkout` was deployed and rolled back by its circuit breaker: the old
-//!    deployment-time rule would have called it deployed; ecs-redeploy sees it runs the old digest.
-//! 2. A push of app-worker:latest whose event is lost: the sweep finds `jobs` running the old digest.
-//! 3. The sweep again: nothing to do.
+//! 1. A push of app:latest after which `checkout` was deployed and rolled back by its circuit breaker: ECS gave up
+//!    on that digest there, so ecs-redeploy holds it (`rolled-back`) instead of starting the crashing tasks again;
+//!    `web` is redeployed.
+//! 2. A fixed app:latest: another digest, so `checkout` is deployed as usual.
+//! 3. A push of app-worker:latest whose event is lost: the sweep finds `jobs` running the old digest.
+//! 4. The sweep again: nothing to do.
 
 use std::process::{Command, ExitCode};
 use std::time::Duration;
@@ -46,9 +48,16 @@ async fn main() -> ExitCode {
     println!(
         "app:latest pushed at {pushed_at}; 5 s later checkout was deployed and its circuit breaker rolled it back"
     );
-    println!("to the revision that runs the old digest. Its newest deployment started after the push — it still runs");
-    println!("the old image, so it is redeployed:\n");
+    println!("to the revision that runs the old digest. ECS gave up on the pushed digest there: ecs-redeploy holds it");
+    println!("(rolled-back) rather than start the failing tasks again, and redeploys web:\n");
     let mut ok = run(&binary, &env, &["apply", "--event", &event.to_string_lossy()]).await;
+
+    let fixed = push_image(&env.moto, &env.front, "app", "latest", "app v3").await;
+    let fixed_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    std::fs::write(&event, push_event(&fixed, &fixed_at)).expect("event file written");
+    env.front.advance_clock(Duration::from_secs(2));
+    println!("\nA fixed app:latest is another digest: checkout is deployed as usual.\n");
+    ok &= run(&binary, &env, &["apply", "--event", &event.to_string_lossy()]).await;
     let _ = std::fs::remove_file(&event);
 
     push_image(&env.moto, &env.front, "app-worker", "latest", "worker v2").await;

@@ -18,6 +18,8 @@ pub struct ActionCounts {
     pub faulted: u64,
     /// Refused by the front's own validation (limits, malformed body, unknown target).
     pub rejected: u64,
+    /// Forwarded (and counted so), then answered by an injected fault instead: an answer lost after the write.
+    pub lost: u64,
 }
 
 impl ActionCounts {
@@ -27,6 +29,7 @@ impl ActionCounts {
         self.throttled += other.throttled;
         self.faulted += other.faulted;
         self.rejected += other.rejected;
+        self.lost += other.lost;
     }
 
     /// The calls that have been answered one way or another.
@@ -67,6 +70,7 @@ pub(super) enum Tally {
     Throttled,
     Faulted,
     Rejected,
+    Lost,
 }
 
 #[derive(Debug, Default)]
@@ -84,6 +88,7 @@ impl CountBook {
             Tally::Throttled => &mut counts.throttled,
             Tally::Faulted => &mut counts.faulted,
             Tally::Rejected => &mut counts.rejected,
+            Tally::Lost => &mut counts.lost,
         };
         *field += 1;
     }

@@ -2,7 +2,8 @@
 
 use std::sync::{Mutex, PoisonError};
 
-/// A failure the front can answer with instead of forwarding the call.
+/// A failure the front answers with: instead of forwarding the call, or — the `…AfterApply` kinds — after moto
+/// applied it, losing the answer as a server error, a dropped connection or a timeout after the write does in AWS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultKind {
     /// HTTP 500 `ServerException`.
@@ -16,6 +17,22 @@ pub enum FaultKind {
     /// Nothing for the configured slow delay, then HTTP 503; meant to outlast the client's
     /// timeout.
     SlowResponse,
+    /// Forwarded and applied, then HTTP 500 `ServerException` instead of moto's answer.
+    Http500AfterApply,
+    /// Forwarded and applied, then the connection is reset without a response.
+    ResetAfterApply,
+    /// Forwarded and applied, then nothing for the slow delay, then HTTP 503: the client times out first.
+    StallAfterApply,
+}
+
+impl FaultKind {
+    /// Whether the call is forwarded (and applied) before the fault loses its answer.
+    pub fn after_apply(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Http500AfterApply | FaultKind::ResetAfterApply | FaultKind::StallAfterApply
+        )
+    }
 }
 
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast and good enough to spread faults.

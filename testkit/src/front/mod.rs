@@ -2,8 +2,9 @@
 //! real ECS where the tests depend on it: request limits and paging, per-category throttling,
 //! latency and seeded faults. Test and bench support only; never part of the Lambda.
 //!
-//! Each call goes through, in order: count as received, latency, body check, fault dice,
-//! throttle buckets, limits, and only then moto; the deployments in moto's answer are then dated
+//! Each call goes through, in order: count as received, latency, body check, fault dice (a fault before moto
+//! answers here; one after it lets the call through and then loses moto's answer), throttle buckets, limits, and
+//! only then moto; the deployments in moto's answer are then dated
 //! by the front's ECS clock, which the test can advance instead of sleeping.
 //!
 //! The front also keeps what moto lacks: service revisions and service deployments, recorded when a
@@ -149,6 +150,12 @@ impl Front {
 
     pub fn calls(&self) -> CallCounts {
         self.shared.counts.snapshot()
+    }
+
+    /// How many `UpdateService` calls moto applied to each service (`cluster/service`, by name), counted whether
+    /// their answer reached the client or an injected fault lost it: a service deployed twice shows 2.
+    pub fn applied_updates(&self) -> std::collections::BTreeMap<String, u64> {
+        self.shared.applied_updates.snapshot()
     }
 
     pub fn reset_counts(&self) {

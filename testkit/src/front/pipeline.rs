@@ -1,6 +1,8 @@
 //! What the front does with one call.
 
+use std::collections::BTreeMap;
 use std::io;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -42,6 +44,27 @@ pub(super) struct Shared {
     pub(super) clock: EcsClock,
     pub(super) counts: CountBook,
     pub(super) history: ServiceHistory,
+    pub(super) applied_updates: AppliedUpdates,
+}
+
+/// The `UpdateService` calls moto applied, by `cluster/service` — whether their answer reached the client or not.
+#[derive(Debug, Default)]
+pub(super) struct AppliedUpdates(Mutex<BTreeMap<String, u64>>);
+
+impl AppliedUpdates {
+    fn add(&self, request: &Map<String, Value>) {
+        let name = |key: &str, default: &str| {
+            let value = request.get(key).and_then(Value::as_str).unwrap_or(default);
+            value.rsplit('/').next().unwrap_or(value).to_owned()
+        };
+        let service = format!("{}/{}", name("cluster", "default"), name("service", ""));
+        let mut applied = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *applied.entry(service).or_default() += 1;
+    }
+
+    pub(super) fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
 }
 
 impl Shared {
@@ -76,6 +99,7 @@ impl Shared {
             clock: EcsClock::default(),
             counts: CountBook::default(),
             history: ServiceHistory::new(config.resolve_delay),
+            applied_updates: AppliedUpdates::default(),
         })
     }
 }
@@ -152,20 +176,45 @@ async fn decide(
         }
     };
 
-    // Faults are decided and applied before anything reaches moto: a faulted call is never
-    // applied upstream, so a client retry cannot apply a non-idempotent call (UpdateService)
-    // twice. Real ECS could fail after applying; the tests are about retries, not that.
-    if let Some(kind) = shared.fault_dice.as_ref().and_then(FaultDice::roll) {
+    // A fault before moto is never applied upstream; one after it (`after_apply`) is, and only its answer is
+    // lost, as a 5xx, a reset or a timeout after the write can be in AWS: a client that retries it blindly
+    // applies a non-idempotent call (UpdateService) twice. Calls the front refuses itself are answered as such.
+    let fault = shared.fault_dice.as_ref().and_then(FaultDice::roll);
+    if let Some(kind) = fault.filter(|kind| !kind.after_apply()) {
         counted(Tally::Faulted);
         return fault_reply(kind, shared.slow_delay);
     }
+    let carried = carry_out(shared, action, parts, raw_body, json_body, arrived, &counted).await;
+    match (carried, fault) {
+        (Carried::Forwarded(_), Some(kind)) => {
+            counted(Tally::Lost);
+            fault_reply(kind, shared.slow_delay)
+        }
+        (Carried::Forwarded(reply) | Carried::Refused(reply), _) => reply,
+    }
+}
 
+/// What the front did with a call past the fault dice: sent it on (or answered for moto), or refused it.
+enum Carried {
+    Forwarded(Reply),
+    Refused(Reply),
+}
+
+async fn carry_out(
+    shared: &Shared,
+    action: &str,
+    parts: hyper::http::request::Parts,
+    raw_body: Bytes,
+    json_body: Map<String, Value>,
+    arrived: SystemTime,
+    counted: &impl Fn(Tally),
+) -> Carried {
     if shared.throttle == Throttle::EcsBuckets
         && let Some(category) = ThrottleCategory::of_action(action)
         && shared.buckets.try_take(category, shared.clock.now()) == Admission::Throttled
     {
         counted(Tally::Throttled);
-        return AwsError::throttling().into();
+        return Carried::Refused(AwsError::throttling().into());
     }
 
     let page = match shared.limits {
@@ -174,7 +223,7 @@ async fn decide(
             Ok(page) => page,
             Err(error) => {
                 counted(Tally::Rejected);
-                return error.into();
+                return Carried::Refused(error.into());
             }
         },
     };
@@ -184,11 +233,11 @@ async fn decide(
         return match read.requested_arns(&json_body, shared.limits == Limits::Enforced) {
             Ok(arns) => {
                 counted(Tally::Forwarded);
-                Reply::Now(wire::json_response(&read.answer(shared, &arns)))
+                Carried::Forwarded(Reply::Now(wire::json_response(&read.answer(shared, &arns))))
             }
             Err(error) => {
                 counted(Tally::Rejected);
-                error.into()
+                Carried::Refused(error.into())
             }
         };
     }
@@ -203,9 +252,12 @@ async fn decide(
     };
     let response = match forward(shared, &parts, upstream_body).await {
         Ok(response) => response,
-        Err(error) => return error.into(),
+        Err(error) => return Carried::Forwarded(error.into()),
     };
-    match page {
+    if action == "UpdateService" && response.status.is_success() {
+        shared.applied_updates.add(&json_body);
+    }
+    Carried::Forwarded(match page {
         Some(page) if response.status.is_success() => match paging::page_response(&page, &response.body) {
             Ok(body) => Reply::Now(response.with_body(body.into()).into_front_response()),
             Err(error) => error.into(),
@@ -222,7 +274,7 @@ async fn decide(
                 Err(error) => error.into(),
             }
         }
-    }
+    })
 }
 
 /// The call whose answer `recorded` completes.
@@ -283,10 +335,11 @@ fn forget_deleted(answer: &mut Value) {
 fn fault_reply(kind: FaultKind, slow_delay: Duration) -> Reply {
     match kind {
         FaultKind::Http500 => AwsError::server("injected fault: internal failure").into(),
+        FaultKind::Http500AfterApply => AwsError::server("injected fault: internal failure after the call").into(),
         FaultKind::Http503 => AwsError::service_unavailable("injected fault: unavailable").into(),
         FaultKind::Throttling => AwsError::throttling().into(),
-        FaultKind::ConnectionReset => Reply::Reset,
-        FaultKind::SlowResponse => Reply::After(
+        FaultKind::ConnectionReset | FaultKind::ResetAfterApply => Reply::Reset,
+        FaultKind::SlowResponse | FaultKind::StallAfterApply => Reply::After(
             slow_delay,
             AwsError::service_unavailable("injected fault: slow response").into_response(),
         ),

@@ -40,6 +40,7 @@ async fn counts_add_up_per_action_and_in_total() {
         throttled: deregister.throttled,
         faulted: 0,
         rejected: 1,
+        lost: 0,
     };
     assert_eq!(calls.total(), expected_total);
     assert_eq!(calls.action("UpdateService"), ActionCounts::default());

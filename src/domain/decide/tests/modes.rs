@@ -10,7 +10,7 @@ fn decide_on(push: &Push, td: &TaskDefinition, tags: &[(&str, &str)], default_me
         default_method,
         ..MATCHING
     };
-    decide(push, &service(tags), td, &NOT_RECORDED, &[], selection).expect("related")
+    decide(push, &service(tags), td, &NOT_RECORDED, None, &[], selection).expect("related")
 }
 
 #[test]
@@ -191,7 +191,7 @@ fn a_deployment_after_the_push_means_already_deployed() {
                 service_deployment: None,
             },
         ];
-        let decision = decide(&pushed, &svc, &td, &NOT_RECORDED, &[], MATCHING).unwrap();
+        let decision = decide(&pushed, &svc, &td, &NOT_RECORDED, None, &[], MATCHING).unwrap();
         assert_eq!(decision.reason.code(), expected, "deployed at {deployed}");
     }
     let mut timeless = pushed.clone();
@@ -203,7 +203,7 @@ fn a_deployment_after_the_push_means_already_deployed() {
         service_deployment: None,
     }];
     assert_eq!(
-        decide(&timeless, &svc, &td, &NOT_RECORDED, &[], MATCHING)
+        decide(&timeless, &svc, &td, &NOT_RECORDED, None, &[], MATCHING)
             .unwrap()
             .reason,
         Reason::ImageMatch,

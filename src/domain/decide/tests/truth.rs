@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::domain::running::RunningRevision;
+use crate::domain::running::{HoldSource, RolledBack, RunningRevision};
 use crate::ecs::Deployment;
 
 const PUSHED_AT: &str = "2026-12-02T10:00:00Z";
@@ -76,7 +76,7 @@ fn force_and_pin_decide_from_the_running_digest() {
         let push = pushed(origin);
         let td = task_definition(vec![container("web", &image)]);
         let children = [CHILD.to_owned()];
-        let decision = decide(&push, &deployed_after_push(), &td, &running, &children, MATCHING).unwrap();
+        let decision = decide(&push, &deployed_after_push(), &td, &running, None, &children, MATCHING).unwrap();
         assert_eq!(decision.reason.code(), expected, "{case}: {}", decision.detail);
         assert_eq!(decision.action == Action::Skip, expected != "image-match", "{case}");
         if let Some(digests) = running.digests() {
@@ -105,10 +105,10 @@ fn force_and_pin_decide_from_the_running_digest() {
     let td = task_definition(vec![container("web", &image)]);
     let push = pushed(Origin::Event);
     let old = revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T10:00:30Z", false);
-    let decision = decide(&push, &deployed_after_push(), &td, &old, &[], pin).unwrap();
+    let decision = decide(&push, &deployed_after_push(), &td, &old, None, &[], pin).unwrap();
     assert_eq!(decision.action, Action::Redeploy(Method::Pin));
     let current = revision(&[("web", Some(DIGEST))], "2026-12-02T10:00:30Z", false);
-    let decision = decide(&push, &deployed_after_push(), &td, &current, &[], pin).unwrap();
+    let decision = decide(&push, &deployed_after_push(), &td, &current, None, &[], pin).unwrap();
     assert_eq!(decision.reason, Reason::AlreadyRunning);
 }
 
@@ -121,7 +121,7 @@ fn every_matching_container_must_run_the_push() {
         "2026-12-02T09:00:00Z",
         false,
     );
-    let decision = decide(&pushed(Origin::Event), &service(&[]), &td, &half, &[], MATCHING).unwrap();
+    let decision = decide(&pushed(Origin::Event), &service(&[]), &td, &half, None, &[], MATCHING).unwrap();
     assert_eq!(decision.reason, Reason::ImageMatch);
     assert_eq!(decision.running.get("worker"), Some(&Some(OTHER_DIGEST.to_owned())));
 }
@@ -132,13 +132,178 @@ fn no_digest_is_recorded_without_version_consistency() {
     web.version_consistency = VersionConsistency::Disabled;
     let td = task_definition(vec![web]);
     let resolving = revision(&[("web", None)], "2026-12-02T10:00:05Z", false);
-    let swept = decide(&pushed(Origin::Sweep), &service(&[]), &td, &resolving, &[], MATCHING).unwrap();
+    let swept = decide(
+        &pushed(Origin::Sweep),
+        &service(&[]),
+        &td,
+        &resolving,
+        None,
+        &[],
+        MATCHING,
+    )
+    .unwrap();
     assert_eq!(swept.reason, Reason::RunningUnknown, "{}", swept.detail);
     assert!(swept.detail.contains("versionConsistency disabled"), "{}", swept.detail);
-    let event = decide(&pushed(Origin::Event), &service(&[]), &td, &resolving, &[], MATCHING).unwrap();
+    let event = decide(
+        &pushed(Origin::Event),
+        &service(&[]),
+        &td,
+        &resolving,
+        None,
+        &[],
+        MATCHING,
+    )
+    .unwrap();
     assert_eq!(
         event.action,
         Action::Redeploy(Method::Force),
         "the time rule, which has no later deployment"
     );
+}
+
+const ROLLED_BACK_AT: &str = "2026-12-02T10:05:00Z";
+
+/// Deployment `ecs-svc-9` of prod/web, rolled back by its circuit breaker: its target ran `web` on `digest`
+/// (`None`: never resolved), and was made at `target_made`.
+fn rolled_back(digest: Option<&str>, target_made: &str) -> RolledBack {
+    RolledBack {
+        deployment: "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/web/ecs-svc-9".into(),
+        status: Some(crate::ecs::DeploymentStatus::RollbackSuccessful),
+        status_reason: Some("circuit breaker: 3 tasks failed to start".into()),
+        at: Some(at(ROLLED_BACK_AT)),
+        target_revision: "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/web/43".into(),
+        target_created_at: Some(at(target_made)),
+        digests: BTreeMap::from([("web".to_owned(), digest.map(str::to_owned))]),
+        source: HoldSource::CurrentDeployment,
+    }
+}
+
+#[test]
+fn a_digest_ecs_rolled_back_is_held_and_another_redeploys() {
+    let image = format!("{REGISTRY}/app:latest");
+    let td = task_definition(vec![container("web", &image)]);
+    // What the rollback returned to: the old digest.
+    let old = revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T08:00:00Z", true);
+    let after_push = "2026-12-02T10:00:30Z";
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Origin, Option<RolledBack>, &str)> = vec![
+        ("its target ran the pushed digest", Origin::Event, Some(rolled_back(Some(DIGEST), after_push)), "rolled-back"),
+        ("a sweep: its target ran the tag's current digest", Origin::Sweep, Some(rolled_back(Some(DIGEST), after_push)), "rolled-back"),
+        ("its target ran a platform manifest of the pushed index", Origin::Event, Some(rolled_back(Some(CHILD), after_push)), "rolled-back"),
+        ("its target ran another digest: a fixed image", Origin::Event, Some(rolled_back(Some(OTHER_DIGEST), after_push)), "image-match"),
+        ("a sweep: its target ran another digest", Origin::Sweep, Some(rolled_back(Some(OTHER_DIGEST), after_push)), "image-match"),
+        ("never resolved, made after the push: it was to run the push", Origin::Event, Some(rolled_back(None, after_push)), "rolled-back"),
+        ("never resolved, made before the push", Origin::Event, Some(rolled_back(None, "2026-12-02T09:00:00Z")), "image-match"),
+        ("never resolved, made within the push's second", Origin::Event, Some(rolled_back(None, "2026-12-02T10:00:00.500Z")), "image-match"),
+        ("a sweep cannot tell what a never-resolved target was to run", Origin::Sweep, Some(rolled_back(None, after_push)), "image-match"),
+        ("no rollback", Origin::Event, None, "image-match"),
+    ];
+    for (case, origin, held, expected) in cases {
+        let decision = decide(
+            &pushed(origin),
+            &service(&[]),
+            &td,
+            &old,
+            held.as_ref(),
+            &[CHILD.to_owned()],
+            MATCHING,
+        )
+        .unwrap();
+        assert_eq!(decision.reason.code(), expected, "{case}: {}", decision.detail);
+        assert_eq!(decision.action == Action::Skip, expected == "rolled-back", "{case}");
+        assert_eq!(decision.containers, ["web"], "{case}");
+        assert_eq!(
+            decision.running.get("web"),
+            Some(&Some(OTHER_DIGEST.to_owned())),
+            "{case}: what it runs is reported"
+        );
+        if expected == "rolled-back" {
+            assert!(decision.to.is_empty(), "{case}");
+            let parts = [
+                "ecs-svc-9",
+                "ROLLBACK_SUCCESSFUL",
+                "circuit breaker: 3 tasks failed to start",
+                "2026-12-02 10:05:00 UTC",
+                "--retry-rolled-back",
+            ];
+            for part in parts {
+                assert!(
+                    decision.detail.contains(part),
+                    "{case}: `{part}` in {}",
+                    decision.detail
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_person_may_deploy_a_held_digest_and_is_told_it_was_rolled_back() {
+    let td = task_definition(vec![container("web", &format!("{REGISTRY}/app:latest"))]);
+    let old = revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T08:00:00Z", true);
+    let held = rolled_back(Some(DIGEST), "2026-12-02T10:00:30Z");
+    let retry = Push {
+        retry_rolled_back: true,
+        ..pushed(Origin::Event)
+    };
+    let decision = decide(&retry, &service(&[]), &td, &old, Some(&held), &[], MATCHING).unwrap();
+    assert_eq!(decision.action, Action::Redeploy(Method::Force), "{}", decision.detail);
+    assert_eq!(decision.to.get("web").map(String::as_str), Some(DIGEST));
+    assert!(
+        decision
+            .warnings
+            .iter()
+            .any(|w| w.contains("ecs-svc-9") && w.contains("--retry-rolled-back")),
+        "{:?}",
+        decision.warnings
+    );
+    // Without the flag the same push is held; a retry of a digest that was not rolled back warns of nothing.
+    let automatic = decide(
+        &pushed(Origin::Event),
+        &service(&[]),
+        &td,
+        &old,
+        Some(&held),
+        &[],
+        MATCHING,
+    )
+    .unwrap();
+    assert_eq!(automatic.reason, Reason::RolledBack);
+    let unrelated = decide(&retry, &service(&[]), &td, &old, None, &[], MATCHING).unwrap();
+    assert!(unrelated.warnings.is_empty(), "{:?}", unrelated.warnings);
+    // A gate still wins: an opted-out service is not deployed, even deliberately.
+    let opted_out = decide(
+        &retry,
+        &service(&[("ecs-redeploy", "off")]),
+        &td,
+        &old,
+        Some(&held),
+        &[],
+        MATCHING,
+    )
+    .unwrap();
+    assert_eq!(opted_out.reason, Reason::OptedOut);
+}
+
+#[test]
+fn the_functions_own_record_holds_like_ecs_and_says_whose_record_it_is() {
+    let td = task_definition(vec![container("web", &format!("{REGISTRY}/app:latest"))]);
+    // A later unrelated deployment is current and runs the old digest; only the record remembers the rollback.
+    let current = revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T11:00:00Z", false);
+    let recorded = RolledBack {
+        source: HoldSource::OwnRecord,
+        ..rolled_back(Some(DIGEST), "2026-12-02T10:00:30Z")
+    };
+    let decision = decide(
+        &pushed(Origin::Sweep),
+        &service(&[]),
+        &td,
+        &current,
+        Some(&recorded),
+        &[],
+        MATCHING,
+    )
+    .unwrap();
+    assert_eq!(decision.reason, Reason::RolledBack);
+    assert!(decision.detail.contains("ecs-redeploy's record"), "{}", decision.detail);
 }

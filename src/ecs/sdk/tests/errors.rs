@@ -39,11 +39,18 @@ async fn service_errors_are_classified_by_code_and_keep_their_source() {
     ];
     for (code, error, kind) in cases {
         let rule = mock!(Client::update_service).then_error(move || error(meta(code, "it went wrong")));
-        let result = ecs(RuleMode::Sequential, &[&rule])
-            .force_new_deployment(CLUSTER, "web")
+        // After a server error the service is read: no deployment was made, and no attempt is left.
+        let read = mock!(Client::describe_services).then_output(|| DescribeServicesOutput::builder().build());
+        let result = ecs(RuleMode::Sequential, &[&rule, &read])
+            .force_new_deployment(CLUSTER, "web", &[])
             .await;
         let error = result.unwrap_err();
         assert_eq!(rule.num_calls(), 1, "{code}: a single attempt");
+        assert_eq!(
+            read.num_calls(),
+            usize::from(code == "ServerException"),
+            "{code}: read only after a 5xx"
+        );
         assert_eq!((error.operation, error.kind), ("UpdateService", kind), "{code}");
         let display = error.to_string();
         assert!(display.contains("UpdateService") && display.contains(code), "{display}");
@@ -78,7 +85,7 @@ async fn wire_errors_of_every_operation_name_the_operation_and_kind() {
         ecs.list_services(CLUSTER).await.unwrap_err(),
         ecs.describe_services(CLUSTER, &[service_arn(1)]).await.unwrap_err(),
         ecs.describe_task_definition("web:7").await.unwrap_err(),
-        ecs.force_new_deployment(CLUSTER, "web").await.unwrap_err(),
+        ecs.force_new_deployment(CLUSTER, "web", &[]).await.unwrap_err(),
     ];
     let expected = [
         ("ListClusters", EcsErrorKind::Throttling, "ThrottlingException"),
@@ -103,6 +110,7 @@ async fn wire_errors_of_every_operation_name_the_operation_and_kind() {
 async fn answers_that_are_not_service_errors_are_other() {
     let rules = [
         mock!(Client::update_service).sequence().http_status(503, None).build(),
+        mock!(Client::describe_services).then_output(|| DescribeServicesOutput::builder().build()),
         mock!(Client::describe_task_definition)
             .sequence()
             .http_status(200, Some("{not json".into()))
@@ -110,7 +118,7 @@ async fn answers_that_are_not_service_errors_are_other() {
     ];
     let ecs = ecs(RuleMode::MatchAny, &rules.iter().collect::<Vec<_>>());
     for error in [
-        ecs.force_new_deployment(CLUSTER, "web").await.unwrap_err(),
+        ecs.force_new_deployment(CLUSTER, "web", &[]).await.unwrap_err(),
         ecs.describe_task_definition("web:7").await.unwrap_err(),
     ] {
         assert_eq!(error.kind, EcsErrorKind::Other, "{error}");
@@ -137,7 +145,7 @@ async fn usage_counts_every_attempt_and_the_throttled_ones() {
         mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]),
     );
     assert_eq!(ecs.usage(), EcsUsage::default());
-    let answer = ecs.force_new_deployment(CLUSTER, "web").await;
+    let answer = ecs.force_new_deployment(CLUSTER, "web", &[]).await;
     assert!(
         answer.is_err(),
         "the answer has no deployment, but it came after one retry"

@@ -11,9 +11,12 @@ use super::errors::wire_error;
 use super::*;
 
 const SOURCE: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7";
+pub(super) const SOURCE_ARN: &str = SOURCE;
 const REGISTERED: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:8";
 const APP: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest";
+pub(super) const APP_IMAGE: &str = APP;
 const PINNED: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest@sha256:1111111111111111111111111111111111111111111111111111111111111111";
+pub(super) const PINNED_IMAGE: &str = PINNED;
 const ENVOY: &str = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29";
 const ROLE: &str = "arn:aws:iam::123456789012:role/";
 
@@ -165,6 +168,21 @@ fn platform() -> sdk::RuntimePlatform {
 }
 
 /// What `DescribeTaskDefinition(include=[TAGS])` answers for `SOURCE`: every field set, output-only ones included.
+/// Revision `revision` of family `web`, its `web` container on `image`: a family's newest as described.
+pub(super) fn described_source(image: &str, revision: i32) -> DescribeTaskDefinitionOutput {
+    let definition = sdk::TaskDefinition::builder()
+        .task_definition_arn(format!(
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/web:{revision}"
+        ))
+        .family("web")
+        .revision(revision)
+        .container_definitions(web(image))
+        .build();
+    DescribeTaskDefinitionOutput::builder()
+        .task_definition(definition)
+        .build()
+}
+
 fn described(tags: Vec<sdk::Tag>) -> DescribeTaskDefinitionOutput {
     let definition = sdk::TaskDefinition::builder()
         .task_definition_arn(SOURCE)
@@ -392,7 +410,7 @@ async fn deploy_revision_updates_the_task_definition_and_returns_the_primary_dep
             UpdateServiceOutput::builder().service(service).build()
         });
     let deployment = ecs(RuleMode::Sequential, &[&rule])
-        .deploy_revision(CLUSTER, "web", REGISTERED)
+        .deploy_revision(CLUSTER, "web", REGISTERED, &[])
         .await
         .unwrap();
     assert_eq!(rule.num_calls(), 1);
