@@ -815,12 +815,13 @@ function validate(props: EcsRedeployProps): void {
  * SAM template's EcsDeploymentRule matches them.
  */
 export function ecsDeploymentEventPattern(stack: Stack, clusters: string[]): events.EventPattern {
-  const prefix = `arn:${stack.partition}:ecs:${stack.region}:${stack.account}:service/`;
+  const services = clusters.length > 0 ? clusters.map((c) => `arn:*:ecs:*:*:service/${c}/*`) : ['arn:*:ecs:*:*:service/*'];
   return {
     source: ['aws.ecs'],
+    account: [stack.account],
+    region: [stack.region],
     detailType: ['ECS Deployment State Change'],
     detail: { eventName: ['SERVICE_DEPLOYMENT_COMPLETED', 'SERVICE_DEPLOYMENT_FAILED'] },
-    resources: (clusters.length > 0 ? clusters.map((c) => `${prefix}${c}/`) : [prefix]).map((p) =>
-      events.Match.prefix(p)),
+    resources: events.Match.anyOf(...services.map((s) => events.Match.wildcard(s))),
   };
 }

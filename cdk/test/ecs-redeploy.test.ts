@@ -250,7 +250,17 @@ describe('EcsRedeploy', () => {
     assert.equal(Object.keys(tables).length, 1);
     const table = Object.values(tables)[0];
     assert.deepEqual(table.Properties.KeySchema, [{ AttributeName: 'id', KeyType: 'HASH' }]);
-    assert.deepEqual(table.Properties.AttributeDefinitions, [{ AttributeName: 'id', AttributeType: 'S' }]);
+    assert.deepEqual(table.Properties.AttributeDefinitions, [
+      { AttributeName: 'id', AttributeType: 'S' },
+      { AttributeName: 'open', AttributeType: 'S' },
+      { AttributeName: 'started_at', AttributeType: 'S' },
+    ]);
+    // The sparse index of open deployment records; the key schema and TTL attribute stay.
+    assert.deepEqual(table.Properties.GlobalSecondaryIndexes, [{
+      IndexName: 'open-deployments',
+      KeySchema: [{ AttributeName: 'open', KeyType: 'HASH' }, { AttributeName: 'started_at', KeyType: 'RANGE' }],
+      Projection: { ProjectionType: 'ALL' },
+    }]);
     assert.equal(table.Properties.BillingMode, 'PAY_PER_REQUEST');
     assert.equal(table.Properties.ProvisionedThroughput, undefined);
     assert.deepEqual(table.Properties.TimeToLiveSpecification, { AttributeName: 'expires_at', Enabled: true });
@@ -259,15 +269,39 @@ describe('EcsRedeploy', () => {
     assert.equal(table.DeletionPolicy, 'Delete');
   });
 
-  test('the lock table is reachable for PutItem, UpdateItem and DeleteItem on its own ARN only', () => {
+  test('the lock table is reachable on its own ARN only, and its open-deployments index for Query only', () => {
     const template = synth();
     const table = tableId(template);
     const dynamo = allowStatements(template).filter((s) => actions([s]).some((a) => a.startsWith('dynamodb:')));
-    assert.equal(dynamo.length, 1);
+    assert.equal(dynamo.length, 2);
     assert.equal(dynamo[0].Sid, 'ClaimDeployLocks');
-    assert.deepEqual(dynamo[0].Action, ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']);
+    assert.deepEqual(dynamo[0].Action, [
+      'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:BatchGetItem',
+    ]);
     assert.deepEqual(dynamo[0].Resource, { 'Fn::GetAtt': [table, 'Arn'] });
     assert.equal(dynamo[0].Condition, undefined);
+    assert.equal(dynamo[1].Sid, 'FindOpenDeployments');
+    assert.equal(dynamo[1].Action, 'dynamodb:Query');
+    assert.deepEqual(dynamo[1].Resource, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [table, 'Arn'] }, '/index/open-deployments']] });
+    assert.equal(dynamo[1].Condition, undefined);
+  });
+
+  test('deployment outcomes: COMPLETED and FAILED of this account\'s services (the listed clusters\') reach the queue', () => {
+    const pattern = (template: Template) =>
+      template.findResources('AWS::Events::Rule')[ruleId(template, 'EcsDeploymentRule')!].Properties.EventPattern;
+    const all = pattern(synth());
+    assert.deepEqual(all.source, ['aws.ecs']);
+    assert.deepEqual(all['detail-type'], ['ECS Deployment State Change']);
+    assert.deepEqual(all.detail, { eventName: ['SERVICE_DEPLOYMENT_COMPLETED', 'SERVICE_DEPLOYMENT_FAILED'] });
+    assert.deepEqual(all.account, [{ Ref: 'AWS::AccountId' }]);
+    assert.deepEqual(all.region, [{ Ref: 'AWS::Region' }]);
+    assert.deepEqual(all.resources, [{ wildcard: 'arn:*:ecs:*:*:service/*' }]);
+    assert.deepEqual(pattern(synth({ clusters: ['prod', 'staging'] })).resources, [
+      { wildcard: 'arn:*:ecs:*:*:service/prod/*' },
+      { wildcard: 'arn:*:ecs:*:*:service/staging/*' },
+    ]);
+    const off = synth({ deployLock: 'Disabled' });
+    assert.equal(ruleId(off, 'EcsDeploymentRule'), undefined, 'no table, no deployment events');
   });
 
   test('deployLock Disabled drops the table, LOCK_TABLE and the DynamoDB permissions', () => {
@@ -341,8 +375,10 @@ describe('EcsRedeploy', () => {
       ((allow.Condition as { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': string[] } } }).ArnEquals['aws:SourceArn'])['Fn::GetAtt'];
     // The sweep's scheduled events share the event queue; nothing else sends to the rule DLQ.
     const senders: [string, string[]][] = [
-      [eventQueueId(template), [ruleId(template, 'EcrPushRule')!, ruleId(template, 'SweepRule')!]],
-      [undeliveredId(template), [ruleId(template, 'EcrPushRule')!]],
+      [eventQueueId(template), [
+        ruleId(template, 'EcrPushRule')!, ruleId(template, 'SweepRule')!, ruleId(template, 'EcsDeploymentRule')!,
+      ]],
+      [undeliveredId(template), [ruleId(template, 'EcrPushRule')!, ruleId(template, 'EcsDeploymentRule')!]],
     ];
     for (const [queue, rules] of senders) {
       const allows = queuePolicyStatements(template, queue).filter((s) => s.Effect === 'Allow');
@@ -526,13 +562,16 @@ describe('EcsRedeploy', () => {
     assert.equal(rule.EventPattern, undefined);
     assert.equal(rule.Targets.length, 1);
     assert.deepEqual(rule.Targets[0].Arn, { 'Fn::GetAtt': [eventQueueId(template), 'Arn'] });
-    assert.deepEqual(Object.keys(template.findResources('AWS::Events::Rule')).sort(), [ruleId(template, 'EcrPushRule'), id].sort());
+    assert.deepEqual(
+      Object.keys(template.findResources('AWS::Events::Rule')).sort(),
+      [ruleId(template, 'EcrPushRule'), ruleId(template, 'EcsDeploymentRule'), id].sort(),
+    );
   });
 
   test("sweepSchedule sets the rule's schedule, and 'off' leaves no rule and no queue grant for it", () => {
     const daily = synth({ sweepSchedule: events.Schedule.cron({ minute: '0', hour: '6' }) });
     assert.equal(daily.findResources('AWS::Events::Rule')[ruleId(daily, 'SweepRule')!].Properties.ScheduleExpression, 'cron(0 6 * * ? *)');
-    const off = synth({ sweepSchedule: 'off' });
+    const off = synth({ sweepSchedule: 'off', deployLock: 'Disabled' });
     assert.equal(ruleId(off, 'SweepRule'), undefined);
     assert.deepEqual(Object.keys(off.findResources('AWS::Events::Rule')), [ruleId(off, 'EcrPushRule')]);
     const allows = queuePolicyStatements(off, eventQueueId(off)).filter((s) => s.Effect === 'Allow');
@@ -638,8 +677,8 @@ describe('EcsRedeploy', () => {
     }
     return found;
   }
-  const alarmNames = ['EventDeadLetterQueueAlarm', 'FailedServicesBatchAlarm', 'FailedServicesPushAlarm', 'FunctionErrorsAlarm',
-    'UndeliveredEventQueueAlarm'];
+  const alarmNames = ['EventDeadLetterQueueAlarm', 'FailedRolloutsAlarm', 'FailedServicesBatchAlarm', 'FailedServicesPushAlarm',
+    'FunctionErrorsAlarm', 'UndeliveredEventQueueAlarm'];
   const oneOccurrenceIn5Minutes = {
     Period: 300, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
   };
@@ -660,6 +699,11 @@ describe('EcsRedeploy', () => {
       assert.equal(alarms[name].Statistic, 'Sum');
       assert.deepEqual(alarms[name].Dimensions, [{ Name: 'Trigger', Value: trigger }]);
     }
+    assert.equal(alarms.FailedRolloutsAlarm.Namespace, 'ecs-redeploy');
+    assert.equal(alarms.FailedRolloutsAlarm.MetricName, 'RolloutsFailed');
+    assert.equal(alarms.FailedRolloutsAlarm.Statistic, 'Sum');
+    assert.deepEqual(alarms.FailedRolloutsAlarm.Dimensions, [{ Name: 'Trigger', Value: 'batch' }]);
+    assert.ok(!('FailedRolloutsAlarm' in alarmsOf(synth({ deployLock: 'Disabled' }))), 'no table, no rollouts followed');
     for (const [name, queue] of [['EventDeadLetterQueueAlarm', eventDlqId(template)], ['UndeliveredEventQueueAlarm', undeliveredId(template)]]) {
       assert.equal(alarms[name].Namespace, 'AWS/SQS');
       assert.equal(alarms[name].MetricName, 'ApproximateNumberOfMessagesVisible');
@@ -712,8 +756,10 @@ describe('EcsRedeploy', () => {
     const without = new EcsRedeploy(stack, 'Without');
     assert.equal(without.alarmTopic, undefined);
     assert.deepEqual(Object.keys(without.alarms).sort(),
-      ['eventDeadLetterQueue', 'failedServicesBatch', 'failedServicesPush', 'functionErrors', 'undeliveredEventQueue']);
-    assert.equal(new Set(Object.values(without.alarms).map((a) => a.node.path)).size, 5);
+      ['eventDeadLetterQueue', 'failedRollouts', 'failedServicesBatch', 'failedServicesPush', 'functionErrors',
+        'undeliveredEventQueue']);
+    assert.equal(new Set(Object.values(without.alarms).map((a) => a.node.path)).size, 6);
+    assert.equal(new EcsRedeploy(stack, 'Unlocked', { deployLock: 'Disabled' }).alarms.failedRollouts, undefined);
     const withEmail = new EcsRedeploy(stack, 'With', { alarmEmail: 'ops@example.com' });
     assert.ok(withEmail.alarmTopic);
   });

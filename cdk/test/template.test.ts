@@ -157,7 +157,8 @@ describe('template.yaml', () => {
       const deny = statements.find((s) => s.Effect === 'Deny');
       assert.deepEqual(deny.Condition, { Bool: { 'aws:SecureTransport': 'false' } }, id);
       assert.equal(getAtt(deny.Resource), `${id}.Arn`);
-      const allows = statements.filter((s) => s.Effect === 'Allow');
+      // The conditional grants (sweep rule, deployment rule) are checked below.
+      const allows = statements.filter((s) => s.Effect === 'Allow' && !('Fn::If' in s));
       if (id === 'EventDeadLetterQueue') {
         assert.deepEqual(allows, [], id);
         continue;
@@ -171,16 +172,26 @@ describe('template.yaml', () => {
     assert.equal(resources.EventDeadLetterQueue.Properties.MessageRetentionPeriod, 14 * 24 * 3600);
     assert.equal(resources.UndeliveredEventQueue.Properties.MessageRetentionPeriod, 14 * 24 * 3600);
     assert.ok(resources.EventQueue.Properties.MessageRetentionPeriod < 14 * 24 * 3600);
-    // The sweep rule's grant, there when the rule is.
-    const sweepGrant = resources.EventQueuePolicy.Properties.PolicyDocument.Statement.filter((s: Json) => 'Fn::If' in s);
-    assert.equal(sweepGrant.length, 1);
-    const [condition, grant, otherwise] = sweepGrant[0]['Fn::If'];
-    assert.equal(condition, 'SweepScheduled');
-    assert.deepEqual(otherwise, { Ref: 'AWS::NoValue' });
-    assert.deepEqual(grant.Principal, { Service: 'events.amazonaws.com' });
-    assert.equal(grant.Action, 'sqs:SendMessage');
-    assert.equal(getAtt(grant.Resource), 'EventQueue.Arn');
-    assert.equal(getAtt(grant.Condition.ArnEquals['aws:SourceArn']), 'SweepRule.Arn');
+    // The sweep rule's grant, there when the rule is; the deployment rule's (queue and its dead letters) with the table.
+    const conditional = (queue: string) =>
+      resources[`${queue}Policy`].Properties.PolicyDocument.Statement.filter((s: Json) => 'Fn::If' in s)
+        .map((s: Json) => s['Fn::If']);
+    const grants: [string, [string, string][]][] = [
+      ['EventQueue', [['SweepScheduled', 'SweepRule.Arn'], ['DeployLockEnabled', 'EcsDeploymentRule.Arn']]],
+      ['UndeliveredEventQueue', [['DeployLockEnabled', 'EcsDeploymentRule.Arn']]],
+    ];
+    for (const [queue, expected] of grants) {
+      const found = conditional(queue);
+      assert.equal(found.length, expected.length, queue);
+      for (const [[condition, grant, otherwise], [wantCondition, wantRule]] of found.map((f: Json, i: number) => [f, expected[i]])) {
+        assert.equal(condition, wantCondition, queue);
+        assert.deepEqual(otherwise, { Ref: 'AWS::NoValue' });
+        assert.deepEqual(grant.Principal, { Service: 'events.amazonaws.com' });
+        assert.equal(grant.Action, 'sqs:SendMessage');
+        assert.equal(getAtt(grant.Resource), `${queue}.Arn`);
+        assert.equal(getAtt(grant.Condition.ArnEquals['aws:SourceArn']), wantRule);
+      }
+    }
   });
 
   test("the sweep rule puts a scheduled event on the event queue, on the construct's default schedule, unless off", () => {

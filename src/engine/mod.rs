@@ -20,6 +20,7 @@ use crate::domain::outcome::{Outcome, ServiceResult};
 use crate::domain::push::{Origin, Push};
 use crate::domain::report::Report;
 use crate::domain::rollout::RolloutReport;
+use crate::domain::running::{HoldSource, RolledBack};
 use crate::ecr::EcrApi;
 use crate::ecr::sdk::SdkEcr;
 use crate::ecs::{EcsApi, EcsUsage};
@@ -141,7 +142,9 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             }
             _ => vec![None; pushes.len()],
         };
-        let seen = running::load(&self.ecs, &related, limit).await;
+        let mut seen = running::load(&self.ecs, &related, limit).await;
+        self.add_own_holds(&related, &fleet.services, &mut seen.rolled_back)
+            .await;
         let planned = plan::plan(
             &pushes,
             &manifests,
@@ -196,6 +199,64 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
     pub async fn close_lost(&self, now: DateTime<Utc>) -> RolloutReport {
         let (report, notifications) = self.follower().close_lost(now).await;
         self.announce(report, &notifications).await
+    }
+
+    /// With the lock table: the rolled-back digests the function's own records hold for services whose current
+    /// deployment no longer tells of the rollback (a later, unrelated deployment became current). A record naming
+    /// several digests (several containers) is not mapped back to its containers and holds nothing.
+    async fn add_own_holds(
+        &self,
+        related: &[&crate::ecs::Service],
+        fleet: &[(crate::ecs::Service, std::sync::Arc<crate::ecs::TaskDefinition>)],
+        rolled_back: &mut HashMap<String, RolledBack>,
+    ) {
+        if !self.lock.tracks_deployments() {
+            return;
+        }
+        let arns: Vec<String> = related
+            .iter()
+            .filter(|s| !rolled_back.contains_key(&s.arn))
+            .map(|s| s.arn.clone())
+            .collect();
+        if arns.is_empty() {
+            return;
+        }
+        let holds = match self.lock.rolled_back(&arns).await {
+            Ok(holds) => holds,
+            Err(error) => {
+                warn!(%error, "the function's rolled-back records cannot be read; ECS's current deployments still hold");
+                return;
+            }
+        };
+        for hold in holds {
+            let Some((_, task_definition)) = fleet.iter().find(|(s, _)| s.arn == hold.service_arn) else {
+                continue;
+            };
+            if hold.digest.contains(',') {
+                continue;
+            }
+            let digests = task_definition
+                .containers
+                .iter()
+                .map(|c| (c.name.clone(), Some(hold.digest.clone())))
+                .collect();
+            rolled_back.insert(
+                hold.service_arn.clone(),
+                RolledBack {
+                    deployment: hold
+                        .service_deployment_arn
+                        .clone()
+                        .unwrap_or(hold.deployment_id.clone()),
+                    status: None,
+                    status_reason: hold.status_reason.clone(),
+                    at: hold.at,
+                    target_revision: String::new(),
+                    target_created_at: None,
+                    digests,
+                    source: HoldSource::OwnRecord,
+                },
+            );
+        }
     }
 
     /// Whether deployments are recorded and followed (a lock table is configured).

@@ -208,3 +208,33 @@ async fn the_sweep_closes_a_deployment_whose_event_was_lost_as_the_event_would_h
         .await;
     assert_eq!(late.rollouts[0].reason, "already-notified");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_own_record_holds_a_rolled_back_digest_until_another_digest_deploys() {
+    let mut redeployer = redeployer(FakeLock::tracking());
+    redeployer.run(&[push()], Mode::Apply).await;
+    set_status(&mut redeployer, DeploymentStatus::RollbackSuccessful, true);
+    redeployer
+        .follow(&change(DeploymentEventName::Failed, "ecs-svc/web"), Utc::now())
+        .await;
+    assert_eq!(redeployer.lock.holds.lock().unwrap().len(), 1);
+    // The fake's service names no current deployment: only the function's own record tells of the rollback.
+    let again = redeployer.run(&[push()], Mode::Apply).await;
+    let web = again.services.iter().find(|s| s.service == "web").unwrap();
+    assert_eq!(
+        (web.reason, web.outcome.as_str()),
+        ("rolled-back", "skipped"),
+        "{}",
+        web.detail
+    );
+    let fixed = Push {
+        digest: Some("sha256:3333333333333333333333333333333333333333333333333333333333333333".into()),
+        ..push()
+    };
+    let report = redeployer.run(&[fixed], Mode::Apply).await;
+    assert_eq!(report.counts.redeployed, 1, "{}", report.summary());
+    assert!(
+        redeployer.lock.holds.lock().unwrap().is_empty(),
+        "the fixed digest ends the hold"
+    );
+}
