@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# A push and a queued batch; then digest truth and the sweep: each against moto behind the strict ECS front (which
+# A push and a queued batch; then digest truth, the sweep and outcomes (a rollback, its notification): each against moto behind the strict ECS front (which
 # records the service revisions moto lacks), with the images in moto's ECR, as a real account answers.
 demo: venv
 	cargo build --quiet --bin ecs-redeploy

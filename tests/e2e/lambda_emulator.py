@@ -358,13 +358,17 @@ def check_logs(log_text, replicated, report):
     # the sweep.
     invocations = len(IGNORED) + 5
     declared = [m["_aws"]["CloudWatchMetrics"][0] for m in metrics]
-    check("metrics: one EMF record per invocation, namespace ecs-redeploy, dimension Trigger, eight metrics",
+    # Eight metrics of every invocation, and the two rollout counts; RolloutSeconds only where a rollout ended.
+    check("metrics: one EMF record per invocation, namespace ecs-redeploy, dimension Trigger, ten metrics",
           len(metrics) == invocations
-          and all(d["Namespace"] == "ecs-redeploy" and d["Dimensions"] == [["Trigger"]] and len(d["Metrics"]) == 8
+          and all(d["Namespace"] == "ecs-redeploy" and d["Dimensions"] == [["Trigger"]] and len(d["Metrics"]) == 10
                   for d in declared), f"{len(metrics)} records, want {invocations}: {declared[:1]}")
     by_trigger = Counter(m.get("Trigger") for m in metrics)
-    check("metrics: the batch's record says batch, the sweep's sweep, the others push",
-          by_trigger == Counter({"push": invocations - 2, "batch": 1, "sweep": 1}), by_trigger)
+    # The completed and failed deployment events are followed (then not tracked: no lock table) as deployments; the
+    # rollback's start is ignored before it is classified, as any event the function does not follow.
+    check("metrics: the batch's record says batch, the sweep's sweep, the two followed deployment events "
+          "deployment, the others push",
+          by_trigger == Counter({"push": invocations - 4, "deployment": 2, "batch": 1, "sweep": 1}), by_trigger)
     redeployed = [m.get("Redeployed") for m in metrics]
     check("metrics: Redeployed per invocation (replication, push, batch) and zero for the rest",
           sorted(r for r in redeployed if r) == [len(REDEPLOYED)] * 3 and redeployed.count(0) == invocations - 3

@@ -8,6 +8,10 @@
 //! 2. A fixed app:latest: another digest, so `checkout` is deployed as usual.
 //! 3. A push of app-worker:latest whose event is lost: the sweep finds `jobs` running the old digest.
 //! 4. The sweep again: nothing to do.
+//! 5. Outcomes (`outcome.rs`): a bad image rolled back by ECS and its `Rollout Failed` notification, a sweep that
+//!    leaves it alone, a fixed image rolled out to `Rollout Completed`.
+
+mod outcome;
 
 use std::process::{Command, ExitCode};
 use std::time::Duration;
@@ -29,20 +33,22 @@ async fn main() -> ExitCode {
     );
     push_image(&env.moto, &env.front, "app", "latest", "app v1").await;
     push_image(&env.moto, &env.front, "app-worker", "latest", "worker v1").await;
+    push_image(&env.moto, &env.front, "pay-api", "latest", "api v1").await;
     let services = [
         ServiceSpec::new("shop", "web", &[&app]),
         ServiceSpec::new("shop", "checkout", &[&app]),
         ServiceSpec::new("shop", "jobs", &[&worker]),
         ServiceSpec::new("shop", "db", &["postgres:16"]),
+        ServiceSpec::new("pay", "api", &[&format!("{}/pay-api:latest", registry())]),
     ];
     fleet::seed(&env.seeder(), &services).await;
-    observe_services(&env.front, &["shop"]).await;
+    observe_services(&env.front, &["shop", "pay"]).await;
     println!("\nDigest truth: a local ECS (moto behind the strict ECS front, which records service revisions).");
 
     let new_app = push_image(&env.moto, &env.front, "app", "latest", "app v2").await;
     let event = std::env::temp_dir().join(format!("ecs-redeploy-demo-{}.json", std::process::id()));
     let pushed_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    std::fs::write(&event, push_event(&new_app, &pushed_at)).expect("event file written");
+    std::fs::write(&event, push_event("app", &new_app, &pushed_at)).expect("event file written");
     env.front.advance_clock(Duration::from_secs(5));
     deploy_and_roll_back(&env.front, "shop", "checkout").await;
     println!(
@@ -50,14 +56,14 @@ async fn main() -> ExitCode {
     );
     println!("to the revision that runs the old digest. ECS gave up on the pushed digest there: ecs-redeploy holds it");
     println!("(rolled-back) rather than start the failing tasks again, and redeploys web:\n");
-    let mut ok = run(&binary, &env, &["apply", "--event", &event.to_string_lossy()]).await;
+    let mut ok = run(&binary, &env, &["apply", "--event", &event.to_string_lossy()], &[]).await;
 
     let fixed = push_image(&env.moto, &env.front, "app", "latest", "app v3").await;
     let fixed_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    std::fs::write(&event, push_event(&fixed, &fixed_at)).expect("event file written");
+    std::fs::write(&event, push_event("app", &fixed, &fixed_at)).expect("event file written");
     env.front.advance_clock(Duration::from_secs(2));
     println!("\nA fixed app:latest is another digest: checkout is deployed as usual.\n");
-    ok &= run(&binary, &env, &["apply", "--event", &event.to_string_lossy()]).await;
+    ok &= run(&binary, &env, &["apply", "--event", &event.to_string_lossy()], &[]).await;
     let _ = std::fs::remove_file(&event);
 
     push_image(&env.moto, &env.front, "app-worker", "latest", "worker v2").await;
@@ -65,21 +71,22 @@ async fn main() -> ExitCode {
     println!(
         "\napp-worker:latest pushed, and its event lost. The sweep (every 30 minutes on Lambda) finds the drift:\n"
     );
-    ok &= run(&binary, &env, &["apply", "--sweep"]).await;
+    ok &= run(&binary, &env, &["apply", "--sweep"], &[]).await;
     println!("\nThe sweep again, right after: nothing left to do.\n");
-    ok &= run(&binary, &env, &["apply", "--sweep"]).await;
+    ok &= run(&binary, &env, &["apply", "--sweep"], &[]).await;
+    ok &= outcome::demo(&binary, &env).await;
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
-fn push_event(digest: &str, time: &str) -> String {
+fn push_event(repository: &str, digest: &str, time: &str) -> String {
     format!(
-        r#"{{"version":"0","id":"demo-push-1","detail-type":"ECR Image Action","source":"aws.ecr","account":"{ACCOUNT}","time":"{time}","region":"{REGION}","resources":[],"detail":{{"result":"SUCCESS","repository-name":"app","image-digest":"{digest}","action-type":"PUSH","image-tag":"latest"}}}}"#
+        r#"{{"version":"0","id":"demo-push-1","detail-type":"ECR Image Action","source":"aws.ecr","account":"{ACCOUNT}","time":"{time}","region":"{REGION}","resources":[],"detail":{{"result":"SUCCESS","repository-name":"{repository}","image-digest":"{digest}","action-type":"PUSH","image-tag":"latest"}}}}"#
     )
 }
 
 /// Runs ecs-redeploy against the front (ECS) and moto (everything else); prints its summary. On a blocking thread:
 /// this runtime's one thread serves the front meanwhile.
-async fn run(binary: &str, env: &Harness, args: &[&str]) -> bool {
+async fn run(binary: &str, env: &Harness, args: &[&str], vars: &[(&str, &str)]) -> bool {
     println!("$ ecs-redeploy {}", args.join(" "));
     let mut command = Command::new(binary);
     command
@@ -90,7 +97,8 @@ async fn run(binary: &str, env: &Harness, args: &[&str]) -> bool {
         .env("AWS_ACCESS_KEY_ID", "demo")
         .env("AWS_SECRET_ACCESS_KEY", "demo")
         .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(vars.iter().copied());
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .expect("the blocking thread ran")
