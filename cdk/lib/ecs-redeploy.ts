@@ -268,15 +268,13 @@ export class EcsRedeploy extends Construct {
     }
     if ((props.deployLock ?? 'Enabled') === 'Enabled') {
       this.lockTable = lockTable(this, 'LockTable');
-      if (!dryRun) role.addToPolicy(
+      // The table's reads in every mode (a DryRun plan reads the holds too), its writes only when redeploying.
+      role.addToPolicy(
         new iam.PolicyStatement({
-          sid: 'ClaimDeployLocks',
-          // Claim (conditional PutItem), mark done (UpdateItem), release (DeleteItem); record a deployment
-          // (PutItem), read its record when its state-change event comes (GetItem), close it (conditional UpdateItem);
-          // hold a rolled-back digest per service (PutItem; DeleteItem when another digest deploys) and read the holds
-          // of the services a run decides (BatchGetItem).
-          actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem',
-            'dynamodb:BatchGetItem'],
+          sid: 'ReadDeployRecords',
+          // Read a deployment's record when its state-change event comes (GetItem) and the rolled-back holds of
+          // the services a run decides (BatchGetItem).
+          actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'],
           resources: [this.lockTable.tableArn],
         }),
       );
@@ -286,6 +284,16 @@ export class EcsRedeploy extends Construct {
           // The sweep finds the deployments whose outcome event was lost in the sparse index of open records.
           actions: ['dynamodb:Query'],
           resources: [`${this.lockTable.tableArn}/index/${OPEN_DEPLOYMENTS_INDEX}`],
+        }),
+      );
+      if (!dryRun) role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ClaimDeployLocks',
+          // Claim (conditional PutItem), mark done (UpdateItem), release (DeleteItem); record a deployment
+          // (PutItem) and close it (conditional UpdateItem); hold a rolled-back digest per service (PutItem;
+          // DeleteItem when another digest deploys).
+          actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+          resources: [this.lockTable.tableArn],
         }),
       );
     }

@@ -273,17 +273,19 @@ describe('EcsRedeploy', () => {
     const template = synth();
     const table = tableId(template);
     const dynamo = allowStatements(template).filter((s) => actions([s]).some((a) => a.startsWith('dynamodb:')));
-    assert.equal(dynamo.length, 2);
-    assert.equal(dynamo[0].Sid, 'ClaimDeployLocks');
-    assert.deepEqual(dynamo[0].Action, [
-      'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:BatchGetItem',
-    ]);
-    assert.deepEqual(dynamo[0].Resource, { 'Fn::GetAtt': [table, 'Arn'] });
-    assert.equal(dynamo[0].Condition, undefined);
-    assert.equal(dynamo[1].Sid, 'FindOpenDeployments');
-    assert.equal(dynamo[1].Action, 'dynamodb:Query');
-    assert.deepEqual(dynamo[1].Resource, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [table, 'Arn'] }, '/index/open-deployments']] });
-    assert.equal(dynamo[1].Condition, undefined);
+    assert.deepEqual(dynamo.map((s) => s.Sid), ['ReadDeployRecords', 'FindOpenDeployments', 'ClaimDeployLocks']);
+    const [reads, open, writes] = dynamo;
+    assert.deepEqual(reads.Action, ['dynamodb:GetItem', 'dynamodb:BatchGetItem']);
+    assert.deepEqual(reads.Resource, { 'Fn::GetAtt': [table, 'Arn'] });
+    assert.equal(open.Action, 'dynamodb:Query');
+    assert.deepEqual(open.Resource, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [table, 'Arn'] }, '/index/open-deployments']] });
+    assert.deepEqual(writes.Action, ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']);
+    assert.deepEqual(writes.Resource, { 'Fn::GetAtt': [table, 'Arn'] });
+    assert.ok(dynamo.every((s) => s.Condition === undefined));
+    // A DryRun plan reads the records, and writes none.
+    const dryRun = allowStatements(synth({ runMode: 'DryRun' })).filter((s) =>
+      actions([s]).some((a) => a.startsWith('dynamodb:')));
+    assert.deepEqual(dryRun.map((s) => s.Sid), ['ReadDeployRecords', 'FindOpenDeployments']);
   });
 
   test('deployment outcomes: COMPLETED and FAILED of this account\'s services (the listed clusters\') reach the queue', () => {

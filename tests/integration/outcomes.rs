@@ -64,8 +64,8 @@ impl World {
         .await;
         observe_services(&env.front, &["shop"]).await;
         env.front.hold_rollouts(true);
-        let dynamodb = env.moto.dynamodb_client();
-        create_lock_table(&dynamodb, TABLE).await;
+        create_lock_table(&env.moto.dynamodb_client(), TABLE).await;
+        let dynamodb = env.moto.function_dynamodb_client();
         let http = Client::builder(TokioExecutor::new()).build_http();
         let queue_url = {
             let moto = MotoAccount {
@@ -92,7 +92,10 @@ impl World {
             .await;
             url
         };
-        let bus = SdkEventBridge::new(aws_sdk_eventbridge::Client::new(&env.moto.sdk_config()), "default");
+        let bus = SdkEventBridge::new(
+            aws_sdk_eventbridge::Client::new(&env.moto.function_sdk_config()),
+            "default",
+        );
         let lock = DynamoDbLock::new(dynamodb, TABLE);
         let redeployer = Redeployer::with_lock(env.function_ecs(), lock, config(&[("LOCK_TABLE", TABLE)]))
             .with_registry(ecs_redeploy::ecr::sdk::SdkEcr::new(env.moto.ecr_client()))

@@ -145,7 +145,7 @@ export const CALLS = {
     { ...authorization(req, `dynamodb:${op}`, LOCK_TABLE_PLACEHOLDER, {}, (mode) => writes(mode) && mode.lockTable !== undefined),
       lockTable: true },
   ]])),
-  ...Object.fromEntries(['GetItem', 'Query'].map((op) => [`dynamodb:${op}`, (req, body) => [
+  ...Object.fromEntries(['GetItem', 'BatchGetItem', 'Query'].map((op) => [`dynamodb:${op}`, (req, body) => [
     { ...authorization(req, `dynamodb:${op}`, LOCK_TABLE_PLACEHOLDER + (body.IndexName ? `/index/${body.IndexName}` : ''), {},
       (mode) => mode.lockTable !== undefined), lockTable: true },
   ]])),
