@@ -68,6 +68,30 @@ impl DynamoDbLock {
         }
     }
 
+    /// A conditional `DeleteItem` whose condition did not hold deleted nothing, as it was meant to: not an error.
+    fn deleted_unless_condition_failed<T, R>(
+        &self,
+        delete: Result<T, SdkError<DeleteItemError, R>>,
+        operation: &'static str,
+        id: String,
+    ) -> Result<(), LockError>
+    where
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        match delete {
+            Ok(_) => Ok(()),
+            Err(error)
+                if matches!(
+                    error.as_service_error(),
+                    Some(DeleteItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(self.error(operation, id, "DeleteItem", error)),
+        }
+    }
+
     fn error<E, R>(&self, operation: &'static str, id: String, call: &'static str, error: SdkError<E, R>) -> LockError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -168,19 +192,8 @@ impl DeployLock for DynamoDbLock {
             .expression_attribute_values(":in_progress", text(IN_PROGRESS))
             .send()
             .await;
-        match delete {
-            Ok(_) => Ok(()),
-            // Absent or done: there is no in-progress claim to drop.
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(DeleteItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(self.error("release", id, "DeleteItem", error)),
-        }
+        // Absent or done: there is no in-progress claim to drop.
+        self.deleted_unless_condition_failed(delete, "release", id)
     }
 
     fn tracks_deployments(&self) -> bool {
@@ -226,18 +239,7 @@ impl DeployLock for DynamoDbLock {
             .expression_attribute_values(":digest", text(digest))
             .send()
             .await;
-        match release {
-            Ok(_) => Ok(()),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(DeleteItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(self.error("record", hold, "DeleteItem", error)),
-        }
+        self.deleted_unless_condition_failed(release, "record", hold)
     }
 
     async fn hold_rolled_back(&self, record: &RolledBackRecord) -> Result<(), LockError> {
