@@ -115,20 +115,7 @@ impl FakeEcs {
         );
         self.service_revisions.insert(
             revision.clone(),
-            ServiceRevision {
-                arn: revision,
-                service_arn: service.arn.clone(),
-                created_at,
-                images: digests
-                    .iter()
-                    .enumerate()
-                    .map(|(i, digest)| ContainerImage {
-                        container: format!("c{i}"),
-                        image: String::new(),
-                        digest: digest.map(str::to_owned),
-                    })
-                    .collect(),
-            },
+            revision_running(revision, service.arn.clone(), created_at, digests),
         );
     }
 
@@ -171,20 +158,7 @@ impl FakeEcs {
         deployment.status = Some(status);
         self.service_revisions.insert(
             target.clone(),
-            ServiceRevision {
-                arn: target,
-                service_arn,
-                created_at,
-                images: target_digests
-                    .iter()
-                    .enumerate()
-                    .map(|(i, digest)| ContainerImage {
-                        container: format!("c{i}"),
-                        image: String::new(),
-                        digest: digest.map(str::to_owned),
-                    })
-                    .collect(),
-            },
+            revision_running(target, service_arn, created_at, target_digests),
         );
     }
 
@@ -198,6 +172,29 @@ impl FakeEcs {
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(2)).await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A service revision whose containers `c0`, `c1`, … resolved to `digests` (`None`: not yet).
+fn revision_running(
+    arn: String,
+    service_arn: String,
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
+    digests: &[Option<&str>],
+) -> ServiceRevision {
+    ServiceRevision {
+        arn,
+        service_arn,
+        created_at,
+        images: digests
+            .iter()
+            .enumerate()
+            .map(|(i, digest)| ContainerImage {
+                container: format!("c{i}"),
+                image: String::new(),
+                digest: digest.map(str::to_owned),
+            })
+            .collect(),
     }
 }
 
