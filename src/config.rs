@@ -4,6 +4,7 @@
 use std::num::NonZeroUsize;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
+use std::time::Duration;
 
 use thiserror::Error;
 
@@ -88,6 +89,10 @@ pub struct Config {
     /// `NOTIFY_BUS`: the EventBridge bus (name or ARN) that hears of each redeployed or failed service;
     /// `None`: no notifications.
     pub notify_bus: Option<String>,
+    /// `WAVE_TAG_KEY`: the service tag that puts a service in a wave of a staged rollout.
+    pub wave_tag_key: String,
+    /// `WAVE_BAKE`: how long a completed wave bakes before the next one starts.
+    pub wave_bake: Duration,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -135,6 +140,11 @@ impl Config {
         let pacing = vars.choice(&ECS_PACING, [Pacing::Documented, Pacing::Off])?;
         let metrics_namespace = vars.text(&METRICS_NAMESPACE, is_metrics_namespace)?;
         let notify_bus = vars.optional(&NOTIFY_BUS, is_event_bus)?;
+        // One tag cannot both opt a service in or out and name its wave.
+        let wave_tag_key = vars.text(&WAVE_TAG_KEY, |key| {
+            key.len() <= 128 && !key.to_ascii_lowercase().starts_with("aws:") && key != tag_key
+        })?;
+        let wave_bake = Duration::from_secs(vars.number(&WAVE_BAKE, 0..=86_400)?);
         Ok(Config {
             tag_key,
             select,
@@ -149,6 +159,8 @@ impl Config {
             pacing,
             metrics_namespace,
             notify_bus,
+            wave_tag_key,
+            wave_bake,
         })
     }
 }

@@ -56,6 +56,17 @@ export interface EcsRedeployProps {
    * Default: `ecs-redeploy`.
    */
   readonly tagKey?: string;
+  /**
+   * Service tag key whose value (a whole number from 1 to 99) puts the service in a wave of a staged rollout
+   * (`WAVE_TAG_KEY`); must differ from `tagKey`. Default: `ecs-redeploy-wave`.
+   */
+  readonly waveTagKey?: string;
+  /**
+   * How long a completed wave bakes before the next wave starts (`WAVE_BAKE`), whole seconds 0..86400. Up to 15
+   * minutes the function wakes itself with a delayed message on its event queue; a longer bake ends at the first
+   * sweep after it. Default: 0.
+   */
+  readonly waveBake?: Duration;
   /** Default: `matching`. */
   readonly serviceSelection?: ServiceSelection;
   /** Default: `Redeploy`. */
@@ -325,6 +336,8 @@ export class EcsRedeploy extends Construct {
         MAX_ATTEMPTS: String(props.maxAttempts ?? 5),
         METRICS_NAMESPACE: props.metricsNamespace ?? 'ecs-redeploy',
         ...(notifyBus && { NOTIFY_BUS: notifyBus.name }),
+        WAVE_TAG_KEY: props.waveTagKey ?? 'ecs-redeploy-wave',
+        WAVE_BAKE: String(wholeSeconds(props.waveBake) ?? 0),
       },
     };
     this.function = props.buildFromSource
@@ -791,6 +804,13 @@ function validate(props: EcsRedeployProps): void {
   check(props.tagKey === undefined || TAG_KEY_PATTERN.test(props.tagKey), `invalid tag key "${props.tagKey}"`);
   check(props.tagKey === undefined || !props.tagKey.toLowerCase().startsWith('aws:'),
     `tag key "${props.tagKey}" starts with aws:, which AWS reserves (the function refuses it at start)`);
+  check(props.waveTagKey === undefined || TAG_KEY_PATTERN.test(props.waveTagKey), `invalid wave tag key "${props.waveTagKey}"`);
+  check(props.waveTagKey === undefined || !props.waveTagKey.toLowerCase().startsWith('aws:'),
+    `wave tag key "${props.waveTagKey}" starts with aws:, which AWS reserves`);
+  check(props.waveTagKey === undefined || props.waveTagKey !== (props.tagKey ?? 'ecs-redeploy'),
+    'waveTagKey must differ from tagKey');
+  const bake = wholeSeconds(props.waveBake);
+  check(bake === undefined || (bake >= 0 && bake <= 86400), 'waveBake must be whole seconds in 0..86400');
   const oneOf = (name: string, value: string | undefined, allowed: string[]) =>
     check(value === undefined || allowed.includes(value), `${name} must be one of ${allowed.join(', ')}`);
   oneOf('defaultAction', props.defaultAction, ['force', 'pin']);

@@ -118,6 +118,19 @@ pub const NOTIFY_BUS: Setting = Setting {
     help: "where one event per redeployed or failed service goes",
 };
 
+pub const WAVE_TAG_KEY: Setting = Setting {
+    variable: "WAVE_TAG_KEY",
+    accepts: Accepts::Described("a tag key of 1-128 characters not starting with `aws:` (in any case)"),
+    default: WhenUnset::Value("ecs-redeploy-wave"),
+    help: "service tag key whose value (1-99) puts the service in a wave of a staged rollout",
+};
+pub const WAVE_BAKE: Setting = Setting {
+    variable: "WAVE_BAKE",
+    accepts: Accepts::Described("a whole number of seconds from 0 to 86400"),
+    default: WhenUnset::Value("0"),
+    help: "seconds a completed wave bakes before the next wave starts",
+};
+
 /// Every setting, in the order `--help` and the configuration page list them.
 pub const SETTINGS: &[Setting] = &[
     TAG_KEY,
@@ -133,6 +146,8 @@ pub const SETTINGS: &[Setting] = &[
     ECS_PACING,
     METRICS_NAMESPACE,
     NOTIFY_BUS,
+    WAVE_TAG_KEY,
+    WAVE_BAKE,
 ];
 
 impl Setting {

@@ -339,3 +339,22 @@ fn cdk_construct_sets_every_setting_with_its_default() {
         }
     }
 }
+
+#[test]
+fn wave_settings() {
+    let c = config(&[]).unwrap();
+    assert_eq!((c.wave_tag_key.as_str(), c.wave_bake), ("ecs-redeploy-wave", Duration::ZERO));
+    let c = config(&[("WAVE_TAG_KEY", "stage"), ("WAVE_BAKE", "86400")]).unwrap();
+    assert_eq!((c.wave_tag_key.as_str(), c.wave_bake.as_secs()), ("stage", 86_400));
+    for (variable, value) in [
+        ("WAVE_BAKE", "86401"),
+        ("WAVE_BAKE", "-1"),
+        ("WAVE_BAKE", "5m"),
+        ("WAVE_TAG_KEY", "AWS:wave"),
+        // The opt-in/out tag cannot name waves too.
+        ("WAVE_TAG_KEY", "ecs-redeploy"),
+    ] {
+        let error = config(&[(variable, value)]).unwrap_err();
+        assert_eq!((error.variable, error.value.as_str()), (variable, value));
+    }
+}

@@ -11,3 +11,4 @@ pub mod reason;
 pub mod report;
 pub mod rollout;
 pub mod running;
+pub mod wave;

@@ -14,6 +14,10 @@ pub enum Reason {
     RollingOut,
     /// ECS rolled back a deployment whose target ran (or was to run) the digest this push would deploy again.
     RolledBack,
+    /// Staged rollout: an earlier wave of the digest has not completed (or not baked) yet.
+    WaitingForWave,
+    /// Staged rollout: a service of an earlier wave failed to deploy the digest.
+    WaveHalted,
     AlreadyDeployed,
     /// The service asks for a new task-definition revision (pin, a tag policy) and `NEW_REVISIONS=disabled`.
     RevisionsDisabled,
@@ -30,6 +34,8 @@ pub enum Reason {
     OptedOut,
     NotOptedIn,
     InvalidPolicy,
+    /// The wave tag's value is not a whole number from 1 to 99.
+    InvalidWave,
     NoDigest,
     ServiceNotActive,
     /// The pushed image lists no platform the task definition's `runtimePlatform` runs.
@@ -56,6 +62,8 @@ impl Reason {
             Reason::AlreadyRunning => "already-running",
             Reason::RollingOut => "rolling-out",
             Reason::RolledBack => "rolled-back",
+            Reason::WaitingForWave => "waiting-for-wave",
+            Reason::WaveHalted => "wave-halted",
             Reason::AlreadyDeployed => "already-deployed",
             Reason::RevisionsDisabled => "revisions-disabled",
             Reason::PolicyRejected => "policy-rejected",
@@ -68,6 +76,7 @@ impl Reason {
             Reason::OptedOut => "opted-out",
             Reason::NotOptedIn => "not-opted-in",
             Reason::InvalidPolicy => "invalid-policy",
+            Reason::InvalidWave => "invalid-wave",
             Reason::NoDigest => "no-digest",
             Reason::ServiceNotActive => "service-not-active",
             Reason::PlatformMismatch => "platform-mismatch",
