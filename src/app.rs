@@ -11,7 +11,7 @@ use crate::lock::{
     Claim, DeployLock, DeploymentRecord, LockError, LockKey, NoLock, RolledBackRecord, StoredDeployment,
 };
 use crate::notify::sdk::SdkEventBridge;
-use crate::notify::{Delivery, NoNotifier, Notification, Notifier, RolloutNotification};
+use crate::notify::{Delivery, HaltNotification, NoNotifier, Notification, Notifier, RolloutNotification};
 
 pub type App = Redeployer<SdkEcs, ConfiguredLock, SdkEcr, ConfiguredNotifier>;
 
@@ -144,6 +144,13 @@ impl Notifier for ConfiguredNotifier {
         match self {
             ConfiguredNotifier::Off(notifier) => notifier.send_rollouts(notifications).await,
             ConfiguredNotifier::EventBridge(notifier) => notifier.send_rollouts(notifications).await,
+        }
+    }
+
+    async fn send_halts(&self, notifications: &[HaltNotification]) -> Delivery {
+        match self {
+            ConfiguredNotifier::Off(notifier) => notifier.send_halts(notifications).await,
+            ConfiguredNotifier::EventBridge(notifier) => notifier.send_halts(notifications).await,
         }
     }
 }

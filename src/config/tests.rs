@@ -343,7 +343,10 @@ fn cdk_construct_sets_every_setting_with_its_default() {
 #[test]
 fn wave_settings() {
     let c = config(&[]).unwrap();
-    assert_eq!((c.wave_tag_key.as_str(), c.wave_bake), ("ecs-redeploy-wave", Duration::ZERO));
+    assert_eq!(
+        (c.wave_tag_key.as_str(), c.wave_bake),
+        ("ecs-redeploy-wave", Duration::ZERO)
+    );
     let c = config(&[("WAVE_TAG_KEY", "stage"), ("WAVE_BAKE", "86400")]).unwrap();
     assert_eq!((c.wave_tag_key.as_str(), c.wave_bake.as_secs()), ("stage", 86_400));
     for (variable, value) in [

@@ -77,6 +77,8 @@ pub struct ServiceResult {
     /// Positions (in the invocation's pushes) of the pushes behind the decision.
     pub pushes: Vec<usize>,
     pub outcome: Outcome,
+    /// Its wave in a staged rollout; `None` without the wave tag.
+    pub wave: Option<super::wave::Wave>,
 }
 
 /// A cluster-level step that failed, so some services may be missing from the fleet (or, for a sweep, some tags

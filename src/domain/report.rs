@@ -85,6 +85,8 @@ pub struct ServiceReport {
     pub cluster: String,
     pub service: String,
     pub service_arn: String,
+    /// Its wave in a staged rollout (the wave tag); `null` without the tag.
+    pub wave: Option<super::wave::Wave>,
     pub task_definition: Option<String>,
     /// `redeploy` or `skip`; `None` when the service could not be examined.
     pub decision: Option<&'static str>,
@@ -145,6 +147,9 @@ pub struct Counts {
     pub scan_errors: usize,
     /// Services a sweep found running something other than what their tags point to.
     pub drifted: usize,
+    /// Staged rollouts: services skipped as `waiting-for-wave`, and as `wave-halted`.
+    pub waiting: usize,
+    pub halted: usize,
     /// Notifications sent (`NOTIFY_BUS`), and those EventBridge did not take: never a failure of the run.
     pub notified: usize,
     pub notify_failed: usize,
@@ -179,6 +184,9 @@ pub struct Report {
     /// A sweep's part in following deployments: the records whose outcome event was lost, read back from ECS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollouts: Option<RolloutReport>,
+    /// Staged rollouts: each pushed digest's waves (services with the wave tag only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waves: Vec<super::wave::WaveReport>,
 }
 
 /// The scan's size, for the counts.
@@ -221,6 +229,8 @@ impl Report {
             failed: count(Status::Failed),
             scan_errors: scan_errors.len(),
             drifted: drifted.len(),
+            waiting: services.iter().filter(|s| s.reason == "waiting-for-wave").count(),
+            halted: services.iter().filter(|s| s.reason == "wave-halted").count(),
             notified: 0,
             notify_failed: 0,
         };
@@ -233,6 +243,7 @@ impl Report {
             scan_errors,
             counts,
             rollouts: None,
+            waves: Vec::new(),
         }
     }
 
@@ -466,6 +477,7 @@ fn render(pushes: &[Push], result: ServiceResult) -> ServiceReport {
         decision,
         pushes: behind,
         outcome,
+        wave,
     } = result;
     let (status, deployed, error) = match outcome {
         Outcome::Redeployed(deployed) => (Status::Redeployed, Some(deployed), None),
@@ -477,6 +489,7 @@ fn render(pushes: &[Push], result: ServiceResult) -> ServiceReport {
         cluster: service.cluster,
         service: service.name,
         service_arn: service.arn,
+        wave,
         decision: task_definition.is_some().then(|| decision.action.as_str()),
         task_definition,
         method: decision.action.method(),

@@ -90,7 +90,7 @@ pub enum Verdict {
 }
 
 /// An earlier wave failed: every later wave of the digest is held until a new digest is pushed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Halt {
     pub failed_wave: Wave,
     pub halted_waves: Vec<Wave>,
@@ -206,11 +206,24 @@ impl Verdict {
                 "waits for wave {wave}'s bake: wave {wave} completed, the next wave starts at {}",
                 t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             )),
-            Verdict::Halted { service, reason } => {
-                Some(format!("an earlier wave failed: {service}'s deployment of the digest failed: {reason}"))
-            }
+            Verdict::Halted { service, reason } => Some(format!(
+                "an earlier wave failed: {service}'s deployment of the digest failed: {reason}"
+            )),
         }
     }
+}
+
+/// A digest's rollout as the report shows it: the wave moving now, the waves after it, the halt, the bake's end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WaveReport {
+    pub image: String,
+    pub digest: String,
+    /// The wave deploying or rolling out (or baking); `null` once every wave completed, or halted.
+    pub current_wave: Option<Wave>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub halt: Option<Halt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wake_at: Option<String>,
 }
 
 #[cfg(test)]

@@ -185,6 +185,7 @@ fn finish(entry: Planned, outcome: Outcome) -> ServiceResult {
         decision: entry.decision,
         pushes: entry.pushes,
         outcome,
+        wave: entry.wave,
     }
 }
 
@@ -226,5 +227,6 @@ fn unexamined_result(u: Unexamined) -> ServiceResult {
         decision: Decision::skip(u.reason, detail.to_owned()),
         pushes: Vec::new(),
         outcome,
+        wave: None,
     }
 }

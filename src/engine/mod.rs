@@ -8,6 +8,7 @@ pub mod outcomes;
 pub mod plan;
 mod running;
 pub mod sweep;
+pub mod waves;
 
 use std::collections::{HashMap, HashSet};
 
@@ -47,7 +48,12 @@ pub struct Redeployer<E, L = NoLock, R = SdkEcr, N = NoNotifier> {
     manifests: ManifestCache,
     /// Told of every service an `apply` redeployed or failed.
     notifier: N,
+    /// Now, for the waves' bake: the wall clock, or a test's ECS clock.
+    clock: Clock,
 }
+
+/// Where the engine reads the time from.
+pub type Clock = std::sync::Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 impl<E: EcsApi> Redeployer<E, NoLock> {
     pub fn new(ecs: E, config: Config) -> Self {
@@ -65,6 +71,7 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
             task_definitions: TaskDefinitionCache::default(),
             manifests: ManifestCache::default(),
             notifier: NoNotifier,
+            clock: std::sync::Arc::new(Utc::now),
         }
     }
 }
@@ -80,6 +87,7 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             task_definitions: self.task_definitions,
             manifests: self.manifests,
             notifier: self.notifier,
+            clock: self.clock,
         }
     }
 
@@ -93,7 +101,14 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             task_definitions: self.task_definitions,
             manifests: self.manifests,
             notifier,
+            clock: self.clock,
         }
+    }
+
+    /// The same redeployer, reading the time from `clock` (a test's ECS clock) instead of the wall clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The mode `apply` runs in: `DRY_RUN=true` turns it into a plan.
@@ -145,13 +160,24 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
         let mut seen = running::load(&self.ecs, &related, limit).await;
         self.add_own_holds(&related, &fleet.services, &mut seen.rolled_back)
             .await;
-        let planned = plan::plan(
+        let mut planned = plan::plan(
             &pushes,
             &manifests,
             &fleet.services,
             &seen.running,
             &seen.rolled_back,
             self.selection(),
+        );
+        let rollouts = waves::gate(
+            &mut planned,
+            &pushes,
+            &waves::WaveInputs {
+                tag_key: &self.config.wave_tag_key,
+                current: &seen.current,
+                rolled_back: &seen.rolled_back,
+                now: (self.clock)(),
+                bake: self.config.wave_bake,
+            },
         );
         let executor = Executor {
             ecs: &self.ecs,
@@ -180,6 +206,12 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             report.counts.notified = delivery.sent;
             report.counts.notify_failed = delivery.failed;
         }
+        if mode == Mode::Apply {
+            let delivery = self.announce_halts(&rollouts).await;
+            report.counts.notified += delivery.sent;
+            report.counts.notify_failed += delivery.failed;
+        }
+        report.waves = rollouts.into_iter().map(waves::DigestRollout::into_report).collect();
         if trigger == Origin::Sweep && mode == Mode::Apply && self.lock.tracks_deployments() {
             report.rollouts = Some(self.close_lost(Utc::now()).await);
         }
@@ -190,8 +222,15 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
     /// Follows one deployment event to its outcome: notifies it if the function started the deployment and no
     /// one notified it yet.
     pub async fn follow(&self, change: &DeploymentChange, now: DateTime<Utc>) -> RolloutReport {
+        self.follow_rollout(change, now).await.0
+    }
+
+    /// [`Self::follow`], and the pushes that move a staged rollout on when the event finished (or failed) a wave:
+    /// the caller runs them (with its batch's pushes: one fleet scan).
+    pub async fn follow_rollout(&self, change: &DeploymentChange, now: DateTime<Utc>) -> (RolloutReport, Vec<Push>) {
         let (report, notifications) = self.follower().follow(change, now).await;
-        self.announce(report, &notifications).await
+        let moving_on = self.moving_on(&notifications).await;
+        (self.announce(report, &notifications).await, moving_on)
     }
 
     /// The sweep's part in following deployments: closes, and notifies, the records still open

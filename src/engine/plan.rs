@@ -9,6 +9,7 @@ use crate::domain::platform;
 use crate::domain::push::Push;
 use crate::domain::reason::Reason;
 use crate::domain::running::{RolledBack, Running, Unknown};
+use crate::domain::wave::Wave;
 use crate::ecr::PushedManifest;
 use crate::ecs::{Service, TaskDefinition};
 use crate::lock::{ClaimState, LockKey};
@@ -22,6 +23,8 @@ pub struct Planned {
     pub pushes: Vec<usize>,
     /// For a redeploy of pushes that all name their digest: the deploy lock's key.
     pub lock_key: Option<LockKey>,
+    /// The wave its wave tag names (set by the wave gate); `None` without the tag.
+    pub wave: Option<Wave>,
 }
 
 /// The services of the fleet a push that counts refers to: the ones whose running digests matter.
@@ -79,6 +82,7 @@ pub fn plan(
                 decision,
                 pushes: behind,
                 lock_key,
+                wave: None,
             })
         })
         .collect()

@@ -20,6 +20,8 @@ pub struct Seen {
     pub running: HashMap<String, Running>,
     /// Services whose current deployment was rolled back, with what its target ran or was to run.
     pub rolled_back: HashMap<String, RolledBack>,
+    /// Each service's current service deployment, as ECS described it: how a staged rollout stands.
+    pub current: HashMap<String, ServiceDeployment>,
 }
 
 /// What each of `services` runs, and what a rolled-back current deployment of it was to run.
@@ -85,7 +87,18 @@ pub async fn load<E: EcsApi>(ecs: &E, services: &[&Service], limit: usize) -> Se
             (service.arn.clone(), running)
         })
         .collect();
-    Seen { running, rolled_back }
+    let current = services
+        .iter()
+        .filter_map(|service| {
+            let deployment = deployments.get(service.current_deployment.as_deref()?)?;
+            Some((service.arn.clone(), (*deployment).clone()))
+        })
+        .collect();
+    Seen {
+        running,
+        rolled_back,
+        current,
+    }
 }
 
 /// A rolled-back deployment and what its target ran: the digest ECS resolved, else the one the image pins.

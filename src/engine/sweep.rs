@@ -164,6 +164,7 @@ pub fn not_checkable(
                 decision: Decision::skip(Reason::NotCheckable, detail),
                 pushes: Vec::new(),
                 outcome: Outcome::Skipped,
+                wave: None,
             }
         })
         .collect()

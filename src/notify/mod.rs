@@ -32,6 +32,8 @@ pub enum NotificationKind {
     RolloutCompleted,
     /// A deployment the function started failed, or ECS rolled it back.
     RolloutFailed,
+    /// A staged rollout stopped: a service of an earlier wave failed to deploy the digest.
+    RolloutHalted,
 }
 
 impl NotificationKind {
@@ -41,6 +43,7 @@ impl NotificationKind {
             NotificationKind::RedeployFailed => "ECS Service Redeploy Failed",
             NotificationKind::RolloutCompleted => "ECS Service Rollout Completed",
             NotificationKind::RolloutFailed => "ECS Service Rollout Failed",
+            NotificationKind::RolloutHalted => "ECS Rollout Halted",
         }
     }
 }
@@ -65,6 +68,8 @@ pub struct Notification {
     pub trigger: Origin,
     /// The id of the EventBridge event behind a push; `None` for a sweep or an image given on the CLI.
     pub event_id: Option<String>,
+    /// The service's wave in a staged rollout; `None` without the wave tag.
+    pub wave: Option<crate::domain::wave::Wave>,
 }
 
 impl Notification {
@@ -92,6 +97,30 @@ pub struct RolloutNotification {
 impl RolloutNotification {
     pub fn detail(&self) -> String {
         serde_json::to_string(self).expect("a map, strings and numbers always serialize")
+    }
+}
+
+/// A staged rollout halted: once per pushed digest (with the lock table), naming the wave that failed, the waves
+/// held and the service whose deployment failed with ECS's reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HaltNotification {
+    pub image: String,
+    pub digest: String,
+    pub failed_wave: crate::domain::wave::Wave,
+    pub halted_waves: Vec<crate::domain::wave::Wave>,
+    pub service: String,
+    pub reason: String,
+}
+
+impl Announcement for HaltNotification {
+    fn detail_type(&self) -> &'static str {
+        NotificationKind::RolloutHalted.detail_type()
+    }
+    fn detail(&self) -> String {
+        serde_json::to_string(self).expect("strings and numbers always serialize")
+    }
+    fn service_arn(&self) -> &str {
+        &self.service
     }
 }
 
@@ -166,6 +195,7 @@ pub fn of_report(report: &Report) -> Vec<Notification> {
                 error: s.error.clone(),
                 trigger,
                 event_id: (!event_ids.is_empty()).then(|| event_ids.join(",")),
+                wave: s.wave,
             })
         })
         .collect()
@@ -188,6 +218,9 @@ pub trait Notifier: Send + Sync {
 
     /// The same for the notifications of rollouts' outcomes.
     fn send_rollouts(&self, notifications: &[RolloutNotification]) -> impl Future<Output = Delivery> + Send;
+
+    /// The same for staged rollouts that halted.
+    fn send_halts(&self, notifications: &[HaltNotification]) -> impl Future<Output = Delivery> + Send;
 }
 
 /// The notifier when no bus is configured: sends nothing.
@@ -200,6 +233,10 @@ impl Notifier for NoNotifier {
     }
 
     async fn send_rollouts(&self, _notifications: &[RolloutNotification]) -> Delivery {
+        Delivery::default()
+    }
+
+    async fn send_halts(&self, _notifications: &[HaltNotification]) -> Delivery {
         Delivery::default()
     }
 }
@@ -224,6 +261,7 @@ mod tests {
             error: None,
             trigger: Origin::Event,
             event_id: Some("13cde686-328b-6117-af20-0e5566167482".into()),
+            wave: None,
         }
     }
 

@@ -5,7 +5,7 @@ use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use tracing::{debug, warn};
 
-use super::{Announcement, Delivery, Notification, Notifier, RolloutNotification, SOURCE};
+use super::{Announcement, Delivery, HaltNotification, Notification, Notifier, RolloutNotification, SOURCE};
 
 /// The most entries one `PutEvents` call takes (EventBridge API reference).
 const MAX_ENTRIES_PER_CALL: usize = 10;
@@ -111,6 +111,10 @@ impl Notifier for SdkEventBridge {
     }
 
     async fn send_rollouts(&self, notifications: &[RolloutNotification]) -> Delivery {
+        self.send_all(notifications).await
+    }
+
+    async fn send_halts(&self, notifications: &[HaltNotification]) -> Delivery {
         self.send_all(notifications).await
     }
 }

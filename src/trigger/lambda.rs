@@ -191,7 +191,14 @@ pub async fn process<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
                     detail: detail.to_owned(),
                 }
             }
-            None => Invocation::Followed(Box::new(redeployer.follow(&change, chrono::Utc::now()).await)),
+            None => {
+                let (followed, moving_on) = redeployer.follow_rollout(&change, chrono::Utc::now()).await;
+                // A finished wave starts the next one; its run logs its own report (a lost start is the sweep's).
+                if !moving_on.is_empty() {
+                    redeployer.run(&moving_on, mode).await;
+                }
+                Invocation::Followed(Box::new(followed))
+            }
         },
     }
 }

@@ -109,11 +109,21 @@ pub async fn process_batch<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
                     info!(message_id = %message.id, reason, detail, "event ignored");
                 }
                 None => {
-                    let followed = redeployer.follow(change, Utc::now()).await;
+                    let (followed, moving_on) = redeployer.follow_rollout(change, Utc::now()).await;
                     if followed.has_failures() {
                         failed.insert(position);
                     }
                     rollouts.get_or_insert_with(RolloutReport::default).extend(followed);
+                    // A finished wave starts the next one in this batch's run: the message owns its pushes.
+                    for push in moving_on {
+                        match pushes.iter().position(|p| *p == push) {
+                            Some(same) => owners[same].push(position),
+                            None => {
+                                pushes.push(push);
+                                owners.push(vec![position]);
+                            }
+                        }
+                    }
                 }
             },
             Ok(Classified::Push(push)) => match pushes.iter().position(|p| p == push) {

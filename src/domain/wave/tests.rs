@@ -68,31 +68,51 @@ fn the_lowest_unfinished_wave_goes_and_later_ones_wait() {
     let rows: Vec<(&str, Vec<Member>, Vec<Verdict>, Option<u8>)> = vec![
         (
             "a fresh push: wave 1 goes, wave 2 waits on all of wave 1",
-            vec![member("a", 1, NotStarted), member("b", 1, NotStarted), member("c", 2, NotStarted)],
+            vec![
+                member("a", 1, NotStarted),
+                member("b", 1, NotStarted),
+                member("c", 2, NotStarted),
+            ],
             vec![Verdict::Pass, Verdict::Pass, waiting(1, &["a", "b"])],
             Some(1),
         ),
         (
             "wave 1 rolling out: wave 2 waits on the one still rolling",
-            vec![member("a", 1, done(1)), member("b", 1, RollingOut), member("c", 2, NotStarted)],
+            vec![
+                member("a", 1, done(1)),
+                member("b", 1, RollingOut),
+                member("c", 2, NotStarted),
+            ],
             vec![Verdict::Pass, Verdict::Pass, waiting(1, &["b"])],
             Some(1),
         ),
         (
             "wave 1 completed: wave 2 goes",
-            vec![member("a", 1, done(1)), member("b", 1, done(2)), member("c", 2, NotStarted)],
+            vec![
+                member("a", 1, done(1)),
+                member("b", 1, done(2)),
+                member("c", 2, NotStarted),
+            ],
             vec![Verdict::Pass; 3],
             Some(2),
         ),
         (
             "a gap in the numbers: 1 then 5; wave 5 waits, wave 9 too",
-            vec![member("a", 5, NotStarted), member("b", 1, RollingOut), member("c", 9, NotStarted)],
+            vec![
+                member("a", 5, NotStarted),
+                member("b", 1, RollingOut),
+                member("c", 9, NotStarted),
+            ],
             vec![waiting(1, &["b"]), Verdict::Pass, waiting(1, &["b"])],
             Some(1),
         ),
         (
             "a service of wave 1 not started yet (added later) goes, and holds wave 2",
-            vec![member("a", 1, done(1)), member("b", 1, NotStarted), member("c", 2, NotStarted)],
+            vec![
+                member("a", 1, done(1)),
+                member("b", 1, NotStarted),
+                member("c", 2, NotStarted),
+            ],
             vec![Verdict::Pass, Verdict::Pass, waiting(1, &["b"])],
             Some(1),
         ),
