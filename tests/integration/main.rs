@@ -18,3 +18,4 @@ mod safety;
 mod scenarios;
 mod support;
 mod version_consistency;
+mod waves;

@@ -176,6 +176,13 @@ impl Front {
         self.shared.clock.advance(by);
     }
 
+    /// Now on the front's ECS clock, in epoch seconds, as a function a test hands the engine for its clock: the
+    /// times the engine compares (a wave's bake) are then the ones ECS dated the deployments with.
+    pub fn ecs_clock(&self) -> impl Fn() -> f64 + Send + Sync + 'static {
+        let shared = Arc::clone(&self.shared);
+        move || shared.clock.now_epoch_seconds()
+    }
+
     /// Stops the front's ECS clock: from now on only [`Front::advance_clock`] moves it, so the token buckets
     /// refill only by what a test advances, never by how long the machine took (for the front's own tests).
     pub fn freeze_clock(&self) {
