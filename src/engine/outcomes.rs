@@ -329,7 +329,7 @@ impl<E: EcsApi, L: DeployLock> Follower<'_, E, L> {
     }
 }
 
-/// The rollout's notification: the recorded 13 keys, `trigger` the run that followed it, and the outcome's five.
+/// The rollout's notification: the recorded 14 keys, `trigger` the run that followed it, and the outcome's five.
 fn notification(closing: &Closing<'_>, by: FollowedBy, now: DateTime<Utc>) -> RolloutNotification {
     let deployment = closing.deployment;
     let status_reason = deployment

@@ -38,7 +38,7 @@ pub struct DeploymentRecord {
     pub started_at: DateTime<Utc>,
     /// The digest the deployment was to run (one container), for the hold on rolled-back digests.
     pub to_digest: Option<String>,
-    /// The `ECS Service Redeployed` notification's detail: the 13 keys every rollout notification repeats.
+    /// The `ECS Service Redeployed` notification's detail: the 14 keys every rollout notification repeats.
     pub detail: Map<String, Value>,
 }
 

@@ -79,7 +79,7 @@ impl Notification {
     }
 }
 
-/// An event about how a deployment the function started ended: the 13 keys of its `ECS Service Redeployed`
+/// An event about how a deployment the function started ended: the 14 keys of its `ECS Service Redeployed`
 /// notification (as recorded when it started; `trigger` is the run that followed it) and five of the outcome's.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RolloutNotification {
@@ -292,7 +292,8 @@ mod tests {
                 "new_task_definition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:8",
                 "error": null,
                 "trigger": "push",
-                "event_id": "13cde686-328b-6117-af20-0e5566167482"
+                "event_id": "13cde686-328b-6117-af20-0e5566167482",
+                "wave": null
             })
         );
     }
@@ -313,8 +314,9 @@ mod tests {
         };
         let detail: serde_json::Value = serde_json::from_str(&failed.detail()).unwrap();
         let object = detail.as_object().unwrap();
-        assert_eq!(object.len(), 13);
+        assert_eq!(object.len(), 14);
         for key in [
+            "wave",
             "from_digest",
             "to_digest",
             "method",

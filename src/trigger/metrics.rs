@@ -45,6 +45,9 @@ pub struct InvocationMetrics {
     drift: usize,
     /// Notifications EventBridge did not take.
     notify_failed: usize,
+    /// Staged rollouts: services held as `waiting-for-wave`, and as `wave-halted`.
+    waiting: usize,
+    halted: usize,
     /// Rollouts of the function's own deployments notified as completed, and as failed or rolled back.
     rollouts_completed: usize,
     rollouts_failed: usize,
@@ -84,6 +87,8 @@ impl InvocationMetrics {
             failed,
             drift,
             notify_failed: notify_failed + rollouts.map_or(0, |r| r.notify_failed),
+            waiting: counts.map_or(0, |c| c.waiting),
+            halted: counts.map_or(0, |c| c.halted),
             rollouts_completed: rollouts.map_or(0, |r| r.completed),
             rollouts_failed: rollouts.map_or(0, |r| r.failed + r.rolled_back),
             rollout_seconds: rollouts.map_or_else(Vec::new, |r| r.durations.clone()),
@@ -95,7 +100,7 @@ impl InvocationMetrics {
     /// The EMF line: metrics as root members, declared under `_aws`, with `Trigger` as the one dimension.
     /// `RolloutSeconds` is an array of values (one per rollout, as EMF allows), declared only when there is one.
     pub fn emf(&self, namespace: &str, at: DateTime<Utc>) -> String {
-        let values: [(&str, &str, f64); 10] = [
+        let values: [(&str, &str, f64); 12] = [
             ("Redeployed", "Count", self.redeployed as f64),
             ("Skipped", "Count", self.skipped as f64),
             ("Failed", "Count", self.failed as f64),
@@ -106,6 +111,8 @@ impl InvocationMetrics {
             ("DurationMs", "Milliseconds", self.duration.as_secs_f64() * 1000.0),
             ("RolloutsCompleted", "Count", self.rollouts_completed as f64),
             ("RolloutsFailed", "Count", self.rollouts_failed as f64),
+            ("Waiting", "Count", self.waiting as f64),
+            ("Halted", "Count", self.halted as f64),
         ];
         let mut declared: Vec<Value> = values
             .iter()
@@ -154,6 +161,8 @@ mod tests {
             failed: 1,
             scan_errors: 1,
             drifted: 2,
+            waiting: 2,
+            halted: 1,
             notified: 4,
             notify_failed: 1,
         };
@@ -178,14 +187,15 @@ mod tests {
                             {"Name": "NotifyFailed", "Unit": "Count"},
                             {"Name": "EcsCalls", "Unit": "Count"}, {"Name": "Throttled", "Unit": "Count"},
                             {"Name": "DurationMs", "Unit": "Milliseconds"},
-                            {"Name": "RolloutsCompleted", "Unit": "Count"}, {"Name": "RolloutsFailed", "Unit": "Count"}
+                            {"Name": "RolloutsCompleted", "Unit": "Count"}, {"Name": "RolloutsFailed", "Unit": "Count"},
+                            {"Name": "Waiting", "Unit": "Count"}, {"Name": "Halted", "Unit": "Count"}
                         ]
                     }]
                 },
                 "Trigger": "batch",
                 "Redeployed": 3.0, "Skipped": 3.0, "Failed": 2.0, "Drift": 2.0, "NotifyFailed": 1.0,
                 "EcsCalls": 42.0, "Throttled": 2.0, "DurationMs": 1500.0,
-                "RolloutsCompleted": 0.0, "RolloutsFailed": 0.0
+                "RolloutsCompleted": 0.0, "RolloutsFailed": 0.0, "Waiting": 2.0, "Halted": 1.0
             })
         );
     }

@@ -194,7 +194,7 @@ async fn a_completed_rollout_is_announced_once_however_often_its_event_comes() {
     assert_eq!(announced.len(), 1, "{announced:?}");
     let (kind, detail) = &announced[0];
     assert_eq!(kind, "ECS Service Rollout Completed");
-    assert_eq!(detail.as_object().unwrap().len(), 18, "{detail}");
+    assert_eq!(detail.as_object().unwrap().len(), 19, "{detail}");
     assert_eq!(
         (
             detail["service"].as_str(),

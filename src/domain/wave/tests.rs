@@ -61,11 +61,13 @@ fn wave_tag_values() {
     );
 }
 
-/// Each row: the members, the verdicts, the current wave.
+/// A row: its name, the members, the verdicts, the current wave.
+type Row = (&'static str, Vec<Member<'static>>, Vec<Verdict>, Option<u8>);
+
 #[test]
 fn the_lowest_unfinished_wave_goes_and_later_ones_wait() {
     use Progress::*;
-    let rows: Vec<(&str, Vec<Member>, Vec<Verdict>, Option<u8>)> = vec![
+    let rows: Vec<Row> = vec![
         (
             "a fresh push: wave 1 goes, wave 2 waits on all of wave 1",
             vec![

@@ -86,7 +86,7 @@ async fn a_redeploy_is_recorded_with_both_deployment_ids_and_its_redeployed_deta
         (record.deployment_id.as_str(), record.service_deployment_arn.as_deref()),
         ("ecs-svc/web", Some(web_deployment().as_str()))
     );
-    assert_eq!(record.detail.len(), 13);
+    assert_eq!(record.detail.len(), 14);
     assert_eq!(record.detail["trigger"], "push");
     assert_eq!(record.detail["event_id"], "push-1");
     assert_eq!(record.to_digest.as_deref(), push().digest.as_deref());
@@ -135,7 +135,7 @@ async fn a_rolled_back_deployment_is_notified_once_on_its_failed_event_and_never
     assert_eq!(sent.len(), 1);
     let detail: Value = serde_json::from_str(&sent[0].detail()).unwrap();
     assert_eq!(sent[0].kind.detail_type(), "ECS Service Rollout Failed");
-    assert_eq!(detail.as_object().unwrap().len(), 18);
+    assert_eq!(detail.as_object().unwrap().len(), 19);
     assert_eq!(detail["outcome"], "rolled-back");
     assert_eq!(detail["trigger"], "deployment");
     assert_eq!(detail["service"], "web");

@@ -49,6 +49,7 @@ fn notification(i: usize) -> Notification {
         error: failed.then(|| "ecs UpdateService failed: ServerException: try again".into()),
         trigger: Origin::Sweep,
         event_id: None,
+        wave: None,
     }
 }
 
