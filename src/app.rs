@@ -34,9 +34,17 @@ pub async fn build(config: Config) -> App {
     .paced(config.pacing);
     let ecr = SdkEcr::new(aws_sdk_ecr::Client::new(&sdk));
     let notifier = ConfiguredNotifier::new(&config, &sdk);
-    Redeployer::with_lock(ecs, lock, config)
+    let waker = config
+        .wave_queue
+        .clone()
+        .map(|queue| crate::wake::sdk::SdkSqsWaker::new(aws_sdk_sqs::Client::new(&sdk), queue));
+    let redeployer = Redeployer::with_lock(ecs, lock, config)
         .with_registry(ecr)
-        .with_notifier(notifier)
+        .with_notifier(notifier);
+    match waker {
+        Some(waker) => redeployer.with_waker(waker),
+        None => redeployer,
+    }
 }
 
 impl DeployLock for ConfiguredLock {

@@ -93,6 +93,8 @@ pub struct Config {
     pub wave_tag_key: String,
     /// `WAVE_BAKE`: how long a completed wave bakes before the next one starts.
     pub wave_bake: Duration,
+    /// `WAVE_QUEUE`: the queue URL a bake's wake is sent to; `None`: bakes end at the sweep.
+    pub wave_queue: Option<String>,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -145,6 +147,7 @@ impl Config {
             key.len() <= 128 && !key.to_ascii_lowercase().starts_with("aws:") && key != tag_key
         })?;
         let wave_bake = Duration::from_secs(vars.number(&WAVE_BAKE, 0..=86_400)?);
+        let wave_queue = vars.optional(&WAVE_QUEUE, is_queue_url)?;
         Ok(Config {
             tag_key,
             select,
@@ -161,6 +164,7 @@ impl Config {
             notify_bus,
             wave_tag_key,
             wave_bake,
+            wave_queue,
         })
     }
 }
@@ -257,6 +261,26 @@ fn is_table_name(value: &str) -> bool {
 
 /// A bus name, or an event-bus ARN: `PutEvents` takes either in `EventBusName`. A name of another account's
 /// bus would name this account's bus of that name; its ARN reaches the other account.
+/// `http(s)://HOST/ACCOUNT/NAME`: a 12-digit account and a queue name (1-80 letters, digits, `-`, `_`, `.fifo`).
+fn is_queue_url(value: &str) -> bool {
+    let Some(rest) = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://")) else {
+        return false;
+    };
+    match rest.split('/').collect::<Vec<_>>()[..] {
+        [host, account, name] => {
+            !host.is_empty()
+                && !host.contains(char::is_whitespace)
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && (1..=80).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        }
+        _ => false,
+    }
+}
+
 fn is_event_bus(value: &str) -> bool {
     let name = match value.strip_prefix("arn:") {
         Some(rest) => {

@@ -13,3 +13,4 @@ mod error_chain;
 pub mod lock;
 pub mod notify;
 pub mod trigger;
+pub mod wake;

@@ -277,6 +277,16 @@ export class EcsRedeploy extends Construct {
         new iam.PolicyStatement({ sid: 'PutNotifications', actions: ['events:PutEvents'], resources: [notifyBus.arn] }),
       );
     }
+    if (!dryRun) {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'WakeAfterWaveBake',
+          // A staged rollout's bake (waveBake) ends with one delayed message on the function's own queue.
+          actions: ['sqs:SendMessage'],
+          resources: [this.eventQueue.queueArn],
+        }),
+      );
+    }
     if ((props.deployLock ?? 'Enabled') === 'Enabled') {
       this.lockTable = lockTable(this, 'LockTable');
       // The table's reads in every mode (a DryRun plan reads the holds too), its writes only when redeploying.
@@ -338,6 +348,8 @@ export class EcsRedeploy extends Construct {
         ...(notifyBus && { NOTIFY_BUS: notifyBus.name }),
         WAVE_TAG_KEY: props.waveTagKey ?? 'ecs-redeploy-wave',
         WAVE_BAKE: String(wholeSeconds(props.waveBake) ?? 0),
+        // Its own queue: a delayed message there ends a wave's bake.
+        WAVE_QUEUE: this.eventQueue.queueUrl,
       },
     };
     this.function = props.buildFromSource

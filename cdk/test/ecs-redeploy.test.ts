@@ -438,9 +438,14 @@ describe('EcsRedeploy', () => {
     assert.equal(mapping(synth({ batchWindow: Duration.seconds(0), batchSize: 1 })).MaximumBatchingWindowInSeconds, 0);
   });
 
-  test('the role may consume the event queue only, and send to no queue', () => {
+  test('the role may consume the event queue only, and send only to it (a wave bake's wake)', () => {
     const template = synth();
-    const sqsStatements = allowStatements(template).filter((s) => actions([s]).some((a) => a.startsWith('sqs:')));
+    const all = allowStatements(template).filter((s) => actions([s]).some((a) => a.startsWith('sqs:')));
+    const wake = all.filter((s) => s.Sid === 'WakeAfterWaveBake');
+    assert.equal(wake.length, 1);
+    assert.deepEqual(actions(wake), ['sqs:SendMessage']);
+    assert.deepEqual(wake[0].Resource, { 'Fn::GetAtt': [eventQueueId(template), 'Arn'] });
+    const sqsStatements = all.filter((s) => s.Sid !== 'WakeAfterWaveBake');
     assert.equal(sqsStatements.length, 1);
     assert.deepEqual(sqsStatements[0].Resource, { 'Fn::GetAtt': [eventQueueId(template), 'Arn'] });
     assert.equal(sqsStatements[0].Condition, undefined);

@@ -132,11 +132,16 @@ describe('template.yaml', () => {
     assert.equal(getAtt(resources.EventQueue.Properties.RedrivePolicy.deadLetterTargetArn), 'EventDeadLetterQueue.Arn');
   });
 
-  test('the role may consume the event queue and send to no queue', () => {
+  test('the role may consume the event queue and send only to it (a wave bake's wake)', () => {
     const statements = resources.RedeployFunctionRole.Properties.Policies.flatMap((p: Json) =>
       p.PolicyDocument ? p.PolicyDocument.Statement : (p['Fn::If'] ?? []).slice(1).flatMap((b: Json) => b.PolicyDocument?.Statement ?? []),
     );
-    const sqsStatements = statements.filter((s: Json) => [s.Action].flat().some((a: unknown) => typeof a === 'string' && a.startsWith('sqs:')));
+    const all = statements.filter((s: Json) => [s.Action].flat().some((a: unknown) => typeof a === 'string' && a.startsWith('sqs:')));
+    const wake = all.filter((s: Json) => s.Sid === 'WakeAfterWaveBake');
+    assert.equal(wake.length, 1);
+    assert.deepEqual(wake[0].Action, 'sqs:SendMessage');
+    assert.equal(getAtt(wake[0].Resource), 'EventQueue.Arn');
+    const sqsStatements = all.filter((s: Json) => s.Sid !== 'WakeAfterWaveBake');
     assert.equal(sqsStatements.length, 1);
     assert.deepEqual([sqsStatements[0].Action].flat().sort(),
       ['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage']);

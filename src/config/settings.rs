@@ -130,6 +130,12 @@ pub const WAVE_BAKE: Setting = Setting {
     default: WhenUnset::Value("0"),
     help: "seconds a completed wave bakes before the next wave starts",
 };
+pub const WAVE_QUEUE: Setting = Setting {
+    variable: "WAVE_QUEUE",
+    accepts: Accepts::Described("an SQS queue URL (`https://…/ACCOUNT/NAME`)"),
+    default: WhenUnset::Means("none: bakes end at the sweep"),
+    help: "the function's own event queue, where a delayed message wakes it when a wave's bake ends",
+};
 
 /// Every setting, in the order `--help` and the configuration page list them.
 pub const SETTINGS: &[Setting] = &[
@@ -148,6 +154,7 @@ pub const SETTINGS: &[Setting] = &[
     NOTIFY_BUS,
     WAVE_TAG_KEY,
     WAVE_BAKE,
+    WAVE_QUEUE,
 ];
 
 impl Setting {

@@ -349,6 +349,9 @@ fn wave_settings() {
     );
     let c = config(&[("WAVE_TAG_KEY", "stage"), ("WAVE_BAKE", "86400")]).unwrap();
     assert_eq!((c.wave_tag_key.as_str(), c.wave_bake.as_secs()), ("stage", 86_400));
+    assert_eq!(c.wave_queue, None);
+    let url = "https://sqs.us-east-1.amazonaws.com/123456789012/ecs-redeploy-events";
+    assert_eq!(config(&[("WAVE_QUEUE", url)]).unwrap().wave_queue.as_deref(), Some(url));
     for (variable, value) in [
         ("WAVE_BAKE", "86401"),
         ("WAVE_BAKE", "-1"),
@@ -356,6 +359,9 @@ fn wave_settings() {
         ("WAVE_TAG_KEY", "AWS:wave"),
         // The opt-in/out tag cannot name waves too.
         ("WAVE_TAG_KEY", "ecs-redeploy"),
+        ("WAVE_QUEUE", "ecs-redeploy-events"),
+        ("WAVE_QUEUE", "https://sqs.us-east-1.amazonaws.com/1234/q"),
+        ("WAVE_QUEUE", "https://sqs.us-east-1.amazonaws.com/123456789012/q/x"),
     ] {
         let error = config(&[(variable, value)]).unwrap_err();
         assert_eq!((error.variable, error.value.as_str()), (variable, value));

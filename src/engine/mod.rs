@@ -50,6 +50,8 @@ pub struct Redeployer<E, L = NoLock, R = SdkEcr, N = NoNotifier> {
     notifier: N,
     /// Now, for the waves' bake: the wall clock, or a test's ECS clock.
     clock: Clock,
+    /// Where a wave's bake is ended by a delayed message (`WAVE_QUEUE`); `None`: by the sweep.
+    waker: Option<std::sync::Arc<crate::wake::sdk::SdkSqsWaker>>,
 }
 
 /// Where the engine reads the time from.
@@ -72,6 +74,7 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
             manifests: ManifestCache::default(),
             notifier: NoNotifier,
             clock: std::sync::Arc::new(Utc::now),
+            waker: None,
         }
     }
 }
@@ -88,6 +91,7 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             manifests: self.manifests,
             notifier: self.notifier,
             clock: self.clock,
+            waker: self.waker,
         }
     }
 
@@ -102,12 +106,19 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             manifests: self.manifests,
             notifier,
             clock: self.clock,
+            waker: self.waker,
         }
     }
 
     /// The same redeployer, reading the time from `clock` (a test's ECS clock) instead of the wall clock.
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The same redeployer, ending waves' bakes with a delayed message through `waker`.
+    pub fn with_waker(mut self, waker: crate::wake::sdk::SdkSqsWaker) -> Self {
+        self.waker = Some(std::sync::Arc::new(waker));
         self
     }
 
@@ -210,6 +221,7 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             let delivery = self.announce_halts(&rollouts).await;
             report.counts.notified += delivery.sent;
             report.counts.notify_failed += delivery.failed;
+            self.schedule_wakes(&rollouts).await;
         }
         report.waves = rollouts.into_iter().map(waves::DigestRollout::into_report).collect();
         if trigger == Origin::Sweep && mode == Mode::Apply && self.lock.tracks_deployments() {

@@ -28,6 +28,7 @@ use crate::ecr::EcrApi;
 use crate::ecs::EcsApi;
 use crate::lock::{Claim, DeployLock, LockKey};
 use crate::notify::{Delivery, HaltNotification, NotificationKind, Notifier, RolloutNotification};
+use crate::wake;
 
 /// The rollout of one pushed digest across its waves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -216,6 +217,57 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
         self.notifier.send_halts(&halts).await
     }
 
+    /// For each rollout whose bake ends within SQS's maximum delay: one delayed wake message (once per digest and bake
+    /// end, through a `wake#` claim in the lock table). A wake that cannot be sent is logged: the sweep ends the bake.
+    pub(super) async fn schedule_wakes(&self, rollouts: &[DigestRollout]) {
+        let Some(waker) = &self.waker else {
+            return;
+        };
+        let now = (self.clock)();
+        for digest_rollout in rollouts {
+            let Some(wake_at) = digest_rollout.rollout.wake_at else {
+                continue;
+            };
+            let Some(delay) = wake::delay(wake_at, now) else {
+                info!(image = %digest_rollout.image, %wake_at, "the bake ends past SQS's longest delay; the sweep ends it");
+                continue;
+            };
+            let key = LockKey::new(
+                format!("wake#{}", digest_rollout.image),
+                format!("{}#{}", digest_rollout.digest, wake_at.timestamp()),
+            );
+            match self.lock.claim(&key).await {
+                Ok(Claim::Acquired) => {}
+                Ok(Claim::Held(_)) => continue,
+                Err(error) => {
+                    warn!(%error, image = %digest_rollout.image, "the wake's claim failed; the sweep ends the bake");
+                    continue;
+                }
+            }
+            let body = wake::body(&digest_rollout.image, &digest_rollout.digest, wake_at, now);
+            match waker.send(body, delay).await {
+                Ok(()) => {
+                    info!(image = %digest_rollout.image, %wake_at, delay_s = delay.as_secs(), "the bake's wake is queued");
+                    if let Err(error) = self.lock.complete(&key).await {
+                        warn!(%error, "the wake's claim was not marked done");
+                    }
+                }
+                Err(error) => {
+                    warn!(%error, image = %digest_rollout.image, "the bake's wake was not queued; the sweep ends it");
+                    if let Err(error) = self.lock.release(&key).await {
+                        warn!(%error, "the wake's claim was not released");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The tags of `pushes` as they point now (ECR), for a wake: the rollout runs with the current digest.
+    pub async fn current_tags(&self, pushes: &[Push]) -> Vec<Push> {
+        let images: Vec<String> = pushes.iter().map(|p| p.image().to_string()).collect();
+        self.resolve(images.iter().map(String::as_str).collect()).await
+    }
+
     /// The pushes that move staged rollouts on after deployment events closed these records: for a wave member's
     /// failure (the rollout halts) or for the completion of the last open deployment of its wave, the tag's
     /// current digest (a newer push supersedes the one the wave ran). A completion that leaves its wave open costs
@@ -258,6 +310,11 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
                 info!(image, digest, %wave, "the wave has deployments still open; the rollout waits for them");
             }
         }
+        self.resolve(images).await
+    }
+
+    /// Each image's tag as it points now: a push of its current digest (without ECR: the images as given).
+    async fn resolve(&self, images: BTreeSet<&str>) -> Vec<Push> {
         let mut pushes = Vec::new();
         let mut tags: BTreeMap<(Registry, String), BTreeSet<String>> = BTreeMap::new();
         for image in images {

@@ -130,6 +130,9 @@ pub enum Classified {
     Sweep,
     /// A deployment failed or completed: followed to its outcome if the function started it.
     Deployment(DeploymentChange),
+    /// A staged rollout's bake ended (the function's own delayed message): the tag's rollout runs again, with the
+    /// digest the tag points to then.
+    WaveWake(Push),
     Ignored(Ignored),
 }
 
@@ -161,6 +164,12 @@ pub enum EventError {
     TooManyResources(usize),
     #[error("invalid field `{field}`: {source}")]
     InvalidField { field: &'static str, source: ImageRefError },
+    #[error("malformed `detail` of a wave wake: {}: {}", .source.path(), .source.inner())]
+    WakeDetail {
+        source: serde_path_to_error::Error<serde_json::Error>,
+    },
+    #[error("invalid `detail.image` of a wave wake: {0}")]
+    WakeImage(#[from] crate::domain::push::ImageUriError),
 }
 
 /// Manifest media types of runnable images: OCI and Docker image manifests and indexes (schema 1 included).
@@ -232,6 +241,12 @@ pub fn classify_at(value: Value, now: DateTime<Utc>) -> Result<Classified, Event
         serde_path_to_error::deserialize(value).map_err(|source| EventError::Envelope { source })?;
     if envelope.source == SCHEDULE_SOURCE && envelope.detail_type == SCHEDULED_EVENT {
         return Ok(Classified::Sweep);
+    }
+    if envelope.source == crate::wake::SOURCE && envelope.detail_type == crate::wake::DETAIL_TYPE {
+        let detail: crate::wake::WakeDetail =
+            serde_path_to_error::deserialize(envelope.detail).map_err(|source| EventError::WakeDetail { source })?;
+        let push = Push::from_image_uri(&detail.image)?;
+        return Ok(Classified::WaveWake(Push { digest: None, ..push }));
     }
     if envelope.source == ECS_SOURCE {
         if envelope.detail_type != DEPLOYMENT_STATE_CHANGE {

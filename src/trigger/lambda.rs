@@ -133,6 +133,7 @@ async fn respond<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
     let trigger = match classified {
         Classified::Sweep => Trigger::Sweep,
         Classified::Deployment(_) => Trigger::Deployment,
+        Classified::WaveWake(_) => Trigger::Push,
         _ => Trigger::Push,
     };
     match process(redeployer, classified, redeployer.apply_mode()).await {
@@ -183,6 +184,10 @@ pub async fn process<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
         }
         Classified::Push(push) => Invocation::Processed(Box::new(redeployer.run(&[push], mode).await)),
         Classified::Sweep => Invocation::Processed(Box::new(redeployer.sweep(&[], mode).await)),
+        Classified::WaveWake(push) => {
+            let pushes = redeployer.current_tags(&[push]).await;
+            Invocation::Processed(Box::new(redeployer.run(&pushes, mode).await))
+        }
         Classified::Deployment(change) => match not_followed(redeployer, mode) {
             Some((reason, detail)) => {
                 info!(reason, detail, deployment_id = %change.deployment_id, "event ignored");

@@ -134,6 +134,18 @@ pub async fn process_batch<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
                 }
             },
             Ok(Classified::Sweep) => sweeps.push(position),
+            // The tag as it points now joins the batch's run; the message owns that push.
+            Ok(Classified::WaveWake(push)) => {
+                for push in redeployer.current_tags(std::slice::from_ref(push)).await {
+                    match pushes.iter().position(|p| *p == push) {
+                        Some(same) => owners[same].push(position),
+                        None => {
+                            pushes.push(push);
+                            owners.push(vec![position]);
+                        }
+                    }
+                }
+            }
             Ok(Classified::Ignored(why)) => {
                 info!(message_id = %message.id, reason = why.code(), detail = %why, "event ignored");
             }

@@ -305,6 +305,7 @@ fn library_outcome(name: &str, bytes: &[u8]) -> String {
         Ok(Classified::Ignored(why)) => format!("ignored:{}", why.code()),
         Ok(Classified::Sweep) => "sweep".to_owned(),
         Ok(Classified::Deployment(_)) => "deployment".to_owned(),
+        Ok(Classified::WaveWake(_)) => "wave-wake".to_owned(),
         Err(e) => format!("error:{e}"),
         Ok(Classified::Push(push)) => {
             let (repository, tag) = pushed_repository_and_tag(bytes);

@@ -107,6 +107,7 @@ fn event_files_classify_as_named() {
             Classified::Push(_) => "push",
             Classified::Sweep => "sweep",
             Classified::Deployment(_) => "deployment",
+            Classified::WaveWake(_) => "wave-wake",
             Classified::Ignored(why) => why.code(),
         };
         assert_eq!(got, *expected, "{name}");

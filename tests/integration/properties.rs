@@ -386,6 +386,11 @@ proptest! {
                 prop_assert_eq!(at("/detail/deploymentId"), Some(change.deployment_id.as_str()));
                 prop_assert_eq!(at("/resources/0"), Some(change.service_arn.as_str()));
             }
+            Ok(Classified::WaveWake(push)) => {
+                prop_assert_eq!(at("/source"), Some(ecs_redeploy::wake::SOURCE));
+                prop_assert_eq!(at("/detail-type"), Some(ecs_redeploy::wake::DETAIL_TYPE));
+                prop_assert_eq!(push.digest, None);
+            }
             Ok(Classified::Ignored(why)) => {
                 let why_holds = match &why {
                     Ignored::OtherSource(source) => at("/source") == Some(source) && source != ECR_SOURCE,

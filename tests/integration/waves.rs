@@ -31,6 +31,7 @@ use crate::support::{FunctionEcs, MotoAccount, config, invoke, outcomes};
 const TABLE: &str = "ecs-redeploy-locks";
 const QUEUE: &str = "wave-notices";
 const WAVE: &str = "ecs-redeploy-wave";
+const WAKES: &str = "ecs-redeploy-events";
 
 fn arn(name: &str) -> String {
     format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/shop/{name}")
@@ -54,12 +55,13 @@ struct World {
 
 impl World {
     async fn start() -> World {
-        World::with(&[]).await
+        World::with(&[], false).await
     }
 
     /// canary (wave 1), web (wave 2) and plain (no tag) run `app:latest` (first digest); rollouts are held; the
     /// function has the lock table, the bus, `settings`, and reads the time from the front's ECS clock.
-    async fn with(settings: &[(&str, &str)]) -> World {
+    /// With `wakes`, `WAVE_QUEUE` names a queue of moto's, sent to with the function's recorded SQS client.
+    async fn with(settings: &[(&str, &str)], wakes: bool) -> World {
         let env = Harness::start_serial().await;
         push_image(&env.moto, &env.front, "app", "latest", "v1").await;
         let app = format!("{}/app:latest", registry());
@@ -106,15 +108,34 @@ impl World {
             "default",
         );
         let lock = DynamoDbLock::new(env.moto.function_dynamodb_client(), TABLE);
-        let mut vars = vec![("LOCK_TABLE", TABLE)];
-        vars.extend_from_slice(settings);
+        let mut vars = vec![("LOCK_TABLE", TABLE.to_owned())];
+        vars.extend(settings.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let sqs = aws_sdk_sqs::Client::new(&env.moto.function_sdk_config());
+        if wakes {
+            let created = aws_sdk_sqs::Client::new(&env.moto.sdk_config())
+                .create_queue()
+                .queue_name(WAKES)
+                .send()
+                .await;
+            let url = created.expect("the wake queue").queue_url.expect("a URL");
+            vars.push(("WAVE_QUEUE", url));
+        }
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let config = config(&vars);
+        let waker = config
+            .wave_queue
+            .clone()
+            .map(|url| ecs_redeploy::wake::sdk::SdkSqsWaker::new(sqs, url));
         let ecs_now = env.front.ecs_clock();
-        let redeployer = Redeployer::with_lock(env.function_ecs(), lock, config(&vars))
+        let mut redeployer = Redeployer::with_lock(env.function_ecs(), lock, config)
             .with_registry(ecs_redeploy::ecr::sdk::SdkEcr::new(env.moto.ecr_client()))
             .with_notifier(bus)
             .with_clock(Arc::new(move || {
                 DateTime::<Utc>::from_timestamp_micros((ecs_now() * 1e6) as i64).expect("a time")
             }));
+        if let Some(waker) = waker {
+            redeployer = redeployer.with_waker(waker);
+        }
         World {
             env,
             http,
@@ -373,7 +394,8 @@ async fn untagged_services_are_not_held_and_an_invalid_wave_is_a_skip() {
 
 #[tokio::test]
 async fn the_bake_is_timed_on_the_ecs_clock() {
-    let world = World::with(&[("WAVE_BAKE", "600")]).await;
+    // No WAVE_QUEUE: the sweep ends the bake.
+    let world = World::with(&[("WAVE_BAKE", "600")], false).await;
     world.push("v2").await;
     world.env.front.complete_deployment(&arn("canary"));
     let done = world.deliver("canary", "SERVICE_DEPLOYMENT_COMPLETED").await;
@@ -389,4 +411,54 @@ async fn the_bake_is_timed_on_the_ecs_clock() {
     world.env.front.advance_clock(Duration::from_secs(61));
     let swept = world.sweep().await;
     assert_eq!(reason_of(&swept, "web").1, Status::Redeployed, "{}", swept.summary());
+}
+
+#[tokio::test]
+async fn a_bake_ends_with_the_delayed_wake_message_on_the_ecs_clock() {
+    let world = World::with(&[("WAVE_BAKE", "600")], true).await;
+    world.push("v2").await;
+    world.env.front.complete_deployment(&arn("canary"));
+    let done = world.deliver("canary", "SERVICE_DEPLOYMENT_COMPLETED").await;
+    let baking = done.report.expect("the completion ran the rollout");
+    assert_eq!(reason_of(&baking, "web").0, "waiting-for-wave", "{}", baking.summary());
+    let wake_at: DateTime<Utc> = baking.waves[0].wake_at.as_deref().expect("a bake").parse().unwrap();
+    // One message, delayed (SQS keeps it invisible); a second run during the bake queues no second one.
+    world.sweep().await;
+    let queue = aws_sdk_sqs::Client::new(&world.env.moto.sdk_config());
+    let url = queue
+        .get_queue_url()
+        .queue_name(WAKES)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let attributes = queue
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .unwrap();
+    let delayed = attributes.attributes.unwrap_or_default();
+    assert_eq!(
+        delayed
+            .get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .map(String::as_str),
+        Some("1")
+    );
+    // When it arrives (the ECS clock past the bake; the wall clock has moved seconds), it starts wave 2 alone.
+    world.env.front.advance_clock(Duration::from_secs(601));
+    let image = baking.waves[0].image.clone();
+    let body = ecs_redeploy::wake::body(&image, &baking.waves[0].digest, wake_at, Utc::now());
+    let read = messages(batch(&[body]), Utc::now()).expect("an SQS batch");
+    let woken = process_batch(&world.redeployer, read, Mode::Apply).await;
+    let started = woken.report.expect("the wake ran the rollout");
+    assert_eq!(
+        reason_of(&started, "web").1,
+        Status::Redeployed,
+        "{}",
+        started.summary()
+    );
+    assert_eq!(world.deployed()["web"], 1);
 }

@@ -175,10 +175,35 @@ fn pushes_that_are_not_runnable_images_are_ignored() {
             Classified::Push(_) => "push",
             Classified::Sweep => "sweep",
             Classified::Deployment(_) => "deployment",
+            Classified::WaveWake(_) => "wave-wake",
             Classified::Ignored(why) => why.code(),
         };
         assert_eq!(got, expected, "{tag} {manifest:?} {artifact:?}");
     }
+}
+
+#[test]
+fn a_wave_wake_names_the_tag_and_a_bad_one_is_an_error() {
+    let now = chrono::Utc::now();
+    let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let body: Value = serde_json::from_str(&crate::wake::body(
+        image,
+        "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        now,
+        now,
+    ))
+    .unwrap();
+    match classify(body.clone()).unwrap() {
+        // The digest is read anew when the wake comes: a newer push supersedes the one that baked.
+        Classified::WaveWake(push) => assert_eq!((push.tag.as_str(), push.digest), ("latest", None)),
+        other => panic!("not a wake: {other:?}"),
+    }
+    let mut bad = body.clone();
+    bad["detail"]["image"] = json!("docker.io/library/app:latest");
+    assert!(matches!(classify(bad), Err(EventError::WakeImage(_))));
+    let mut no_detail = body;
+    no_detail["detail"] = json!({});
+    assert!(matches!(classify(no_detail), Err(EventError::WakeDetail { .. })));
 }
 
 #[test]
