@@ -155,11 +155,18 @@ export const CALLS = {
     { ...authorization(req, 'events:PutEvents', NOTIFY_BUS_PLACEHOLDER, {}, (mode) => writes(mode) && mode.bus !== undefined),
       notifyBus: true },
   ],
+
+  // A staged rollout's bake ends with a delayed message on the queue WAVE_QUEUE names: the stack's own event queue.
+  'sqs:SendMessage': (req) => [
+    { ...authorization(req, 'sqs:SendMessage', WAVE_QUEUE_PLACEHOLDER, {}, (mode) => writes(mode) && mode.waveQueue !== undefined),
+      waveQueue: true },
+  ],
 };
 
 /** Stand-ins, replaced per stack by its lock table and its bus (or, without them, by what LOCK_TABLE/NOTIFY_BUS would name). */
 export const LOCK_TABLE_PLACEHOLDER = `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/LOCK_TABLE`;
 export const NOTIFY_BUS_PLACEHOLDER = `arn:aws:events:us-east-1:${ACCOUNT}:event-bus/NOTIFY_BUS`;
+export const WAVE_QUEUE_PLACEHOLDER = `arn:aws:sqs:us-east-1:${ACCOUNT}:WAVE_QUEUE`;
 
 /** Requests the tests do not make, or must never make, evaluated like recorded ones: the negative set, and the
  * mode-dependent ones whether or not a test happened to make them. */
@@ -177,6 +184,7 @@ export const SYNTHETIC = [
   }],
   ['a lock claim', 'dynamodb', 'PutItem', { TableName: 'locks' }],
   ['a notification', 'events', 'PutEvents', { Entries: [{ EventBusName: 'default' }] }],
+  ['a wave bake\'s wake', 'sqs', 'SendMessage', { QueueUrl: `https://sqs.us-east-1.amazonaws.com/${ACCOUNT}/WAVE_QUEUE`, DelaySeconds: 600 }],
   ['a read of a repository outside RepositoryFilter', 'ecr', 'BatchGetImage', { repositoryName: 'other/thing' }],
 ];
 
@@ -195,6 +203,7 @@ export const NEVER = (region) => [
   ['another table', 'dynamodb:PutItem', `arn:aws:dynamodb:${region}:${ACCOUNT}:table/other`, {}],
   ['deleting the lock table', 'dynamodb:DeleteTable', LOCK_TABLE_PLACEHOLDER, {}],
   ['a scan of the lock table', 'dynamodb:Scan', LOCK_TABLE_PLACEHOLDER, {}],
+  ['a message to another queue', 'sqs:SendMessage', `arn:aws:sqs:${region}:${ACCOUNT}:other`, {}],
   ['a rule', 'events:PutRule', `arn:aws:events:${region}:${ACCOUNT}:rule/anything`, {}],
   ['an update in another Region', 'ecs:UpdateService', `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/shop/web`, { 'ecs:cluster': `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/shop`, 'aws:RequestedRegion': 'eu-west-1' }],
   ['another Region\'s registry', 'ecr:BatchGetImage', `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/app`, { 'aws:RequestedRegion': 'eu-west-1' }],

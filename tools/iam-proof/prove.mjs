@@ -9,7 +9,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { ACCOUNT, REGION, CALLS, SYNTHETIC, NEVER, LOCK_TABLE_PLACEHOLDER, NOTIFY_BUS_PLACEHOLDER } from './calls.mjs';
+import { ACCOUNT, REGION, CALLS, SYNTHETIC, NEVER, LOCK_TABLE_PLACEHOLDER, NOTIFY_BUS_PLACEHOLDER, WAVE_QUEUE_PLACEHOLDER } from './calls.mjs';
 
 const FUNCTION_ACCESS_KEY = 'AKIAECSREDEPLOYFUNCTION';
 const FRONT_HEADER = 'x-testkit-front';
@@ -99,6 +99,7 @@ function modeOf(set) {
     dryRun: env.DRY_RUN === 'true',
     newRevisions: env.NEW_REVISIONS === 'enabled',
     lockTable: set.lockTableArn ?? undefined,
+    waveQueue: set.waveQueueArn ?? undefined,
     bus: env.NOTIFY_BUS ? busArn(env.NOTIFY_BUS) : undefined,
     repositories: set.repositories,
   };
@@ -108,6 +109,7 @@ function modeOf(set) {
 function forStack(a, mode) {
   if (a.lockTable) return { ...a, resource: a.resource.replace(LOCK_TABLE_PLACEHOLDER, mode.lockTable ?? LOCK_TABLE_PLACEHOLDER) };
   if (a.notifyBus) return { ...a, resource: mode.bus ?? NOTIFY_BUS_PLACEHOLDER };
+  if (a.waveQueue) return { ...a, resource: mode.waveQueue ?? WAVE_QUEUE_PLACEHOLDER };
   return a;
 }
 

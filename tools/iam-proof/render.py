@@ -171,11 +171,15 @@ def render(template, values, name, source):
     assert not managed, f"{name}: the role has managed policies, which the proof cannot read: {managed}"
     environment = resolver.value(template["Resources"][function_id]["Properties"]["Environment"]["Variables"])
     lock_table = environment.get("LOCK_TABLE")
+    # WAVE_QUEUE is the stack's own event queue (a Ref, resolved to its logical id): its ARN, as SendMessage names it.
+    wave_queue = environment.get("WAVE_QUEUE")
+    wave_queue_arn = wave_queue and arn_of(wave_queue, template["Resources"][wave_queue])
     return {
         "name": name,
         "source": source,
         "environment": environment,
         "lockTableArn": lock_table and f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{lock_table}",
+        "waveQueueArn": wave_queue_arn,
         "repositories": [r for r in str(values.get("RepositoryFilter", "")).split(",") if r],
         "policies": [{"name": p["PolicyName"], "policy": p["PolicyDocument"]} for p in policies],
     }
