@@ -348,8 +348,8 @@ export class EcsRedeploy extends Construct {
         ...(notifyBus && { NOTIFY_BUS: notifyBus.name }),
         WAVE_TAG_KEY: props.waveTagKey ?? 'ecs-redeploy-wave',
         WAVE_BAKE: String(wholeSeconds(props.waveBake) ?? 0),
-        // Its own queue: a delayed message there ends a wave's bake.
-        WAVE_QUEUE: this.eventQueue.queueUrl,
+        // Its own queue: a delayed message there ends a wave's bake (never sent by a DryRun plan).
+        ...(!dryRun && { WAVE_QUEUE: this.eventQueue.queueUrl }),
       },
     };
     this.function = props.buildFromSource

@@ -204,6 +204,8 @@ describe('EcsRedeploy', () => {
         deployLock: 'Disabled',
         metricsNamespace: 'team-a/redeploy',
         notifications: false,
+        waveTagKey: 'stage',
+        waveBake: Duration.minutes(5),
       }),
     );
     assert.deepEqual(fn.Environment.Variables, {
@@ -218,6 +220,8 @@ describe('EcsRedeploy', () => {
       ECS_PACING: 'off',
       MAX_ATTEMPTS: '3',
       METRICS_NAMESPACE: 'team-a/redeploy',
+      WAVE_TAG_KEY: 'stage',
+      WAVE_BAKE: '300',
     });
     assert.deepEqual(fn.Architectures, ['x86_64']);
     assert.equal(fn.ReservedConcurrentExecutions, undefined);
@@ -241,6 +245,9 @@ describe('EcsRedeploy', () => {
       MAX_ATTEMPTS: '5',
       METRICS_NAMESPACE: 'ecs-redeploy',
       NOTIFY_BUS: 'default',
+      WAVE_TAG_KEY: 'ecs-redeploy-wave',
+      WAVE_BAKE: '0',
+      WAVE_QUEUE: { Ref: eventQueueId(template) },
     });
   });
 
@@ -438,7 +445,7 @@ describe('EcsRedeploy', () => {
     assert.equal(mapping(synth({ batchWindow: Duration.seconds(0), batchSize: 1 })).MaximumBatchingWindowInSeconds, 0);
   });
 
-  test('the role may consume the event queue only, and send only to it (a wave bake's wake)', () => {
+  test('the role may consume the event queue only, and send only to it (the wake of a wave bake)', () => {
     const template = synth();
     const all = allowStatements(template).filter((s) => actions([s]).some((a) => a.startsWith('sqs:')));
     const wake = all.filter((s) => s.Sid === 'WakeAfterWaveBake');

@@ -132,7 +132,7 @@ describe('template.yaml', () => {
     assert.equal(getAtt(resources.EventQueue.Properties.RedrivePolicy.deadLetterTargetArn), 'EventDeadLetterQueue.Arn');
   });
 
-  test('the role may consume the event queue and send only to it (a wave bake's wake)', () => {
+  test('the role may consume the event queue and send only to it (the wake of a wave bake)', () => {
     const statements = resources.RedeployFunctionRole.Properties.Policies.flatMap((p: Json) =>
       p.PolicyDocument ? p.PolicyDocument.Statement : (p['Fn::If'] ?? []).slice(1).flatMap((b: Json) => b.PolicyDocument?.Statement ?? []),
     );
