@@ -170,7 +170,9 @@ pub fn decide(members: &[Member<'_>], now: DateTime<Utc>, bake: Duration) -> Rol
                 _ => None,
             })
             .max();
+        // No bake: no wait, even when ECS dates the completion ahead of this clock.
         if let Some(baked) = last.and_then(|at| at.checked_add_signed(bake))
+            && !bake.is_zero()
             && now < baked
             && members
                 .iter()

@@ -226,6 +226,14 @@ fn the_bake_holds_the_next_wave_from_the_last_completion() {
 }
 
 #[test]
+fn without_a_bake_a_completion_dated_ahead_of_the_clock_holds_nothing() {
+    let members = vec![member("a", 1, done(40)), member("b", 2, Progress::NotStarted)];
+    let rollout = decide(&members, at(30), Duration::ZERO);
+    assert_eq!(rollout.verdicts, vec![Verdict::Pass; 2]);
+    assert_eq!((rollout.wake_at, rollout.current.map(Wave::number)), (None, Some(2)));
+}
+
+#[test]
 fn no_bake_wait_after_the_last_wave() {
     let members = vec![member("a", 1, done(10)), member("b", 2, done(29))];
     let rollout = decide(&members, at(30), Duration::from_secs(3600));

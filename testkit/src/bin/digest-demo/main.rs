@@ -10,8 +10,10 @@
 //! 4. The sweep again: nothing to do.
 //! 5. Outcomes (`outcome.rs`): a bad image rolled back by ECS and its `Rollout Failed` notification, a sweep that
 //!    leaves it alone, a fixed image rolled out to `Rollout Completed`.
+//! 6. Staged rollouts (`waves.rs`): staging → production on one push, and a rollout halted by a rollback.
 
 mod outcome;
+mod waves;
 
 use std::process::{Command, ExitCode};
 use std::time::Duration;
@@ -75,6 +77,7 @@ async fn main() -> ExitCode {
     println!("\nThe sweep again, right after: nothing left to do.\n");
     ok &= run(&binary, &env, &["apply", "--sweep"], &[]).await;
     ok &= outcome::demo(&binary, &env).await;
+    ok &= waves::demo(&binary, &env).await;
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 

@@ -84,7 +84,7 @@ pub async fn demo(binary: &str, env: &Harness) -> bool {
     ok
 }
 
-fn now() -> String {
+pub(super) fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
@@ -149,7 +149,7 @@ async fn print_notifications(http: &Client<HttpConnector, Full<Bytes>>, endpoint
 }
 
 /// One call of moto's JSON protocol for SQS or EventBridge.
-async fn call(
+pub(super) async fn call(
     http: &Client<HttpConnector, Full<Bytes>>,
     endpoint: &str,
     service: &str,
