@@ -2,9 +2,10 @@
 //! AWS configuration chain: one SDK configuration, the ECS and ECR clients, the deploy lock when
 //! `LOCK_TABLE` names one, and the notifier when `NOTIFY_BUS` does.
 
+use crate::aws::load_sdk_config;
 use crate::config::Config;
 use crate::ecr::sdk::SdkEcr;
-use crate::ecs::sdk::{SdkEcs, load_sdk_config};
+use crate::ecs::sdk::SdkEcs;
 use crate::engine::Redeployer;
 use crate::lock::dynamodb::DynamoDbLock;
 use crate::lock::{

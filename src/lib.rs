@@ -4,6 +4,7 @@
 //! `domain` is pure; `ecs` and `lock` are ports with their SDK adapters.
 
 pub mod app;
+pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod ecr;

@@ -5,8 +5,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_ecs::error::DisplayErrorContext;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
@@ -20,7 +18,6 @@ use std::sync::Arc;
 
 use super::pace::{Category, Pacer, Pacing};
 use super::usage::{CountAttempts, UsageCounter};
-use crate::config::{Config, RetryMode};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use super::{
@@ -29,37 +26,6 @@ use super::{
     NO_ARN, PINNED_TAG, RuntimePlatform, Service, ServiceDeployment, ServiceRevision, TAGGED_PAGE_MAX, TaskDefinition,
     VersionConsistency, pinned_containers,
 };
-
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
-/// One slow answer should be retried, not wait for Lambda's own timeout.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Loads the standard AWS configuration chain (env, profile, region, `AWS_ENDPOINT_URL[_ECS]`),
-/// with the SDK's retries set from `config`.
-pub async fn load_sdk_config(config: &Config) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(retry_config(config))
-        .timeout_config(timeout_config(ATTEMPT_TIMEOUT))
-        .load()
-        .await
-}
-
-/// `RETRY_MODE` and `MAX_ATTEMPTS` as the SDK's retry configuration.
-pub fn retry_config(config: &Config) -> RetryConfig {
-    match config.retry_mode {
-        RetryMode::Standard => RetryConfig::standard(),
-        RetryMode::Adaptive => RetryConfig::adaptive(),
-    }
-    .with_max_attempts(config.max_attempts)
-}
-
-/// Connect and per-attempt timeouts: a stalled call is retried rather than waited out.
-pub fn timeout_config(attempt_timeout: Duration) -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(attempt_timeout)
-        .build()
-}
 
 #[derive(Clone, Debug)]
 pub struct SdkEcs {
