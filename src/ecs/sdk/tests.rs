@@ -14,7 +14,14 @@ use aws_sdk_ecs::primitives::DateTime as SmithyTime;
 use aws_sdk_ecs::types::error as sdk_error;
 use aws_smithy_mocks::{Rule, RuleBuilder, RuleMode, mock, mock_client};
 
+use aws_sdk_ecs::types::{self as sdk, TaskDefinitionField};
+use chrono::{DateTime, Utc};
+
 use super::*;
+use crate::ecs::{
+    Container, DeploymentController, DeploymentRollback, DeploymentStatus, DescribeFailure, EcsErrorKind, NO_ARN,
+    PINNED_TAG, Service, VersionConsistency,
+};
 
 const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
 
