@@ -69,14 +69,7 @@ impl DynamoDbLock {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let detail = match error.as_service_error() {
-            Some(service_error) => format!(
-                "{}: {}",
-                service_error.code().unwrap_or("UnknownError"),
-                service_error.message().unwrap_or("no message")
-            ),
-            None => crate::error_chain::render(&error),
-        };
+        let (_, detail) = crate::aws::summary(&error);
         debug!(call, table = %self.table, error = %DisplayErrorContext(&error), "dynamodb call failed");
         LockError {
             operation,
