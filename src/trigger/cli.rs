@@ -178,7 +178,7 @@ async fn check_aws(config: &Config) -> Result<(), String> {
             .provide_credentials()
             .await
             .map(drop)
-            .map_err(|e| error_chain(&e)),
+            .map_err(|e| crate::error_chain::render(&e)),
         None => Err("no credentials provider".to_owned()),
     };
     credentials.map_err(|why| {
@@ -193,17 +193,6 @@ async fn check_aws(config: &Config) -> Result<(), String> {
              or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; RUST_LOG=info says what the SDK tried"
         )
     })
-}
-
-/// An error and its sources, by their messages only (the SDK's `Debug` forms are raw structs).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    text
 }
 
 /// What `--event FILE` holds.
