@@ -25,8 +25,10 @@ use crate::domain::running::{HoldSource, RolledBack};
 use crate::ecr::EcrApi;
 use crate::ecr::sdk::SdkEcr;
 use crate::ecs::{EcsApi, EcsUsage};
-use crate::lock::{DeployLock, DeploymentRecord, NoLock};
-use crate::notify::{self, NoNotifier, Notification, NotificationKind, Notifier, RolloutNotification};
+use crate::lock::dynamodb::DynamoDbLock;
+use crate::lock::{DeployLock, DeploymentRecord};
+use crate::notify::sdk::SdkEventBridge;
+use crate::notify::{self, Notification, NotificationKind, Notifier, RolloutNotification};
 use crate::trigger::deployment::DeploymentChange;
 use futures_util::StreamExt;
 
@@ -35,7 +37,8 @@ use fleet::TaskDefinitionCache;
 use images::ManifestCache;
 use outcomes::Follower;
 
-pub struct Redeployer<E, L = NoLock, R = SdkEcr, N = NoNotifier> {
+/// `L` and `N` are optional ports: `None` when `LOCK_TABLE` or `NOTIFY_BUS` is unset (see their `Option` impls).
+pub struct Redeployer<E, L = Option<DynamoDbLock>, R = SdkEcr, N = Option<SdkEventBridge>> {
     ecs: E,
     lock: L,
     /// Asked what each pushed digest is built for; without it no platform is checked (each redeploy onto a
@@ -57,9 +60,10 @@ pub struct Redeployer<E, L = NoLock, R = SdkEcr, N = NoNotifier> {
 /// Where the engine reads the time from.
 pub type Clock = std::sync::Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-impl<E: EcsApi> Redeployer<E, NoLock> {
+impl<E: EcsApi> Redeployer<E> {
+    /// Without a lock table, registry or bus.
     pub fn new(ecs: E, config: Config) -> Self {
-        Redeployer::with_lock(ecs, NoLock, config)
+        Redeployer::with_lock(ecs, None, config)
     }
 }
 
@@ -72,7 +76,7 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
             config,
             task_definitions: TaskDefinitionCache::default(),
             manifests: ManifestCache::default(),
-            notifier: NoNotifier,
+            notifier: None,
             clock: std::sync::Arc::new(Utc::now),
             waker: None,
         }

@@ -1,6 +1,6 @@
 //! The notification port: one EventBridge event per redeployed or failed service, so people and other
 //! systems hear what changed without reading logs. `sdk` puts them on a bus with `aws_sdk_eventbridge`;
-//! `NoNotifier` stands in when `NOTIFY_BUS` is unset, `fake` in the unit tests.
+//! `None` (an absent `Option`) stands in when `NOTIFY_BUS` is unset, `fake` in the unit tests.
 //!
 //! Notifying is best effort: a notification that cannot be delivered is logged and counted, never an
 //! error, because the deployment it reports has happened (or failed) either way, and failing the
@@ -223,21 +223,27 @@ pub trait Notifier: Send + Sync {
     fn send_halts(&self, notifications: &[HaltNotification]) -> impl Future<Output = Delivery> + Send;
 }
 
-/// The notifier when no bus is configured: sends nothing.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoNotifier;
-
-impl Notifier for NoNotifier {
-    async fn send(&self, _notifications: &[Notification]) -> Delivery {
-        Delivery::default()
+/// The notifier when `NOTIFY_BUS` is unset (`None`): sends nothing. `Some(notifier)` is that notifier.
+impl<N: Notifier> Notifier for Option<N> {
+    async fn send(&self, notifications: &[Notification]) -> Delivery {
+        match self {
+            Some(notifier) => notifier.send(notifications).await,
+            None => Delivery::default(),
+        }
     }
 
-    async fn send_rollouts(&self, _notifications: &[RolloutNotification]) -> Delivery {
-        Delivery::default()
+    async fn send_rollouts(&self, notifications: &[RolloutNotification]) -> Delivery {
+        match self {
+            Some(notifier) => notifier.send_rollouts(notifications).await,
+            None => Delivery::default(),
+        }
     }
 
-    async fn send_halts(&self, _notifications: &[HaltNotification]) -> Delivery {
-        Delivery::default()
+    async fn send_halts(&self, notifications: &[HaltNotification]) -> Delivery {
+        match self {
+            Some(notifier) => notifier.send_halts(notifications).await,
+            None => Delivery::default(),
+        }
     }
 }
 
@@ -335,7 +341,16 @@ mod tests {
 
     #[tokio::test]
     async fn no_notifier_sends_nothing() {
-        assert_eq!(NoNotifier.send(&[redeployed()]).await, Delivery::default());
+        let none: Option<fake::FakeNotifier> = None;
+        assert_eq!(none.send(&[redeployed()]).await, Delivery::default());
+        assert_eq!(none.send_rollouts(&[]).await, Delivery::default());
+    }
+
+    #[tokio::test]
+    async fn some_notifier_is_that_notifier() {
+        let some = Some(fake::FakeNotifier::default());
+        assert_eq!(some.send(&[redeployed()]).await, Delivery { sent: 1, failed: 0 });
+        assert_eq!(some.as_ref().unwrap().sent(), [redeployed()]);
     }
 
     #[tokio::test]

@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ecs_redeploy::aws::{retry_config, timeout_config};
 use ecs_redeploy::config::Config;
 use ecs_redeploy::domain::report::{Invocation, Report, Status};
 use ecs_redeploy::ecr::EcrApi;
 use ecs_redeploy::ecs::EcsApi;
-use ecs_redeploy::ecs::sdk::{SdkEcs, retry_config, timeout_config};
+use ecs_redeploy::ecs::sdk::SdkEcs;
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy::lock::DeployLock;
 use ecs_redeploy::notify::Notifier;
