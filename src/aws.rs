@@ -64,6 +64,12 @@ impl Service for Ecr {
     const NAME: &'static str = "ecr";
 }
 
+#[derive(Debug)]
+pub struct Sqs;
+impl Service for Sqs {
+    const NAME: &'static str = "sqs";
+}
+
 /// What kind of failure a call met, as far as retrying it is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {

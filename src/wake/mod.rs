@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 pub mod sdk;
 
@@ -54,13 +53,8 @@ pub fn delay(wake_at: DateTime<Utc>, now: DateTime<Utc>) -> Option<Duration> {
     (seconds > 0 && seconds <= MAX_DELAY.as_secs()).then(|| Duration::from_secs(seconds))
 }
 
-#[derive(Debug, Error)]
-#[error("sqs SendMessage of the wave wake failed: {message}")]
-pub struct WakeError {
-    pub message: String,
-    #[source]
-    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
+/// A wake that could not be sent.
+pub type WakeError = crate::aws::AwsError<crate::aws::Sqs>;
 
 #[cfg(test)]
 mod tests {

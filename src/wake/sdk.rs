@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use aws_sdk_sqs::error::DisplayErrorContext;
-
 use super::WakeError;
+use crate::aws::ErrorKind;
 
 pub struct SdkSqsWaker {
     client: aws_sdk_sqs::Client,
@@ -30,9 +29,17 @@ impl SdkSqsWaker {
             .send()
             .await
             .map(|_| ())
-            .map_err(|error| WakeError {
-                message: DisplayErrorContext(&error).to_string(),
-                source: Some(Box::new(error)),
-            })
+            .map_err(|error| WakeError::from_sdk("SendMessage", error, classify))
+    }
+}
+
+/// SQS's error codes by kind (JSON protocol codes and their query-protocol names).
+fn classify(code: &str) -> ErrorKind {
+    match code {
+        "ThrottlingException" | "RequestThrottled" | "KmsThrottled" => ErrorKind::Throttling,
+        "QueueDoesNotExist" | "AWS.SimpleQueueService.NonExistentQueue" => ErrorKind::NotFound,
+        "AccessDenied" | "AccessDeniedException" | "KmsAccessDenied" => ErrorKind::AccessDenied,
+        "InvalidParameterValue" | "InvalidAttributeValue" | "InvalidMessageContents" => ErrorKind::InvalidParameter,
+        _ => ErrorKind::Other,
     }
 }
