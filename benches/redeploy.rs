@@ -8,7 +8,7 @@
 //! It runs only under `cargo bench` (which passes `--bench`); `cargo test --all-targets` skips it.
 //! `BENCH_NAIVE_CLUSTERS=k` runs the naive strategy on the first k clusters only and scales;
 //! `RETRY_MODE`, `MAX_CONCURRENCY` and `MAX_ATTEMPTS` apply to the engine and the release binary alike.
-//! `BENCH_ONLY=burst` or `BENCH_ONLY=sweep` runs that row alone (table and summary then hold only it).
+//! `BENCH_ONLY=burst`, `BENCH_ONLY=sweep` or `BENCH_ONLY=waves` runs that row alone (table and summary then hold only it).
 
 mod bench_support {
     pub mod burst;
@@ -20,6 +20,7 @@ mod bench_support {
     pub mod seed;
     pub mod sweep;
     pub mod table;
+    pub mod waves;
 }
 
 use std::fmt::Write as _;
@@ -41,7 +42,7 @@ use bench_support::seed::{Fleet, REVISIONS, pushed_image};
 use bench_support::table::{
     Column, Goal, Minimum, calls_goal, calls_table, exit_on_miss, goals_markdown, goals_table, wall_goal, with_budget,
 };
-use bench_support::{burst, lambda, naive, opted_in, sweep};
+use bench_support::{burst, lambda, naive, opted_in, sweep, waves};
 
 const CLUSTERS: usize = 20;
 const SCALE_CLUSTERS: usize = 100;
@@ -102,7 +103,20 @@ async fn main() {
                 summary,
             );
         }
-        Some(other) => panic!("BENCH_ONLY={other}: the rows that run alone are `burst` and `sweep`"),
+        Some("waves") => {
+            let waves = waves::measure(&config, |what| progress(started, what)).await;
+            let summary = waves.summary();
+            return alone(
+                "waves",
+                &config,
+                &out,
+                started,
+                |w| waves.table(w),
+                &waves.goals(),
+                summary,
+            );
+        }
+        Some(other) => panic!("BENCH_ONLY={other}: the rows that run alone are `burst`, `sweep` and `waves`"),
     }
     let push = Push::from_image_uri(&pushed_image()).expect("a valid image");
 
@@ -204,6 +218,7 @@ async fn main() {
 
     let burst = burst::measure(&config, |what| progress(started, what)).await;
     let sweep = sweep::measure(&config, |what| progress(started, what)).await;
+    let waves = waves::measure(&config, |what| progress(started, what)).await;
 
     // Size, and the ELF machine (`e_machine` at byte 18: 0xB7 aarch64, 0x3E x86-64). `make build` puts it
     // under cargo's target directory, which CARGO_TARGET_DIR may move.
@@ -322,6 +337,7 @@ async fn main() {
     );
     burst.table(w);
     sweep.table(w);
+    waves.table(w);
 
     let mut goals: Vec<Goal> = Vec::new();
     let bound_scale = bucket_scale.max(latency_scale);
@@ -384,6 +400,7 @@ async fn main() {
     ));
     goals.extend(burst.goals());
     goals.extend(sweep.goals());
+    goals.extend(waves.goals());
     goals_table(w, &goals);
     let _ = writeln!(
         w,
@@ -438,7 +455,7 @@ async fn main() {
             "invocation_wall_s": invoked.wall.as_secs_f64(), "bootstrap_bytes": bootstrap,
             "goals": goals.iter().map(|(g, m, met)| json!({"goal": g, "measured": m, "met": met}))
                 .collect::<Vec<_>>(),
-            "burst": burst.summary(), "sweep": sweep.summary(),
+            "burst": burst.summary(), "sweep": sweep.summary(), "waves": waves.summary(),
         }),
     ];
     let mut summary = serde_json::Map::new();
