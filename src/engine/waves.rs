@@ -286,8 +286,10 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             return Vec::new();
         }
         let open = if members.iter().any(|m| m.3) {
-            let now = (self.clock)().max(Utc::now());
-            match self.lock.open_deployments(now, SWEEP_RECORDS_MAX).await {
+            // Every open record, however recent: records are dated to the second, so `now` could miss one started
+            // in this very second.
+            let any_time = (self.clock)().max(Utc::now()) + chrono::TimeDelta::days(1);
+            match self.lock.open_deployments(any_time, SWEEP_RECORDS_MAX).await {
                 Ok(open) => open,
                 Err(error) => {
                     warn!(%error, "the open deployment records cannot be read; the sweep moves the rollout on");
