@@ -193,7 +193,7 @@ pub async fn measure_run(front: &Front, run: impl Future<Output = Report>) -> (M
         let step = if s.decision.is_some() {
             "update-service"
         } else {
-            s.reason
+            s.reason.code()
         };
         *failures.entry(step.to_owned()).or_default() += 1;
     }

@@ -7,10 +7,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use tracing::{info, warn};
 
+use super::decide::Action;
 use super::image::ImageRef;
 use super::outcome::{Failure, Outcome, ScanFailure, ServiceResult};
 use super::policy::Method;
-use super::push::{Origin, Push};
+use super::push::{Push, Trigger};
 use super::reason::Reason;
 use super::rollout::RolloutReport;
 use crate::config::Mode;
@@ -62,7 +63,7 @@ pub struct PushedImage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replicated_from: Option<String>,
     /// `push` (an event, or the command line) or `sweep` (what the tag points to now).
-    pub trigger: &'static str,
+    pub trigger: Trigger,
 }
 
 impl From<&Push> for PushedImage {
@@ -75,7 +76,7 @@ impl From<&Push> for PushedImage {
             digest: push.digest.clone(),
             event_id: push.event_id.clone(),
             replicated_from: push.replicated_from.as_ref().map(ToString::to_string),
-            trigger: push.origin.as_str(),
+            trigger: push.trigger,
         }
     }
 }
@@ -87,10 +88,10 @@ pub struct ServiceReport {
     pub service_arn: String,
     pub task_definition: Option<String>,
     /// `redeploy` or `skip`; `None` when the service could not be examined.
-    pub decision: Option<&'static str>,
+    pub decision: Option<Action>,
     /// How a redeploy is done: `force` (same task definition) or `pin` (a new revision).
     pub method: Option<Method>,
-    pub reason: &'static str,
+    pub reason: Reason,
     pub detail: String,
     /// The pushed images the decision is about.
     pub pushed: Vec<String>,
@@ -167,7 +168,7 @@ pub struct Drift {
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     /// `push` (events) or `sweep` (every tag in use, with any events of the same batch).
-    pub trigger: &'static str,
+    pub trigger: Trigger,
     pub pushes: Vec<PushedImage>,
     pub mode: Mode,
     pub services: Vec<ServiceReport>,
@@ -191,7 +192,7 @@ pub struct Scanned {
 impl Report {
     /// Renders the engine's results; services are sorted by cluster and name, and counts derived from them.
     pub fn new(
-        trigger: Origin,
+        trigger: Trigger,
         pushes: &[Push],
         mode: Mode,
         scanned: Scanned,
@@ -225,7 +226,7 @@ impl Report {
             notify_failed: 0,
         };
         Report {
-            trigger: trigger.as_str(),
+            trigger,
             drift,
             pushes: pushes.iter().map(PushedImage::from).collect(),
             mode,
@@ -271,19 +272,15 @@ impl Report {
             Mode::Apply => "apply",
             Mode::Plan => "plan (no changes made)",
         };
-        let swept = self
-            .pushes
-            .iter()
-            .filter(|p| p.trigger == Origin::Sweep.as_str())
-            .count();
+        let swept = self.pushes.iter().filter(|p| p.trigger == Trigger::Sweep).count();
         let events: Vec<&str> = self
             .pushes
             .iter()
-            .filter(|p| p.trigger != Origin::Sweep.as_str())
+            .filter(|p| p.trigger != Trigger::Sweep)
             .map(|p| p.uri.as_str())
             .collect();
         let noun = if events.len() == 1 { "push" } else { "pushes" };
-        let what = match (self.trigger == Origin::Sweep.as_str(), events.is_empty()) {
+        let what = match (self.trigger == Trigger::Sweep, events.is_empty()) {
             (false, _) => format!("{noun} {}", events.join(", ")),
             (true, true) => format!("sweep of {swept} tags in use"),
             (true, false) => format!("sweep of {swept} tags in use, with {noun} {}", events.join(", ")),
@@ -307,7 +304,7 @@ impl Report {
                 out,
                 "  {:<10} {name:<width$}  {}: {}{extra}",
                 s.outcome.as_str(),
-                s.reason,
+                s.reason.code(),
                 s.detail
             );
             for (container, to) in &s.to {
@@ -355,17 +352,17 @@ impl Report {
     pub fn log(&self) {
         for s in &self.services {
             let image = s.pushed.join(", ");
-            let decision = s.decision.unwrap_or("none");
+            let decision = s.decision.map_or("none", Action::as_str);
             let method = s.method.map_or("", Method::as_str);
             let outcome = s.outcome.as_str();
             match &s.error {
                 Some(error) => warn!(
                     cluster = %s.cluster, service = %s.service, service_arn = %s.service_arn, image,
-                    decision, method, reason = s.reason, detail = %s.detail, outcome, error = %error, "decision"
+                    decision, method, reason = s.reason.code(), detail = %s.detail, outcome, error = %error, "decision"
                 ),
                 None => info!(
                     cluster = %s.cluster, service = %s.service, service_arn = %s.service_arn, image,
-                    decision, method, reason = s.reason, detail = %s.detail, outcome,
+                    decision, method, reason = s.reason.code(), detail = %s.detail, outcome,
                     new_task_definition = s.new_task_definition.as_deref().unwrap_or(""),
                     deployment_id = s.deployment_id.as_deref().unwrap_or(""), "decision"
                 ),
@@ -408,10 +405,9 @@ fn short_digest(digest: &str) -> &str {
 /// because ECS rolled their current digest back.
 fn drift(pushes: &[Push], services: &[ServiceReport]) -> Vec<Drift> {
     let mut found = Vec::new();
-    let held_code = Reason::RolledBack.code();
-    for s in services.iter().filter(|s| s.reason == held_code) {
+    for s in services.iter().filter(|s| s.reason == Reason::RolledBack) {
         for push in s.push_positions.iter().filter_map(|&i| pushes.get(i)) {
-            let Some(current) = push.digest.as_ref().filter(|_| push.origin == Origin::Sweep) else {
+            let Some(current) = push.digest.as_ref().filter(|_| push.trigger == Trigger::Sweep) else {
                 continue;
             };
             let image = ImageRef {
@@ -434,9 +430,12 @@ fn drift(pushes: &[Push], services: &[ServiceReport]) -> Vec<Drift> {
             }
         }
     }
-    for s in services.iter().filter(|s| s.decision == Some("redeploy")) {
+    for s in services
+        .iter()
+        .filter(|s| matches!(s.decision, Some(Action::Redeploy(_))))
+    {
         for &i in &s.push_positions {
-            let Some(push) = pushes.get(i).filter(|p| p.origin == Origin::Sweep) else {
+            let Some(push) = pushes.get(i).filter(|p| p.trigger == Trigger::Sweep) else {
                 continue;
             };
             let image = ImageRef {
@@ -477,10 +476,10 @@ fn render(pushes: &[Push], result: ServiceResult) -> ServiceReport {
         cluster: service.cluster,
         service: service.name,
         service_arn: service.arn,
-        decision: task_definition.is_some().then(|| decision.action.as_str()),
+        decision: task_definition.is_some().then_some(decision.action),
         task_definition,
         method: decision.action.method(),
-        reason: decision.reason.code(),
+        reason: decision.reason,
         detail: decision.detail,
         pushed: behind
             .iter()

@@ -17,7 +17,7 @@ use tracing::warn;
 use crate::config::{Config, Mode};
 use crate::domain::decide::Selection;
 use crate::domain::outcome::{Outcome, ServiceResult};
-use crate::domain::push::{Origin, Push};
+use crate::domain::push::{Push, Trigger};
 use crate::domain::report::Report;
 use crate::domain::rollout::RolloutReport;
 use crate::domain::running::{HoldSource, RolledBack};
@@ -103,24 +103,24 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
 
     /// fleet → plan → execute → report, for every push at once.
     pub async fn run(&self, pushes: &[Push], mode: Mode) -> Report {
-        self.run_all(pushes, Origin::Event, mode).await
+        self.run_all(pushes, Trigger::Push, mode).await
     }
 
     /// A sweep: every tag in use asked what it points to now, and redeployed where services run something else;
     /// `pushes` (events that came with the schedule) are decided in the same run.
     pub async fn sweep(&self, pushes: &[Push], mode: Mode) -> Report {
-        self.run_all(pushes, Origin::Sweep, mode).await
+        self.run_all(pushes, Trigger::Sweep, mode).await
     }
 
     /// fleet → (the tags in use, for a sweep) → what related services run → plan → execute → report.
-    async fn run_all(&self, events: &[Push], trigger: Origin, mode: Mode) -> Report {
+    async fn run_all(&self, events: &[Push], trigger: Trigger, mode: Mode) -> Report {
         let limit = self.config.max_concurrency.get();
         let fleet = fleet::scan(&self.ecs, &self.config, &self.task_definitions).await;
         let scanned = fleet.scanned();
         let mut pushes = events.to_vec();
         let mut scan_failures = fleet.scan_failures;
         let mut not_checkable = Vec::new();
-        if trigger == Origin::Sweep {
+        if trigger == Trigger::Sweep {
             let in_use = sweep::in_use(&fleet.services, self.selection());
             let (found, failures) = match &self.ecr {
                 Some(ecr) => sweep::current(ecr, &in_use.tags, &self.manifests, limit).await,
@@ -180,7 +180,7 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             report.counts.notified = delivery.sent;
             report.counts.notify_failed = delivery.failed;
         }
-        if trigger == Origin::Sweep && mode == Mode::Apply && self.lock.tracks_deployments() {
+        if trigger == Trigger::Sweep && mode == Mode::Apply && self.lock.tracks_deployments() {
             report.rollouts = Some(self.close_lost(Utc::now()).await);
         }
         report.log();

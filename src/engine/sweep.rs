@@ -13,7 +13,7 @@ use super::images::ManifestCache;
 use crate::domain::decide::{Decision, Selection, in_scope};
 use crate::domain::image::{ImageRef, Registry};
 use crate::domain::outcome::{Outcome, ScanFailure, ServiceId, ServiceResult, StepError};
-use crate::domain::push::{Origin, Push};
+use crate::domain::push::{Push, Trigger};
 use crate::domain::reason::Reason;
 use crate::ecr::{BATCH_GET_IMAGE_MAX, EcrApi};
 use crate::ecs::{Service, TaskDefinition, short_name};
@@ -118,7 +118,7 @@ pub async fn current<R: EcrApi>(
                         event_id: None,
                         time: None,
                         replicated_from: None,
-                        origin: Origin::Sweep,
+                        trigger: Trigger::Sweep,
                         retry_rolled_back: false,
                     });
                 }

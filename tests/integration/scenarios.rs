@@ -35,7 +35,12 @@ fn outcomes(report: &Report) -> BTreeMap<String, (String, Status)> {
     report
         .services
         .iter()
-        .map(|s| (format!("{}/{}", s.cluster, s.service), (s.reason.to_owned(), s.outcome)))
+        .map(|s| {
+            (
+                format!("{}/{}", s.cluster, s.service),
+                (s.reason.code().to_owned(), s.outcome),
+            )
+        })
         .collect()
 }
 

@@ -65,7 +65,7 @@ pub fn outcomes(report: &Report) -> BTreeMap<String, (&'static str, Status)> {
     report
         .services
         .iter()
-        .map(|s| (s.service.clone(), (s.reason, s.outcome)))
+        .map(|s| (s.service.clone(), (s.reason.code(), s.outcome)))
         .collect()
 }
 

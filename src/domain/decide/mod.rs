@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::image::{ImageRef, Registry};
 use super::policy::{Method, ServicePolicy, TagPolicy, Verdict};
-use super::push::{Origin, Push};
+use super::push::{Push, Trigger};
 use super::reason::Reason;
 use super::running::{RolledBack, Running, Unknown};
 use crate::config::{NewRevisions, Select};
@@ -35,6 +35,13 @@ impl Action {
             Action::Redeploy(method) => Some(method),
             Action::Skip => None,
         }
+    }
+}
+
+/// The report's `decision`: `redeploy` or `skip` (its `method` says how).
+impl serde::Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -126,7 +133,7 @@ pub fn decide(
     selection: Selection,
 ) -> Option<Decision> {
     let mut related = relate_containers(push, task_definition);
-    if push.origin == Origin::Sweep {
+    if push.trigger == Trigger::Sweep {
         // A sweep's push is a tag of this registry it read, not news for another registry's images: those are
         // reported `not-checkable` by the sweep itself.
         related.retain(|(_, relation)| !matches!(relation, Relation::OtherRegistry(_)));
@@ -181,7 +188,7 @@ pub fn decide(
                         _ => decision,
                     }
                 }
-                Truth::Unknown(why) if push.origin == Origin::Sweep => Decision::skip(
+                Truth::Unknown(why) if push.trigger == Trigger::Sweep => Decision::skip(
                     Reason::RunningUnknown,
                     format!("{why}: a sweep redeploys only the drift it can see"),
                 ),
