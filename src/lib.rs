@@ -1,6 +1,6 @@
 //! ecs-redeploy: redeploy the Amazon ECS services that run an image when it is pushed to Amazon ECR.
 //!
-//! `trigger` (Lambda events, the CLI) → `engine` (fleet → plan → execute) → `domain::report`;
+//! `trigger` (Lambda events, the CLI) → `engine` (fleet → plan → execute) → `report` → `notify`;
 //! `domain` is pure; `ecs` and `lock` are ports with their SDK adapters.
 
 pub mod app;
@@ -12,4 +12,5 @@ pub mod engine;
 mod error_chain;
 pub mod lock;
 pub mod notify;
+pub mod report;
 pub mod trigger;

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use ecs_redeploy::config::Config;
 use ecs_redeploy::config::Mode;
 use ecs_redeploy::domain::push::Push;
-use ecs_redeploy::domain::report::{Report, Status};
 use ecs_redeploy::ecs::sdk::{ATTEMPT_TIMEOUT, SdkEcs, retry_config, timeout_config};
 use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy::report::{Report, Status};
 
 use ecs_redeploy_testkit::front::{
     ActionCounts, CallCounts, Front, FrontConfig, ThrottleCategory, throttle_lower_bound,

@@ -18,7 +18,6 @@ use crate::config::{Config, Mode};
 use crate::domain::decide::Selection;
 use crate::domain::outcome::{Outcome, ServiceResult};
 use crate::domain::push::{Push, Trigger};
-use crate::domain::report::Report;
 use crate::domain::rollout::RolloutReport;
 use crate::domain::running::{HoldSource, RolledBack};
 use crate::ecr::EcrApi;
@@ -26,6 +25,7 @@ use crate::ecr::sdk::SdkEcr;
 use crate::ecs::{EcsApi, EcsUsage};
 use crate::lock::{DeployLock, DeploymentRecord, NoLock};
 use crate::notify::{self, NoNotifier, Notification, NotificationKind, Notifier, RolloutNotification};
+use crate::report::Report;
 use crate::trigger::deployment::DeploymentChange;
 use futures_util::StreamExt;
 

@@ -3,10 +3,10 @@ use std::sync::atomic::Ordering;
 
 use super::*;
 use crate::domain::policy::Method;
-use crate::domain::report::Status;
 use crate::ecs::fake::{ACCOUNT_PREFIX, FakeEcs};
 use crate::lock::ClaimState;
 use crate::lock::fake::FakeLock;
+use crate::report::Status;
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use crate::domain::policy::Method;
 use crate::domain::push::Trigger;
 use crate::domain::reason::Reason;
-use crate::domain::report::{PushedImage, Report, Status};
+use crate::report::{PushedImage, Report, Status};
 
 #[cfg(test)]
 pub mod fake;

@@ -12,8 +12,8 @@ use super::sqs::{self, Message};
 use crate::app;
 use crate::config::{Config, Mode, settings_help};
 use crate::domain::push::Push;
-use crate::domain::report::Invocation;
 use crate::ecs::sdk::load_sdk_config;
+use crate::report::Invocation;
 
 /// After the commands: the settings (the same table as the function's), then where AWS configuration comes from.
 fn after_help() -> String {

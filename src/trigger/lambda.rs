@@ -17,13 +17,13 @@ use super::metrics::{InvocationMetrics, InvokedBy};
 use super::sqs;
 use crate::config::Mode;
 use crate::domain::push::Trigger;
-use crate::domain::report::{Counts, Invocation, Report};
 use crate::domain::rollout::{self, RolloutCounts};
 use crate::ecr::EcrApi;
 use crate::ecs::EcsApi;
 use crate::engine::Redeployer;
 use crate::lock::DeployLock;
 use crate::notify::Notifier;
+use crate::report::{Counts, Invocation, Report};
 
 /// Why an invocation fails, so Lambda's retries and on-failure destination see it.
 #[derive(Error)]

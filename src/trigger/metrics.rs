@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::domain::push::Trigger;
-use crate::domain::report::Counts;
 use crate::domain::rollout::RolloutCounts;
 use crate::ecs::EcsUsage;
+use crate::report::Counts;
 
 /// What started the invocation: the `Trigger` dimension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use ecs_redeploy::domain::push::Push;
-use ecs_redeploy::domain::report::{Report, Status};
 use ecs_redeploy::ecr::sdk::SdkEcr;
 use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy::report::{Report, Status};
 use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
 use ecs_redeploy_testkit::harness::Harness;
 use ecs_redeploy_testkit::registry::{deploy_and_roll_back, observe_services, push_image};
@@ -25,7 +25,7 @@ fn event(repository: &str, tag: &str, digest: &str) -> Value {
     event
 }
 
-fn service<'r>(report: &'r Report, name: &str) -> &'r ecs_redeploy::domain::report::ServiceReport {
+fn service<'r>(report: &'r Report, name: &str) -> &'r ecs_redeploy::report::ServiceReport {
     report
         .services
         .iter()

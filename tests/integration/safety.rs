@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use ecs_redeploy::domain::report::Status;
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy::lock::dynamodb::DynamoDbLock;
+use ecs_redeploy::report::Status;
 use serde_json::Value;
 
 use crate::events::event_after_seeding;

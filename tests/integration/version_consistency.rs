@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::VersionConsistency;
-use ecs_redeploy::domain::report::{Report, ServiceReport, Status};
 use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy::report::{Report, ServiceReport, Status};
 use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
 use ecs_redeploy_testkit::harness::Harness;
 use ecs_redeploy_testkit::registry::{observe_services, push_image};

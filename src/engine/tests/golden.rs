@@ -3,8 +3,8 @@
 //! a change here is a change of the contract.
 
 use super::*;
-use crate::domain::report::Invocation;
 use crate::ecr::fake::FakeEcr;
+use crate::report::Invocation;
 
 const D_OLD: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
 const D_NEW: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000002";
