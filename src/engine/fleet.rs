@@ -38,15 +38,6 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Whether a task definition names a `runtimePlatform` architecture, which pushed images are checked against.
-    pub fn declares_platforms(&self) -> bool {
-        self.services.iter().any(|(_, td)| {
-            td.runtime_platform
-                .as_ref()
-                .is_some_and(|p| p.cpu_architecture.is_some())
-        })
-    }
-
     /// Clusters searched, and every service seen, examined or not.
     pub fn scanned(&self) -> Scanned {
         Scanned {

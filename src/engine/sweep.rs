@@ -3,20 +3,27 @@
 //! and each answer becomes a push, decided like any other against what the services run. Images elsewhere
 //! cannot be asked, and their services are reported `not-checkable`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
+use chrono::Utc;
 use futures_util::{StreamExt, stream};
 use tracing::warn;
 
+use super::Redeployer;
 use super::images::ManifestCache;
+use super::plan::Planned;
+use crate::config::Mode;
 use crate::domain::decide::{Decision, Selection, in_scope};
 use crate::domain::image::{ImageRef, Registry};
 use crate::domain::outcome::{Outcome, ScanFailure, ServiceId, ServiceResult, StepError};
 use crate::domain::push::{Push, Trigger};
 use crate::domain::reason::Reason;
 use crate::ecr::{BATCH_GET_IMAGE_MAX, EcrApi};
-use crate::ecs::{Service, TaskDefinition, short_name};
+use crate::ecs::{EcsApi, Service, TaskDefinition, short_name};
+use crate::lock::DeployLock;
+use crate::notify::Notifier;
+use crate::report::Report;
 
 /// The tags in use, by registry and repository, and the services none of whose images can be asked.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -138,6 +145,47 @@ pub async fn current<R: EcrApi>(
     }
     pushes.sort_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
     (pushes, failures)
+}
+
+/// What a sweep adds to a run: a push for every tag in use (what it points to now), the steps that failed,
+/// and a skip for each service none of whose images can be checked.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub pushes: Vec<Push>,
+    pub failures: Vec<ScanFailure>,
+    pub not_checkable: Vec<ServiceResult>,
+}
+
+impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
+    /// A sweep's findings; nothing for a run of pushes. Without a registry to ask, no tag is read.
+    pub(super) async fn sweep_findings(&self, trigger: Trigger, fleet: &[(Service, Arc<TaskDefinition>)]) -> Findings {
+        if trigger != Trigger::Sweep {
+            return Findings::default();
+        }
+        let in_use = in_use(fleet, self.selection());
+        let (pushes, failures) = match &self.ecr {
+            Some(ecr) => current(ecr, &in_use.tags, &self.manifests, self.limit()).await,
+            None => (Vec::new(), Vec::new()),
+        };
+        Findings {
+            pushes,
+            failures,
+            not_checkable: not_checkable(fleet, in_use.not_checkable),
+        }
+    }
+
+    /// A sweep that may redeploy also closes the records of deployments whose outcome event was lost.
+    pub(super) async fn close_lost_after_sweep(&self, trigger: Trigger, mode: Mode, report: &mut Report) {
+        if trigger == Trigger::Sweep && mode == Mode::Apply && self.lock.tracks_deployments() {
+            report.rollouts = Some(self.close_lost(Utc::now()).await);
+        }
+    }
+}
+
+/// A service some push relates to (in another registry, say) is reported by its decision, not as not-checkable.
+pub(super) fn keep_undecided(not_checkable: &mut Vec<ServiceResult>, planned: &[Planned]) {
+    let decided: HashSet<&str> = planned.iter().map(|p| p.service.arn.as_str()).collect();
+    not_checkable.retain(|r| !decided.contains(r.service.arn.as_str()));
 }
 
 /// A skip for each service whose images no sweep can check.
