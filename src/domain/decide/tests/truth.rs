@@ -136,28 +136,11 @@ fn no_digest_is_recorded_without_version_consistency() {
     web.version_consistency = VersionConsistency::Disabled;
     let td = task_definition(vec![web]);
     let resolving = revision(&[("web", None)], "2026-12-02T10:00:05Z", false);
-    let swept = decide(
-        &pushed(Trigger::Sweep),
-        &service(&[]),
-        &td,
-        &resolving,
-        None,
-        &[],
-        MATCHING,
-    )
-    .unwrap();
+    let decide_as = |trigger| decide(&pushed(trigger), &service(&[]), &td, &resolving, None, &[], MATCHING).unwrap();
+    let swept = decide_as(Trigger::Sweep);
     assert_eq!(swept.reason, Reason::RunningUnknown, "{}", swept.detail);
     assert!(swept.detail.contains("versionConsistency disabled"), "{}", swept.detail);
-    let event = decide(
-        &pushed(Trigger::Push),
-        &service(&[]),
-        &td,
-        &resolving,
-        None,
-        &[],
-        MATCHING,
-    )
-    .unwrap();
+    let event = decide_as(Trigger::Push);
     assert_eq!(
         event.action,
         Action::Redeploy(Method::Force),
