@@ -148,6 +148,11 @@ fn no_digest_is_recorded_without_version_consistency() {
     );
 }
 
+/// The decision for a service whose deployment `held` ECS (or the function's record) rolled back.
+fn decide_held(push: &Push, service: &Service, td: &TaskDefinition, running: &Running, held: &RolledBack) -> Decision {
+    decide(push, service, td, running, Some(held), &[], MATCHING).unwrap()
+}
+
 const ROLLED_BACK_AT: &str = "2026-12-02T10:05:00Z";
 
 /// Deployment `ecs-svc-9` of prod/web, rolled back by its circuit breaker: its target ran `web` on `digest`
@@ -245,30 +250,12 @@ fn a_person_may_deploy_a_held_digest_and_is_told_it_was_rolled_back() {
         decision.warnings
     );
     // Without the flag the same push is held; a retry of a digest that was not rolled back warns of nothing.
-    let automatic = decide(
-        &pushed(Trigger::Push),
-        &service(&[]),
-        &td,
-        &old,
-        Some(&held),
-        &[],
-        MATCHING,
-    )
-    .unwrap();
+    let automatic = decide_held(&pushed(Trigger::Push), &service(&[]), &td, &old, &held);
     assert_eq!(automatic.reason, Reason::RolledBack);
     let unrelated = decide(&retry, &service(&[]), &td, &old, None, &[], MATCHING).unwrap();
     assert!(unrelated.warnings.is_empty(), "{:?}", unrelated.warnings);
     // A gate still wins: an opted-out service is not deployed, even deliberately.
-    let opted_out = decide(
-        &retry,
-        &service(&[("ecs-redeploy", "off")]),
-        &td,
-        &old,
-        Some(&held),
-        &[],
-        MATCHING,
-    )
-    .unwrap();
+    let opted_out = decide_held(&retry, &service(&[("ecs-redeploy", "off")]), &td, &old, &held);
     assert_eq!(opted_out.reason, Reason::OptedOut);
 }
 
@@ -281,16 +268,7 @@ fn the_functions_own_record_holds_like_ecs_and_says_whose_record_it_is() {
         source: HoldSource::OwnRecord,
         ..rolled_back(Some(DIGEST), "2026-12-02T10:00:30Z")
     };
-    let decision = decide(
-        &pushed(Trigger::Sweep),
-        &service(&[]),
-        &td,
-        &current,
-        Some(&recorded),
-        &[],
-        MATCHING,
-    )
-    .unwrap();
+    let decision = decide_held(&pushed(Trigger::Sweep), &service(&[]), &td, &current, &recorded);
     assert_eq!(decision.reason, Reason::RolledBack);
     assert!(decision.detail.contains("ecs-redeploy's record"), "{}", decision.detail);
 }
