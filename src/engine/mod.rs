@@ -180,6 +180,30 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
         )
     }
 
+    /// A sweep's findings (see `sweep`); nothing for a run of pushes.
+    async fn sweep_findings(&self, trigger: Trigger, fleet: &[(Service, Arc<TaskDefinition>)]) -> sweep::Findings {
+        match trigger {
+            Trigger::Sweep => {
+                sweep::findings(
+                    fleet,
+                    self.selection(),
+                    self.ecr.as_ref(),
+                    &self.manifests,
+                    self.limit(),
+                )
+                .await
+            }
+            Trigger::Push => sweep::Findings::default(),
+        }
+    }
+
+    /// A sweep that may redeploy also closes the records of deployments whose outcome event was lost.
+    async fn close_lost_after_sweep(&self, trigger: Trigger, mode: Mode, report: &mut Report) {
+        if trigger == Trigger::Sweep && mode == Mode::Apply && self.lock.tracks_deployments() {
+            report.rollouts = Some(self.close_lost(Utc::now()).await);
+        }
+    }
+
     /// Carries out the plan; a sweep's not-checkable services join the results unless some push decided them.
     async fn execute(
         &self,

@@ -6,24 +6,18 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
-use chrono::Utc;
 use futures_util::{StreamExt, stream};
 use tracing::warn;
 
-use super::Redeployer;
 use super::images::ManifestCache;
 use super::plan::Planned;
-use crate::config::Mode;
 use crate::domain::decide::{Decision, Selection, in_scope};
 use crate::domain::image::{ImageRef, Registry};
 use crate::domain::outcome::{Outcome, ScanFailure, ServiceId, ServiceResult, StepError};
 use crate::domain::push::{Push, Trigger};
 use crate::domain::reason::Reason;
 use crate::ecr::{BATCH_GET_IMAGE_MAX, EcrApi};
-use crate::ecs::{EcsApi, Service, TaskDefinition, short_name};
-use crate::lock::DeployLock;
-use crate::notify::Notifier;
-use crate::report::Report;
+use crate::ecs::{Service, TaskDefinition, short_name};
 
 /// The tags in use, by registry and repository, and the services none of whose images can be asked.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -156,29 +150,23 @@ pub struct Findings {
     pub not_checkable: Vec<ServiceResult>,
 }
 
-impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
-    /// A sweep's findings; nothing for a run of pushes. Without a registry to ask, no tag is read.
-    pub(super) async fn sweep_findings(&self, trigger: Trigger, fleet: &[(Service, Arc<TaskDefinition>)]) -> Findings {
-        if trigger != Trigger::Sweep {
-            return Findings::default();
-        }
-        let in_use = in_use(fleet, self.selection());
-        let (pushes, failures) = match &self.ecr {
-            Some(ecr) => current(ecr, &in_use.tags, &self.manifests, self.limit()).await,
-            None => (Vec::new(), Vec::new()),
-        };
-        Findings {
-            pushes,
-            failures,
-            not_checkable: not_checkable(fleet, in_use.not_checkable),
-        }
-    }
-
-    /// A sweep that may redeploy also closes the records of deployments whose outcome event was lost.
-    pub(super) async fn close_lost_after_sweep(&self, trigger: Trigger, mode: Mode, report: &mut Report) {
-        if trigger == Trigger::Sweep && mode == Mode::Apply && self.lock.tracks_deployments() {
-            report.rollouts = Some(self.close_lost(Utc::now()).await);
-        }
+/// A sweep's findings. Without a registry to ask, no tag is read.
+pub async fn findings<R: EcrApi>(
+    fleet: &[(Service, Arc<TaskDefinition>)],
+    selection: Selection<'_>,
+    ecr: Option<&R>,
+    manifests: &ManifestCache,
+    limit: usize,
+) -> Findings {
+    let in_use = in_use(fleet, selection);
+    let (pushes, failures) = match ecr {
+        Some(ecr) => current(ecr, &in_use.tags, manifests, limit).await,
+        None => (Vec::new(), Vec::new()),
+    };
+    Findings {
+        pushes,
+        failures,
+        not_checkable: not_checkable(fleet, in_use.not_checkable),
     }
 }
 
