@@ -1,6 +1,6 @@
 //! ecs-redeploy: redeploy the Amazon ECS services that run an image when it is pushed to Amazon ECR.
 //!
-//! `trigger` (Lambda events, the CLI) → `engine` (fleet → plan → execute) → `domain::report`;
+//! `trigger` (Lambda events, the CLI) → `engine` (fleet → plan → execute) → `report` → `notify`;
 //! `domain` is pure; `ecs`, `ecr`, `lock` and `notify` are ports with their SDK adapters, which share `aws` (the SDK
 //! configuration and the error of a failed call).
 
@@ -14,5 +14,6 @@ pub mod engine;
 mod error_chain;
 pub mod lock;
 pub mod notify;
+pub mod report;
 pub mod trigger;
 pub mod wake;

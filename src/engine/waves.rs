@@ -23,7 +23,7 @@ use super::Redeployer;
 use super::outcomes::SWEEP_RECORDS_MAX;
 use super::plan::Planned;
 use crate::domain::image::Registry;
-use crate::domain::push::Origin;
+use crate::domain::push::Trigger;
 use crate::ecr::EcrApi;
 use crate::ecs::EcsApi;
 use crate::lock::{Claim, DeployLock, LockKey};
@@ -341,7 +341,7 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
         current
             .into_iter()
             .map(|push| Push {
-                origin: Origin::Event,
+                trigger: Trigger::Push,
                 ..push
             })
             .collect()

@@ -13,8 +13,9 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 
 use crate::domain::policy::Method;
-use crate::domain::push::Origin;
-use crate::domain::report::{PushedImage, Report, Status};
+use crate::domain::push::Trigger;
+use crate::domain::reason::Reason;
+use crate::report::{PushedImage, Report, Status};
 
 #[cfg(test)]
 pub mod fake;
@@ -61,11 +62,11 @@ pub struct Notification {
     pub from_digest: Option<String>,
     pub to_digest: Option<String>,
     pub method: Option<Method>,
-    pub reason: String,
+    pub reason: Reason,
     pub deployment_id: Option<String>,
     pub new_task_definition: Option<String>,
     pub error: Option<String>,
-    pub trigger: Origin,
+    pub trigger: Trigger,
     /// The id of the EventBridge event behind a push; `None` for a sweep or an image given on the CLI.
     pub event_id: Option<String>,
     /// The service's wave in a staged rollout; `None` without the wave tag.
@@ -172,10 +173,10 @@ pub fn of_report(report: &Report) -> Vec<Notification> {
                 Status::Planned | Status::Skipped => return None,
             };
             let pushes: Vec<&PushedImage> = s.push_positions.iter().filter_map(|&i| report.pushes.get(i)).collect();
-            let trigger = if pushes.iter().any(|p| p.trigger == Origin::Sweep.as_str()) {
-                Origin::Sweep
+            let trigger = if pushes.iter().any(|p| p.trigger == Trigger::Sweep) {
+                Trigger::Sweep
             } else {
-                Origin::Event
+                Trigger::Push
             };
             let from: BTreeSet<&str> = s.from.values().filter_map(|d| d.as_deref()).collect();
             let to: BTreeSet<&str> = s.to.values().map(String::as_str).collect();
@@ -189,7 +190,7 @@ pub fn of_report(report: &Report) -> Vec<Notification> {
                 from_digest: joined(from),
                 to_digest: joined(to),
                 method: s.method,
-                reason: s.reason.to_owned(),
+                reason: s.reason,
                 deployment_id: s.deployment_id.clone(),
                 new_task_definition: s.new_task_definition.clone(),
                 error: s.error.clone(),
@@ -261,11 +262,11 @@ mod tests {
             from_digest: Some("sha256:aaaa".into()),
             to_digest: Some("sha256:bbbb".into()),
             method: Some(Method::Pin),
-            reason: "image-match".into(),
+            reason: Reason::ImageMatch,
             deployment_id: Some("ecs-svc/1234567890123456789".into()),
             new_task_definition: Some("arn:aws:ecs:us-east-1:123456789012:task-definition/web:8".into()),
             error: None,
-            trigger: Origin::Event,
+            trigger: Trigger::Push,
             event_id: Some("13cde686-328b-6117-af20-0e5566167482".into()),
             wave: None,
         }
@@ -314,7 +315,7 @@ mod tests {
             deployment_id: None,
             new_task_definition: None,
             error: Some("ecs UpdateService failed: AccessDeniedException: not allowed".into()),
-            trigger: Origin::Sweep,
+            trigger: Trigger::Sweep,
             event_id: None,
             ..redeployed()
         };

@@ -13,7 +13,7 @@ use crate::app;
 use crate::aws::load_sdk_config;
 use crate::config::{Config, Mode, settings_help};
 use crate::domain::push::Push;
-use crate::domain::report::Invocation;
+use crate::report::Invocation;
 
 /// After the commands: the settings (the same table as the function's), then where AWS configuration comes from.
 fn after_help() -> String {

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ecs_redeploy::config::Mode;
-use ecs_redeploy::domain::report::{Report, Status};
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy::lock::dynamodb::DynamoDbLock;
 use ecs_redeploy::notify::sdk::SdkEventBridge;
+use ecs_redeploy::report::{Report, Status};
 use ecs_redeploy::trigger::sqs::{BatchOutcome, messages, process_batch};
 use ecs_redeploy_testkit::fleet::{self, ACCOUNT, REGION, ServiceSpec, registry};
 use ecs_redeploy_testkit::harness::Harness;
@@ -214,7 +214,7 @@ fn reason_of<'r>(report: &'r Report, service: &str) -> (&'static str, Status, &'
         .iter()
         .find(|s| s.service == service)
         .unwrap_or_else(|| panic!("{service} is not in the report: {}", report.summary()));
-    (entry.reason, entry.outcome, entry.detail.as_str())
+    (entry.reason.code(), entry.outcome, entry.detail.as_str())
 }
 
 fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
