@@ -41,12 +41,11 @@ impl DeployLock for FakeLock {
     async fn claim(&self, key: &LockKey) -> Result<Claim, LockError> {
         let name = short_name(&key.service_arn);
         if self.broken.iter().any(|b| b == name) {
-            return Err(LockError {
-                operation: "claim",
-                id: key.id(),
-                message: "table unavailable".into(),
-                source: None,
-            });
+            return Err(LockError::new(
+                "PutItem",
+                crate::aws::ErrorKind::Other,
+                format!("claim of `{}`: table unavailable", key.id()),
+            ));
         }
         Ok(self.held.get(name).map_or(Claim::Acquired, |state| Claim::Held(*state)))
     }

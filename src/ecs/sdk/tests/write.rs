@@ -117,7 +117,7 @@ async fn throttling_is_sent_again_without_a_read_and_a_refusal_is_the_answer() {
             .force_new_deployment(CLUSTER, &service_arn(1), &seen())
             .await
             .unwrap_err();
-        assert!(error.message.contains(code), "{error}");
+        assert!(crate::error_chain::render(&error).contains(code), "{error}");
         assert_eq!(
             (update.num_calls(), read.num_calls()),
             (1, 0),
