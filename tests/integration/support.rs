@@ -21,7 +21,7 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use lambda_runtime::{Context, LambdaEvent};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The function's settings from `vars` alone, as `Config::from_lookup` reads them.
 pub fn config(vars: &[(&str, &str)]) -> Config {
@@ -80,6 +80,28 @@ pub struct MotoAccount<'a> {
 }
 
 impl MotoAccount<'_> {
+    /// A queue `queue` that rule `rule` on the default bus fills with every event the function announces; its URL.
+    pub async fn announcements_queue(&self, queue: &str, rule: &str) -> String {
+        let url = self.call("sqs", "CreateQueue", json!({"QueueName": queue})).await["QueueUrl"]
+            .as_str()
+            .expect("a queue URL")
+            .to_owned();
+        self.call(
+            "events",
+            "PutRule",
+            json!({"Name": rule, "EventPattern": r#"{"source": ["ecs-redeploy"]}"#}),
+        )
+        .await;
+        let arn = format!("arn:aws:sqs:{REGION}:{}:{queue}", self.account);
+        self.call(
+            "events",
+            "PutTargets",
+            json!({"Rule": rule, "Targets": [{"Id": "queue", "Arn": arn}]}),
+        )
+        .await;
+        url
+    }
+
     pub async fn call(&self, service: &str, target: &str, body: Value) -> Value {
         let (content_type, prefix) = match service {
             "events" => ("application/x-amz-json-1.1", "AWSEvents"),
