@@ -37,6 +37,11 @@ impl FakeLock {
     }
 }
 
+/// Notes the service of `key` (its short name) in `list`.
+fn note(list: &Mutex<Vec<String>>, key: &LockKey) {
+    list.lock().unwrap().push(short_name(&key.service_arn).to_owned());
+}
+
 impl DeployLock for FakeLock {
     async fn claim(&self, key: &LockKey) -> Result<Claim, LockError> {
         let name = short_name(&key.service_arn);
@@ -51,18 +56,12 @@ impl DeployLock for FakeLock {
     }
 
     async fn complete(&self, key: &LockKey) -> Result<(), LockError> {
-        self.completed
-            .lock()
-            .unwrap()
-            .push(short_name(&key.service_arn).to_owned());
+        note(&self.completed, key);
         Ok(())
     }
 
     async fn release(&self, key: &LockKey) -> Result<(), LockError> {
-        self.released
-            .lock()
-            .unwrap()
-            .push(short_name(&key.service_arn).to_owned());
+        note(&self.released, key);
         Ok(())
     }
 

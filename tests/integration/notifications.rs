@@ -8,7 +8,7 @@ use ecs_redeploy_testkit::fleet::{self, ACCOUNT, ServiceSpec, registry};
 use ecs_redeploy_testkit::harness::Harness;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::events::load_now;
 use crate::scenarios::FailingUpdate;
@@ -51,13 +51,7 @@ async fn each_redeployed_or_failed_service_is_announced_on_the_bus() {
     };
     assert_eq!((report.counts.notified, report.counts.notify_failed), (2, 0));
 
-    let received = moto
-        .call(
-            "sqs",
-            "ReceiveMessage",
-            json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10}),
-        )
-        .await;
+    let received = moto.receive(&queue_url).await;
     let mut announced: Vec<(String, Value)> = received["Messages"]
         .as_array()
         .expect("messages")

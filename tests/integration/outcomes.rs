@@ -115,13 +115,7 @@ impl World {
         };
         let mut all = Vec::new();
         loop {
-            let received = moto
-                .call(
-                    "sqs",
-                    "ReceiveMessage",
-                    json!({"QueueUrl": self.queue_url, "MaxNumberOfMessages": 10}),
-                )
-                .await;
+            let received = moto.receive(&self.queue_url).await;
             let Some(messages) = received["Messages"].as_array().filter(|m| !m.is_empty()) else {
                 break;
             };

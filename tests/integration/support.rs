@@ -80,6 +80,16 @@ pub struct MotoAccount<'a> {
 }
 
 impl MotoAccount<'_> {
+    /// One `ReceiveMessage` of up to 10 messages from the queue at `queue_url`: moto's answer.
+    pub async fn receive(&self, queue_url: &str) -> Value {
+        self.call(
+            "sqs",
+            "ReceiveMessage",
+            json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10}),
+        )
+        .await
+    }
+
     /// A queue `queue` that rule `rule` on the default bus fills with every event the function announces; its URL.
     pub async fn announcements_queue(&self, queue: &str, rule: &str) -> String {
         let url = self.call("sqs", "CreateQueue", json!({"QueueName": queue})).await["QueueUrl"]

@@ -358,14 +358,18 @@ async fn an_unknown_container_name_is_an_error_and_registers_nothing() {
     assert_eq!((describe.num_calls(), register.num_calls()), (1, 0));
 }
 
+/// How `register_revision` of `web` onto `PINNED` fails against `rules`.
+async fn registration_error(rules: &[&Rule]) -> EcsError {
+    ecs(RuleMode::MatchAny, rules)
+        .register_revision(SOURCE, &images(&[("web", PINNED)]))
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn register_revision_errors_name_the_failed_call() {
     let failing_describe = [wire_error(mock!(Client::describe_task_definition), "ClientException")];
-    let describe_fails = ecs(RuleMode::MatchAny, &failing_describe.iter().collect::<Vec<_>>());
-    let error = describe_fails
-        .register_revision(SOURCE, &images(&[("web", PINNED)]))
-        .await
-        .unwrap_err();
+    let error = registration_error(&failing_describe.iter().collect::<Vec<_>>()).await;
     assert_eq!(
         (error.operation, error.kind),
         ("DescribeTaskDefinition", EcsErrorKind::Other)
@@ -373,11 +377,7 @@ async fn register_revision_errors_name_the_failed_call() {
 
     let describe = describe_rule(vec![]);
     let failing_register = wire_error(mock!(Client::register_task_definition), "InvalidParameterException");
-    let register_fails = ecs(RuleMode::MatchAny, &[&describe, &failing_register]);
-    let error = register_fails
-        .register_revision(SOURCE, &images(&[("web", PINNED)]))
-        .await
-        .unwrap_err();
+    let error = registration_error(&[&describe, &failing_register]).await;
     assert_eq!(
         (error.operation, error.kind),
         ("RegisterTaskDefinition", EcsErrorKind::InvalidParameter)
