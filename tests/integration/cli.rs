@@ -33,6 +33,16 @@ fn json(output: &Output) -> Value {
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
 
+/// Service `name` of a report's JSON.
+fn reported<'r>(report: &'r Value, name: &str) -> &'r Value {
+    report["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .find(|s| s["service"] == name)
+        .unwrap_or_else(|| panic!("{name} not reported"))
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -78,20 +88,10 @@ async fn plan_then_apply_from_the_command_line() {
     let report = json(&apply);
     assert_eq!(report["counts"]["redeployed"], 1);
     assert_eq!(report["pushes"][0]["tag"], "latest");
-    let web = report["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == "web")
-        .unwrap();
+    let web = reported(&report, "web");
     assert_eq!(web["outcome"], "redeployed");
     assert_eq!(web["decision"], "redeploy");
-    let old = report["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == "old")
-        .unwrap();
+    let old = reported(&report, "old");
     assert_eq!(
         (&old["outcome"], &old["reason"]),
         (&Value::from("skipped"), &Value::from("tag-mismatch"))
