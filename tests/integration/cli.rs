@@ -7,7 +7,8 @@ use tokio::process::Command;
 use serde_json::Value;
 
 use crate::events::{events_dir, load_now};
-use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
+use crate::support::seeded;
+use ecs_redeploy_testkit::fleet::{ServiceSpec, deployment_ids, redeployed, registry};
 use ecs_redeploy_testkit::harness::Harness;
 use ecs_redeploy_testkit::moto::REGION;
 
@@ -49,16 +50,11 @@ fn stderr(output: &Output) -> String {
 
 #[tokio::test]
 async fn plan_then_apply_from_the_command_line() {
-    let env = Harness::start().await;
-    let client = env.seeder();
     let app = format!("{}/app:latest", registry());
-    fleet::seed(
-        &client,
-        &[
-            ServiceSpec::new("alpha", "web", &[&app]),
-            ServiceSpec::new("alpha", "old", &[&format!("{}/app:v1", registry())]),
-        ],
-    )
+    let (env, client) = seeded(&[
+        ServiceSpec::new("alpha", "web", &[&app]),
+        ServiceSpec::new("alpha", "old", &[&format!("{}/app:v1", registry())]),
+    ])
     .await;
     let before = deployment_ids(&client, &["alpha"]).await;
     let event_file = std::env::temp_dir().join(format!("ecs-redeploy-cli-{}.json", std::process::id()));

@@ -14,7 +14,7 @@ use ecs_redeploy::lock::DeployLock;
 use ecs_redeploy::notify::Notifier;
 use ecs_redeploy::report::{Invocation, Report, Status};
 use ecs_redeploy::trigger::lambda::{InvocationError, Response, handle};
-use ecs_redeploy_testkit::fleet::REGION;
+use ecs_redeploy_testkit::fleet::{REGION, ServiceSpec};
 use ecs_redeploy_testkit::harness::Harness;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -59,6 +59,14 @@ pub async fn invoke<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
         Response::Event(Invocation::Processed(report)) => Ok(*report),
         other => panic!("not processed: {other:?}"),
     }
+}
+
+/// A harness whose ECS holds `specs` (seeded in moto), and the seeding client.
+pub async fn seeded(specs: &[ServiceSpec]) -> (Harness, aws_sdk_ecs::Client) {
+    let env = Harness::start().await;
+    let client = env.seeder();
+    ecs_redeploy_testkit::fleet::seed(&client, specs).await;
+    (env, client)
 }
 
 /// `service` → (reason, outcome) of every service the report lists.
