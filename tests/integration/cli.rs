@@ -143,6 +143,17 @@ async fn a_scan_failure_exits_non_zero() {
     let report = json(&output);
     assert_eq!(report["scan_errors"][0]["step"], "list-services");
     assert_eq!(report["scan_errors"][0]["cluster"], "missing");
+    // The real SDK's error as the report renders it: operation, the service's code and its message, each once.
+    let error = report["scan_errors"][0]["error"].as_str().expect("an error");
+    assert!(
+        error.starts_with("ecs ListServices failed: ClusterNotFoundException: "),
+        "{error}"
+    );
+    let message = error.rsplit(": ").next().expect("a message");
+    assert!(!message.is_empty() && message != "ClusterNotFoundException", "{error}");
+    for part in ["ListServices", "ClusterNotFoundException", message] {
+        assert_eq!(error.matches(part).count(), 1, "`{part}` once in {error}");
+    }
 }
 
 /// A new user's laptop: no region or no credentials anywhere in the chain (an empty HOME, no AWS variables, no
