@@ -69,6 +69,20 @@ pub async fn seeded(specs: &[ServiceSpec]) -> (Harness, aws_sdk_ecs::Client) {
     (env, client)
 }
 
+/// Asserts the report lists exactly these services, each with its (reason, outcome).
+pub fn assert_outcomes(report: &Report, expected: &[(&str, &str, Status)]) {
+    let actual: BTreeMap<&str, (&str, Status)> = report
+        .services
+        .iter()
+        .map(|s| (s.service.as_str(), (s.reason.code(), s.outcome)))
+        .collect();
+    let expected: BTreeMap<&str, (&str, Status)> = expected
+        .iter()
+        .map(|&(name, reason, outcome)| (name, (reason, outcome)))
+        .collect();
+    assert_eq!(actual, expected, "{}", report.summary());
+}
+
 /// `service` → (reason, outcome) of every service the report lists.
 pub fn outcomes(report: &Report) -> BTreeMap<String, (&'static str, Status)> {
     report
