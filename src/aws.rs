@@ -70,6 +70,13 @@ impl Service for Sqs {
     const NAME: &'static str = "sqs";
 }
 
+/// The deploy lock's table.
+#[derive(Debug)]
+pub struct Dynamodb;
+impl Service for Dynamodb {
+    const NAME: &'static str = "dynamodb";
+}
+
 /// What kind of failure a call met, as far as retrying it is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -81,10 +88,10 @@ pub enum ErrorKind {
     Other,
 }
 
-/// A failed call to service `S`: the operation, its kind, and in `message` what the service said (`Code: message`)
-/// or our own words; the SDK's error is kept as the source.
+/// A failed call to service `S`: the operation, its kind, in `message` our own words (what the call was for, or
+/// why an answer is unusable; empty when the source says it all), and the source: what the service answered
+/// ([`ServiceAnswer`], `Code: message`) or the SDK's transport error. Each is said once in a rendered chain.
 #[derive(Debug, thiserror::Error)]
-#[error("{} {operation} failed: {message}", S::NAME)]
 pub struct AwsError<S: Service> {
     pub operation: &'static str,
     pub kind: ErrorKind,
@@ -92,6 +99,26 @@ pub struct AwsError<S: Service> {
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
     pub service: PhantomData<S>,
+}
+
+impl<S: Service> fmt::Display for AwsError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} failed", S::NAME, self.operation)?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a service answered to a failed call, in its own words; the SDK's error is kept in `sdk` (for
+/// `downcast_ref`), not as a source, whose text would repeat the code and message.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ServiceAnswer {
+    pub code: String,
+    pub message: String,
+    pub sdk: Box<dyn std::error::Error + Send + Sync>,
 }
 
 impl<S: Service> AwsError<S> {
@@ -106,44 +133,54 @@ impl<S: Service> AwsError<S> {
     }
 
     /// An SDK error, its kind by `classify` of the service's error code (an answer that is no service error is
-    /// [`ErrorKind::Other`]); the SDK's full account goes to the debug log.
+    /// [`ErrorKind::Other`]); the SDK's full account goes to the debug log. The message is empty: the source
+    /// says what happened ([`AwsError::context`] adds what the call was for).
     pub fn from_sdk<E, R>(operation: &'static str, error: SdkError<E, R>, classify: fn(&str) -> ErrorKind) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: fmt::Debug + Send + Sync + 'static,
     {
-        let (code, message) = summary(&error);
         debug!(service = S::NAME, operation, error = %DisplayErrorContext(&error), "aws call failed");
+        let answer = error.as_service_error().map(|service_error| {
+            let code = service_error.code().unwrap_or("UnknownError").to_owned();
+            let message = service_error.message().unwrap_or("no message").to_owned();
+            (code, message)
+        });
+        let (kind, source): (ErrorKind, Box<dyn std::error::Error + Send + Sync>) = match answer {
+            Some((code, message)) => (
+                classify(&code),
+                Box::new(ServiceAnswer {
+                    code,
+                    message,
+                    sdk: Box::new(error),
+                }),
+            ),
+            None => (ErrorKind::Other, Box::new(error)),
+        };
         AwsError {
             operation,
-            kind: code.map_or(ErrorKind::Other, classify),
-            message,
-            source: Some(Box::new(error)),
+            kind,
+            message: String::new(),
+            source: Some(source),
             service: PhantomData,
         }
+    }
+
+    /// The same error with our words on what the call was for (`claim of `…` on table `…``).
+    pub fn context(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    /// The service's answer, when it answered.
+    pub fn answer(&self) -> Option<&ServiceAnswer> {
+        self.source.as_deref().and_then(|source| source.downcast_ref())
     }
 
     /// Whether calling again may succeed: throttling and transport or server failures may pass; a
     /// missing resource, a refused parameter or a denied permission will not.
     pub fn retryable(&self) -> bool {
         matches!(self.kind, ErrorKind::Throttling | ErrorKind::Other)
-    }
-}
-
-/// An SDK error in one line: the service's `Code: message` when it answered (with its code), else the error and
-/// its sources (a timeout, a dropped connection) without the SDK's debug dump.
-pub(crate) fn summary<E, R>(error: &SdkError<E, R>) -> (Option<&str>, String)
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug + Send + Sync + 'static,
-{
-    match error.as_service_error() {
-        Some(service_error) => {
-            let code = service_error.code().unwrap_or("UnknownError");
-            let message = format!("{code}: {}", service_error.message().unwrap_or("no message"));
-            (Some(code), message)
-        }
-        None => (None, crate::error_chain::render(error)),
     }
 }
 
@@ -187,5 +224,57 @@ mod tests {
         let throttled = AwsError::<Ecs>::new("ListServices", ErrorKind::Throttling, "slow down");
         assert_eq!(throttled.to_string(), "ecs ListServices failed: slow down");
         assert!(throttled.retryable());
+    }
+
+    #[test]
+    fn an_sdk_error_renders_its_code_and_message_once() {
+        use aws_sdk_ecs::error::ErrorMetadata;
+        use aws_sdk_ecs::operation::list_services::ListServicesError;
+        use aws_sdk_ecs::types::error::ClusterNotFoundException;
+
+        let meta = |code: &str, message: &str| ErrorMetadata::builder().code(code).message(message).build();
+        let kind = |code: &str| match code {
+            "ThrottlingException" => ErrorKind::Throttling,
+            "ClusterNotFoundException" => ErrorKind::NotFound,
+            _ => ErrorKind::Other,
+        };
+        let unmodeled = ListServicesError::generic(meta("ThrottlingException", "Rate exceeded"));
+        let modeled = ListServicesError::ClusterNotFoundException(
+            ClusterNotFoundException::builder()
+                .message("Cluster not found.")
+                .meta(meta("ClusterNotFoundException", "Cluster not found."))
+                .build(),
+        );
+        for (error, code, message, expected_kind) in [
+            (unmodeled, "ThrottlingException", "Rate exceeded", ErrorKind::Throttling),
+            (
+                modeled,
+                "ClusterNotFoundException",
+                "Cluster not found.",
+                ErrorKind::NotFound,
+            ),
+        ] {
+            let error = AwsError::<Ecs>::from_sdk("ListServices", SdkError::service_error(error, ()), kind);
+            assert_eq!(error.kind, expected_kind);
+            assert!(error.message.is_empty(), "{error:?}");
+            let answer = error.answer().expect("the service's answer");
+            assert_eq!((answer.code.as_str(), answer.message.as_str()), (code, message));
+            assert!(answer.sdk.downcast_ref::<SdkError<ListServicesError, ()>>().is_some());
+            let rendered = crate::error_chain::render(&error);
+            assert_eq!(rendered, format!("ecs ListServices failed: {code}: {message}"));
+            let with_context = error.context("cluster `prod`");
+            assert_eq!(
+                crate::error_chain::render(&with_context),
+                format!("ecs ListServices failed: cluster `prod`: {code}: {message}")
+            );
+        }
+
+        let timeout = SdkError::<ListServicesError, ()>::timeout_error(std::io::Error::other("attempt timed out"));
+        let error = AwsError::<Ecs>::from_sdk("ListServices", timeout, kind);
+        assert_eq!(error.kind, ErrorKind::Other);
+        assert!(error.answer().is_none());
+        let rendered = crate::error_chain::render(&error);
+        assert_eq!(rendered.matches("attempt timed out").count(), 1, "{rendered}");
+        assert!(rendered.starts_with("ecs ListServices failed: "), "{rendered}");
     }
 }

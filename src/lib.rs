@@ -11,7 +11,7 @@ pub mod domain;
 pub mod ecr;
 pub mod ecs;
 pub mod engine;
-mod error_chain;
+pub mod error_chain;
 pub mod lock;
 pub mod notify;
 pub mod report;

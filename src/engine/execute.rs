@@ -137,7 +137,7 @@ impl<E: EcsApi, L: DeployLock> Executor<'_, E, L> {
                 Err(_) => self.lock.release(key).await,
             };
             if let Err(error) = settled {
-                warn!(service, %error, "the deploy lock was not settled; a repeat waits for the claim to expire");
+                warn!(service, error = %crate::error_chain::render(&error), "the deploy lock was not settled; a repeat waits for the claim to expire");
             }
         }
         let outcome = match deployed {

@@ -77,7 +77,9 @@ impl ManifestCache {
         for (digest, answer) in answers {
             match answer {
                 Ok(manifest) => self.insert(digest, manifest),
-                Err(error) => warn!(digest, %error, "the pushed image's manifest is unknown; platforms not checked"),
+                Err(error) => {
+                    warn!(digest, error = %crate::error_chain::render(&error), "the pushed image's manifest is unknown; platforms not checked")
+                }
             }
         }
         pushes

@@ -352,7 +352,7 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
         let holds = match self.lock.rolled_back(&arns).await {
             Ok(holds) => holds,
             Err(error) => {
-                warn!(%error, "the function's rolled-back records cannot be read; ECS's current deployments still hold");
+                warn!(error = %crate::error_chain::render(&error), "the function's rolled-back records cannot be read; ECS's current deployments still hold");
                 return;
             }
         };
@@ -448,7 +448,7 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
                 warn!(
                     service_arn = %record.service_arn,
                     deployment_id = %record.deployment_id,
-                    %error,
+                    error = %crate::error_chain::render(&error),
                     "the deployment was not recorded; its outcome will not be announced"
                 );
             }

@@ -86,7 +86,7 @@ impl<E: EcsApi, L: DeployLock> Follower<'_, E, L> {
         let stored = match self.lock.deployment(&change.service_arn, &change.deployment_id).await {
             Ok(stored) => stored,
             Err(error) => {
-                report.push(entry(FAILED, "lock-failed", error.to_string()));
+                report.push(entry(FAILED, "lock-failed", crate::error_chain::render(&error)));
                 return log(report, notifications);
             }
         };
@@ -118,11 +118,11 @@ impl<E: EcsApi, L: DeployLock> Follower<'_, E, L> {
         let deployments = match read {
             Ok(found) => found,
             Err(error) if error.retryable() => {
-                report.push(entry(FAILED, "ecs-failed", error.to_string()));
+                report.push(entry(FAILED, "ecs-failed", crate::error_chain::render(&error)));
                 return log(report, notifications);
             }
             Err(error) => {
-                warn!(%error, "the service deployment cannot be read; the outcome is the event's");
+                warn!(error = %crate::error_chain::render(&error), "the service deployment cannot be read; the outcome is the event's");
                 Vec::new()
             }
         };
@@ -182,14 +182,14 @@ impl<E: EcsApi, L: DeployLock> Follower<'_, E, L> {
         let open = match self.lock.open_deployments(cutoff, SWEEP_RECORDS_MAX).await {
             Ok(open) => open,
             Err(error) => {
-                warn!(%error, "the open deployment records cannot be read; the next sweep tries again");
+                warn!(error = %crate::error_chain::render(&error), "the open deployment records cannot be read; the next sweep tries again");
                 report.push(RolloutEntry {
                     service_arn: String::new(),
                     deployment_id: String::new(),
                     result: FAILED,
                     outcome: None,
                     reason: "lock-failed",
-                    detail: error.to_string(),
+                    detail: crate::error_chain::render(&error),
                     duration_s: None,
                 });
                 return (report, notifications);
@@ -210,7 +210,7 @@ impl<E: EcsApi, L: DeployLock> Follower<'_, E, L> {
                     Some((arn.as_str(), d))
                 })),
                 Err(error) => {
-                    warn!(%error, "service deployments cannot be read; their records stay open");
+                    warn!(error = %crate::error_chain::render(&error), "service deployments cannot be read; their records stay open");
                     unread.extend(chunk.iter().map(String::as_str));
                 }
             }
@@ -294,7 +294,7 @@ impl<E: EcsApi, L: DeployLock> Follower<'_, E, L> {
                 entry.result = FAILED;
                 entry.outcome = None;
                 entry.reason = "lock-failed";
-                entry.detail = error.to_string();
+                entry.detail = crate::error_chain::render(&error);
                 return (entry, None);
             }
         }
@@ -317,7 +317,7 @@ impl<E: EcsApi, L: DeployLock> Follower<'_, E, L> {
             // The record says rolled-back either way; ECS's current deployment holds the digest too, until another
             // deployment becomes current.
             if let Err(error) = self.lock.hold_rolled_back(&hold).await {
-                warn!(%error, "the rolled-back digest's hold was not written");
+                warn!(error = %crate::error_chain::render(&error), "the rolled-back digest's hold was not written");
             }
         }
         entry.duration_s = notification.duration_s;

@@ -165,7 +165,7 @@ where
         match answer {
             Ok(items) => found.extend(items),
             Err(error) => {
-                warn!(operation = error.operation, %error, "what services run is unknown for this batch");
+                warn!(operation = error.operation, error = %crate::error_chain::render(&error), "what services run is unknown for this batch");
                 let error = Arc::new(error);
                 failed.extend(batch.iter().map(|arn| (arn.clone(), Arc::clone(&error))));
             }

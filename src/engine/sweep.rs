@@ -127,7 +127,7 @@ pub async fn current<R: EcrApi>(
             Err(error) if !error.retryable() => warn!(
                 repository,
                 reason = "repository-not-readable",
-                %error,
+                error = %crate::error_chain::render(&error),
                 "skipped: the sweep cannot read this repository's tags; its services are left as they are"
             ),
             Err(error) => failures.push(ScanFailure {

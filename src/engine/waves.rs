@@ -195,12 +195,12 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
                 Ok(Claim::Acquired) => {}
                 Ok(Claim::Held(_)) => continue,
                 Err(error) => {
-                    warn!(%error, image = %digest_rollout.image, "the halt's claim failed; it is announced next time");
+                    warn!(error = %crate::error_chain::render(&error), image = %digest_rollout.image, "the halt's claim failed; it is announced next time");
                     continue;
                 }
             }
             if let Err(error) = self.lock.complete(&key).await {
-                warn!(%error, image = %digest_rollout.image, "the halt's claim was not marked done");
+                warn!(error = %crate::error_chain::render(&error), image = %digest_rollout.image, "the halt's claim was not marked done");
             }
             halts.push(HaltNotification {
                 image: digest_rollout.image.clone(),
@@ -240,7 +240,7 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
                 Ok(Claim::Acquired) => {}
                 Ok(Claim::Held(_)) => continue,
                 Err(error) => {
-                    warn!(%error, image = %digest_rollout.image, "the wake's claim failed; the sweep ends the bake");
+                    warn!(error = %crate::error_chain::render(&error), image = %digest_rollout.image, "the wake's claim failed; the sweep ends the bake");
                     continue;
                 }
             }
@@ -249,13 +249,13 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
                 Ok(()) => {
                     info!(image = %digest_rollout.image, %wake_at, delay_s = delay.as_secs(), "the bake's wake is queued");
                     if let Err(error) = self.lock.complete(&key).await {
-                        warn!(%error, "the wake's claim was not marked done");
+                        warn!(error = %crate::error_chain::render(&error), "the wake's claim was not marked done");
                     }
                 }
                 Err(error) => {
-                    warn!(%error, image = %digest_rollout.image, "the bake's wake was not queued; the sweep ends it");
+                    warn!(error = %crate::error_chain::render(&error), image = %digest_rollout.image, "the bake's wake was not queued; the sweep ends it");
                     if let Err(error) = self.lock.release(&key).await {
-                        warn!(%error, "the wake's claim was not released");
+                        warn!(error = %crate::error_chain::render(&error), "the wake's claim was not released");
                     }
                 }
             }
@@ -292,7 +292,7 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             match self.lock.open_deployments(any_time, SWEEP_RECORDS_MAX).await {
                 Ok(open) => open,
                 Err(error) => {
-                    warn!(%error, "the open deployment records cannot be read; the sweep moves the rollout on");
+                    warn!(error = %crate::error_chain::render(&error), "the open deployment records cannot be read; the sweep moves the rollout on");
                     return Vec::new();
                 }
             }
@@ -327,7 +327,9 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
                         .insert(push.tag.clone());
                     pushes.push(push);
                 }
-                Err(error) => warn!(%error, "a recorded image cannot be read back; the sweep moves its rollout on"),
+                Err(error) => {
+                    warn!(error = %crate::error_chain::render(&error), "a recorded image cannot be read back; the sweep moves its rollout on")
+                }
             }
         }
         let Some(ecr) = &self.ecr else {
@@ -336,7 +338,7 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
         let (current, failures) =
             super::sweep::current(ecr, &tags, &self.manifests, self.config.max_concurrency.get()).await;
         for failure in failures {
-            warn!(step = failure.step, error = %failure.error, "the tag's digest cannot be read; the sweep moves the rollout on");
+            warn!(step = failure.step, error = %crate::error_chain::render(&failure.error), "the tag's digest cannot be read; the sweep moves the rollout on");
         }
         current
             .into_iter()

@@ -6,16 +6,17 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
-use tracing::{debug, warn};
+use tracing::warn;
 
 use items::*;
+
+use crate::aws::ErrorKind;
 
 use super::{
     Claim, DEPLOYMENT_TTL, DONE_TTL, DeployLock, DeploymentRecord, IN_PROGRESS_TTL, LockError, LockKey,
@@ -64,19 +65,29 @@ impl DynamoDbLock {
         }
     }
 
-    fn error<E, R>(&self, operation: &'static str, id: String, call: &'static str, error: SdkError<E, R>) -> LockError
+    /// A failed call, named by the lock's step (`claim`, `complete`, …), the item's id and the table.
+    fn error<E, R>(&self, step: &'static str, id: String, call: &'static str, error: SdkError<E, R>) -> LockError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let (_, detail) = crate::aws::summary(&error);
-        debug!(call, table = %self.table, error = %DisplayErrorContext(&error), "dynamodb call failed");
-        LockError {
-            operation,
-            id,
-            message: format!("dynamodb {call} on table `{}`: {detail}", self.table),
-            source: Some(Box::new(error)),
+        LockError::from_sdk(call, error, error_kind).context(self.context(step, &id))
+    }
+
+    fn context(&self, step: &str, id: &str) -> String {
+        format!("{step} of `{id}` on table `{}`", self.table)
+    }
+}
+
+fn error_kind(code: &str) -> ErrorKind {
+    match code {
+        "ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded" => {
+            ErrorKind::Throttling
         }
+        "ResourceNotFoundException" => ErrorKind::NotFound,
+        "ValidationException" => ErrorKind::InvalidParameter,
+        "AccessDeniedException" => ErrorKind::AccessDenied,
+        _ => ErrorKind::Other,
     }
 }
 
@@ -106,12 +117,11 @@ impl DeployLock for DynamoDbLock {
             Err(error) => match error.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(failure)) => match held_state(failure.item()) {
                     Ok(state) => Ok(Claim::Held(state)),
-                    Err(problem) => Err(LockError {
-                        operation: "claim",
-                        message: format!("the live claim in table `{}` {problem}", self.table),
-                        id,
-                        source: None,
-                    }),
+                    Err(problem) => Err(LockError::new(
+                        "PutItem",
+                        ErrorKind::Other,
+                        format!("{}: the live claim {problem}", self.context("claim", &id)),
+                    )),
                 },
                 _ => Err(self.error("claim", id, "PutItem", error)),
             },
@@ -249,11 +259,12 @@ impl DeployLock for DynamoDbLock {
                     .set_keys(Some(std::mem::take(&mut keys)))
                     .consistent_read(true)
                     .build()
-                    .map_err(|error| LockError {
-                        operation: "read",
-                        id: "rolled-back#…".into(),
-                        message: format!("BatchGetItem request: {error}"),
-                        source: None,
+                    .map_err(|error| {
+                        LockError::new(
+                            "BatchGetItem",
+                            ErrorKind::InvalidParameter,
+                            format!("{}: the request: {error}", self.context("read", "rolled-back#…")),
+                        )
                     })?;
                 let answer = self
                     .client
@@ -321,11 +332,12 @@ impl DeployLock for DynamoDbLock {
         let Some(item) = item.item() else {
             return Ok(None);
         };
-        let record = record_of(item).map_err(|problem| LockError {
-            operation: "read",
-            message: format!("the deployment record in table `{}` {problem}", self.table),
-            id,
-            source: None,
+        let record = record_of(item).map_err(|problem| {
+            LockError::new(
+                "GetItem",
+                ErrorKind::Other,
+                format!("{}: the deployment record {problem}", self.context("read", &id)),
+            )
         })?;
         let outcome = item.get(OUTCOME).and_then(|v| v.as_s().ok()).cloned();
         Ok(Some(StoredDeployment { record, outcome }))

@@ -37,33 +37,31 @@ impl FakeLock {
     }
 }
 
+/// Notes the service of `key` (its short name) in `list`.
+fn note(list: &Mutex<Vec<String>>, key: &LockKey) {
+    list.lock().unwrap().push(short_name(&key.service_arn).to_owned());
+}
+
 impl DeployLock for FakeLock {
     async fn claim(&self, key: &LockKey) -> Result<Claim, LockError> {
         let name = short_name(&key.service_arn);
         if self.broken.iter().any(|b| b == name) {
-            return Err(LockError {
-                operation: "claim",
-                id: key.id(),
-                message: "table unavailable".into(),
-                source: None,
-            });
+            return Err(LockError::new(
+                "PutItem",
+                crate::aws::ErrorKind::Other,
+                format!("claim of `{}`: table unavailable", key.id()),
+            ));
         }
         Ok(self.held.get(name).map_or(Claim::Acquired, |state| Claim::Held(*state)))
     }
 
     async fn complete(&self, key: &LockKey) -> Result<(), LockError> {
-        self.completed
-            .lock()
-            .unwrap()
-            .push(short_name(&key.service_arn).to_owned());
+        note(&self.completed, key);
         Ok(())
     }
 
     async fn release(&self, key: &LockKey) -> Result<(), LockError> {
-        self.released
-            .lock()
-            .unwrap()
-            .push(short_name(&key.service_arn).to_owned());
+        note(&self.released, key);
         Ok(())
     }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use thiserror::Error;
 
 pub mod dynamodb;
 #[cfg(test)]
@@ -118,18 +117,9 @@ pub enum ClaimState {
     Done,
 }
 
-/// A lock call that failed; the claim's state is unknown, so the caller must not deploy on it.
-#[derive(Debug, Error)]
-#[error("deploy lock {operation} of `{id}` failed: {message}")]
-pub struct LockError {
-    /// `claim`, `complete` or `release`.
-    pub operation: &'static str,
-    /// The `LockKey::id` concerned.
-    pub id: String,
-    pub message: String,
-    #[source]
-    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
+/// A lock call that failed; the claim's state is unknown, so the caller must not deploy on it. Its message names
+/// the lock's step (`claim`, `complete`, `release`, …), the item's id and the table.
+pub type LockError = crate::aws::AwsError<crate::aws::Dynamodb>;
 
 pub trait DeployLock: Send + Sync {
     /// Claims the key unless a live claim exists. One conditional write, so of concurrent callers exactly one
@@ -325,17 +315,21 @@ mod tests {
 
     #[test]
     fn errors_name_operation_and_key_and_keep_the_source() {
-        let error = LockError {
-            operation: "claim",
-            id: "svc#sha256:1".into(),
-            message: "dynamodb PutItem on table `locks`: ResourceNotFoundException: no table".into(),
-            source: Some(Box::new(std::io::Error::other("connection refused"))),
-        };
+        let mut error = LockError::new(
+            "PutItem",
+            crate::aws::ErrorKind::NotFound,
+            "claim of `svc#sha256:1` on table `locks`",
+        );
+        error.source = Some(Box::new(std::io::Error::other("connection refused")));
         assert_eq!(
             error.to_string(),
-            "deploy lock claim of `svc#sha256:1` failed: dynamodb PutItem on table `locks`: ResourceNotFoundException: no table"
+            "dynamodb PutItem failed: claim of `svc#sha256:1` on table `locks`"
         );
         let source = std::error::Error::source(&error).expect("source kept");
         assert_eq!(source.to_string(), "connection refused");
+        assert_eq!(
+            crate::error_chain::render(&error),
+            "dynamodb PutItem failed: claim of `svc#sha256:1` on table `locks`: connection refused"
+        );
     }
 }

@@ -213,7 +213,7 @@ impl Report {
             .map(|f| ScanError {
                 cluster: f.cluster,
                 step: f.step,
-                error: f.error.to_string(),
+                error: crate::error_chain::render(&f.error),
             })
             .collect();
         let mut services: Vec<ServiceReport> = results.into_iter().map(|r| render(pushes, r)).collect();
@@ -323,6 +323,6 @@ fn render(pushes: &[Push], result: ServiceResult) -> ServiceReport {
         new_task_definition: deployed.as_ref().and_then(|d| d.new_task_definition.clone()),
         deployment_id: deployed.map(|d| d.deployment_id),
         retryable: error.as_ref().map(Failure::retryable),
-        error: error.map(|e| e.to_string()),
+        error: error.map(|e| crate::error_chain::render(&e)),
     }
 }

@@ -7,7 +7,8 @@ use tokio::process::Command;
 use serde_json::Value;
 
 use crate::events::{events_dir, load_now};
-use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
+use crate::support::seeded;
+use ecs_redeploy_testkit::fleet::{ServiceSpec, deployment_ids, redeployed, registry};
 use ecs_redeploy_testkit::harness::Harness;
 use ecs_redeploy_testkit::moto::REGION;
 
@@ -33,22 +34,27 @@ fn json(output: &Output) -> Value {
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
 
+/// Service `name` of a report's JSON.
+fn reported<'r>(report: &'r Value, name: &str) -> &'r Value {
+    report["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .find(|s| s["service"] == name)
+        .unwrap_or_else(|| panic!("{name} not reported"))
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[tokio::test]
 async fn plan_then_apply_from_the_command_line() {
-    let env = Harness::start().await;
-    let client = env.seeder();
     let app = format!("{}/app:latest", registry());
-    fleet::seed(
-        &client,
-        &[
-            ServiceSpec::new("alpha", "web", &[&app]),
-            ServiceSpec::new("alpha", "old", &[&format!("{}/app:v1", registry())]),
-        ],
-    )
+    let (env, client) = seeded(&[
+        ServiceSpec::new("alpha", "web", &[&app]),
+        ServiceSpec::new("alpha", "old", &[&format!("{}/app:v1", registry())]),
+    ])
     .await;
     let before = deployment_ids(&client, &["alpha"]).await;
     let event_file = std::env::temp_dir().join(format!("ecs-redeploy-cli-{}.json", std::process::id()));
@@ -78,20 +84,10 @@ async fn plan_then_apply_from_the_command_line() {
     let report = json(&apply);
     assert_eq!(report["counts"]["redeployed"], 1);
     assert_eq!(report["pushes"][0]["tag"], "latest");
-    let web = report["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == "web")
-        .unwrap();
+    let web = reported(&report, "web");
     assert_eq!(web["outcome"], "redeployed");
     assert_eq!(web["decision"], "redeploy");
-    let old = report["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == "old")
-        .unwrap();
+    let old = reported(&report, "old");
     assert_eq!(
         (&old["outcome"], &old["reason"]),
         (&Value::from("skipped"), &Value::from("tag-mismatch"))
@@ -147,6 +143,17 @@ async fn a_scan_failure_exits_non_zero() {
     let report = json(&output);
     assert_eq!(report["scan_errors"][0]["step"], "list-services");
     assert_eq!(report["scan_errors"][0]["cluster"], "missing");
+    // The real SDK's error as the report renders it: operation, the service's code and its message, each once.
+    let error = report["scan_errors"][0]["error"].as_str().expect("an error");
+    assert!(
+        error.starts_with("ecs ListServices failed: ClusterNotFoundException: "),
+        "{error}"
+    );
+    let message = error.rsplit(": ").next().expect("a message");
+    assert!(!message.is_empty() && message != "ClusterNotFoundException", "{error}");
+    for part in ["ListServices", "ClusterNotFoundException", message] {
+        assert_eq!(error.matches(part).count(), 1, "`{part}` once in {error}");
+    }
 }
 
 /// A new user's laptop: no region or no credentials anywhere in the chain (an empty HOME, no AWS variables, no

@@ -11,7 +11,7 @@ use ecs_redeploy_testkit::front::{DeletedServices, FrontConfig};
 use ecs_redeploy_testkit::harness::Harness;
 
 use crate::events::load_now;
-use crate::support::{FunctionEcs, config, invoke, outcomes};
+use crate::support::{FunctionEcs, assert_outcomes, config, invoke, outcomes};
 
 /// The push of `app:latest`, delivered once; the invocation must succeed.
 async fn deliver(redeployer: &Redeployer<ecs_redeploy::ecs::sdk::SdkEcs>) -> Report {
@@ -85,12 +85,12 @@ async fn a_deleted_service_the_tagging_api_still_lists_is_skipped() {
     let redeployer = Redeployer::new(env.function_ecs(), config(&[("SELECT", "opted-in")]));
 
     let report = deliver(&redeployer).await;
-    assert_eq!(
-        outcomes(&report),
-        BTreeMap::from([
-            ("gone".to_owned(), ("service-not-found", Status::Skipped)),
-            ("live".to_owned(), ("image-match", Status::Redeployed)),
-        ])
+    assert_outcomes(
+        &report,
+        &[
+            ("gone", "service-not-found", Status::Skipped),
+            ("live", "image-match", Status::Redeployed),
+        ],
     );
     assert!(!report.has_failures());
 }
@@ -118,13 +118,13 @@ async fn old_format_service_arns_are_skipped_and_the_rest_of_their_batch_redeplo
     let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
 
     let report = deliver(&redeployer).await;
-    assert_eq!(
-        outcomes(&report),
-        BTreeMap::from([
-            ("classic".to_owned(), ("old-arn-format", Status::Skipped)),
-            ("modern".to_owned(), ("image-match", Status::Redeployed)),
-            ("modern-2".to_owned(), ("image-match", Status::Redeployed)),
-        ])
+    assert_outcomes(
+        &report,
+        &[
+            ("classic", "old-arn-format", Status::Skipped),
+            ("modern", "image-match", Status::Redeployed),
+            ("modern-2", "image-match", Status::Redeployed),
+        ],
     );
     let classic = report.services.iter().find(|s| s.service == "classic").unwrap();
     assert!(
@@ -159,12 +159,12 @@ async fn without_new_revisions_a_pin_is_skipped_and_nothing_registered() {
     let redeployer = Redeployer::new(env.function_ecs(), config(&[("NEW_REVISIONS", "disabled")]));
 
     let report = deliver(&redeployer).await;
-    assert_eq!(
-        outcomes(&report),
-        BTreeMap::from([
-            ("forced".to_owned(), ("image-match", Status::Redeployed)),
-            ("pinned".to_owned(), ("revisions-disabled", Status::Skipped)),
-        ])
+    assert_outcomes(
+        &report,
+        &[
+            ("forced", "image-match", Status::Redeployed),
+            ("pinned", "revisions-disabled", Status::Skipped),
+        ],
     );
     let pinned = report.services.iter().find(|s| s.service == "pinned").unwrap();
     assert!(pinned.detail.contains("NewRevisions"), "{}", pinned.detail);

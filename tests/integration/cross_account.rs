@@ -127,13 +127,7 @@ async fn a_push_in_the_registry_account_redeploys_only_the_workload_services_run
     let emitted_id = put["Entries"][1]["EventId"].as_str().expect("an event id");
 
     // What reached B's event queue: one message, A's tagged push as moto forwards it.
-    let received = workload
-        .call(
-            "sqs",
-            "ReceiveMessage",
-            json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10}),
-        )
-        .await;
+    let received = workload.receive(&queue_url).await;
     let messages = received["Messages"].as_array().expect("the forwarded push");
     assert_eq!(messages.len(), 1, "{received}");
     let mut event: Value = serde_json::from_str(messages[0]["Body"].as_str().expect("a body")).expect("an event");

@@ -33,6 +33,13 @@ fn service<'r>(report: &'r Report, name: &str) -> &'r ecs_redeploy::report::Serv
         .unwrap_or_else(|| panic!("{name} not reported"))
 }
 
+/// `name`'s report, after asserting its reason and outcome (the detail says why when they differ).
+fn decided<'r>(report: &'r Report, name: &str, expected: (&str, Status)) -> &'r ecs_redeploy::report::ServiceReport {
+    let s = service(report, name);
+    assert_eq!((s.reason.code(), s.outcome), expected, "{name}: {}", s.detail);
+    s
+}
+
 /// web, checkout and legacy run app:latest's old digest. legacy was deployed (the old digest again) and rolled
 /// back before the push; after the push, checkout is deployed — its tag resolves to the push — and its circuit
 /// breaker rolls it back to its last completed revision, which runs the old digest. Returns the environment,
@@ -71,24 +78,12 @@ async fn a_digest_ecs_rolled_back_is_held_until_a_fixed_push_and_another_rollbac
     // legacy's rollback was of a deployment that ran the old digest: it is redeployed like web.
     assert_eq!(redeployed(&before, &after), ["shop/legacy", "shop/web"]);
     for name in ["web", "legacy"] {
-        let s = service(&report, name);
-        assert_eq!(
-            (s.reason.code(), s.outcome),
-            ("image-match", Status::Redeployed),
-            "{name}: {}",
-            s.detail
-        );
+        let s = decided(&report, name, ("image-match", Status::Redeployed));
         assert_eq!(s.from.get("c0"), Some(&Some(old.clone())), "{name}");
         assert_eq!(s.to.get("c0"), Some(&new), "{name}");
     }
     // checkout's rolled-back deployment ran the pushed digest: held, from ECS's own record.
-    let checkout = service(&report, "checkout");
-    assert_eq!(
-        (checkout.reason.code(), checkout.outcome),
-        ("rolled-back", Status::Skipped),
-        "{}",
-        checkout.detail
-    );
+    let checkout = decided(&report, "checkout", ("rolled-back", Status::Skipped));
     for part in ["ROLLBACK_SUCCESSFUL", "circuit breaker", &new, "--retry-rolled-back"] {
         assert!(checkout.detail.contains(part), "`{part}` in {}", checkout.detail);
     }
@@ -134,13 +129,7 @@ async fn a_digest_ecs_rolled_back_is_held_until_a_fixed_push_and_another_rollbac
     let report = invoke(&redeployer, &event("app", "latest", &fixed))
         .await
         .expect("delivered");
-    let checkout = service(&report, "checkout");
-    assert_eq!(
-        (checkout.reason.code(), checkout.outcome),
-        ("image-match", Status::Redeployed),
-        "{}",
-        checkout.detail
-    );
+    let checkout = decided(&report, "checkout", ("image-match", Status::Redeployed));
     assert_eq!(checkout.to.get("c0"), Some(&fixed));
 }
 
@@ -159,13 +148,7 @@ async fn a_person_can_deploy_a_held_digest_deliberately() {
         redeployed(&before, &deployment_ids(&env.seeder(), &["shop"]).await),
         ["shop/checkout", "shop/legacy", "shop/web"]
     );
-    let checkout = service(&report, "checkout");
-    assert_eq!(
-        (checkout.reason.code(), checkout.outcome),
-        ("image-match", Status::Redeployed),
-        "{}",
-        checkout.detail
-    );
+    let checkout = decided(&report, "checkout", ("image-match", Status::Redeployed));
     assert!(
         checkout.warnings.iter().any(|w| w.contains("--retry-rolled-back")),
         "{:?}",
@@ -190,13 +173,7 @@ async fn a_redeploy_still_resolving_is_rolling_out() {
     let first = invoke(&redeployer, &pushed).await.expect("delivered");
     assert_eq!(outcomes(&first)["web"], ("image-match", Status::Redeployed));
     let repeat = invoke(&redeployer, &pushed).await.expect("delivered");
-    let web = service(&repeat, "web");
-    assert_eq!(
-        (web.reason.code(), web.outcome),
-        ("rolling-out", Status::Skipped),
-        "{}",
-        web.detail
-    );
+    let web = decided(&repeat, "web", ("rolling-out", Status::Skipped));
     assert_eq!(web.running.get("c0"), Some(&None), "not resolved yet");
     env.front.advance_clock(Duration::from_secs(31));
     let later = invoke(&redeployer, &pushed).await.expect("delivered");

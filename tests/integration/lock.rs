@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
+use ecs_redeploy::error_chain::render;
 use ecs_redeploy::lock::dynamodb::DynamoDbLock;
 use ecs_redeploy::lock::{Claim, ClaimState, DONE_TTL, DeployLock, IN_PROGRESS_TTL, LockKey};
 use futures_util::future::join_all;
@@ -201,26 +202,30 @@ async fn a_missing_table_is_an_error_naming_it() {
     let key = LockKey::new(WEB, DIGEST);
 
     let claim = lock.claim(&key).await.unwrap_err();
-    assert_eq!(claim.operation, "claim");
-    assert_eq!(claim.id, key.id());
+    assert_eq!(claim.operation, "PutItem");
+    assert!(claim.message.contains(&format!("claim of `{}`", key.id())), "{claim}");
     assert!(claim.source.is_some());
     let message = claim.to_string();
     assert!(
         message.starts_with(&format!(
-            "deploy lock claim of `{}` failed: dynamodb PutItem on table `no-such-table`: ResourceNotFoundException",
+            "dynamodb PutItem failed: claim of `{}` on table `no-such-table`",
             key.id()
         )),
         "{message}"
     );
+    let code = claim.answer().map(|a| a.code.as_str());
+    assert_eq!(code, Some("ResourceNotFoundException"), "{claim:?}");
 
-    let complete = lock.complete(&key).await.unwrap_err().to_string();
+    let complete = render(&lock.complete(&key).await.unwrap_err());
     assert!(
-        complete.contains("UpdateItem on table `no-such-table`: ResourceNotFoundException"),
+        complete.starts_with("dynamodb UpdateItem failed: complete of ")
+            && complete.contains("on table `no-such-table`: ResourceNotFoundException"),
         "{complete}"
     );
-    let release = lock.release(&key).await.unwrap_err().to_string();
+    let release = render(&lock.release(&key).await.unwrap_err());
     assert!(
-        release.contains("DeleteItem on table `no-such-table`: ResourceNotFoundException"),
+        release.starts_with("dynamodb DeleteItem failed: release of ")
+            && release.contains("on table `no-such-table`: ResourceNotFoundException"),
         "{release}"
     );
 }
@@ -235,7 +240,7 @@ async fn an_unreadable_claim_is_an_error_not_a_deployment() {
     assert_eq!(
         error.to_string(),
         format!(
-            "deploy lock claim of `{}` failed: the live claim in table `{TABLE}` has an unknown state `paused`",
+            "dynamodb PutItem failed: claim of `{}` on table `{TABLE}`: the live claim has an unknown state `paused`",
             key.id()
         )
     );

@@ -4,11 +4,11 @@
 
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy::notify::sdk::SdkEventBridge;
-use ecs_redeploy_testkit::fleet::{self, ACCOUNT, REGION, ServiceSpec, registry};
+use ecs_redeploy_testkit::fleet::{self, ACCOUNT, ServiceSpec, registry};
 use ecs_redeploy_testkit::harness::Harness;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::events::load_now;
 use crate::scenarios::FailingUpdate;
@@ -34,24 +34,8 @@ async fn each_redeployed_or_failed_service_is_announced_on_the_bus() {
         account: ACCOUNT,
     };
     let queue_url = moto
-        .call("sqs", "CreateQueue", json!({"QueueName": "announcements"}))
-        .await["QueueUrl"]
-        .as_str()
-        .expect("a queue URL")
-        .to_owned();
-    moto.call(
-        "events",
-        "PutRule",
-        json!({"Name": "ecs-redeploy-announcements", "EventPattern": r#"{"source": ["ecs-redeploy"]}"#}),
-    )
-    .await;
-    moto.call(
-        "events",
-        "PutTargets",
-        json!({"Rule": "ecs-redeploy-announcements",
-               "Targets": [{"Id": "queue", "Arn": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:announcements")}]}),
-    )
-    .await;
+        .announcements_queue("announcements", "ecs-redeploy-announcements")
+        .await;
 
     let bus = SdkEventBridge::new(
         aws_sdk_eventbridge::Client::new(&env.moto.function_sdk_config()),
@@ -67,13 +51,7 @@ async fn each_redeployed_or_failed_service_is_announced_on_the_bus() {
     };
     assert_eq!((report.counts.notified, report.counts.notify_failed), (2, 0));
 
-    let received = moto
-        .call(
-            "sqs",
-            "ReceiveMessage",
-            json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10}),
-        )
-        .await;
+    let received = moto.receive(&queue_url).await;
     let mut announced: Vec<(String, Value)> = received["Messages"]
         .as_array()
         .expect("messages")

@@ -73,24 +73,7 @@ impl World {
                 endpoint: &env.moto.endpoint,
                 account: ACCOUNT,
             };
-            let url = moto.call("sqs", "CreateQueue", json!({"QueueName": QUEUE})).await["QueueUrl"]
-                .as_str()
-                .expect("a queue URL")
-                .to_owned();
-            moto.call(
-                "events",
-                "PutRule",
-                json!({"Name": "rollouts", "EventPattern": r#"{"source": ["ecs-redeploy"]}"#}),
-            )
-            .await;
-            moto.call(
-                "events",
-                "PutTargets",
-                json!({"Rule": "rollouts",
-                       "Targets": [{"Id": "queue", "Arn": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}")}]}),
-            )
-            .await;
-            url
+            moto.announcements_queue(QUEUE, "rollouts").await
         };
         let bus = SdkEventBridge::new(
             aws_sdk_eventbridge::Client::new(&env.moto.function_sdk_config()),
@@ -132,13 +115,7 @@ impl World {
         };
         let mut all = Vec::new();
         loop {
-            let received = moto
-                .call(
-                    "sqs",
-                    "ReceiveMessage",
-                    json!({"QueueUrl": self.queue_url, "MaxNumberOfMessages": 10}),
-                )
-                .await;
+            let received = moto.receive(&self.queue_url).await;
             let Some(messages) = received["Messages"].as_array().filter(|m| !m.is_empty()) else {
                 break;
             };

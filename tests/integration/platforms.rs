@@ -1,8 +1,6 @@
 //! The platform check through the real SDK clients: ECR's `BatchGetImage` in moto tells what a pushed image
 //! index is built for, ECS (behind the strict front) what each task definition runs on.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_ecs::types::{ContainerDefinition, CpuArchitecture, OsFamily, RuntimePlatform};
 use ecs_redeploy::ecr::sdk::SdkEcr;
 use ecs_redeploy::engine::Redeployer;
@@ -11,7 +9,7 @@ use ecs_redeploy_testkit::fleet::{self, ServiceSpec, registry};
 use ecs_redeploy_testkit::harness::Harness;
 
 use crate::events::load_now;
-use crate::support::{FunctionEcs, config, invoke, outcomes};
+use crate::support::{FunctionEcs, assert_outcomes, config, invoke};
 
 /// An OCI image index with one manifest per `(os, architecture)`.
 fn index(platforms: &[(&str, &str)]) -> String {
@@ -101,13 +99,13 @@ async fn an_amd64_only_index_is_not_deployed_to_arm64_tasks() {
     let redeployer =
         Redeployer::new(env.function_ecs(), config(&[])).with_registry(SdkEcr::new(env.moto.function_ecr_client()));
     let report = invoke(&redeployer, &event).await.expect("the invocation succeeds");
-    assert_eq!(
-        outcomes(&report),
-        BTreeMap::from([
-            ("arm".to_owned(), ("platform-mismatch", Status::Skipped)),
-            ("intel".to_owned(), ("image-match", Status::Redeployed)),
-            ("no-platform".to_owned(), ("image-match", Status::Redeployed)),
-        ])
+    assert_outcomes(
+        &report,
+        &[
+            ("arm", "platform-mismatch", Status::Skipped),
+            ("intel", "image-match", Status::Redeployed),
+            ("no-platform", "image-match", Status::Redeployed),
+        ],
     );
     let arm = report.services.iter().find(|s| s.service == "arm").unwrap();
     assert!(

@@ -257,14 +257,13 @@ async fn pin_mode_follows_its_own_pins_and_leaves_hand_pins_alone() {
     let redeployer = Redeployer::new(env.function_ecs(), config(&[]));
 
     let first = event_after_seeding(&env.front, "ecr-push.json");
+    // Each push: the person's pin is left alone, ours follows the tag.
+    let expected = BTreeMap::from([
+        ("by-hand".to_owned(), ("digest-pinned", Status::Skipped)),
+        ("ours".to_owned(), ("image-match", Status::Redeployed)),
+    ]);
     let report = invoke(&redeployer, &first).await.unwrap();
-    assert_eq!(
-        outcomes(&report),
-        BTreeMap::from([
-            ("by-hand".to_owned(), ("digest-pinned", Status::Skipped)),
-            ("ours".to_owned(), ("image-match", Status::Redeployed)),
-        ])
-    );
+    assert_eq!(outcomes(&report), expected);
 
     // The tag moves on: the revision ecs-redeploy pinned follows it, the person's pin still does not.
     let mut second = first.clone();
@@ -272,13 +271,7 @@ async fn pin_mode_follows_its_own_pins_and_leaves_hand_pins_alone() {
     second["id"] = "second-push".into();
     second["detail"]["image-digest"] = next_digest.clone().into();
     let report = invoke(&redeployer, &second).await.unwrap();
-    assert_eq!(
-        outcomes(&report),
-        BTreeMap::from([
-            ("by-hand".to_owned(), ("digest-pinned", Status::Skipped)),
-            ("ours".to_owned(), ("image-match", Status::Redeployed)),
-        ])
-    );
+    assert_eq!(outcomes(&report), expected);
     let now = running(&env, &["ours", "by-hand"]).await;
     assert_eq!(now["ours"].1, vec![format!("{r}/app:latest@{next_digest}")]);
     assert_eq!(now["by-hand"].1, vec![hand_pinned]);

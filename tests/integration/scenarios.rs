@@ -13,7 +13,7 @@ use ecs_redeploy::trigger::lambda::{InvocationError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
 
 use crate::events::{EXPECTED, load_now};
-use crate::support::{FunctionEcs, config};
+use crate::support::{FunctionEcs, config, seeded};
 use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
 use ecs_redeploy_testkit::harness::Harness;
 
@@ -345,16 +345,11 @@ async fn one_failed_update_fails_the_invocation_after_the_rest_succeed() {
 
 #[tokio::test]
 async fn non_push_events_change_nothing_and_dry_run_only_plans() {
-    let env = Harness::start().await;
-    let client = env.seeder();
     let app = format!("{}/app:latest", registry());
-    fleet::seed(
-        &client,
-        &[
-            ServiceSpec::new("alpha", "web", &[&app]),
-            ServiceSpec::new("bravo", "web", &[&app]),
-        ],
-    )
+    let (env, client) = seeded(&[
+        ServiceSpec::new("alpha", "web", &[&app]),
+        ServiceSpec::new("bravo", "web", &[&app]),
+    ])
     .await;
     let clusters = ["alpha", "bravo"];
     let before = deployment_ids(&client, &clusters).await;

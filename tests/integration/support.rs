@@ -14,14 +14,14 @@ use ecs_redeploy::lock::DeployLock;
 use ecs_redeploy::notify::Notifier;
 use ecs_redeploy::report::{Invocation, Report, Status};
 use ecs_redeploy::trigger::lambda::{InvocationError, Response, handle};
-use ecs_redeploy_testkit::fleet::REGION;
+use ecs_redeploy_testkit::fleet::{REGION, ServiceSpec};
 use ecs_redeploy_testkit::harness::Harness;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use lambda_runtime::{Context, LambdaEvent};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The function's settings from `vars` alone, as `Config::from_lookup` reads them.
 pub fn config(vars: &[(&str, &str)]) -> Config {
@@ -61,6 +61,28 @@ pub async fn invoke<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
     }
 }
 
+/// A harness whose ECS holds `specs` (seeded in moto), and the seeding client.
+pub async fn seeded(specs: &[ServiceSpec]) -> (Harness, aws_sdk_ecs::Client) {
+    let env = Harness::start().await;
+    let client = env.seeder();
+    ecs_redeploy_testkit::fleet::seed(&client, specs).await;
+    (env, client)
+}
+
+/// Asserts the report lists exactly these services, each with its (reason, outcome).
+pub fn assert_outcomes(report: &Report, expected: &[(&str, &str, Status)]) {
+    let actual: BTreeMap<&str, (&str, Status)> = report
+        .services
+        .iter()
+        .map(|s| (s.service.as_str(), (s.reason.code(), s.outcome)))
+        .collect();
+    let expected: BTreeMap<&str, (&str, Status)> = expected
+        .iter()
+        .map(|&(name, reason, outcome)| (name, (reason, outcome)))
+        .collect();
+    assert_eq!(actual, expected, "{}", report.summary());
+}
+
 /// `service` → (reason, outcome) of every service the report lists.
 pub fn outcomes(report: &Report) -> BTreeMap<String, (&'static str, Status)> {
     report
@@ -80,6 +102,38 @@ pub struct MotoAccount<'a> {
 }
 
 impl MotoAccount<'_> {
+    /// One `ReceiveMessage` of up to 10 messages from the queue at `queue_url`: moto's answer.
+    pub async fn receive(&self, queue_url: &str) -> Value {
+        self.call(
+            "sqs",
+            "ReceiveMessage",
+            json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10}),
+        )
+        .await
+    }
+
+    /// A queue `queue` that rule `rule` on the default bus fills with every event the function announces; its URL.
+    pub async fn announcements_queue(&self, queue: &str, rule: &str) -> String {
+        let url = self.call("sqs", "CreateQueue", json!({"QueueName": queue})).await["QueueUrl"]
+            .as_str()
+            .expect("a queue URL")
+            .to_owned();
+        self.call(
+            "events",
+            "PutRule",
+            json!({"Name": rule, "EventPattern": r#"{"source": ["ecs-redeploy"]}"#}),
+        )
+        .await;
+        let arn = format!("arn:aws:sqs:{REGION}:{}:{queue}", self.account);
+        self.call(
+            "events",
+            "PutTargets",
+            json!({"Rule": rule, "Targets": [{"Id": "queue", "Arn": arn}]}),
+        )
+        .await;
+        url
+    }
+
     pub async fn call(&self, service: &str, target: &str, body: Value) -> Value {
         let (content_type, prefix) = match service {
             "events" => ("application/x-amz-json-1.1", "AWSEvents"),

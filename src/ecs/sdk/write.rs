@@ -113,12 +113,12 @@ where
             Acted::No => {}
             Acted::Unknown => match settled().await {
                 Ok(Some(found)) => {
-                    tracing::info!(operation, %error, "the answer was lost, but the write took effect");
+                    tracing::info!(operation, error = %crate::error_chain::render(&error), "the answer was lost, but the write took effect");
                     return Ok(Written::Found(found));
                 }
                 Ok(None) => {}
                 Err(read) => {
-                    tracing::warn!(operation, %error, %read, "whether the write took effect is unknown");
+                    tracing::warn!(operation, error = %crate::error_chain::render(&error), read = %crate::error_chain::render(&read), "whether the write took effect is unknown");
                     return Err(error);
                 }
             },

@@ -148,14 +148,26 @@ async fn a_rolled_back_deployment_is_notified_once_on_its_failed_event_and_never
     assert_eq!(redeployer.lock.stored()[0].outcome.as_deref(), Some("rolled-back"));
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_completed_deployment_is_notified_as_completed() {
+/// web deployed by a push with a tracking lock, its deployment then at `status`, and ECS's `event` for it followed.
+async fn deployed_then_followed(
+    status: DeploymentStatus,
+    rolled_back: bool,
+    event: DeploymentEventName,
+) -> (
+    Redeployer<FakeEcs, FakeLock, crate::ecr::sdk::SdkEcr, FakeNotifier>,
+    RolloutReport,
+) {
     let mut redeployer = redeployer(FakeLock::tracking());
     redeployer.run(&[push()], Mode::Apply).await;
-    set_status(&mut redeployer, DeploymentStatus::Successful, false);
-    let report = redeployer
-        .follow(&change(DeploymentEventName::Completed, "ecs-svc/web"), Utc::now())
-        .await;
+    set_status(&mut redeployer, status, rolled_back);
+    let report = redeployer.follow(&change(event, "ecs-svc/web"), Utc::now()).await;
+    (redeployer, report)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_completed_deployment_is_notified_as_completed() {
+    let (redeployer, report) =
+        deployed_then_followed(DeploymentStatus::Successful, false, DeploymentEventName::Completed).await;
     assert_eq!(report.counts.completed, 1);
     assert_eq!(report.counts.durations, vec![240]);
     let sent = redeployer.notifier.rollouts();
@@ -167,12 +179,8 @@ async fn a_completed_deployment_is_notified_as_completed() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failure_ecs_has_not_recorded_the_rollback_of_yet_is_retried_not_notified() {
-    let mut redeployer = redeployer(FakeLock::tracking());
-    redeployer.run(&[push()], Mode::Apply).await;
-    set_status(&mut redeployer, DeploymentStatus::InProgress, false);
-    let report = redeployer
-        .follow(&change(DeploymentEventName::Failed, "ecs-svc/web"), Utc::now())
-        .await;
+    let (redeployer, report) =
+        deployed_then_followed(DeploymentStatus::InProgress, false, DeploymentEventName::Failed).await;
     assert_eq!(report.rollouts[0].result, "retry");
     assert!(report.has_failures());
     assert!(redeployer.notifier.rollouts().is_empty());

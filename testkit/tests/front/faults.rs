@@ -86,22 +86,7 @@ async fn a_connection_reset_closes_the_connection_without_a_response() {
     let config = with_faults(1, 1.0, vec![FaultKind::ConnectionReset], Duration::ZERO);
     let Harness { moto: _moto, front } = Harness::start_with(config).await;
     let address = front.endpoint_url().trim_start_matches("http://").to_owned();
-    // Blocking std socket on the blocking pool: the raw bytes are the point here.
-    let (received, read) = tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(&address).expect("connect to the front");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("read timeout");
-        stream.write_all(RAW_LIST_CLUSTERS.as_bytes()).expect("send request");
-        let mut received = Vec::new();
-        let read = stream.read_to_end(&mut received);
-        (received, read)
-    })
-    .await
-    .expect("raw client finishes");
-    let error = read.expect_err("a reset, not a clean end of stream");
-    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
-    assert!(received.is_empty(), "no response bytes: {received:?}");
+    expect_reset_without_response(address, RAW_LIST_CLUSTERS.to_owned()).await;
     let counts = front.calls().action("ListClusters");
     assert_eq!((counts.faulted, counts.forwarded), (1, 0));
 }
@@ -122,6 +107,26 @@ async fn a_slow_response_stalls_then_fails_without_reaching_moto() {
     );
     let listed = Ecs::at(&moto.endpoint).call("ListClusters", json!({})).await;
     assert!(listed.strings("clusterArns").is_empty());
+}
+
+/// Sends `request` as raw bytes to `address` (a blocking std socket on the blocking pool: the raw bytes are the
+/// point) and asserts the front reset the connection without a byte of response.
+async fn expect_reset_without_response(address: String, request: String) {
+    let (received, read) = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(&address).expect("connect to the front");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        stream.write_all(request.as_bytes()).expect("send request");
+        let mut received = Vec::new();
+        let read = stream.read_to_end(&mut received);
+        (received, read)
+    })
+    .await
+    .expect("raw client finishes");
+    let error = read.expect_err("a reset, not a clean end of stream");
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
+    assert!(received.is_empty(), "no response bytes: {received:?}");
 }
 
 /// The cluster names moto holds that start with `prefix`, sorted.
@@ -164,21 +169,7 @@ async fn a_reset_after_the_write_applies_the_call_and_closes_without_a_response(
          content-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
-    let (received, read) = tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(&address).expect("connect to the front");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("read timeout");
-        stream.write_all(request.as_bytes()).expect("send request");
-        let mut received = Vec::new();
-        let read = stream.read_to_end(&mut received);
-        (received, read)
-    })
-    .await
-    .expect("raw client finishes");
-    let error = read.expect_err("a reset, not a clean end of stream");
-    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
-    assert!(received.is_empty(), "no response bytes: {received:?}");
+    expect_reset_without_response(address, request).await;
     assert_eq!(clusters_in_moto(&moto.endpoint, "reset-after").await, ["reset-after"]);
     let counts = front.calls().action("CreateCluster");
     assert_eq!((counts.forwarded, counts.lost, counts.faulted), (1, 1, 0), "{counts:?}");

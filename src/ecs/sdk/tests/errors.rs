@@ -52,9 +52,11 @@ async fn service_errors_are_classified_by_code_and_keep_their_source() {
             "{code}: read only after a 5xx"
         );
         assert_eq!((error.operation, error.kind), ("UpdateService", kind), "{code}");
-        let display = error.to_string();
-        assert!(display.contains("UpdateService") && display.contains(code), "{display}");
-        assert!(display.contains("it went wrong"), "{display}");
+        // The rendered chain says the operation, the code and the service's message once each.
+        let display = crate::error_chain::render(&error);
+        for part in ["UpdateService", code, "it went wrong"] {
+            assert_eq!(display.matches(part).count(), 1, "{part} in {display}");
+        }
         assert!(error.source().is_some(), "{code}: source kept");
     }
 }
@@ -100,7 +102,11 @@ async fn wire_errors_of_every_operation_name_the_operation_and_kind() {
     ];
     for (error, (operation, kind, code)) in errors.iter().zip(expected) {
         assert_eq!((error.operation, error.kind), (operation, kind), "{error}");
-        assert_eq!(error.message, format!("{code}: {code} on the wire"));
+        assert_eq!(
+            crate::error_chain::render(error),
+            format!("ecs {operation} failed: {code}: {code} on the wire")
+        );
+        assert_eq!(error.answer().map(|a| a.code.as_str()), Some(code));
         assert!(error.source().is_some());
     }
     assert!(rules.iter().all(|r| r.num_calls() == 1), "a single attempt each");
@@ -122,7 +128,10 @@ async fn answers_that_are_not_service_errors_are_other() {
         ecs.describe_task_definition("web:7").await.unwrap_err(),
     ] {
         assert_eq!(error.kind, EcsErrorKind::Other, "{error}");
-        assert!(!error.message.is_empty() && error.source().is_some(), "{error:?}");
+        // No service answer: the chain is the SDK's own account (a status, a parse failure), after ours.
+        let rendered = crate::error_chain::render(&error);
+        assert!(error.answer().is_none() && error.source().is_some(), "{error:?}");
+        assert!(rendered.len() > error.to_string().len(), "{rendered}");
     }
 }
 

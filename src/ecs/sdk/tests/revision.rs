@@ -183,19 +183,38 @@ pub(super) fn described_source(image: &str, revision: i32) -> DescribeTaskDefini
         .build()
 }
 
+/// The fields a registration copies from its source, on either builder (the described `TaskDefinition`, the
+/// expected `RegisterTaskDefinitionInput`: the same setters), with `web` on `image`; said once, so the source and
+/// the expected request cannot drift apart.
+macro_rules! copied_fields {
+    ($builder:expr, $image:expr) => {
+        $builder
+            .family("web")
+            .task_role_arn(format!("{ROLE}web-task"))
+            .execution_role_arn(format!("{ROLE}web-execution"))
+            .network_mode(sdk::NetworkMode::Awsvpc)
+            .container_definitions(web($image))
+            .container_definitions(envoy())
+            .volumes(volume())
+            .placement_constraints(constraint())
+            .requires_compatibilities(sdk::Compatibility::Ec2)
+            .cpu("1024")
+            .memory("2048")
+            .pid_mode(sdk::PidMode::Task)
+            .ipc_mode(sdk::IpcMode::Task)
+            .proxy_configuration(proxy())
+            .inference_accelerators(accelerator())
+            .ephemeral_storage(sdk::EphemeralStorage::builder().size_in_gib(30).build())
+            .runtime_platform(platform())
+            .enable_fault_injection(true)
+    };
+}
+
 fn described(tags: Vec<sdk::Tag>) -> DescribeTaskDefinitionOutput {
-    let definition = sdk::TaskDefinition::builder()
+    #[allow(deprecated)] // `inference_accelerators`: see `accelerator`.
+    let definition = copied_fields!(sdk::TaskDefinition::builder(), APP)
         .task_definition_arn(SOURCE)
-        .family("web")
         .revision(7)
-        .task_role_arn(format!("{ROLE}web-task"))
-        .execution_role_arn(format!("{ROLE}web-execution"))
-        .network_mode(sdk::NetworkMode::Awsvpc)
-        .container_definitions(web(APP))
-        .container_definitions(envoy())
-        .volumes(volume())
-        .placement_constraints(constraint())
-        .requires_compatibilities(sdk::Compatibility::Ec2)
         .compatibilities(sdk::Compatibility::Ec2)
         .compatibilities(sdk::Compatibility::Fargate)
         .requires_attributes(
@@ -204,15 +223,6 @@ fn described(tags: Vec<sdk::Tag>) -> DescribeTaskDefinitionOutput {
                 .build()
                 .unwrap(),
         )
-        .cpu("1024")
-        .memory("2048")
-        .pid_mode(sdk::PidMode::Task)
-        .ipc_mode(sdk::IpcMode::Task)
-        .proxy_configuration(proxy())
-        .inference_accelerators(accelerator())
-        .ephemeral_storage(sdk::EphemeralStorage::builder().size_in_gib(30).build())
-        .runtime_platform(platform())
-        .enable_fault_injection(true)
         .status(sdk::TaskDefinitionStatus::Active)
         .registered_at(time(1_700_000_000, 0))
         .registered_by("arn:aws:iam::123456789012:user/deployer")
@@ -260,25 +270,7 @@ async fn register_revision_copies_every_field_and_user_tag_and_replaces_only_the
 
     assert_eq!(arn, REGISTERED);
     #[allow(deprecated)] // `inference_accelerators`: see `accelerator`.
-    let expected = RegisterTaskDefinitionInput::builder()
-        .family("web")
-        .task_role_arn(format!("{ROLE}web-task"))
-        .execution_role_arn(format!("{ROLE}web-execution"))
-        .network_mode(sdk::NetworkMode::Awsvpc)
-        .container_definitions(web(PINNED))
-        .container_definitions(envoy())
-        .volumes(volume())
-        .placement_constraints(constraint())
-        .requires_compatibilities(sdk::Compatibility::Ec2)
-        .cpu("1024")
-        .memory("2048")
-        .pid_mode(sdk::PidMode::Task)
-        .ipc_mode(sdk::IpcMode::Task)
-        .proxy_configuration(proxy())
-        .inference_accelerators(accelerator())
-        .ephemeral_storage(sdk::EphemeralStorage::builder().size_in_gib(30).build())
-        .runtime_platform(platform())
-        .enable_fault_injection(true)
+    let expected = copied_fields!(RegisterTaskDefinitionInput::builder(), PINNED)
         .tags(tag("team", "core"))
         .tags(tag("cost-center", "42"))
         .tags(tag(PINNED_TAG, "web"))
@@ -366,14 +358,18 @@ async fn an_unknown_container_name_is_an_error_and_registers_nothing() {
     assert_eq!((describe.num_calls(), register.num_calls()), (1, 0));
 }
 
+/// How `register_revision` of `web` onto `PINNED` fails against `rules`.
+async fn registration_error(rules: &[&Rule]) -> EcsError {
+    ecs(RuleMode::MatchAny, rules)
+        .register_revision(SOURCE, &images(&[("web", PINNED)]))
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn register_revision_errors_name_the_failed_call() {
     let failing_describe = [wire_error(mock!(Client::describe_task_definition), "ClientException")];
-    let describe_fails = ecs(RuleMode::MatchAny, &failing_describe.iter().collect::<Vec<_>>());
-    let error = describe_fails
-        .register_revision(SOURCE, &images(&[("web", PINNED)]))
-        .await
-        .unwrap_err();
+    let error = registration_error(&failing_describe.iter().collect::<Vec<_>>()).await;
     assert_eq!(
         (error.operation, error.kind),
         ("DescribeTaskDefinition", EcsErrorKind::Other)
@@ -381,11 +377,7 @@ async fn register_revision_errors_name_the_failed_call() {
 
     let describe = describe_rule(vec![]);
     let failing_register = wire_error(mock!(Client::register_task_definition), "InvalidParameterException");
-    let register_fails = ecs(RuleMode::MatchAny, &[&describe, &failing_register]);
-    let error = register_fails
-        .register_revision(SOURCE, &images(&[("web", PINNED)]))
-        .await
-        .unwrap_err();
+    let error = registration_error(&[&describe, &failing_register]).await;
     assert_eq!(
         (error.operation, error.kind),
         ("RegisterTaskDefinition", EcsErrorKind::InvalidParameter)

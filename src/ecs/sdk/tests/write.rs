@@ -117,7 +117,7 @@ async fn throttling_is_sent_again_without_a_read_and_a_refusal_is_the_answer() {
             .force_new_deployment(CLUSTER, &service_arn(1), &seen())
             .await
             .unwrap_err();
-        assert!(error.message.contains(code), "{error}");
+        assert!(crate::error_chain::render(&error).contains(code), "{error}");
         assert_eq!(
             (update.num_calls(), read.num_calls()),
             (1, 0),
@@ -146,19 +146,23 @@ async fn when_the_read_fails_too_the_update_fails_and_is_not_sent_again() {
     assert_eq!(update.num_calls(), 1);
 }
 
+/// Answers `DescribeTaskDefinition` of `task_definition` (an ARN or a family) with revision `revision` of `web`
+/// on `image`.
+fn described_rule(task_definition: &'static str, image: &'static str, revision: i32) -> Rule {
+    mock!(Client::describe_task_definition)
+        .match_requests(move |r| r.task_definition() == Some(task_definition))
+        .then_output(move || described_source(image, revision))
+}
+
 #[tokio::test]
 async fn a_registration_whose_answer_was_lost_is_found_as_the_familys_newest_revision() {
-    let source = mock!(Client::describe_task_definition)
-        .match_requests(|r| r.task_definition() == Some(SOURCE_ARN))
-        .then_output(|| described_source(APP_IMAGE, 7));
+    let source = described_rule(SOURCE_ARN, APP_IMAGE, 7);
     let register = mock!(Client::register_task_definition)
         .sequence()
         .http_status(500, wire("ServerException"))
         .output(|| RegisterTaskDefinitionOutput::builder().build())
         .build();
-    let newest = mock!(Client::describe_task_definition)
-        .match_requests(|r| r.task_definition() == Some("web"))
-        .then_output(|| described_source(PINNED_IMAGE, 8));
+    let newest = described_rule("web", PINNED_IMAGE, 8);
     let ecs = retrying(&[&source, &register, &newest]);
     let wanted = BTreeMap::from([("web".to_owned(), PINNED_IMAGE.to_owned())]);
     let arn = ecs.register_revision(SOURCE_ARN, &wanted).await.unwrap();
@@ -168,9 +172,7 @@ async fn a_registration_whose_answer_was_lost_is_found_as_the_familys_newest_rev
 
 #[tokio::test]
 async fn a_registration_whose_answer_was_lost_and_registered_nothing_is_sent_again() {
-    let source = mock!(Client::describe_task_definition)
-        .match_requests(|r| r.task_definition() == Some(SOURCE_ARN))
-        .then_output(|| described_source(APP_IMAGE, 7));
+    let source = described_rule(SOURCE_ARN, APP_IMAGE, 7);
     let registered = || {
         let definition = sdk::TaskDefinition::builder()
             .task_definition_arn("arn:aws:ecs:us-east-1:123456789012:task-definition/web:8")
@@ -185,9 +187,7 @@ async fn a_registration_whose_answer_was_lost_and_registered_nothing_is_sent_aga
         .output(registered)
         .build();
     // The family's newest is still the source: nothing was registered.
-    let newest = mock!(Client::describe_task_definition)
-        .match_requests(|r| r.task_definition() == Some("web"))
-        .then_output(|| described_source(APP_IMAGE, 7));
+    let newest = described_rule("web", APP_IMAGE, 7);
     let ecs = retrying(&[&source, &register, &newest]);
     let wanted = BTreeMap::from([("web".to_owned(), PINNED_IMAGE.to_owned())]);
     let arn = ecs.register_revision(SOURCE_ARN, &wanted).await.unwrap();
