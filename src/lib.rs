@@ -10,6 +10,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod engine;
 mod error_chain;
+pub mod lambda;
 pub mod lock;
 pub mod notify;
 pub mod trigger;
