@@ -254,3 +254,37 @@ fn is_alias_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+/// A function as the report names it: every field the issue lists, whatever happened to it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FunctionReport {
+    pub function: String,
+    pub function_arn: String,
+    /// The function's `Code.ImageUri`.
+    pub image: String,
+    /// `redeploy`, `wait` or `skip`; `None` when the function could not be examined.
+    pub decision: Option<&'static str>,
+    pub reason: Reason,
+    pub detail: String,
+    /// The pushed images the decision is about.
+    pub pushed: Vec<String>,
+    /// Their positions in the run's pushes (a batch maps a failure back to its messages).
+    #[serde(skip)]
+    pub push_positions: Vec<usize>,
+    pub outcome: crate::domain::report::Status,
+    /// The digest the function ran when decided (`ResolvedImageUri`).
+    pub running: Option<String>,
+    /// An update: the digest before it …
+    pub from: Option<String>,
+    /// … and the digest Lambda resolved (`CodeSha256`), or the pushed one for a plan.
+    pub to: Option<String>,
+    /// With the alias tag: the alias moved and the version it now points to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub error: Option<String>,
+    /// For a failure: whether a retry may succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+}

@@ -3,6 +3,7 @@
 
 mod execute;
 pub mod fleet;
+pub mod functions;
 mod images;
 pub mod outcomes;
 pub mod plan;
