@@ -31,7 +31,7 @@ use ecs_redeploy_testkit::harness::Harness;
 use ecs_redeploy_testkit::registry::push_image;
 use serde_json::json;
 
-use super::table::Goal;
+use super::table::{Goal, wall_goal};
 
 const FUNCTIONS: usize = 200;
 const MATCHING: usize = 20;
@@ -53,8 +53,9 @@ impl Intercept for CountCalls {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request();
-        let path = request
-            .uri()
+        // The URI is absolute (`http://HOST:PORT/2015-03-31/functions/…`): the path starts at the API version.
+        let uri = request.uri();
+        let path = uri[uri.find("/2015-03-31").unwrap_or(0)..]
             .split('?')
             .next()
             .unwrap_or_default()
@@ -192,22 +193,24 @@ impl FunctionsRow {
         );
     }
 
+    /// The least time Lambda's quotas allow the minimum calls, stage after stage (ListFunctions, then the
+    /// GetFunctions at 100/s beyond a second's burst, then the updates at 15/s beyond theirs); latency aside.
+    fn bound() -> Duration {
+        let beyond = |calls: usize, rate: f64| (calls as f64 - rate).max(0.0) / rate;
+        Duration::from_secs_f64(beyond(FUNCTIONS, 100.0) + beyond(MATCHING, 15.0))
+    }
+
     pub fn goals(&self) -> Vec<Goal> {
         let minimum = Self::minimum(1);
         let measured: Vec<u64> = OPERATIONS.iter().map(|op| self.measured(op)).collect();
-        let total: u64 = measured.iter().sum::<u64>() + self.measured("other");
+        let join = |calls: &[u64]| calls.iter().map(u64::to_string).collect::<Vec<_>>().join(" + ");
         vec![
             (
-                format!(
-                    "functions calls = minimum {} (moto: one listing page)",
-                    minimum.iter().sum::<u64>()
-                ),
-                format!(
-                    "{total} ({})",
-                    measured.iter().map(u64::to_string).collect::<Vec<_>>().join(" + ")
-                ),
-                total == minimum.iter().sum::<u64>(),
+                format!("functions calls = minimum {} (moto: one listing page)", join(&minimum)),
+                format!("{} + other {}", join(&measured), self.measured("other")),
+                measured == minimum && self.measured("other") == 0,
             ),
+            wall_goal("functions", self.wall, Self::bound()),
             (
                 format!("functions updated = {MATCHING}, none failed"),
                 format!("{} updated, {} failed", self.updated, self.failed),

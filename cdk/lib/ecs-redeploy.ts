@@ -192,6 +192,8 @@ export interface EcsRedeployAlarms {
   readonly functionErrors: cloudwatch.Alarm;
   /** `RolloutsFailed` ≥ 1 with `Trigger=batch`: a deployment the function started failed or was rolled back. */
   readonly failedRollouts?: cloudwatch.Alarm;
+  /** `FunctionsFailed` ≥ 1 with `Trigger=batch`: a queued push failed to update a Lambda function (`lambdaFunctions`). */
+  readonly failedFunctions?: cloudwatch.Alarm;
 }
 
 /**
@@ -411,11 +413,11 @@ export class EcsRedeploy extends Construct {
     }
 
     if (props.alarmEmail !== undefined) this.alarmTopic = alarmTopic(this, 'AlarmTopic', props.alarmEmail);
-    this.alarms = this.createAlarms(props.metricsNamespace ?? 'ecs-redeploy');
+    this.alarms = this.createAlarms(props.metricsNamespace ?? 'ecs-redeploy', lambdaFunctions === 'Enabled');
   }
 
   /** The same alarms as the SAM template's; they notify `alarmTopic` when there is one. */
-  private createAlarms(namespace: string): EcsRedeployAlarms {
+  private createAlarms(namespace: string, followsFunctions: boolean): EcsRedeployAlarms {
     const period = Duration.minutes(5);
     const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
       const created = new cloudwatch.Alarm(this, id, {
@@ -460,6 +462,15 @@ export class EcsRedeploy extends Construct {
             'deployed is held: pushes and sweeps will not deploy that digest to the service again. Read the ' +
             'ECS Service Rollout Failed event (status_reason, to_digest) or the service\'s deployments in the ' +
             'console, fix the image and push it; a new digest deploys as usual.'),
+      }),
+      ...(followsFunctions && {
+        failedFunctions: alarm('FailedFunctionsAlarm',
+          new cloudwatch.Metric({
+            namespace, metricName: 'FunctionsFailed', dimensionsMap: { Trigger: 'batch' }, statistic: 'Sum', period,
+          }),
+          'ecs-redeploy failed to update at least one container-image Lambda function from a queued push (metric ' +
+            'FunctionsFailed, Trigger=batch). A retryable failure (an update in progress, throttling) returns the ' +
+            "push to the queue. Read the Lambda Function Redeploy Failed event or the function's decision lines."),
       }),
     };
   }
