@@ -201,6 +201,7 @@ describe('EcsRedeploy', () => {
         reservedConcurrency: 'Unreserved',
         defaultAction: 'pin',
         newRevisions: 'Enabled',
+        lambdaFunctions: 'Disabled',
         deployLock: 'Disabled',
         metricsNamespace: 'team-a/redeploy',
         notifications: false,
@@ -214,6 +215,7 @@ describe('EcsRedeploy', () => {
       DRY_RUN: 'true',
       DEFAULT_ACTION: 'pin',
       NEW_REVISIONS: 'enabled',
+      LAMBDA_FUNCTIONS: 'disabled',
       RETRY_MODE: 'standard',
       ECS_PACING: 'off',
       MAX_ATTEMPTS: '3',
@@ -235,6 +237,7 @@ describe('EcsRedeploy', () => {
       DRY_RUN: 'false',
       DEFAULT_ACTION: 'force',
       NEW_REVISIONS: 'disabled',
+      LAMBDA_FUNCTIONS: 'enabled',
       LOCK_TABLE: { Ref: table },
       RETRY_MODE: 'adaptive',
       ECS_PACING: 'documented',
@@ -481,6 +484,26 @@ describe('EcsRedeploy', () => {
     assert.deepEqual(all.filter((a) => a.includes('*')), []);
   });
 
+  test('image functions: listed, read with their tags and updated on this account\'s functions; none of it when disabled', () => {
+    const template = synth({ repositories: ['app', 'team-a/*'] });
+    assert.deepEqual(actions([statement(template, 'ListImageFunctions')]), ['lambda:ListFunctions']);
+    assert.deepEqual(statement(template, 'ListImageFunctions').Resource, '*');
+    const read = statement(template, 'ReadImageFunctions');
+    assert.deepEqual(actions([read]).sort(), ['lambda:GetFunction', 'lambda:ListTags']);
+    assert.equal(arnText(read.Resource), 'arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:*');
+    assert.deepEqual(actions([statement(template, 'UpdateImageFunctions')]).sort(),
+      ['lambda:PublishVersion', 'lambda:UpdateAlias', 'lambda:UpdateFunctionCode']);
+    const images = statement(template, 'ReadImagesForFunctionUpdates');
+    assert.deepEqual((images.Resource as unknown[]).map(arnText),
+      ['app', 'team-a/*'].map((r) => `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${r}`));
+    assert.equal(Object.keys(template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'FunctionsFailed' } })).length, 1);
+    const optedIn = actions(allowStatements(synth({ serviceSelection: 'opted-in' })));
+    assert.ok(!optedIn.includes('lambda:ListFunctions') && optedIn.includes('lambda:GetFunction'));
+    const disabled = synth({ lambdaFunctions: 'Disabled' });
+    assert.ok(!actions(allowStatements(disabled)).some((a) => a.startsWith('lambda:') || a === 'ecr:GetDownloadUrlForLayer'));
+    assert.deepEqual(disabled.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'FunctionsFailed' } }), {});
+  });
+
   test('opted-in discovery uses the tagging API and lists no cluster', () => {
     const matching = actions([statement(synth(), 'DiscoverServices')]);
     assert.deepEqual(matching.sort(), ['ecs:DescribeTaskDefinition', 'ecs:ListClusters', 'ecs:ListServices']);
@@ -491,7 +514,8 @@ describe('EcsRedeploy', () => {
   test('DryRun grants no ECS, DynamoDB or EventBridge write, whatever else is enabled', () => {
     const granted = actions(allowStatements(synth({ runMode: 'DryRun', newRevisions: 'Enabled' })));
     for (const write of ['ecs:UpdateService', 'ecs:RegisterTaskDefinition', 'ecs:TagResource', 'iam:PassRole',
-      'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'events:PutEvents']) {
+      'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'events:PutEvents',
+      'lambda:UpdateFunctionCode', 'lambda:PublishVersion', 'lambda:UpdateAlias', 'ecr:GetDownloadUrlForLayer']) {
       assert.ok(!granted.includes(write), write);
     }
     assert.ok(granted.includes('ecs:DescribeServices') && granted.includes('ecs:ListServices'));
