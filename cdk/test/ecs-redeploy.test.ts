@@ -703,8 +703,8 @@ describe('EcsRedeploy', () => {
     }
     return found;
   }
-  const alarmNames = ['EventDeadLetterQueueAlarm', 'FailedRolloutsAlarm', 'FailedServicesBatchAlarm', 'FailedServicesPushAlarm',
-    'FunctionErrorsAlarm', 'UndeliveredEventQueueAlarm'];
+  const alarmNames = ['EventDeadLetterQueueAlarm', 'FailedFunctionsAlarm', 'FailedRolloutsAlarm', 'FailedServicesBatchAlarm',
+    'FailedServicesPushAlarm', 'FunctionErrorsAlarm', 'UndeliveredEventQueueAlarm'];
   const oneOccurrenceIn5Minutes = {
     Period: 300, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
   };
@@ -730,6 +730,9 @@ describe('EcsRedeploy', () => {
     assert.equal(alarms.FailedRolloutsAlarm.Statistic, 'Sum');
     assert.deepEqual(alarms.FailedRolloutsAlarm.Dimensions, [{ Name: 'Trigger', Value: 'batch' }]);
     assert.ok(!('FailedRolloutsAlarm' in alarmsOf(synth({ deployLock: 'Disabled' }))), 'no table, no rollouts followed');
+    assert.equal(alarms.FailedFunctionsAlarm.MetricName, 'FunctionsFailed');
+    assert.deepEqual(alarms.FailedFunctionsAlarm.Dimensions, [{ Name: 'Trigger', Value: 'batch' }]);
+    assert.ok(!('FailedFunctionsAlarm' in alarmsOf(synth({ lambdaFunctions: 'Disabled' }))), 'no functions followed');
     for (const [name, queue] of [['EventDeadLetterQueueAlarm', eventDlqId(template)], ['UndeliveredEventQueueAlarm', undeliveredId(template)]]) {
       assert.equal(alarms[name].Namespace, 'AWS/SQS');
       assert.equal(alarms[name].MetricName, 'ApproximateNumberOfMessagesVisible');
@@ -782,9 +785,9 @@ describe('EcsRedeploy', () => {
     const without = new EcsRedeploy(stack, 'Without');
     assert.equal(without.alarmTopic, undefined);
     assert.deepEqual(Object.keys(without.alarms).sort(),
-      ['eventDeadLetterQueue', 'failedRollouts', 'failedServicesBatch', 'failedServicesPush', 'functionErrors',
-        'undeliveredEventQueue']);
-    assert.equal(new Set(Object.values(without.alarms).map((a) => a.node.path)).size, 6);
+      ['eventDeadLetterQueue', 'failedFunctions', 'failedRollouts', 'failedServicesBatch', 'failedServicesPush',
+        'functionErrors', 'undeliveredEventQueue']);
+    assert.equal(new Set(Object.values(without.alarms).map((a) => a.node.path)).size, 7);
     assert.equal(new EcsRedeploy(stack, 'Unlocked', { deployLock: 'Disabled' }).alarms.failedRollouts, undefined);
     const withEmail = new EcsRedeploy(stack, 'With', { alarmEmail: 'ops@example.com' });
     assert.ok(withEmail.alarmTopic);
