@@ -1,7 +1,7 @@
 //! Rendering an error with its sources for reports and messages.
 
-/// `error: source: source…` — without the debug dump `DisplayErrorContext` appends (that goes to
-/// the debug log), so a report line stays readable.
+/// `error: source: source…`, by their messages only (the SDK's `Debug` forms are raw structs) — without the debug
+/// dump `DisplayErrorContext` appends (that goes to the debug log), so a report line stays readable.
 pub(crate) fn render(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

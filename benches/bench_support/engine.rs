@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use ecs_redeploy::aws::{ATTEMPT_TIMEOUT, retry_config, timeout_config};
 use ecs_redeploy::config::Config;
 use ecs_redeploy::config::Mode;
 use ecs_redeploy::domain::push::Push;
-use ecs_redeploy::domain::report::{Report, Status};
-use ecs_redeploy::ecs::sdk::{ATTEMPT_TIMEOUT, SdkEcs, retry_config, timeout_config};
+use ecs_redeploy::ecs::sdk::SdkEcs;
 use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy::report::{Report, Status};
 
 use ecs_redeploy_testkit::front::{
     ActionCounts, CallCounts, Front, FrontConfig, ThrottleCategory, throttle_lower_bound,
@@ -193,7 +194,7 @@ pub async fn measure_run(front: &Front, run: impl Future<Output = Report>) -> (M
         let step = if s.decision.is_some() {
             "update-service"
         } else {
-            s.reason
+            s.reason.code()
         };
         *failures.entry(step.to_owned()).or_default() += 1;
     }

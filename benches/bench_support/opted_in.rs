@@ -12,10 +12,11 @@ use aws_sdk_resourcegroupstagging::config::interceptors::{
 };
 use aws_sdk_resourcegroupstagging::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_resourcegroupstagging::error::BoxError;
+use ecs_redeploy::aws::{ATTEMPT_TIMEOUT, retry_config, timeout_config};
 use ecs_redeploy::config::{Config, Select};
 use ecs_redeploy::domain::push::Push;
 use ecs_redeploy::ecs::TAGGED_PAGE_MAX;
-use ecs_redeploy::ecs::sdk::{ATTEMPT_TIMEOUT, SdkEcs, retry_config, timeout_config};
+use ecs_redeploy::ecs::sdk::SdkEcs;
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy_testkit::moto::Moto;
 use serde_json::json;

@@ -1,5 +1,5 @@
-//! The pure domain: images, pushes, policies, the decision and the report's vocabulary. No SDK, no
-//! async, no clock: time arrives as data.
+//! The pure domain: images, pushes, policies, the decision and its vocabulary (reasons, outcomes); the
+//! `report` module renders them. No SDK, no async, no clock: time arrives as data.
 
 pub mod decide;
 pub mod function;
@@ -9,6 +9,5 @@ pub mod platform;
 pub mod policy;
 pub mod push;
 pub mod reason;
-pub mod report;
 pub mod rollout;
 pub mod running;

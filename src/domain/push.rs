@@ -17,33 +17,29 @@ pub struct Push {
     pub time: Option<DateTime<Utc>>,
     /// Set when the image arrived by ECR replication rather than a push to this registry.
     pub replicated_from: Option<Registry>,
-    pub origin: Origin,
+    /// How the push became known: `push` or `sweep`, the report's and the notifications' `trigger`.
+    pub trigger: Trigger,
     /// A person asked for this digest even where ECS rolled it back (`apply --image …@sha256:… --retry-rolled-back`).
     pub retry_rolled_back: bool,
 }
 
-/// How a push became known.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Origin {
+/// How a push became known, named as the wire names it (`trigger` in reports, notifications and metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
     /// An ECR event, or an image named on the command line.
-    Event,
+    Push,
     /// A sweep asked ECR what a tag in use points to now: no event, no push time.
     Sweep,
 }
 
-impl Origin {
+impl Trigger {
     /// `push` or `sweep`, as reports and notifications name it.
     pub fn as_str(self) -> &'static str {
         match self {
-            Origin::Event => "push",
-            Origin::Sweep => "sweep",
+            Trigger::Push => "push",
+            Trigger::Sweep => "sweep",
         }
-    }
-}
-
-impl serde::Serialize for Origin {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -69,7 +65,7 @@ impl Push {
             event_id: None,
             time: None,
             replicated_from: None,
-            origin: Origin::Event,
+            trigger: Trigger::Push,
             retry_rolled_back: false,
         })
     }
@@ -97,7 +93,7 @@ impl Push {
             event_id: None,
             time: None,
             replicated_from: None,
-            origin: Origin::Event,
+            trigger: Trigger::Push,
             retry_rolled_back: false,
         }
     }

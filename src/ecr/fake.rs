@@ -20,11 +20,12 @@ pub struct FakeEcr {
 impl EcrApi for FakeEcr {
     async fn manifest(&self, _registry_id: &str, _repository: &str, digest: &str) -> Result<PushedManifest, EcrError> {
         self.calls.lock().unwrap().push(digest.to_owned());
-        self.images.get(digest).cloned().ok_or_else(|| EcrError {
-            operation: "BatchGetImage",
-            kind: EcrErrorKind::NotFound,
-            message: format!("ImageNotFound: {digest}"),
-            source: None,
+        self.images.get(digest).cloned().ok_or_else(|| {
+            EcrError::new(
+                "BatchGetImage",
+                EcrErrorKind::NotFound,
+                format!("ImageNotFound: {digest}"),
+            )
         })
     }
 
@@ -44,12 +45,7 @@ impl EcrApi for FakeEcr {
             (&self.unavailable, EcrErrorKind::Other),
         ] {
             if repositories.iter().any(|r| r == repository) {
-                return Err(EcrError {
-                    operation: "BatchGetImage",
-                    kind,
-                    message: format!("{kind:?}: {repository}"),
-                    source: None,
-                });
+                return Err(EcrError::new("BatchGetImage", kind, format!("{kind:?}: {repository}")));
             }
         }
         Ok(tags

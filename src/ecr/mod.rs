@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use thiserror::Error;
-
 #[cfg(test)]
 pub mod fake;
 pub mod sdk;
@@ -34,22 +32,13 @@ pub struct PushedManifest {
     pub manifests: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EcrErrorKind {
-    /// Not allowed: the function's policy names the repositories in scope (`RepositoryFilter`).
-    AccessDenied,
-    /// No such repository or image.
-    NotFound,
-    /// Throttling, transport and server failures, and anything unclassified.
-    Other,
-}
+/// `AccessDenied`: not allowed (the function's policy names the repositories in scope, `RepositoryFilter`);
+/// `NotFound`: no such repository or image; `Other`: throttling, transport and server failures, and anything
+/// unclassified.
+pub use crate::aws::ErrorKind as EcrErrorKind;
 
-impl EcrError {
-    /// Whether asking again may succeed.
-    pub fn retryable(&self) -> bool {
-        self.kind == EcrErrorKind::Other
-    }
-}
+/// A failed ECR call.
+pub type EcrError = crate::aws::AwsError<crate::aws::Ecr>;
 
 /// What a tag points to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,16 +49,6 @@ pub struct TaggedImage {
 
 /// `BatchGetImage` takes at most this many image ids per call.
 pub const BATCH_GET_IMAGE_MAX: usize = 100;
-
-#[derive(Debug, Error)]
-#[error("ecr {operation} failed: {message}")]
-pub struct EcrError {
-    pub operation: &'static str,
-    pub kind: EcrErrorKind,
-    pub message: String,
-    #[source]
-    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
 
 pub trait EcrApi: Send + Sync {
     /// What `digest` in `repository` of the registry of account `registry_id` is made of and for.

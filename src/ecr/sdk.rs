@@ -2,10 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ecr::operation::batch_get_image::BatchGetImageOutput;
 use aws_sdk_ecr::types::ImageIdentifier;
-use tracing::{debug, warn};
+use tracing::warn;
 
 use super::{EcrApi, EcrError, EcrErrorKind, PushedManifest, TaggedImage, read_manifest};
 
@@ -43,18 +42,11 @@ impl SdkEcr {
             .send()
             .await
             .map_err(|error| {
-                debug!(error = %DisplayErrorContext(&error), "ecr call failed");
-                let kind = match error.as_service_error().and_then(ProvideErrorMetadata::code) {
-                    Some("AccessDeniedException") => EcrErrorKind::AccessDenied,
-                    Some("RepositoryNotFoundException") => EcrErrorKind::NotFound,
+                EcrError::from_sdk("BatchGetImage", error, |code| match code {
+                    "AccessDeniedException" => EcrErrorKind::AccessDenied,
+                    "RepositoryNotFoundException" => EcrErrorKind::NotFound,
                     _ => EcrErrorKind::Other,
-                };
-                EcrError {
-                    operation: "BatchGetImage",
-                    kind,
-                    message: crate::error_chain::render(&error),
-                    source: Some(Box::new(error)),
-                }
+                })
             })
     }
 }
@@ -65,16 +57,15 @@ impl EcrApi for SdkEcr {
         let output = self.batch_get_image(registry_id, repository, vec![id]).await?;
         match output.images().first().and_then(|image| image.image_manifest()) {
             Some(manifest) => Ok(read_manifest(manifest)),
-            None => Err(EcrError {
-                operation: "BatchGetImage",
-                kind: EcrErrorKind::NotFound,
-                message: output
+            None => Err(EcrError::new(
+                "BatchGetImage",
+                EcrErrorKind::NotFound,
+                output
                     .failures()
                     .first()
                     .map(failure)
                     .unwrap_or_else(|| "no image in the answer".to_owned()),
-                source: None,
-            }),
+            )),
         }
     }
 

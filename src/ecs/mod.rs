@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use thiserror::Error;
 
 #[cfg(test)]
 pub mod fake;
@@ -254,42 +253,10 @@ pub struct DescribeFailure {
     pub reason: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EcsErrorKind {
-    Throttling,
-    NotFound,
-    InvalidParameter,
-    AccessDenied,
-    /// Transport failures, timeouts, server errors and anything unclassified.
-    Other,
-}
+pub use crate::aws::ErrorKind as EcsErrorKind;
 
-#[derive(Debug, Error)]
-#[error("ecs {operation} failed: {message}")]
-pub struct EcsError {
-    pub operation: &'static str,
-    pub kind: EcsErrorKind,
-    pub message: String,
-    #[source]
-    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
-
-impl EcsError {
-    /// Whether calling again may succeed: throttling and transport or server failures may pass; a
-    /// missing resource, a refused parameter or a denied permission will not.
-    pub fn retryable(&self) -> bool {
-        matches!(self.kind, EcsErrorKind::Throttling | EcsErrorKind::Other)
-    }
-
-    pub fn new(operation: &'static str, kind: EcsErrorKind, message: impl Into<String>) -> Self {
-        EcsError {
-            operation,
-            kind,
-            message: message.into(),
-            source: None,
-        }
-    }
-}
+/// A failed ECS call (or tagging API call, which serves ECS's listing of tagged services).
+pub type EcsError = crate::aws::AwsError<crate::aws::Ecs>;
 
 /// ECS requests a port has sent since it was made: every attempt (retries included), and those ECS throttled.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

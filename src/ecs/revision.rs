@@ -8,7 +8,7 @@ use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefi
 use aws_sdk_ecs::types as sdk;
 
 use super::pace::{Category, Pacer};
-use super::sdk::describe_with_tags;
+use super::sdk::read::describe_with_tags;
 use super::sdk::write::{self, Retries, Written};
 use super::{EcsError, EcsErrorKind, PINNED_TAG, pinned_containers};
 

@@ -1,65 +1,22 @@
-//! The ECS port over `aws_sdk_ecs::Client`: with `revision`, the only code that knows the ECS SDK's types.
+//! The ECS port over `aws_sdk_ecs::Client`: with `revision`, the only code that knows the ECS SDK's types. `read`
+//! maps the answers to the port's types, `write` sends the two writes at most once, `error` classifies failures.
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_ecs::error::DisplayErrorContext;
-use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
-use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
-use aws_sdk_ecs::operation::update_service::builders::UpdateServiceFluentBuilder;
-use aws_sdk_ecs::types::{self as sdk, ServiceField, TaskDefinitionField};
-use chrono::{DateTime, Utc};
-use tracing::debug;
-
-use std::sync::Arc;
+use aws_sdk_ecs::types::ServiceField;
+use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use super::pace::{Category, Pacer, Pacing};
 use super::usage::{CountAttempts, UsageCounter};
-use crate::config::{Config, RetryMode};
-use aws_sdk_resourcegroupstagging::types::TagFilter;
-
 use super::{
-    Container, ContainerImage, DESCRIBE_SERVICES_MAX, Deployment, DeploymentController, DeploymentRollback,
-    DeploymentStatus, DescribeFailure, DescribedServices, EcsApi, EcsError, EcsErrorKind, EcsUsage, LIST_PAGE_MAX,
-    NO_ARN, PINNED_TAG, RuntimePlatform, Service, ServiceDeployment, ServiceRevision, TAGGED_PAGE_MAX, TaskDefinition,
-    VersionConsistency, pinned_containers,
+    DESCRIBE_SERVICES_MAX, Deployment, DescribedServices, EcsApi, EcsError, EcsUsage, LIST_PAGE_MAX, ServiceDeployment,
+    ServiceRevision, TAGGED_PAGE_MAX, TaskDefinition,
 };
-
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
-/// One slow answer should be retried, not wait for Lambda's own timeout.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Loads the standard AWS configuration chain (env, profile, region, `AWS_ENDPOINT_URL[_ECS]`),
-/// with the SDK's retries set from `config`.
-pub async fn load_sdk_config(config: &Config) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(retry_config(config))
-        .timeout_config(timeout_config(ATTEMPT_TIMEOUT))
-        .load()
-        .await
-}
-
-/// `RETRY_MODE` and `MAX_ATTEMPTS` as the SDK's retry configuration.
-pub fn retry_config(config: &Config) -> RetryConfig {
-    match config.retry_mode {
-        RetryMode::Standard => RetryConfig::standard(),
-        RetryMode::Adaptive => RetryConfig::adaptive(),
-    }
-    .with_max_attempts(config.max_attempts)
-}
-
-/// Connect and per-attempt timeouts: a stalled call is retried rather than waited out.
-pub fn timeout_config(attempt_timeout: Duration) -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(attempt_timeout)
-        .build()
-}
+use error::ecs_error;
 
 #[derive(Clone, Debug)]
 pub struct SdkEcs {
@@ -188,65 +145,14 @@ impl EcsApi for SdkEcs {
                 )
                 .await
                 .map_err(|e| ecs_error("DescribeServices", e))?;
-            for found in output.services() {
-                match service(found, cluster) {
-                    Some(service) => described.services.push(service),
-                    // An ARN keys the lock and names the service in every call: without one it cannot be handled.
-                    None => described.failures.push(DescribeFailure {
-                        arn: format!(
-                            "{}/{}",
-                            super::short_name(cluster),
-                            found.service_name().unwrap_or("(no name)")
-                        ),
-                        reason: NO_ARN.to_owned(),
-                    }),
-                }
-            }
-            described
-                .failures
-                .extend(output.failures().iter().map(|f| DescribeFailure {
-                    arn: f.arn().unwrap_or_default().to_owned(),
-                    reason: f.reason().unwrap_or("unknown").to_owned(),
-                }));
+            read::add_described(&mut described, &output, cluster);
         }
         Ok(described)
     }
 
     async fn describe_task_definition(&self, arn: &str) -> Result<TaskDefinition, EcsError> {
-        let output = describe_with_tags(&self.client, &self.pacer, arn).await?;
-        let definition = output.task_definition().ok_or_else(|| {
-            EcsError::new(
-                "DescribeTaskDefinition",
-                EcsErrorKind::Other,
-                "answer has no taskDefinition",
-            )
-        })?;
-        Ok(TaskDefinition {
-            arn: definition.task_definition_arn().unwrap_or(arn).to_owned(),
-            containers: definition
-                .container_definitions()
-                .iter()
-                .map(|c| Container {
-                    name: c.name().unwrap_or_default().to_owned(),
-                    image: c.image().unwrap_or_default().to_owned(),
-                    version_consistency: match c.version_consistency() {
-                        Some(sdk::VersionConsistency::Disabled) => VersionConsistency::Disabled,
-                        _ => VersionConsistency::Enabled,
-                    },
-                })
-                .collect(),
-            pinned: output
-                .tags()
-                .iter()
-                .find(|t| t.key() == Some(PINNED_TAG))
-                .and_then(|t| t.value())
-                .map(pinned_containers)
-                .unwrap_or_default(),
-            runtime_platform: definition.runtime_platform().map(|p| RuntimePlatform {
-                cpu_architecture: p.cpu_architecture().map(|a| a.as_str().to_owned()),
-                os_family: p.operating_system_family().map(|o| o.as_str().to_owned()),
-            }),
-        })
+        let output = read::describe_with_tags(&self.client, &self.pacer, arn).await?;
+        read::task_definition(&output, arn)
     }
 
     async fn describe_service_deployments(&self, arns: &[String]) -> Result<Vec<ServiceDeployment>, EcsError> {
@@ -263,24 +169,7 @@ impl EcsApi for SdkEcs {
         Ok(output
             .service_deployments()
             .iter()
-            .filter_map(|d| {
-                Some(ServiceDeployment {
-                    arn: d.service_deployment_arn()?.to_owned(),
-                    service_arn: d.service_arn()?.to_owned(),
-                    status: d.status().map(|s| DeploymentStatus::parse(s.as_str())),
-                    status_reason: d.status_reason().map(str::to_owned),
-                    started_at: d.started_at().and_then(timestamp),
-                    finished_at: d.finished_at().and_then(timestamp),
-                    updated_at: d.updated_at().and_then(timestamp),
-                    stopped_at: d.stopped_at().and_then(timestamp),
-                    target_revision: d.target_service_revision().and_then(|r| r.arn()).map(str::to_owned),
-                    rollback: d.rollback().map(|r| DeploymentRollback {
-                        revision: r.service_revision_arn().map(str::to_owned),
-                        started_at: r.started_at().and_then(timestamp),
-                        reason: r.reason().map(str::to_owned),
-                    }),
-                })
-            })
+            .filter_map(read::service_deployment)
             .collect())
     }
 
@@ -298,25 +187,7 @@ impl EcsApi for SdkEcs {
         Ok(output
             .service_revisions()
             .iter()
-            .filter_map(|r| {
-                Some(ServiceRevision {
-                    arn: r.service_revision_arn()?.to_owned(),
-                    service_arn: r.service_arn()?.to_owned(),
-                    created_at: r.created_at().and_then(timestamp),
-                    images: r
-                        .container_images()
-                        .iter()
-                        .filter_map(|c| {
-                            Some(ContainerImage {
-                                container: c.container_name()?.to_owned(),
-                                image: c.image().unwrap_or_default().to_owned(),
-                                // ECS answers an empty digest, or none, until the tag is resolved.
-                                digest: c.image_digest().filter(|d| !d.is_empty()).map(str::to_owned),
-                            })
-                        })
-                        .collect(),
-                })
-            })
+            .filter_map(read::service_revision)
             .collect())
     }
 
@@ -326,14 +197,8 @@ impl EcsApi for SdkEcs {
         service_arn: &str,
         known: &[Deployment],
     ) -> Result<Deployment, EcsError> {
-        self.update(cluster, service_arn, known, || {
-            self.client
-                .update_service()
-                .cluster(cluster)
-                .service(service_arn)
-                .force_new_deployment(true)
-        })
-        .await
+        self.update(cluster, service_arn, known, Update::ForceNewDeployment)
+            .await
     }
 
     async fn register_revision(&self, source: &str, images: &BTreeMap<String, String>) -> Result<String, EcsError> {
@@ -347,14 +212,8 @@ impl EcsApi for SdkEcs {
         task_definition: &str,
         known: &[Deployment],
     ) -> Result<Deployment, EcsError> {
-        self.update(cluster, service_arn, known, || {
-            self.client
-                .update_service()
-                .cluster(cluster)
-                .service(service_arn)
-                .task_definition(task_definition)
-        })
-        .await
+        self.update(cluster, service_arn, known, Update::TaskDefinition(task_definition))
+            .await
     }
 }
 
@@ -368,29 +227,32 @@ impl SdkEcs {
         }
     }
 
-    /// An `UpdateService` sent by [`write::write`]: never twice once ECS made a deployment for it.
-    async fn update<F>(
+    /// The one `UpdateService` call, paced and sent by [`write::write`]: never twice once ECS made a deployment
+    /// for it.
+    async fn update(
         &self,
         cluster: &str,
         service_arn: &str,
         known: &[Deployment],
-        request: F,
-    ) -> Result<Deployment, EcsError>
-    where
-        F: Fn() -> UpdateServiceFluentBuilder,
-    {
+        change: Update<'_>,
+    ) -> Result<Deployment, EcsError> {
         let written = write::write(
             "UpdateService",
             self.write_retries(),
             || {
-                let request = request().customize().config_override(write::single_attempt()).send();
+                let request = self.client.update_service().cluster(cluster).service(service_arn);
+                let request = match change {
+                    Update::ForceNewDeployment => request.force_new_deployment(true),
+                    Update::TaskDefinition(task_definition) => request.task_definition(task_definition),
+                };
+                let request = request.customize().config_override(write::single_attempt()).send();
                 self.pacer.call(Category::ServiceModify, request)
             },
             || self.new_deployment(cluster, service_arn, known),
         )
         .await?;
         match written {
-            write::Written::Answered(output) => updated_deployment(&output),
+            write::Written::Answered(output) => read::updated_deployment(&output),
             write::Written::Found(deployment) => Ok(deployment),
         }
     }
@@ -416,120 +278,15 @@ impl SdkEcs {
     }
 }
 
-/// `DescribeTaskDefinition` with the revision's tags, paced: what discovery reads and what pin mode copies.
-pub(super) async fn describe_with_tags(
-    client: &aws_sdk_ecs::Client,
-    pacer: &Pacer,
-    arn: &str,
-) -> Result<DescribeTaskDefinitionOutput, EcsError> {
-    let request = client
-        .describe_task_definition()
-        .task_definition(arn)
-        .include(TaskDefinitionField::Tags)
-        .send();
-    pacer
-        .call(Category::TaskDefinitionRead, request)
-        .await
-        .map_err(|e| ecs_error("DescribeTaskDefinition", e))
+/// What an `UpdateService` call changes.
+#[derive(Clone, Copy)]
+enum Update<'a> {
+    ForceNewDeployment,
+    TaskDefinition(&'a str),
 }
 
-/// The deployment an `UpdateService` call started.
-fn updated_deployment(output: &UpdateServiceOutput) -> Result<Deployment, EcsError> {
-    let service = output.service();
-    let mut deployment = service
-        .and_then(|s| newest_deployment(s.deployments()))
-        .ok_or_else(|| EcsError::new("UpdateService", EcsErrorKind::Other, "answer has no deployment"))?;
-    deployment.service_deployment = service.and_then(|s| s.current_service_deployment()).map(str::to_owned);
-    Ok(deployment)
-}
-
-/// Our vocabulary for a described service; `None` when ECS gave it no ARN.
-fn service(s: &sdk::Service, cluster: &str) -> Option<Service> {
-    let arn = s.service_arn()?;
-    Some(Service {
-        arn: arn.to_owned(),
-        name: s.service_name().unwrap_or(super::short_name(arn)).to_owned(),
-        cluster_arn: s.cluster_arn().unwrap_or(cluster).to_owned(),
-        status: s.status().unwrap_or_default().to_owned(),
-        task_definition: s.task_definition().unwrap_or_default().to_owned(),
-        tags: s
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
-            .collect(),
-        deployments: s.deployments().iter().map(deployment).collect(),
-        deployment_controller: match s.deployment_controller().map(|c| c.r#type()) {
-            Some(sdk::DeploymentControllerType::CodeDeploy) => DeploymentController::CodeDeploy,
-            Some(sdk::DeploymentControllerType::External) => DeploymentController::External,
-            _ => DeploymentController::Ecs,
-        },
-        current_deployment: s.current_service_deployment().map(str::to_owned),
-        current_revisions: s
-            .current_service_revisions()
-            .iter()
-            .filter_map(|r| r.arn().map(str::to_owned))
-            .collect(),
-    })
-}
-
-fn deployment(d: &sdk::Deployment) -> Deployment {
-    Deployment {
-        id: d.id().unwrap_or_default().to_owned(),
-        created_at: d.created_at().and_then(timestamp),
-        service_deployment: None,
-    }
-}
-
-fn timestamp(t: &aws_sdk_ecs::primitives::DateTime) -> Option<DateTime<Utc>> {
-    DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())
-}
-
-/// The PRIMARY deployment, or the newest one when ECS names none primary.
-fn newest_deployment(deployments: &[sdk::Deployment]) -> Option<Deployment> {
-    deployments
-        .iter()
-        .find(|d| d.status() == Some("PRIMARY"))
-        .or_else(|| {
-            deployments
-                .iter()
-                .max_by_key(|d| d.created_at().map(|t| (t.secs(), t.subsec_nanos())))
-        })
-        .map(deployment)
-}
-
-pub(super) fn ecs_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> EcsError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    let (kind, message) = match error.as_service_error() {
-        Some(service_error) => {
-            let code = service_error.code().unwrap_or("UnknownError");
-            let kind = match code {
-                "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => EcsErrorKind::Throttling,
-                "ClusterNotFoundException" | "ServiceNotFoundException" | "ServiceNotActiveException" => {
-                    EcsErrorKind::NotFound
-                }
-                "InvalidParameterException" => EcsErrorKind::InvalidParameter,
-                "AccessDeniedException" => EcsErrorKind::AccessDenied,
-                _ => EcsErrorKind::Other,
-            };
-            (
-                kind,
-                format!("{code}: {}", service_error.message().unwrap_or("no message")),
-            )
-        }
-        None => (EcsErrorKind::Other, crate::error_chain::render(&error)),
-    };
-    debug!(operation, error = %DisplayErrorContext(&error), "ecs call failed");
-    EcsError {
-        operation,
-        kind,
-        message,
-        source: Some(Box::new(error)),
-    }
-}
-
+mod error;
+pub(super) mod read;
 #[cfg(test)]
 mod tests;
 pub(super) mod write;

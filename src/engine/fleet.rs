@@ -12,10 +12,10 @@ use futures_util::{StreamExt, stream};
 use crate::config::{ClusterScope, Config, Select};
 use crate::domain::outcome::{Failure, ScanFailure};
 use crate::domain::reason::Reason;
-use crate::domain::report::Scanned;
 use crate::ecs::{
     DESCRIBE_SERVICES_MAX, EcsApi, EcsError, MISSING, NO_ARN, Service, TaskDefinition, cluster_of_service, short_name,
 };
+use crate::report::Scanned;
 
 /// Task-definition revisions are immutable, so a warm process never needs to describe one twice.
 #[derive(Default)]
@@ -38,15 +38,6 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Whether a task definition names a `runtimePlatform` architecture, which pushed images are checked against.
-    pub fn declares_platforms(&self) -> bool {
-        self.services.iter().any(|(_, td)| {
-            td.runtime_platform
-                .as_ref()
-                .is_some_and(|p| p.cpu_architecture.is_some())
-        })
-    }
-
     /// Clusters searched, and every service seen, examined or not.
     pub fn scanned(&self) -> Scanned {
         Scanned {

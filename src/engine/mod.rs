@@ -10,7 +10,8 @@ pub mod plan;
 mod running;
 pub mod sweep;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tracing::warn;
@@ -18,24 +19,34 @@ use tracing::warn;
 use crate::config::{Config, Mode};
 use crate::domain::decide::Selection;
 use crate::domain::outcome::{Outcome, ServiceResult};
-use crate::domain::push::{Origin, Push};
-use crate::domain::report::Report;
+use crate::domain::push::{Push, Trigger};
 use crate::domain::rollout::RolloutReport;
 use crate::domain::running::{HoldSource, RolledBack};
-use crate::ecr::EcrApi;
 use crate::ecr::sdk::SdkEcr;
-use crate::ecs::{EcsApi, EcsUsage};
-use crate::lock::{DeployLock, DeploymentRecord, NoLock};
-use crate::notify::{self, NoNotifier, Notification, NotificationKind, Notifier, RolloutNotification};
+use crate::ecr::{EcrApi, PushedManifest};
+use crate::ecs::{EcsApi, EcsUsage, Service, TaskDefinition};
+use crate::lock::dynamodb::DynamoDbLock;
+use crate::lock::{DeployLock, DeploymentRecord};
+use crate::notify::sdk::SdkEventBridge;
+use crate::notify::{self, Notification, NotificationKind, Notifier, RolloutNotification};
+use crate::report::Report;
 use crate::trigger::deployment::DeploymentChange;
 use futures_util::StreamExt;
 
 use execute::Executor;
-use fleet::TaskDefinitionCache;
+use fleet::{TaskDefinitionCache, Unexamined};
 use images::ManifestCache;
 use outcomes::Follower;
+use plan::Planned;
 
-pub struct Redeployer<E, L = NoLock, R = SdkEcr, N = NoNotifier> {
+/// The deployments a run started: their service deployments by service ARN, and when.
+struct Started {
+    service_deployments: HashMap<String, Option<String>>,
+    at: DateTime<Utc>,
+}
+
+/// `L` and `N` are optional ports: `None` when `LOCK_TABLE` or `NOTIFY_BUS` is unset (see their `Option` impls).
+pub struct Redeployer<E, L = Option<DynamoDbLock>, R = SdkEcr, N = Option<SdkEventBridge>> {
     ecs: E,
     lock: L,
     /// Asked what each pushed digest is built for; without it no platform is checked (each redeploy onto a
@@ -50,9 +61,10 @@ pub struct Redeployer<E, L = NoLock, R = SdkEcr, N = NoNotifier> {
     notifier: N,
 }
 
-impl<E: EcsApi> Redeployer<E, NoLock> {
+impl<E: EcsApi> Redeployer<E> {
+    /// Without a lock table, registry or bus.
     pub fn new(ecs: E, config: Config) -> Self {
-        Redeployer::with_lock(ecs, NoLock, config)
+        Redeployer::with_lock(ecs, None, config)
     }
 }
 
@@ -65,7 +77,7 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
             config,
             task_definitions: TaskDefinitionCache::default(),
             manifests: ManifestCache::default(),
-            notifier: NoNotifier,
+            notifier: None,
         }
     }
 }
@@ -104,88 +116,142 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
 
     /// fleet → plan → execute → report, for every push at once.
     pub async fn run(&self, pushes: &[Push], mode: Mode) -> Report {
-        self.run_all(pushes, Origin::Event, mode).await
+        self.run_all(pushes, Trigger::Push, mode).await
     }
 
     /// A sweep: every tag in use asked what it points to now, and redeployed where services run something else;
     /// `pushes` (events that came with the schedule) are decided in the same run.
     pub async fn sweep(&self, pushes: &[Push], mode: Mode) -> Report {
-        self.run_all(pushes, Origin::Sweep, mode).await
+        self.run_all(pushes, Trigger::Sweep, mode).await
     }
 
-    /// fleet → (the tags in use, for a sweep) → what related services run → plan → execute → report.
-    async fn run_all(&self, events: &[Push], trigger: Origin, mode: Mode) -> Report {
-        let limit = self.config.max_concurrency.get();
+    /// trigger → scan → (a sweep's findings) → observe → plan → execute → report → notify, for every push at once.
+    async fn run_all(&self, events: &[Push], trigger: Trigger, mode: Mode) -> Report {
         let fleet = fleet::scan(&self.ecs, &self.config, &self.task_definitions).await;
         let scanned = fleet.scanned();
-        let mut pushes = events.to_vec();
-        let mut scan_failures = fleet.scan_failures;
-        let mut not_checkable = Vec::new();
-        if trigger == Origin::Sweep {
-            let in_use = sweep::in_use(&fleet.services, self.selection());
-            let (found, failures) = match &self.ecr {
-                Some(ecr) => sweep::current(ecr, &in_use.tags, &self.manifests, limit).await,
-                None => (Vec::new(), Vec::new()),
-            };
-            pushes.extend(found);
-            scan_failures.extend(failures);
-            not_checkable = sweep::not_checkable(&fleet.services, in_use.not_checkable);
-        }
+        let found = self.sweep_findings(trigger, &fleet.services).await;
+        let pushes = [events, &found.pushes].concat();
         let related = plan::related(&pushes, &fleet.services);
-        let manifests = match &self.ecr {
+        let manifests = self.load_manifests(&pushes, &related, &fleet.services).await;
+        let seen = self.observe(&related, &fleet.services).await;
+        let planned = self.plan(&pushes, &manifests, &fleet.services, &seen);
+        let (results, started) = self.execute(planned, fleet.unexamined, found.not_checkable, mode).await;
+        let scan_failures = fleet.scan_failures.into_iter().chain(found.failures).collect();
+        let mut report = Report::new(trigger, &pushes, mode, scanned, results, scan_failures);
+        self.notify(&mut report, &started).await;
+        self.close_lost_after_sweep(trigger, mode, &mut report).await;
+        report.log();
+        report
+    }
+
+    /// What the pushed digests are built for (the registry's manifests), when some service relates to a push.
+    async fn load_manifests(
+        &self,
+        pushes: &[Push],
+        related: &[&Service],
+        fleet: &[(Service, Arc<TaskDefinition>)],
+    ) -> Vec<Option<PushedManifest>> {
+        match &self.ecr {
             Some(ecr) if !related.is_empty() => {
-                let own = fleet
-                    .services
-                    .iter()
-                    .filter_map(|(s, _)| sweep::own_registry(&s.arn))
-                    .collect();
-                self.manifests.load(ecr, &pushes, &own, limit).await
+                let own = fleet.iter().filter_map(|(s, _)| sweep::own_registry(&s.arn)).collect();
+                self.manifests.load(ecr, pushes, &own, self.limit()).await
             }
             _ => vec![None; pushes.len()],
-        };
-        let mut seen = running::load(&self.ecs, &related, limit).await;
-        self.add_own_holds(&related, &fleet.services, &mut seen.rolled_back)
-            .await;
-        let planned = plan::plan(
-            &pushes,
-            &manifests,
-            &fleet.services,
+        }
+    }
+
+    /// What the related services run, and the digests ECS (or the function's own records) rolled back.
+    async fn observe(&self, related: &[&Service], fleet: &[(Service, Arc<TaskDefinition>)]) -> running::Seen {
+        let mut seen = running::load(&self.ecs, related, self.limit()).await;
+        self.add_own_holds(related, fleet, &mut seen.rolled_back).await;
+        seen
+    }
+
+    /// Pure: one action per related service.
+    fn plan(
+        &self,
+        pushes: &[Push],
+        manifests: &[Option<PushedManifest>],
+        fleet: &[(Service, Arc<TaskDefinition>)],
+        seen: &running::Seen,
+    ) -> Vec<Planned> {
+        plan::plan(
+            pushes,
+            manifests,
+            fleet,
             &seen.running,
             &seen.rolled_back,
             self.selection(),
-        );
+        )
+    }
+
+    /// A sweep's findings (see `sweep`); nothing for a run of pushes.
+    async fn sweep_findings(&self, trigger: Trigger, fleet: &[(Service, Arc<TaskDefinition>)]) -> sweep::Findings {
+        match trigger {
+            Trigger::Sweep => {
+                sweep::findings(
+                    fleet,
+                    self.selection(),
+                    self.ecr.as_ref(),
+                    &self.manifests,
+                    self.limit(),
+                )
+                .await
+            }
+            Trigger::Push => sweep::Findings::default(),
+        }
+    }
+
+    /// A sweep that may redeploy also closes the records of deployments whose outcome event was lost.
+    async fn close_lost_after_sweep(&self, trigger: Trigger, mode: Mode, report: &mut Report) {
+        if trigger == Trigger::Sweep && mode == Mode::Apply && self.lock.tracks_deployments() {
+            report.rollouts = Some(self.close_lost(Utc::now()).await);
+        }
+    }
+
+    /// Carries out the plan; a sweep's not-checkable services join the results unless some push decided them.
+    async fn execute(
+        &self,
+        planned: Vec<Planned>,
+        unexamined: Vec<Unexamined>,
+        mut not_checkable: Vec<ServiceResult>,
+        mode: Mode,
+    ) -> (Vec<ServiceResult>, Started) {
+        sweep::keep_undecided(&mut not_checkable, &planned);
         let executor = Executor {
             ecs: &self.ecs,
             lock: &self.lock,
-            limit,
+            limit: self.limit(),
         };
-        // A service some push relates to (in another registry, say) is reported by its decision.
-        let decided: HashSet<&str> = planned.iter().map(|p| p.service.arn.as_str()).collect();
-        not_checkable.retain(|r: &ServiceResult| !decided.contains(r.service.arn.as_str()));
-        let mut results = executor.execute(planned, fleet.unexamined, mode).await;
-        let started_at = Utc::now();
+        let mut results = executor.execute(planned, unexamined, mode).await;
+        let at = Utc::now();
         results.extend(not_checkable);
-        let service_deployments: HashMap<String, Option<String>> = results
+        let service_deployments = results
             .iter()
             .filter_map(|r| match &r.outcome {
                 Outcome::Redeployed(deployed) => Some((r.service.arn.clone(), deployed.service_deployment.clone())),
                 _ => None,
             })
             .collect();
-        let mut report = Report::new(trigger, &pushes, mode, scanned, results, scan_failures);
-        let notifications = notify::of_report(&report);
-        self.record_deployments(&notifications, &service_deployments, started_at)
+        (
+            results,
+            Started {
+                service_deployments,
+                at,
+            },
+        )
+    }
+
+    /// Records the deployments the run started and tells the notifier of every service redeployed or failed.
+    async fn notify(&self, report: &mut Report, started: &Started) {
+        let notifications = notify::of_report(report);
+        self.record_deployments(&notifications, &started.service_deployments, started.at)
             .await;
         if !notifications.is_empty() {
             let delivery = self.notifier.send(&notifications).await;
             report.counts.notified = delivery.sent;
             report.counts.notify_failed = delivery.failed;
         }
-        if trigger == Origin::Sweep && mode == Mode::Apply && self.lock.tracks_deployments() {
-            report.rollouts = Some(self.close_lost(Utc::now()).await);
-        }
-        report.log();
-        report
     }
 
     /// Follows one deployment event to its outcome: notifies it if the function started the deployment and no
@@ -207,8 +273,8 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
     /// several digests (several containers) is not mapped back to its containers and holds nothing.
     async fn add_own_holds(
         &self,
-        related: &[&crate::ecs::Service],
-        fleet: &[(crate::ecs::Service, std::sync::Arc<crate::ecs::TaskDefinition>)],
+        related: &[&Service],
+        fleet: &[(Service, Arc<TaskDefinition>)],
         rolled_back: &mut HashMap<String, RolledBack>,
     ) {
         if !self.lock.tracks_deployments() {
@@ -326,6 +392,10 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
                 );
             }
         }
+    }
+
+    fn limit(&self) -> usize {
+        self.config.max_concurrency.get()
     }
 
     /// ECS requests sent so far (for the metrics: read before and after a run).

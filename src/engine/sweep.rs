@@ -3,17 +3,18 @@
 //! and each answer becomes a push, decided like any other against what the services run. Images elsewhere
 //! cannot be asked, and their services are reported `not-checkable`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use futures_util::{StreamExt, stream};
 use tracing::warn;
 
 use super::images::ManifestCache;
+use super::plan::Planned;
 use crate::domain::decide::{Decision, Selection, in_scope};
 use crate::domain::image::{ImageRef, Registry};
 use crate::domain::outcome::{Outcome, ScanFailure, ServiceId, ServiceResult, StepError};
-use crate::domain::push::{Origin, Push};
+use crate::domain::push::{Push, Trigger};
 use crate::domain::reason::Reason;
 use crate::ecr::{BATCH_GET_IMAGE_MAX, EcrApi};
 use crate::ecs::{Service, TaskDefinition, short_name};
@@ -118,7 +119,7 @@ pub async fn current<R: EcrApi>(
                         event_id: None,
                         time: None,
                         replicated_from: None,
-                        origin: Origin::Sweep,
+                        trigger: Trigger::Sweep,
                         retry_rolled_back: false,
                     });
                 }
@@ -138,6 +139,41 @@ pub async fn current<R: EcrApi>(
     }
     pushes.sort_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
     (pushes, failures)
+}
+
+/// What a sweep adds to a run: a push for every tag in use (what it points to now), the steps that failed,
+/// and a skip for each service none of whose images can be checked.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub pushes: Vec<Push>,
+    pub failures: Vec<ScanFailure>,
+    pub not_checkable: Vec<ServiceResult>,
+}
+
+/// A sweep's findings. Without a registry to ask, no tag is read.
+pub async fn findings<R: EcrApi>(
+    fleet: &[(Service, Arc<TaskDefinition>)],
+    selection: Selection<'_>,
+    ecr: Option<&R>,
+    manifests: &ManifestCache,
+    limit: usize,
+) -> Findings {
+    let in_use = in_use(fleet, selection);
+    let (pushes, failures) = match ecr {
+        Some(ecr) => current(ecr, &in_use.tags, manifests, limit).await,
+        None => (Vec::new(), Vec::new()),
+    };
+    Findings {
+        pushes,
+        failures,
+        not_checkable: not_checkable(fleet, in_use.not_checkable),
+    }
+}
+
+/// A service some push relates to (in another registry, say) is reported by its decision, not as not-checkable.
+pub(super) fn keep_undecided(not_checkable: &mut Vec<ServiceResult>, planned: &[Planned]) {
+    let decided: HashSet<&str> = planned.iter().map(|p| p.service.arn.as_str()).collect();
+    not_checkable.retain(|r| !decided.contains(r.service.arn.as_str()));
 }
 
 /// A skip for each service whose images no sweep can check.

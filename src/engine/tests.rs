@@ -3,10 +3,10 @@ use std::sync::atomic::Ordering;
 
 use super::*;
 use crate::domain::policy::Method;
-use crate::domain::report::Status;
 use crate::ecs::fake::{ACCOUNT_PREFIX, FakeEcs};
 use crate::lock::ClaimState;
 use crate::lock::fake::FakeLock;
+use crate::report::Status;
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
@@ -27,7 +27,7 @@ fn outcome_of<'a>(report: &'a Report, service: &str) -> (&'a str, Status) {
         .iter()
         .find(|s| s.service == service)
         .unwrap_or_else(|| panic!("{service} not reported"));
-    (s.reason, s.outcome)
+    (s.reason.code(), s.outcome)
 }
 
 fn fleet() -> FakeEcs {
@@ -414,3 +414,4 @@ async fn a_push_from_another_region_is_not_looked_up_and_goes_on_unchecked() {
 
 /// Digest truth and the sweep.
 mod digests;
+mod golden;

@@ -1,8 +1,8 @@
 //! The deploy lock port: at most one deployment per service and pushed digest, however often the same push
 //! event is delivered. EventBridge delivers at least once and Lambda retries, so two invocations may process
 //! one push at the same time; both claim the service first and only the one that acquires deploys.
-//! `dynamodb` implements it over a DynamoDB table; `NoLock` stands in when no table is configured, `fake`
-//! in the engine's unit tests.
+//! `dynamodb` implements it over a DynamoDB table; `None` (an absent `Option`) stands in when no table is
+//! configured, `fake` in the engine's unit tests.
 
 use std::future::Future;
 use std::time::Duration;
@@ -196,21 +196,78 @@ pub trait DeployLock: Send + Sync {
     }
 }
 
-/// The lock when no table is configured: every claim is acquired, so duplicates are not prevented.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoLock;
-
-impl DeployLock for NoLock {
-    async fn claim(&self, _key: &LockKey) -> Result<Claim, LockError> {
-        Ok(Claim::Acquired)
+/// The lock when `LOCK_TABLE` is unset (`None`): every claim is acquired, so duplicates are not prevented, and
+/// no deployment is recorded or followed. `Some(lock)` is that lock.
+impl<L: DeployLock> DeployLock for Option<L> {
+    async fn claim(&self, key: &LockKey) -> Result<Claim, LockError> {
+        match self {
+            Some(lock) => lock.claim(key).await,
+            None => Ok(Claim::Acquired),
+        }
     }
 
-    async fn complete(&self, _key: &LockKey) -> Result<(), LockError> {
-        Ok(())
+    async fn complete(&self, key: &LockKey) -> Result<(), LockError> {
+        match self {
+            Some(lock) => lock.complete(key).await,
+            None => Ok(()),
+        }
     }
 
-    async fn release(&self, _key: &LockKey) -> Result<(), LockError> {
-        Ok(())
+    async fn release(&self, key: &LockKey) -> Result<(), LockError> {
+        match self {
+            Some(lock) => lock.release(key).await,
+            None => Ok(()),
+        }
+    }
+
+    fn tracks_deployments(&self) -> bool {
+        self.as_ref().is_some_and(L::tracks_deployments)
+    }
+
+    async fn record_deployment(&self, record: &DeploymentRecord) -> Result<(), LockError> {
+        match self {
+            Some(lock) => lock.record_deployment(record).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn deployment(&self, service_arn: &str, deployment_id: &str) -> Result<Option<StoredDeployment>, LockError> {
+        match self {
+            Some(lock) => lock.deployment(service_arn, deployment_id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn close_deployment(&self, record: &DeploymentRecord, outcome: &str) -> Result<bool, LockError> {
+        match self {
+            Some(lock) => lock.close_deployment(record, outcome).await,
+            None => Ok(false),
+        }
+    }
+
+    async fn hold_rolled_back(&self, record: &RolledBackRecord) -> Result<(), LockError> {
+        match self {
+            Some(lock) => lock.hold_rolled_back(record).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn rolled_back(&self, service_arns: &[String]) -> Result<Vec<RolledBackRecord>, LockError> {
+        match self {
+            Some(lock) => lock.rolled_back(service_arns).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn open_deployments(
+        &self,
+        started_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DeploymentRecord>, LockError> {
+        match self {
+            Some(lock) => lock.open_deployments(started_before, limit).await,
+            None => Ok(Vec::new()),
+        }
     }
 }
 
@@ -242,11 +299,28 @@ mod tests {
     #[tokio::test]
     async fn no_lock_always_acquires() {
         let key = LockKey::new(SERVICE, DIGEST);
-        assert_eq!(NoLock.claim(&key).await.unwrap(), Claim::Acquired);
-        NoLock.complete(&key).await.unwrap();
-        assert_eq!(NoLock.claim(&key).await.unwrap(), Claim::Acquired);
-        NoLock.release(&key).await.unwrap();
-        assert_eq!(NoLock.claim(&key).await.unwrap(), Claim::Acquired);
+        let no_lock: Option<fake::FakeLock> = None;
+        assert_eq!(no_lock.claim(&key).await.unwrap(), Claim::Acquired);
+        no_lock.complete(&key).await.unwrap();
+        assert_eq!(no_lock.claim(&key).await.unwrap(), Claim::Acquired);
+        no_lock.release(&key).await.unwrap();
+        assert_eq!(no_lock.claim(&key).await.unwrap(), Claim::Acquired);
+        assert!(!no_lock.tracks_deployments());
+    }
+
+    #[tokio::test]
+    async fn some_lock_is_that_lock() {
+        let key = LockKey::new(SERVICE, DIGEST);
+        let mut held = fake::FakeLock::tracking();
+        held.held.insert("web".into(), ClaimState::Done);
+        let lock = Some(held);
+        assert_eq!(lock.claim(&key).await.unwrap(), Claim::Held(ClaimState::Done));
+        lock.complete(&key).await.unwrap();
+        lock.release(&key).await.unwrap();
+        let held = lock.as_ref().unwrap();
+        assert_eq!(*held.completed.lock().unwrap(), ["web"]);
+        assert_eq!(*held.released.lock().unwrap(), ["web"]);
+        assert!(lock.tracks_deployments());
     }
 
     #[test]

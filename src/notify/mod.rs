@@ -1,6 +1,6 @@
 //! The notification port: one EventBridge event per redeployed or failed service, so people and other
 //! systems hear what changed without reading logs. `sdk` puts them on a bus with `aws_sdk_eventbridge`;
-//! `NoNotifier` stands in when `NOTIFY_BUS` is unset, `fake` in the unit tests.
+//! `None` (an absent `Option`) stands in when `NOTIFY_BUS` is unset, `fake` in the unit tests.
 //!
 //! Notifying is best effort: a notification that cannot be delivered is logged and counted, never an
 //! error, because the deployment it reports has happened (or failed) either way, and failing the
@@ -13,8 +13,9 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 
 use crate::domain::policy::Method;
-use crate::domain::push::Origin;
-use crate::domain::report::{PushedImage, Report, Status};
+use crate::domain::push::Trigger;
+use crate::domain::reason::Reason;
+use crate::report::{PushedImage, Report, Status};
 
 #[cfg(test)]
 pub mod fake;
@@ -58,11 +59,11 @@ pub struct Notification {
     pub from_digest: Option<String>,
     pub to_digest: Option<String>,
     pub method: Option<Method>,
-    pub reason: String,
+    pub reason: Reason,
     pub deployment_id: Option<String>,
     pub new_task_definition: Option<String>,
     pub error: Option<String>,
-    pub trigger: Origin,
+    pub trigger: Trigger,
     /// The id of the EventBridge event behind a push; `None` for a sweep or an image given on the CLI.
     pub event_id: Option<String>,
 }
@@ -143,10 +144,10 @@ pub fn of_report(report: &Report) -> Vec<Notification> {
                 Status::Planned | Status::Skipped => return None,
             };
             let pushes: Vec<&PushedImage> = s.push_positions.iter().filter_map(|&i| report.pushes.get(i)).collect();
-            let trigger = if pushes.iter().any(|p| p.trigger == Origin::Sweep.as_str()) {
-                Origin::Sweep
+            let trigger = if pushes.iter().any(|p| p.trigger == Trigger::Sweep) {
+                Trigger::Sweep
             } else {
-                Origin::Event
+                Trigger::Push
             };
             let from: BTreeSet<&str> = s.from.values().filter_map(|d| d.as_deref()).collect();
             let to: BTreeSet<&str> = s.to.values().map(String::as_str).collect();
@@ -160,7 +161,7 @@ pub fn of_report(report: &Report) -> Vec<Notification> {
                 from_digest: joined(from),
                 to_digest: joined(to),
                 method: s.method,
-                reason: s.reason.to_owned(),
+                reason: s.reason,
                 deployment_id: s.deployment_id.clone(),
                 new_task_definition: s.new_task_definition.clone(),
                 error: s.error.clone(),
@@ -190,17 +191,20 @@ pub trait Notifier: Send + Sync {
     fn send_rollouts(&self, notifications: &[RolloutNotification]) -> impl Future<Output = Delivery> + Send;
 }
 
-/// The notifier when no bus is configured: sends nothing.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoNotifier;
-
-impl Notifier for NoNotifier {
-    async fn send(&self, _notifications: &[Notification]) -> Delivery {
-        Delivery::default()
+/// The notifier when `NOTIFY_BUS` is unset (`None`): sends nothing. `Some(notifier)` is that notifier.
+impl<N: Notifier> Notifier for Option<N> {
+    async fn send(&self, notifications: &[Notification]) -> Delivery {
+        match self {
+            Some(notifier) => notifier.send(notifications).await,
+            None => Delivery::default(),
+        }
     }
 
-    async fn send_rollouts(&self, _notifications: &[RolloutNotification]) -> Delivery {
-        Delivery::default()
+    async fn send_rollouts(&self, notifications: &[RolloutNotification]) -> Delivery {
+        match self {
+            Some(notifier) => notifier.send_rollouts(notifications).await,
+            None => Delivery::default(),
+        }
     }
 }
 
@@ -218,11 +222,11 @@ mod tests {
             from_digest: Some("sha256:aaaa".into()),
             to_digest: Some("sha256:bbbb".into()),
             method: Some(Method::Pin),
-            reason: "image-match".into(),
+            reason: Reason::ImageMatch,
             deployment_id: Some("ecs-svc/1234567890123456789".into()),
             new_task_definition: Some("arn:aws:ecs:us-east-1:123456789012:task-definition/web:8".into()),
             error: None,
-            trigger: Origin::Event,
+            trigger: Trigger::Push,
             event_id: Some("13cde686-328b-6117-af20-0e5566167482".into()),
         }
     }
@@ -269,7 +273,7 @@ mod tests {
             deployment_id: None,
             new_task_definition: None,
             error: Some("ecs UpdateService failed: AccessDeniedException: not allowed".into()),
-            trigger: Origin::Sweep,
+            trigger: Trigger::Sweep,
             event_id: None,
             ..redeployed()
         };
@@ -295,7 +299,16 @@ mod tests {
 
     #[tokio::test]
     async fn no_notifier_sends_nothing() {
-        assert_eq!(NoNotifier.send(&[redeployed()]).await, Delivery::default());
+        let none: Option<fake::FakeNotifier> = None;
+        assert_eq!(none.send(&[redeployed()]).await, Delivery::default());
+        assert_eq!(none.send_rollouts(&[]).await, Delivery::default());
+    }
+
+    #[tokio::test]
+    async fn some_notifier_is_that_notifier() {
+        let some = Some(fake::FakeNotifier::default());
+        assert_eq!(some.send(&[redeployed()]).await, Delivery { sent: 1, failed: 0 });
+        assert_eq!(some.as_ref().unwrap().sent(), [redeployed()]);
     }
 
     #[tokio::test]

@@ -10,10 +10,10 @@ use super::eventbridge::{Classified, EventError, classify_at};
 use super::lambda::process;
 use super::sqs::{self, Message};
 use crate::app;
+use crate::aws::load_sdk_config;
 use crate::config::{Config, Mode, settings_help};
 use crate::domain::push::Push;
-use crate::domain::report::Invocation;
-use crate::ecs::sdk::load_sdk_config;
+use crate::report::Invocation;
 
 /// After the commands: the settings (the same table as the function's), then where AWS configuration comes from.
 fn after_help() -> String {
@@ -178,7 +178,7 @@ async fn check_aws(config: &Config) -> Result<(), String> {
             .provide_credentials()
             .await
             .map(drop)
-            .map_err(|e| error_chain(&e)),
+            .map_err(|e| crate::error_chain::render(&e)),
         None => Err("no credentials provider".to_owned()),
     };
     credentials.map_err(|why| {
@@ -193,17 +193,6 @@ async fn check_aws(config: &Config) -> Result<(), String> {
              or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; RUST_LOG=info says what the SDK tried"
         )
     })
-}
-
-/// An error and its sources, by their messages only (the SDK's `Debug` forms are raw structs).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    text
 }
 
 /// What `--event FILE` holds.

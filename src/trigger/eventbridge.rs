@@ -10,7 +10,7 @@ use tracing::warn;
 
 use super::deployment::{self, DEPLOYMENT_STATE_CHANGE, DeploymentChange, DeploymentEventName, ECS_SOURCE, Parsed};
 use crate::domain::image::{self, ImageRefError, Registry, shown};
-use crate::domain::push::{Origin, Push};
+use crate::domain::push::{Push, Trigger};
 
 pub const ECR_SOURCE: &str = "aws.ecr";
 /// A scheduled rule's event (`rate(30 minutes)`): the sweep.
@@ -313,7 +313,7 @@ pub fn classify_at(value: Value, now: DateTime<Utc>) -> Result<Classified, Event
         event_id: envelope.id,
         time,
         replicated_from,
-        origin: Origin::Event,
+        trigger: Trigger::Push,
         retry_rolled_back: false,
     }))
 }

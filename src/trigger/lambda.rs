@@ -13,16 +13,17 @@ use thiserror::Error;
 use tracing::info;
 
 use super::eventbridge::{Classified, EventError, classify_at};
-use super::metrics::{InvocationMetrics, Trigger};
+use super::metrics::{InvocationMetrics, InvokedBy};
 use super::sqs;
 use crate::config::Mode;
-use crate::domain::report::{Counts, Invocation, Report};
+use crate::domain::push::Trigger;
 use crate::domain::rollout::{self, RolloutCounts};
 use crate::ecr::EcrApi;
 use crate::ecs::EcsApi;
 use crate::engine::Redeployer;
 use crate::lock::DeployLock;
 use crate::notify::Notifier;
+use crate::report::{Counts, Invocation, Report};
 
 /// Why an invocation fails, so Lambda's retries and on-failure destination see it.
 #[derive(Error)]
@@ -110,12 +111,12 @@ impl MadeCounts {
 async fn respond<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
     redeployer: &Redeployer<E, L, R, N>,
     payload: Value,
-) -> (Trigger, MadeCounts, Result<Response, InvocationError>) {
+) -> (InvokedBy, MadeCounts, Result<Response, InvocationError>) {
     let now = chrono::Utc::now();
     if sqs::is_sqs_event(&payload) {
         let batch = match sqs::messages(payload, now) {
             Ok(messages) => sqs::process_batch(redeployer, messages, redeployer.apply_mode()).await,
-            Err(error) => return (Trigger::Batch, MadeCounts::default(), Err(error.into())),
+            Err(error) => return (InvokedBy::Batch, MadeCounts::default(), Err(error.into())),
         };
         let mut counts = batch.report.as_ref().map(MadeCounts::of_report).unwrap_or_default();
         if let Some(followed) = &batch.rollouts {
@@ -124,16 +125,16 @@ async fn respond<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
                 .get_or_insert_with(RolloutCounts::default)
                 .add(&followed.counts);
         }
-        return (Trigger::Batch, counts, Ok(Response::Batch(batch.response())));
+        return (InvokedBy::Batch, counts, Ok(Response::Batch(batch.response())));
     }
     let classified = match classify_at(payload, now) {
         Ok(classified) => classified,
-        Err(error) => return (Trigger::Push, MadeCounts::default(), Err(error.into())),
+        Err(error) => return (InvokedBy::Run(Trigger::Push), MadeCounts::default(), Err(error.into())),
     };
     let trigger = match classified {
-        Classified::Sweep => Trigger::Sweep,
-        Classified::Deployment(_) => Trigger::Deployment,
-        _ => Trigger::Push,
+        Classified::Sweep => InvokedBy::Run(Trigger::Sweep),
+        Classified::Deployment(_) => InvokedBy::Deployment,
+        _ => InvokedBy::Run(Trigger::Push),
     };
     match process(redeployer, classified, redeployer.apply_mode()).await {
         Invocation::Processed(report) if report.has_failures() => {

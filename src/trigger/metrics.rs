@@ -6,30 +6,28 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::domain::report::Counts;
+use crate::domain::push::Trigger;
 use crate::domain::rollout::RolloutCounts;
 use crate::ecs::EcsUsage;
+use crate::report::Counts;
 
 /// What started the invocation: the `Trigger` dimension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    /// A bare EventBridge event.
-    Push,
+pub enum InvokedBy {
+    /// A bare EventBridge event (`push`) or scheduled event (`sweep`): named as its report's trigger.
+    Run(Trigger),
     /// An SQS batch of them.
     Batch,
-    /// A bare scheduled event: the sweep.
-    Sweep,
     /// A bare `ECS Deployment State Change` event.
     Deployment,
 }
 
-impl Trigger {
+impl InvokedBy {
     pub fn as_str(self) -> &'static str {
         match self {
-            Trigger::Push => "push",
-            Trigger::Batch => "batch",
-            Trigger::Sweep => "sweep",
-            Trigger::Deployment => "deployment",
+            InvokedBy::Run(trigger) => trigger.as_str(),
+            InvokedBy::Batch => "batch",
+            InvokedBy::Deployment => "deployment",
         }
     }
 }
@@ -37,7 +35,7 @@ impl Trigger {
 /// The metrics of one invocation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InvocationMetrics {
-    trigger: Trigger,
+    trigger: InvokedBy,
     redeployed: usize,
     skipped: usize,
     failed: usize,
@@ -56,13 +54,13 @@ pub struct InvocationMetrics {
 
 impl InvocationMetrics {
     /// `counts`: the report's, when a run was made (an ignored or invalid event makes none).
-    pub fn new(trigger: Trigger, counts: Option<&Counts>, ecs: EcsUsage, duration: Duration) -> Self {
+    pub fn new(trigger: InvokedBy, counts: Option<&Counts>, ecs: EcsUsage, duration: Duration) -> Self {
         Self::with_rollouts(trigger, counts, None, ecs, duration)
     }
 
     /// `rollouts`: the counts of the deployments followed (a deployment event's, or a sweep's lost ones).
     pub fn with_rollouts(
-        trigger: Trigger,
+        trigger: InvokedBy,
         counts: Option<&Counts>,
         rollouts: Option<&RolloutCounts>,
         ecs: EcsUsage,
@@ -161,7 +159,7 @@ mod tests {
             attempts: 42,
             throttled: 2,
         };
-        let metrics = InvocationMetrics::new(Trigger::Batch, Some(&counts), usage, Duration::from_millis(1500));
+        let metrics = InvocationMetrics::new(InvokedBy::Batch, Some(&counts), usage, Duration::from_millis(1500));
         let at = "2026-12-02T10:00:00Z".parse().unwrap();
         let record: Value = serde_json::from_str(&metrics.emf("ecs-redeploy", at)).unwrap();
         assert_eq!(
@@ -201,7 +199,7 @@ mod tests {
             ..RolloutCounts::default()
         };
         let metrics = InvocationMetrics::with_rollouts(
-            Trigger::Deployment,
+            InvokedBy::Deployment,
             None,
             Some(&rollouts),
             EcsUsage::default(),
@@ -221,14 +219,14 @@ mod tests {
                 .contains(&json!({"Name": "RolloutSeconds", "Unit": "Seconds"}))
         );
         // No rollout: nothing to declare, so no empty array CloudWatch would refuse.
-        let none = InvocationMetrics::new(Trigger::Push, None, EcsUsage::default(), Duration::ZERO);
+        let none = InvocationMetrics::new(InvokedBy::Run(Trigger::Push), None, EcsUsage::default(), Duration::ZERO);
         let record: Value = serde_json::from_str(&none.emf("ns", Utc::now())).unwrap();
         assert!(record.get("RolloutSeconds").is_none());
     }
 
     #[test]
     fn an_invocation_without_a_run_reports_zeros() {
-        let metrics = InvocationMetrics::new(Trigger::Push, None, EcsUsage::default(), Duration::ZERO);
+        let metrics = InvocationMetrics::new(InvokedBy::Run(Trigger::Push), None, EcsUsage::default(), Duration::ZERO);
         let record: Value = serde_json::from_str(&metrics.emf("ns", Utc::now())).unwrap();
         assert_eq!(
             (record["Trigger"].as_str(), record["Redeployed"].as_f64()),

@@ -14,13 +14,13 @@ use tracing::{info, warn};
 use super::eventbridge::{Classified, EventError, classify_at};
 use crate::config::Mode;
 use crate::domain::push::Push;
-use crate::domain::report::{Report, Status};
 use crate::domain::rollout::RolloutReport;
 use crate::ecr::EcrApi;
 use crate::ecs::EcsApi;
 use crate::engine::Redeployer;
 use crate::lock::DeployLock;
 use crate::notify::Notifier;
+use crate::report::{Report, Status};
 
 /// An SQS event as Lambda's event source mapping delivers it: `Records` of `eventSource` `aws:sqs`.
 pub fn is_sqs_event(value: &Value) -> bool {

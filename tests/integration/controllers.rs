@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::DeploymentControllerType;
-use ecs_redeploy::domain::report::{Report, Status};
 use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy::report::{Report, Status};
 use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
 use ecs_redeploy_testkit::front::{DeletedServices, FrontConfig};
 use ecs_redeploy_testkit::harness::Harness;

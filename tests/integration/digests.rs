@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use ecs_redeploy::domain::push::Push;
-use ecs_redeploy::domain::report::{Report, Status};
 use ecs_redeploy::ecr::sdk::SdkEcr;
 use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy::report::{Report, Status};
 use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
 use ecs_redeploy_testkit::harness::Harness;
 use ecs_redeploy_testkit::registry::{deploy_and_roll_back, observe_services, push_image};
@@ -25,7 +25,7 @@ fn event(repository: &str, tag: &str, digest: &str) -> Value {
     event
 }
 
-fn service<'r>(report: &'r Report, name: &str) -> &'r ecs_redeploy::domain::report::ServiceReport {
+fn service<'r>(report: &'r Report, name: &str) -> &'r ecs_redeploy::report::ServiceReport {
     report
         .services
         .iter()
@@ -73,7 +73,7 @@ async fn a_digest_ecs_rolled_back_is_held_until_a_fixed_push_and_another_rollbac
     for name in ["web", "legacy"] {
         let s = service(&report, name);
         assert_eq!(
-            (s.reason, s.outcome),
+            (s.reason.code(), s.outcome),
             ("image-match", Status::Redeployed),
             "{name}: {}",
             s.detail
@@ -84,7 +84,7 @@ async fn a_digest_ecs_rolled_back_is_held_until_a_fixed_push_and_another_rollbac
     // checkout's rolled-back deployment ran the pushed digest: held, from ECS's own record.
     let checkout = service(&report, "checkout");
     assert_eq!(
-        (checkout.reason, checkout.outcome),
+        (checkout.reason.code(), checkout.outcome),
         ("rolled-back", Status::Skipped),
         "{}",
         checkout.detail
@@ -136,7 +136,7 @@ async fn a_digest_ecs_rolled_back_is_held_until_a_fixed_push_and_another_rollbac
         .expect("delivered");
     let checkout = service(&report, "checkout");
     assert_eq!(
-        (checkout.reason, checkout.outcome),
+        (checkout.reason.code(), checkout.outcome),
         ("image-match", Status::Redeployed),
         "{}",
         checkout.detail
@@ -161,7 +161,7 @@ async fn a_person_can_deploy_a_held_digest_deliberately() {
     );
     let checkout = service(&report, "checkout");
     assert_eq!(
-        (checkout.reason, checkout.outcome),
+        (checkout.reason.code(), checkout.outcome),
         ("image-match", Status::Redeployed),
         "{}",
         checkout.detail
@@ -192,7 +192,7 @@ async fn a_redeploy_still_resolving_is_rolling_out() {
     let repeat = invoke(&redeployer, &pushed).await.expect("delivered");
     let web = service(&repeat, "web");
     assert_eq!(
-        (web.reason, web.outcome),
+        (web.reason.code(), web.outcome),
         ("rolling-out", Status::Skipped),
         "{}",
         web.detail
@@ -202,7 +202,7 @@ async fn a_redeploy_still_resolving_is_rolling_out() {
     let later = invoke(&redeployer, &pushed).await.expect("delivered");
     let web = service(&later, "web");
     assert_eq!(
-        (web.reason, web.running.get("c0")),
+        (web.reason.code(), web.running.get("c0")),
         ("already-running", Some(&Some(new)))
     );
 }

@@ -4,11 +4,11 @@
 //! routes the notifications through a rule to an SQS queue, where the test reads them.
 
 use chrono::{TimeDelta, Utc};
-use ecs_redeploy::domain::report::Invocation;
 use ecs_redeploy::domain::rollout::RolloutReport;
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy::lock::dynamodb::DynamoDbLock;
 use ecs_redeploy::notify::sdk::SdkEventBridge;
+use ecs_redeploy::report::Invocation;
 use ecs_redeploy::trigger::lambda::{Response, handle};
 use ecs_redeploy_testkit::fleet::{self, ACCOUNT, REGION, ServiceSpec, registry};
 use ecs_redeploy_testkit::harness::Harness;

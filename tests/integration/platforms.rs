@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{ContainerDefinition, CpuArchitecture, OsFamily, RuntimePlatform};
-use ecs_redeploy::domain::report::Status;
 use ecs_redeploy::ecr::sdk::SdkEcr;
 use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy::report::Status;
 use ecs_redeploy_testkit::fleet::{self, ServiceSpec, registry};
 use ecs_redeploy_testkit::harness::Harness;
 

@@ -3,7 +3,7 @@
 
 use chrono::DateTime;
 use ecs_redeploy::domain::image::{ImageRef, Registry};
-use ecs_redeploy::domain::push::{ImageUriError, Origin, Push};
+use ecs_redeploy::domain::push::{ImageUriError, Push, Trigger};
 use ecs_redeploy::trigger::eventbridge::{
     Classified, ECR_SOURCE, IMAGE_ACTION, Ignored, REPLICATION_ACTION, SCHEDULE_SOURCE, SCHEDULED_EVENT, classify,
     classify_json,
@@ -245,7 +245,7 @@ fn push_event() -> impl Strategy<Value = (Value, Push)> {
                 time,
                 replicated_from: replicated_from
                     .map(|(account, region)| Registry::ecr(&account, &region).expect("generated registry is valid")),
-                origin: Origin::Event,
+                trigger: Trigger::Push,
                 retry_rolled_back: false,
             };
             (event, push)

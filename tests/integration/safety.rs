@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use ecs_redeploy::domain::report::Status;
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy::lock::dynamodb::DynamoDbLock;
+use ecs_redeploy::report::Status;
 use serde_json::Value;
 
 use crate::events::event_after_seeding;
@@ -40,7 +40,7 @@ async fn sequential_duplicates_deploy_each_service_once() {
             again
                 .services
                 .iter()
-                .all(|s| s.reason == "rolling-out" && s.outcome == Status::Skipped),
+                .all(|s| s.reason.code() == "rolling-out" && s.outcome == Status::Skipped),
             "{:?}",
             outcomes(&again)
         );
@@ -71,7 +71,7 @@ async fn concurrent_duplicates_deploy_each_service_once_with_the_lock_table() {
     for report in reports {
         let report = report.expect("no invocation fails");
         for s in &report.services {
-            match (s.outcome, s.reason) {
+            match (s.outcome, s.reason.code()) {
                 (Status::Redeployed, _) => redeployed.push(s.service.clone()),
                 (Status::Skipped, "in-progress" | "already-deployed") => {}
                 other => panic!("{}: {other:?}", s.service),
@@ -180,7 +180,7 @@ async fn pin_mode_registers_one_revision_per_source_and_repeats_nothing() {
     let again = invoke(&redeployer, &event).await.unwrap();
     assert_eq!(again.services.len(), names.len(), "{:?}", outcomes(&again));
     assert!(
-        again.services.iter().all(|s| s.reason
+        again.services.iter().all(|s| s.reason.code()
             == if s.service == "forced" {
                 "rolling-out"
             } else {

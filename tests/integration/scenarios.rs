@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use ecs_redeploy::domain::report::{Invocation, Report, Status};
 use ecs_redeploy::ecs::sdk::SdkEcs;
 use ecs_redeploy::ecs::{
     Deployment, DescribedServices, EcsApi, EcsError, EcsErrorKind, EcsUsage, ServiceDeployment, ServiceRevision,
     TaskDefinition,
 };
 use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy::report::{Invocation, Report, Status};
 use ecs_redeploy::trigger::lambda::{InvocationError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
 
@@ -35,7 +35,12 @@ fn outcomes(report: &Report) -> BTreeMap<String, (String, Status)> {
     report
         .services
         .iter()
-        .map(|s| (format!("{}/{}", s.cluster, s.service), (s.reason.to_owned(), s.outcome)))
+        .map(|s| {
+            (
+                format!("{}/{}", s.cluster, s.service),
+                (s.reason.code().to_owned(), s.outcome),
+            )
+        })
         .collect()
 }
 

@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ecs_redeploy::aws::{retry_config, timeout_config};
 use ecs_redeploy::config::Config;
-use ecs_redeploy::domain::report::{Invocation, Report, Status};
 use ecs_redeploy::ecr::EcrApi;
 use ecs_redeploy::ecs::EcsApi;
-use ecs_redeploy::ecs::sdk::{SdkEcs, retry_config, timeout_config};
+use ecs_redeploy::ecs::sdk::SdkEcs;
 use ecs_redeploy::engine::Redeployer;
 use ecs_redeploy::lock::DeployLock;
 use ecs_redeploy::notify::Notifier;
+use ecs_redeploy::report::{Invocation, Report, Status};
 use ecs_redeploy::trigger::lambda::{InvocationError, Response, handle};
 use ecs_redeploy_testkit::fleet::REGION;
 use ecs_redeploy_testkit::harness::Harness;
@@ -65,7 +66,7 @@ pub fn outcomes(report: &Report) -> BTreeMap<String, (&'static str, Status)> {
     report
         .services
         .iter()
-        .map(|s| (s.service.clone(), (s.reason, s.outcome)))
+        .map(|s| (s.service.clone(), (s.reason.code(), s.outcome)))
         .collect()
 }
 

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::VersionConsistency;
-use ecs_redeploy::domain::report::{Report, ServiceReport, Status};
 use ecs_redeploy::engine::Redeployer;
+use ecs_redeploy::report::{Report, ServiceReport, Status};
 use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed, registry};
 use ecs_redeploy_testkit::harness::Harness;
 use ecs_redeploy_testkit::registry::{observe_services, push_image};
@@ -95,7 +95,10 @@ async fn without_version_consistency_no_digest_is_recorded_and_a_push_falls_back
     let after = deployment_ids(&env.seeder(), &["shop"]).await;
     assert_eq!(redeployed(&before, &after), ["shop/loose", "shop/strict"]);
     let (strict, unknown) = (service(&report, "strict"), service(&report, "loose"));
-    assert_eq!((strict.reason, strict.outcome), ("image-match", Status::Redeployed));
+    assert_eq!(
+        (strict.reason.code(), strict.outcome),
+        ("image-match", Status::Redeployed)
+    );
     assert_eq!(
         strict.from.get("c0"),
         Some(&Some(old.clone())),
@@ -103,7 +106,10 @@ async fn without_version_consistency_no_digest_is_recorded_and_a_push_falls_back
     );
     assert!(strict.warnings.is_empty(), "{:?}", strict.warnings);
     // Its only deployment is from before the push: redeployed, saying it could not compare digests.
-    assert_eq!((unknown.reason, unknown.outcome), ("image-match", Status::Redeployed));
+    assert_eq!(
+        (unknown.reason.code(), unknown.outcome),
+        ("image-match", Status::Redeployed)
+    );
     assert_eq!(
         unknown.running.get("c0").cloned().flatten(),
         None,
@@ -124,8 +130,14 @@ async fn without_version_consistency_no_digest_is_recorded_and_a_push_falls_back
         Vec::<String>::new()
     );
     let (strict, unknown) = (service(&again, "strict"), service(&again, "loose"));
-    assert_eq!((strict.reason, strict.outcome), ("already-running", Status::Skipped));
-    assert_eq!((unknown.reason, unknown.outcome), ("already-deployed", Status::Skipped));
+    assert_eq!(
+        (strict.reason.code(), strict.outcome),
+        ("already-running", Status::Skipped)
+    );
+    assert_eq!(
+        (unknown.reason.code(), unknown.outcome),
+        ("already-deployed", Status::Skipped)
+    );
     assert!(
         unknown.warnings.iter().any(|w| w.ends_with(NO_DIGEST)),
         "{:?}",

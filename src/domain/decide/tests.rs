@@ -11,6 +11,11 @@ const OTHER_DIGEST: &str = "sha256:000000000000000000000000000000000000000000000
 /// Digest truth is not known: the rules from before service revisions apply.
 const NOT_RECORDED: Running = Running::Unknown(Unknown::NotRecorded);
 
+/// `decide` with nothing recorded: no running digests, no rollback, no platform manifests.
+fn decide_unrecorded(push: &Push, service: &Service, td: &TaskDefinition, selection: Selection) -> Option<Decision> {
+    decide(push, service, td, &NOT_RECORDED, None, &[], selection)
+}
+
 fn push(repository: &str, tag: &str) -> Push {
     Push {
         digest: Some(DIGEST.into()),
@@ -67,127 +72,28 @@ fn image_matching_table() {
     let tag_and_digest = format!("{REGISTRY}/app:latest@{OTHER_DIGEST}");
     /// (case, pushed repository and tag, container images, expected reason code or "unrelated")
     type Case = (&'static str, (&'static str, &'static str), Vec<String>, &'static str);
+    #[rustfmt::skip]
     let cases: Vec<Case> = vec![
-        (
-            "exact tag",
-            ("app", "latest"),
-            vec![format!("{REGISTRY}/app:latest")],
-            "image-match",
-        ),
-        (
-            "implied latest",
-            ("app", "latest"),
-            vec![format!("{REGISTRY}/app")],
-            "image-match",
-        ),
-        (
-            "implied latest, other tag pushed",
-            ("app", "v1"),
-            vec![format!("{REGISTRY}/app")],
-            "tag-mismatch",
-        ),
-        (
-            "digest-pinned",
-            ("app", "latest"),
-            vec![pinned.clone()],
-            "digest-pinned",
-        ),
-        (
-            "tag and digest",
-            ("app", "latest"),
-            vec![tag_and_digest],
-            "digest-pinned",
-        ),
-        (
-            "other account",
-            ("app", "latest"),
-            vec!["210987654321.dkr.ecr.us-east-1.amazonaws.com/app:latest".into()],
-            "other-registry",
-        ),
-        (
-            "other region",
-            ("app", "latest"),
-            vec!["123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:latest".into()],
-            "other-registry",
-        ),
-        (
-            "fips host of the same registry",
-            ("app", "latest"),
-            vec!["123456789012.dkr.ecr-fips.us-east-1.amazonaws.com/app:latest".into()],
-            "image-match",
-        ),
-        (
-            "tags are case-sensitive",
-            ("app", "latest"),
-            vec![format!("{REGISTRY}/app:LATEST")],
-            "tag-mismatch",
-        ),
-        (
-            "tag prefix is not the tag",
-            ("app", "latest"),
-            vec![format!("{REGISTRY}/app:latest-arm")],
-            "tag-mismatch",
-        ),
-        (
-            "repository prefix is not the repository",
-            ("app", "latest"),
-            vec![format!("{REGISTRY}/app-worker:latest")],
-            "unrelated",
-        ),
-        (
-            "docker hub short name",
-            ("app", "latest"),
-            vec!["app:latest".into()],
-            "other-registry",
-        ),
-        (
-            "docker hub implied library",
-            ("nginx", "latest"),
-            vec!["nginx".into()],
-            "other-registry",
-        ),
-        (
-            "other registry host",
-            ("app", "latest"),
-            vec!["ghcr.io/org/app:latest".into()],
-            "unrelated",
-        ),
-        (
-            "nested repository",
-            ("team/app", "v2"),
-            vec![format!("{REGISTRY}/team/app:v2")],
-            "image-match",
-        ),
-        (
-            "nested repository is not its last segment",
-            ("app", "v2"),
-            vec![format!("{REGISTRY}/team/app:v2")],
-            "unrelated",
-        ),
-        (
-            "unparseable image is unrelated",
-            ("app", "latest"),
-            vec!["NOT AN IMAGE".into()],
-            "unrelated",
-        ),
-        (
-            "match in the second container",
-            ("app", "latest"),
-            vec![format!("{REGISTRY}/envoy:v1"), format!("{REGISTRY}/app:latest")],
-            "image-match",
-        ),
-        (
-            "match wins over a pinned sibling",
-            ("app", "latest"),
-            vec![pinned, format!("{REGISTRY}/app:latest")],
-            "image-match",
-        ),
-        (
-            "closest miss is reported",
-            ("app", "latest"),
-            vec!["app:latest".into(), format!("{REGISTRY}/app:v1")],
-            "tag-mismatch",
-        ),
+        ("exact tag", ("app", "latest"), vec![format!("{REGISTRY}/app:latest")], "image-match"),
+        ("implied latest", ("app", "latest"), vec![format!("{REGISTRY}/app")], "image-match"),
+        ("implied latest, other tag pushed", ("app", "v1"), vec![format!("{REGISTRY}/app")], "tag-mismatch"),
+        ("digest-pinned", ("app", "latest"), vec![pinned.clone()], "digest-pinned"),
+        ("tag and digest", ("app", "latest"), vec![tag_and_digest], "digest-pinned"),
+        ("other account", ("app", "latest"), vec!["210987654321.dkr.ecr.us-east-1.amazonaws.com/app:latest".into()], "other-registry"),
+        ("other region", ("app", "latest"), vec!["123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:latest".into()], "other-registry"),
+        ("fips host of the same registry", ("app", "latest"), vec!["123456789012.dkr.ecr-fips.us-east-1.amazonaws.com/app:latest".into()], "image-match"),
+        ("tags are case-sensitive", ("app", "latest"), vec![format!("{REGISTRY}/app:LATEST")], "tag-mismatch"),
+        ("tag prefix is not the tag", ("app", "latest"), vec![format!("{REGISTRY}/app:latest-arm")], "tag-mismatch"),
+        ("repository prefix is not the repository", ("app", "latest"), vec![format!("{REGISTRY}/app-worker:latest")], "unrelated"),
+        ("docker hub short name", ("app", "latest"), vec!["app:latest".into()], "other-registry"),
+        ("docker hub implied library", ("nginx", "latest"), vec!["nginx".into()], "other-registry"),
+        ("other registry host", ("app", "latest"), vec!["ghcr.io/org/app:latest".into()], "unrelated"),
+        ("nested repository", ("team/app", "v2"), vec![format!("{REGISTRY}/team/app:v2")], "image-match"),
+        ("nested repository is not its last segment", ("app", "v2"), vec![format!("{REGISTRY}/team/app:v2")], "unrelated"),
+        ("unparseable image is unrelated", ("app", "latest"), vec!["NOT AN IMAGE".into()], "unrelated"),
+        ("match in the second container", ("app", "latest"), vec![format!("{REGISTRY}/envoy:v1"), format!("{REGISTRY}/app:latest")], "image-match"),
+        ("match wins over a pinned sibling", ("app", "latest"), vec![pinned, format!("{REGISTRY}/app:latest")], "image-match"),
+        ("closest miss is reported", ("app", "latest"), vec!["app:latest".into(), format!("{REGISTRY}/app:v1")], "tag-mismatch"),
     ];
     for (case, (repository, tag), images, expected) in cases {
         let containers = images
@@ -195,13 +101,10 @@ fn image_matching_table() {
             .enumerate()
             .map(|(i, image)| container(&format!("c{i}"), image))
             .collect();
-        let decision = decide(
+        let decision = decide_unrecorded(
             &push(repository, tag),
             &service(&[]),
             &task_definition(containers),
-            &NOT_RECORDED,
-            None,
-            &[],
             MATCHING,
         );
         let got = decision.as_ref().map_or("unrelated", |d| d.reason.code());
@@ -222,16 +125,7 @@ fn every_matching_container_is_named() {
         container("sidecar", &format!("{REGISTRY}/envoy:v1")),
         container("worker", &format!("{REGISTRY}/app")),
     ]);
-    let decision = decide(
-        &push("app", "latest"),
-        &service(&[]),
-        &td,
-        &NOT_RECORDED,
-        None,
-        &[],
-        MATCHING,
-    )
-    .unwrap();
+    let decision = decide_unrecorded(&push("app", "latest"), &service(&[]), &td, MATCHING).unwrap();
     assert_eq!(decision.containers, vec!["web", "worker"]);
     assert_eq!(decision.detail, format!("`web`, `worker` use `{REGISTRY}/app:latest`"));
 }
@@ -255,48 +149,20 @@ fn selection_by_tags() {
         Vec<(&'static str, &'static str)>,
         &'static str,
     );
+    #[rustfmt::skip]
     let cases: Vec<Case> = vec![
         ("untagged, matching", MATCHING, vec![], "image-match"),
         ("off", MATCHING, vec![("ecs-redeploy", "off")], "opted-out"),
-        (
-            "OFF with spaces",
-            MATCHING,
-            vec![("ecs-redeploy", " OFF ")],
-            "opted-out",
-        ),
-        (
-            "other key off is irrelevant",
-            MATCHING,
-            vec![("other", "off")],
-            "image-match",
-        ),
+        ("OFF with spaces", MATCHING, vec![("ecs-redeploy", " OFF ")], "opted-out"),
+        ("other key off is irrelevant", MATCHING, vec![("other", "off")], "image-match"),
         ("opted-in without tag", opted_in, vec![], "not-opted-in"),
-        (
-            "opted-in with tag",
-            opted_in,
-            vec![("ecs-redeploy", "on")],
-            "image-match",
-        ),
+        ("opted-in with tag", opted_in, vec![("ecs-redeploy", "on")], "image-match"),
         ("opted-in but off", opted_in, vec![("ecs-redeploy", "off")], "opted-out"),
         ("custom key present", custom_key, vec![("deploy", "yes")], "image-match"),
-        (
-            "custom key absent",
-            custom_key,
-            vec![("ecs-redeploy", "on")],
-            "not-opted-in",
-        ),
+        ("custom key absent", custom_key, vec![("ecs-redeploy", "on")], "not-opted-in"),
     ];
     for (case, selection, tags, expected) in cases {
-        let decision = decide(
-            &push("app", "latest"),
-            &service(&tags),
-            &td,
-            &NOT_RECORDED,
-            None,
-            &[],
-            selection,
-        )
-        .unwrap();
+        let decision = decide_unrecorded(&push("app", "latest"), &service(&tags), &td, selection).unwrap();
         assert_eq!(decision.reason.code(), expected, "{case}");
         assert_eq!(
             decision.action == Action::Redeploy(Method::Force),
@@ -311,16 +177,7 @@ fn inactive_services_are_skipped() {
     let td = task_definition(vec![container("web", &format!("{REGISTRY}/app:latest"))]);
     let mut draining = service(&[]);
     draining.status = "DRAINING".into();
-    let decision = decide(
-        &push("app", "latest"),
-        &draining,
-        &td,
-        &NOT_RECORDED,
-        None,
-        &[],
-        MATCHING,
-    )
-    .unwrap();
+    let decision = decide_unrecorded(&push("app", "latest"), &draining, &td, MATCHING).unwrap();
     assert_eq!(decision.reason, Reason::ServiceNotActive);
     assert_eq!(decision.action, Action::Skip);
     assert_eq!(decision.detail, "service is DRAINING, not ACTIVE");
@@ -379,13 +236,10 @@ fn disabled_version_consistency_warns() {
     web.version_consistency = VersionConsistency::Disabled;
     let mut sidecar = container("sidecar", &format!("{REGISTRY}/envoy:latest"));
     sidecar.version_consistency = VersionConsistency::Disabled;
-    let decision = decide(
+    let decision = decide_unrecorded(
         &push("app", "latest"),
         &service(&[]),
         &task_definition(vec![web, sidecar]),
-        &NOT_RECORDED,
-        None,
-        &[],
         MATCHING,
     )
     .unwrap();

@@ -8,7 +8,7 @@ use chrono::TimeDelta;
 
 use super::Decision;
 use crate::domain::image::ImageRef;
-use crate::domain::push::{Origin, Push};
+use crate::domain::push::{Push, Trigger};
 use crate::domain::reason::Reason;
 use crate::domain::running::{HoldSource, RolledBack, Running, RunningRevision, Unknown};
 use crate::ecs::{Container, VersionConsistency};
@@ -52,9 +52,9 @@ pub(super) fn check<'r>(push: &Push, running: &'r Running, containers: &[&Contai
             .map(|(c, _)| format!("`{c}`"))
             .collect::<Vec<_>>()
             .join(", ");
-        let what = match push.origin {
-            Origin::Event => "the pushed",
-            Origin::Sweep => "what the tag points to now,",
+        let what = match push.trigger {
+            Trigger::Push => "the pushed",
+            Trigger::Sweep => "what the tag points to now,",
         };
         let detail = format!(
             "{names} already run{} {what} {} ({}{})",
@@ -69,9 +69,9 @@ pub(super) fn check<'r>(push: &Push, running: &'r Running, containers: &[&Contai
     if unresolved.is_empty() || !resolving_since_push(push, revision) {
         return Truth::Redeploy;
     }
-    let since = match (push.origin, revision.created_at) {
-        (Origin::Sweep, _) | (_, None) => String::new(),
-        (Origin::Event, Some(created)) => format!(", created at {created} after the push at {}", push_time(push)),
+    let since = match (push.trigger, revision.created_at) {
+        (Trigger::Sweep, _) | (_, None) => String::new(),
+        (Trigger::Push, Some(created)) => format!(", created at {created} after the push at {}", push_time(push)),
     };
     let detail = format!(
         "{}{since} has not resolved `{}` for {} yet: its deployment pulls what the tag points to now",
@@ -95,8 +95,8 @@ pub(super) fn rolled_back_containers<'c>(
     containers: &[&'c Container],
     pushed: &[&str],
 ) -> Vec<&'c Container> {
-    let made_after_push = match (push.origin, push.time, rolled_back.target_created_at) {
-        (Origin::Event, Some(pushed_at), Some(created)) => created >= pushed_at + TimeDelta::seconds(1),
+    let made_after_push = match (push.trigger, push.time, rolled_back.target_created_at) {
+        (Trigger::Push, Some(pushed_at), Some(created)) => created >= pushed_at + TimeDelta::seconds(1),
         _ => false,
     };
     containers
@@ -137,7 +137,7 @@ pub(super) fn held(push: &Push, rolled_back: &RolledBack, held: &[&Container]) -
          {}@{digest} --retry-rolled-back`",
         short_arn(&rolled_back.deployment),
         short_arn(&rolled_back.target_revision),
-        push.origin.as_str(),
+        push.trigger.as_str(),
         ImageRef {
             digest: None,
             ..push.image()
@@ -155,10 +155,10 @@ fn short_arn(arn: &str) -> &str {
 /// already pointed to it), or — for a sweep, which found the tag as it is now — at any time. Within the event's
 /// own second time cannot tell, and a duplicate deployment is cheaper than a missed one: redeploy.
 fn resolving_since_push(push: &Push, revision: &RunningRevision) -> bool {
-    match (push.origin, push.time, revision.created_at) {
-        (Origin::Sweep, _, _) => true,
-        (Origin::Event, Some(pushed_at), Some(created)) => created >= pushed_at + TimeDelta::seconds(1),
-        (Origin::Event, _, _) => false,
+    match (push.trigger, push.time, revision.created_at) {
+        (Trigger::Sweep, _, _) => true,
+        (Trigger::Push, Some(pushed_at), Some(created)) => created >= pushed_at + TimeDelta::seconds(1),
+        (Trigger::Push, _, _) => false,
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use aws_sdk_ecs::config::http::HttpResponse;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 
-use super::ecs_error;
+use super::error::ecs_error;
 use crate::ecs::EcsError;
 
 /// The per-call configuration that takes the SDK's own retries off a write.

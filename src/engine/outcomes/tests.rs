@@ -222,7 +222,7 @@ async fn the_own_record_holds_a_rolled_back_digest_until_another_digest_deploys(
     let again = redeployer.run(&[push()], Mode::Apply).await;
     let web = again.services.iter().find(|s| s.service == "web").unwrap();
     assert_eq!(
-        (web.reason, web.outcome.as_str()),
+        (web.reason.code(), web.outcome.as_str()),
         ("rolled-back", "skipped"),
         "{}",
         web.detail

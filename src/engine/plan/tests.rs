@@ -7,7 +7,7 @@ use super::*;
 use crate::config::{NewRevisions, Select};
 use crate::domain::image::Registry;
 use crate::domain::policy::Method;
-use crate::domain::push::Origin;
+use crate::domain::push::Trigger;
 use crate::ecs::{Container, DeploymentController, VersionConsistency};
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -26,7 +26,7 @@ fn push(repository: &str, tag: &str, digest_no: u8, time: &str) -> Push {
         event_id: Some(format!("e-{digest_no}")),
         time: Some(time.parse::<DateTime<Utc>>().unwrap()),
         replicated_from: None,
-        origin: Origin::Event,
+        trigger: Trigger::Push,
         retry_rolled_back: false,
     }
 }

@@ -90,7 +90,7 @@ async fn one_call_per_repository_for_up_to_a_hundred_tags() {
     assert!(
         pushes
             .iter()
-            .all(|p| p.origin == Origin::Sweep && p.digest.as_deref() == Some(DIGEST))
+            .all(|p| p.trigger == Trigger::Sweep && p.digest.as_deref() == Some(DIGEST))
     );
     assert_eq!(ecr.calls.lock().unwrap().len(), 2, "100 + 50 tags");
 }

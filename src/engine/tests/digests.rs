@@ -19,7 +19,7 @@ fn outcome_in<'a>(report: &'a Report, cluster: &str, service: &str) -> (&'a str,
         .iter()
         .find(|s| s.cluster == cluster && s.service == service)
         .unwrap_or_else(|| panic!("{cluster}/{service} not reported"));
-    (s.reason, s.outcome)
+    (s.reason.code(), s.outcome)
 }
 
 fn pushed_new() -> Push {
@@ -78,7 +78,8 @@ async fn without_access_to_revisions_the_deployment_times_decide_and_say_so() {
             .find(|s| s.cluster == "prod" && s.service == name)
             .unwrap();
         assert_eq!(
-            service.reason, "image-match",
+            service.reason.code(),
+            "image-match",
             "{name}: the fake's services have no deployments"
         );
         assert!(
@@ -155,7 +156,7 @@ async fn a_sweep_redeploys_exactly_the_drifted_services() {
         (Some(D_OLD), D_NEW)
     );
     assert!(!report.pushes.is_empty(), "the sweep's pushes are reported");
-    assert!(report.pushes.iter().all(|p| p.trigger == "sweep"));
+    assert!(report.pushes.iter().all(|p| p.trigger == Trigger::Sweep));
     // One ECR call per repository in use: app (v1 and latest together) and envoy.
     let ecr_calls = redeployer.ecr.as_ref().unwrap().calls.lock().unwrap().clone();
     assert_eq!(ecr_calls, ["app:latest,v1", "envoy:v1"]);
@@ -192,7 +193,8 @@ async fn a_push_in_the_sweep_s_batch_wins_over_the_tag_it_read() {
     let report = redeployer.sweep(&[newer], Mode::Plan).await;
     let web = report.services.iter().find(|s| s.service == "web").unwrap();
     assert_eq!(
-        web.reason, "already-running",
+        web.reason.code(),
+        "already-running",
         "the event's digest is the one decided on"
     );
     assert_eq!(web.pushed, [format!("{REGISTRY}/app:latest@{D_OLD}")]);

@@ -12,7 +12,8 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 
 use super::*;
 use crate::domain::policy::Method;
-use crate::domain::push::Origin;
+use crate::domain::push::Trigger;
+use crate::domain::reason::Reason;
 use crate::notify::NotificationKind;
 
 const BUS: &str = "arn:aws:events:us-east-1:123456789012:event-bus/deployments";
@@ -43,11 +44,11 @@ fn notification(i: usize) -> Notification {
         from_digest: Some("sha256:aaaa".into()),
         to_digest: (!failed).then(|| "sha256:bbbb".into()),
         method: Some(Method::Force),
-        reason: "image-match".into(),
+        reason: Reason::ImageMatch,
         deployment_id: (!failed).then(|| format!("ecs-svc/{i}")),
         new_task_definition: None,
         error: failed.then(|| "ecs UpdateService failed: ServerException: try again".into()),
-        trigger: Origin::Sweep,
+        trigger: Trigger::Sweep,
         event_id: None,
     }
 }

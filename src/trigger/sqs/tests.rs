@@ -248,11 +248,11 @@ async fn a_scheduled_event_in_a_batch_sweeps_and_owns_what_the_sweep_found() {
     let outcome = process_batch(&redeployer, messages(event, now()).unwrap(), Mode::Apply).await;
 
     let report = outcome.report.as_ref().expect("a sweep ran");
-    assert_eq!(report.trigger, "sweep");
+    assert_eq!(report.trigger.as_str(), "sweep");
     let reasons: BTreeMap<&str, (&str, Status)> = report
         .services
         .iter()
-        .map(|s| (s.service.as_str(), (s.reason, s.outcome)))
+        .map(|s| (s.service.as_str(), (s.reason.code(), s.outcome)))
         .collect();
     assert_eq!(reasons["web"], ("already-running", Status::Skipped));
     assert_eq!(

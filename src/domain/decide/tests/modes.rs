@@ -10,7 +10,7 @@ fn decide_on(push: &Push, td: &TaskDefinition, tags: &[(&str, &str)], default_me
         default_method,
         ..MATCHING
     };
-    decide(push, &service(tags), td, &NOT_RECORDED, None, &[], selection).expect("related")
+    decide_unrecorded(push, &service(tags), td, selection).expect("related")
 }
 
 #[test]
@@ -267,16 +267,7 @@ fn without_new_revisions_what_needs_one_is_skipped() {
             new_revisions: NewRevisions::Disabled,
             ..MATCHING
         };
-        let decision = decide(
-            &push("app", pushed),
-            &service(&tags),
-            &td,
-            &NOT_RECORDED,
-            None,
-            &[],
-            selection,
-        )
-        .expect("related");
+        let decision = decide_unrecorded(&push("app", pushed), &service(&tags), &td, selection).expect("related");
         assert_eq!(decision.reason.code(), expected, "{case}: {}", decision.detail);
         if expected == "revisions-disabled" {
             assert_eq!(decision.action, Action::Skip, "{case}");

@@ -15,10 +15,10 @@ fn at(time: &str) -> DateTime<Utc> {
     time.parse().unwrap()
 }
 
-fn pushed(origin: Origin) -> Push {
+fn pushed(trigger: Trigger) -> Push {
     Push {
-        time: (origin == Origin::Event).then(|| at(PUSHED_AT)),
-        origin,
+        time: (trigger == Trigger::Push).then(|| at(PUSHED_AT)),
+        trigger,
         ..push("app", "latest")
     }
 }
@@ -56,24 +56,24 @@ fn force_and_pin_decide_from_the_running_digest() {
         "AccessDeniedException: no",
     ))));
     #[rustfmt::skip]
-    let cases: Vec<(&str, Origin, Running, &str)> = vec![
-        ("runs the pushed digest", Origin::Event, revision(&[("web", Some(DIGEST))], "2026-12-02T09:00:00Z", false), "already-running"),
-        ("runs a platform manifest of the pushed index", Origin::Event, revision(&[("web", Some(CHILD))], "2026-12-02T09:00:00Z", false), "already-running"),
-        ("another digest, though deployed after the push", Origin::Event, revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T10:00:30Z", false), "image-match"),
-        ("rolled back to the old digest after the push", Origin::Event, revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T08:00:00Z", true), "image-match"),
-        ("resolving, made after the push", Origin::Event, revision(&[("web", None)], "2026-12-02T10:00:01Z", false), "rolling-out"),
-        ("resolving, made within the push's second", Origin::Event, revision(&[("web", None)], "2026-12-02T10:00:00.900Z", false), "image-match"),
-        ("resolving, made before the push", Origin::Event, revision(&[("web", None)], "2026-12-02T09:59:00Z", false), "image-match"),
-        ("a sweep: resolving at any time", Origin::Sweep, revision(&[("web", None)], "2026-12-02T09:59:00Z", false), "rolling-out"),
-        ("a sweep: another digest", Origin::Sweep, revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T09:59:00Z", false), "image-match"),
-        ("a sweep: the current digest", Origin::Sweep, revision(&[("web", Some(DIGEST))], "2026-12-02T09:59:00Z", false), "already-running"),
-        ("unknown: the time rule", Origin::Event, unknown.clone(), "already-deployed"),
-        ("denied: the time rule", Origin::Event, denied.clone(), "already-deployed"),
-        ("a sweep cannot tell without digests", Origin::Sweep, unknown, "running-unknown"),
-        ("a sweep, denied", Origin::Sweep, denied, "running-unknown"),
+    let cases: Vec<(&str, Trigger, Running, &str)> = vec![
+        ("runs the pushed digest", Trigger::Push, revision(&[("web", Some(DIGEST))], "2026-12-02T09:00:00Z", false), "already-running"),
+        ("runs a platform manifest of the pushed index", Trigger::Push, revision(&[("web", Some(CHILD))], "2026-12-02T09:00:00Z", false), "already-running"),
+        ("another digest, though deployed after the push", Trigger::Push, revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T10:00:30Z", false), "image-match"),
+        ("rolled back to the old digest after the push", Trigger::Push, revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T08:00:00Z", true), "image-match"),
+        ("resolving, made after the push", Trigger::Push, revision(&[("web", None)], "2026-12-02T10:00:01Z", false), "rolling-out"),
+        ("resolving, made within the push's second", Trigger::Push, revision(&[("web", None)], "2026-12-02T10:00:00.900Z", false), "image-match"),
+        ("resolving, made before the push", Trigger::Push, revision(&[("web", None)], "2026-12-02T09:59:00Z", false), "image-match"),
+        ("a sweep: resolving at any time", Trigger::Sweep, revision(&[("web", None)], "2026-12-02T09:59:00Z", false), "rolling-out"),
+        ("a sweep: another digest", Trigger::Sweep, revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T09:59:00Z", false), "image-match"),
+        ("a sweep: the current digest", Trigger::Sweep, revision(&[("web", Some(DIGEST))], "2026-12-02T09:59:00Z", false), "already-running"),
+        ("unknown: the time rule", Trigger::Push, unknown.clone(), "already-deployed"),
+        ("denied: the time rule", Trigger::Push, denied.clone(), "already-deployed"),
+        ("a sweep cannot tell without digests", Trigger::Sweep, unknown, "running-unknown"),
+        ("a sweep, denied", Trigger::Sweep, denied, "running-unknown"),
     ];
-    for (case, origin, running, expected) in cases {
-        let push = pushed(origin);
+    for (case, trigger, running, expected) in cases {
+        let push = pushed(trigger);
         let td = task_definition(vec![container("web", &image)]);
         let children = [CHILD.to_owned()];
         let decision = decide(&push, &deployed_after_push(), &td, &running, None, &children, MATCHING).unwrap();
@@ -95,7 +95,11 @@ fn force_and_pin_decide_from_the_running_digest() {
             .warnings
             .iter()
             .any(|w| w.contains("without the running digests"));
-        assert_eq!(warned, running.digests().is_none() && origin == Origin::Event, "{case}");
+        assert_eq!(
+            warned,
+            running.digests().is_none() && trigger == Trigger::Push,
+            "{case}"
+        );
     }
 
     let pin = Selection {
@@ -103,7 +107,7 @@ fn force_and_pin_decide_from_the_running_digest() {
         ..MATCHING
     };
     let td = task_definition(vec![container("web", &image)]);
-    let push = pushed(Origin::Event);
+    let push = pushed(Trigger::Push);
     let old = revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T10:00:30Z", false);
     let decision = decide(&push, &deployed_after_push(), &td, &old, None, &[], pin).unwrap();
     assert_eq!(decision.action, Action::Redeploy(Method::Pin));
@@ -121,7 +125,7 @@ fn every_matching_container_must_run_the_push() {
         "2026-12-02T09:00:00Z",
         false,
     );
-    let decision = decide(&pushed(Origin::Event), &service(&[]), &td, &half, None, &[], MATCHING).unwrap();
+    let decision = decide(&pushed(Trigger::Push), &service(&[]), &td, &half, None, &[], MATCHING).unwrap();
     assert_eq!(decision.reason, Reason::ImageMatch);
     assert_eq!(decision.running.get("worker"), Some(&Some(OTHER_DIGEST.to_owned())));
 }
@@ -132,33 +136,21 @@ fn no_digest_is_recorded_without_version_consistency() {
     web.version_consistency = VersionConsistency::Disabled;
     let td = task_definition(vec![web]);
     let resolving = revision(&[("web", None)], "2026-12-02T10:00:05Z", false);
-    let swept = decide(
-        &pushed(Origin::Sweep),
-        &service(&[]),
-        &td,
-        &resolving,
-        None,
-        &[],
-        MATCHING,
-    )
-    .unwrap();
+    let decide_as = |trigger| decide(&pushed(trigger), &service(&[]), &td, &resolving, None, &[], MATCHING).unwrap();
+    let swept = decide_as(Trigger::Sweep);
     assert_eq!(swept.reason, Reason::RunningUnknown, "{}", swept.detail);
     assert!(swept.detail.contains("versionConsistency disabled"), "{}", swept.detail);
-    let event = decide(
-        &pushed(Origin::Event),
-        &service(&[]),
-        &td,
-        &resolving,
-        None,
-        &[],
-        MATCHING,
-    )
-    .unwrap();
+    let event = decide_as(Trigger::Push);
     assert_eq!(
         event.action,
         Action::Redeploy(Method::Force),
         "the time rule, which has no later deployment"
     );
+}
+
+/// The decision for a service whose deployment `held` ECS (or the function's record) rolled back.
+fn decide_held(push: &Push, service: &Service, td: &TaskDefinition, running: &Running, held: &RolledBack) -> Decision {
+    decide(push, service, td, running, Some(held), &[], MATCHING).unwrap()
 }
 
 const ROLLED_BACK_AT: &str = "2026-12-02T10:05:00Z";
@@ -186,21 +178,21 @@ fn a_digest_ecs_rolled_back_is_held_and_another_redeploys() {
     let old = revision(&[("web", Some(OTHER_DIGEST))], "2026-12-02T08:00:00Z", true);
     let after_push = "2026-12-02T10:00:30Z";
     #[rustfmt::skip]
-    let cases: Vec<(&str, Origin, Option<RolledBack>, &str)> = vec![
-        ("its target ran the pushed digest", Origin::Event, Some(rolled_back(Some(DIGEST), after_push)), "rolled-back"),
-        ("a sweep: its target ran the tag's current digest", Origin::Sweep, Some(rolled_back(Some(DIGEST), after_push)), "rolled-back"),
-        ("its target ran a platform manifest of the pushed index", Origin::Event, Some(rolled_back(Some(CHILD), after_push)), "rolled-back"),
-        ("its target ran another digest: a fixed image", Origin::Event, Some(rolled_back(Some(OTHER_DIGEST), after_push)), "image-match"),
-        ("a sweep: its target ran another digest", Origin::Sweep, Some(rolled_back(Some(OTHER_DIGEST), after_push)), "image-match"),
-        ("never resolved, made after the push: it was to run the push", Origin::Event, Some(rolled_back(None, after_push)), "rolled-back"),
-        ("never resolved, made before the push", Origin::Event, Some(rolled_back(None, "2026-12-02T09:00:00Z")), "image-match"),
-        ("never resolved, made within the push's second", Origin::Event, Some(rolled_back(None, "2026-12-02T10:00:00.500Z")), "image-match"),
-        ("a sweep cannot tell what a never-resolved target was to run", Origin::Sweep, Some(rolled_back(None, after_push)), "image-match"),
-        ("no rollback", Origin::Event, None, "image-match"),
+    let cases: Vec<(&str, Trigger, Option<RolledBack>, &str)> = vec![
+        ("its target ran the pushed digest", Trigger::Push, Some(rolled_back(Some(DIGEST), after_push)), "rolled-back"),
+        ("a sweep: its target ran the tag's current digest", Trigger::Sweep, Some(rolled_back(Some(DIGEST), after_push)), "rolled-back"),
+        ("its target ran a platform manifest of the pushed index", Trigger::Push, Some(rolled_back(Some(CHILD), after_push)), "rolled-back"),
+        ("its target ran another digest: a fixed image", Trigger::Push, Some(rolled_back(Some(OTHER_DIGEST), after_push)), "image-match"),
+        ("a sweep: its target ran another digest", Trigger::Sweep, Some(rolled_back(Some(OTHER_DIGEST), after_push)), "image-match"),
+        ("never resolved, made after the push: it was to run the push", Trigger::Push, Some(rolled_back(None, after_push)), "rolled-back"),
+        ("never resolved, made before the push", Trigger::Push, Some(rolled_back(None, "2026-12-02T09:00:00Z")), "image-match"),
+        ("never resolved, made within the push's second", Trigger::Push, Some(rolled_back(None, "2026-12-02T10:00:00.500Z")), "image-match"),
+        ("a sweep cannot tell what a never-resolved target was to run", Trigger::Sweep, Some(rolled_back(None, after_push)), "image-match"),
+        ("no rollback", Trigger::Push, None, "image-match"),
     ];
-    for (case, origin, held, expected) in cases {
+    for (case, trigger, held, expected) in cases {
         let decision = decide(
-            &pushed(origin),
+            &pushed(trigger),
             &service(&[]),
             &td,
             &old,
@@ -244,7 +236,7 @@ fn a_person_may_deploy_a_held_digest_and_is_told_it_was_rolled_back() {
     let held = rolled_back(Some(DIGEST), "2026-12-02T10:00:30Z");
     let retry = Push {
         retry_rolled_back: true,
-        ..pushed(Origin::Event)
+        ..pushed(Trigger::Push)
     };
     let decision = decide(&retry, &service(&[]), &td, &old, Some(&held), &[], MATCHING).unwrap();
     assert_eq!(decision.action, Action::Redeploy(Method::Force), "{}", decision.detail);
@@ -258,30 +250,12 @@ fn a_person_may_deploy_a_held_digest_and_is_told_it_was_rolled_back() {
         decision.warnings
     );
     // Without the flag the same push is held; a retry of a digest that was not rolled back warns of nothing.
-    let automatic = decide(
-        &pushed(Origin::Event),
-        &service(&[]),
-        &td,
-        &old,
-        Some(&held),
-        &[],
-        MATCHING,
-    )
-    .unwrap();
+    let automatic = decide_held(&pushed(Trigger::Push), &service(&[]), &td, &old, &held);
     assert_eq!(automatic.reason, Reason::RolledBack);
     let unrelated = decide(&retry, &service(&[]), &td, &old, None, &[], MATCHING).unwrap();
     assert!(unrelated.warnings.is_empty(), "{:?}", unrelated.warnings);
     // A gate still wins: an opted-out service is not deployed, even deliberately.
-    let opted_out = decide(
-        &retry,
-        &service(&[("ecs-redeploy", "off")]),
-        &td,
-        &old,
-        Some(&held),
-        &[],
-        MATCHING,
-    )
-    .unwrap();
+    let opted_out = decide_held(&retry, &service(&[("ecs-redeploy", "off")]), &td, &old, &held);
     assert_eq!(opted_out.reason, Reason::OptedOut);
 }
 
@@ -294,16 +268,7 @@ fn the_functions_own_record_holds_like_ecs_and_says_whose_record_it_is() {
         source: HoldSource::OwnRecord,
         ..rolled_back(Some(DIGEST), "2026-12-02T10:00:30Z")
     };
-    let decision = decide(
-        &pushed(Origin::Sweep),
-        &service(&[]),
-        &td,
-        &current,
-        Some(&recorded),
-        &[],
-        MATCHING,
-    )
-    .unwrap();
+    let decision = decide_held(&pushed(Trigger::Sweep), &service(&[]), &td, &current, &recorded);
     assert_eq!(decision.reason, Reason::RolledBack);
     assert!(decision.detail.contains("ecs-redeploy's record"), "{}", decision.detail);
 }

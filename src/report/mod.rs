@@ -1,20 +1,22 @@
 //! What an invocation did, for every service it considered: the engine's typed outcomes rendered into
-//! the report the Lambda returns and the CLI prints, and into one log line per decision.
+//! the report the Lambda returns and the CLI prints (this file: its JSON model), the terminal summary
+//! (`summary`), one log line per decision (`log`), and a sweep's drift (`drift`).
+
+mod drift;
+mod log;
+mod summary;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
 use serde::Serialize;
-use tracing::{info, warn};
 
-use super::image::ImageRef;
-use super::outcome::{Failure, Outcome, ScanFailure, ServiceResult};
-use super::policy::Method;
-use super::push::{Origin, Push};
-use super::reason::Reason;
-use super::rollout::RolloutReport;
 use crate::config::Mode;
-use crate::ecs::short_name;
+use crate::domain::decide::Action;
+use crate::domain::outcome::{Failure, Outcome, ScanFailure, ServiceResult};
+use crate::domain::policy::Method;
+use crate::domain::push::{Push, Trigger};
+use crate::domain::reason::Reason;
+use crate::domain::rollout::RolloutReport;
 
 /// The result of one event: ignored (with why), or processed into a report.
 #[derive(Clone, Debug, Serialize)]
@@ -62,7 +64,7 @@ pub struct PushedImage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replicated_from: Option<String>,
     /// `push` (an event, or the command line) or `sweep` (what the tag points to now).
-    pub trigger: &'static str,
+    pub trigger: Trigger,
 }
 
 impl From<&Push> for PushedImage {
@@ -75,7 +77,7 @@ impl From<&Push> for PushedImage {
             digest: push.digest.clone(),
             event_id: push.event_id.clone(),
             replicated_from: push.replicated_from.as_ref().map(ToString::to_string),
-            trigger: push.origin.as_str(),
+            trigger: push.trigger,
         }
     }
 }
@@ -87,10 +89,10 @@ pub struct ServiceReport {
     pub service_arn: String,
     pub task_definition: Option<String>,
     /// `redeploy` or `skip`; `None` when the service could not be examined.
-    pub decision: Option<&'static str>,
+    pub decision: Option<Action>,
     /// How a redeploy is done: `force` (same task definition) or `pin` (a new revision).
     pub method: Option<Method>,
-    pub reason: &'static str,
+    pub reason: Reason,
     pub detail: String,
     /// The pushed images the decision is about.
     pub pushed: Vec<String>,
@@ -167,7 +169,7 @@ pub struct Drift {
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     /// `push` (events) or `sweep` (every tag in use, with any events of the same batch).
-    pub trigger: &'static str,
+    pub trigger: Trigger,
     pub pushes: Vec<PushedImage>,
     pub mode: Mode,
     pub services: Vec<ServiceReport>,
@@ -191,7 +193,7 @@ pub struct Scanned {
 impl Report {
     /// Renders the engine's results; services are sorted by cluster and name, and counts derived from them.
     pub fn new(
-        trigger: Origin,
+        trigger: Trigger,
         pushes: &[Push],
         mode: Mode,
         scanned: Scanned,
@@ -209,7 +211,7 @@ impl Report {
         let mut services: Vec<ServiceReport> = results.into_iter().map(|r| render(pushes, r)).collect();
         services.sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
         let count = |status| services.iter().filter(|s| s.outcome == status).count();
-        let drift = drift(pushes, &services);
+        let drift = drift::drift(pushes, &services);
         let drifted: BTreeSet<(&str, &str)> = drift.iter().map(|d| (d.cluster.as_str(), d.service.as_str())).collect();
         let counts = Counts {
             clusters: scanned.clusters,
@@ -225,7 +227,7 @@ impl Report {
             notify_failed: 0,
         };
         Report {
-            trigger: trigger.as_str(),
+            trigger,
             drift,
             pushes: pushes.iter().map(PushedImage::from).collect(),
             mode,
@@ -263,200 +265,6 @@ impl Report {
             .collect::<Vec<_>>()
             .join(", ")
     }
-
-    /// A human summary for a terminal.
-    pub fn summary(&self) -> String {
-        let mut out = String::new();
-        let verb = match self.mode {
-            Mode::Apply => "apply",
-            Mode::Plan => "plan (no changes made)",
-        };
-        let swept = self
-            .pushes
-            .iter()
-            .filter(|p| p.trigger == Origin::Sweep.as_str())
-            .count();
-        let events: Vec<&str> = self
-            .pushes
-            .iter()
-            .filter(|p| p.trigger != Origin::Sweep.as_str())
-            .map(|p| p.uri.as_str())
-            .collect();
-        let noun = if events.len() == 1 { "push" } else { "pushes" };
-        let what = match (self.trigger == Origin::Sweep.as_str(), events.is_empty()) {
-            (false, _) => format!("{noun} {}", events.join(", ")),
-            (true, true) => format!("sweep of {swept} tags in use"),
-            (true, false) => format!("sweep of {swept} tags in use, with {noun} {}", events.join(", ")),
-        };
-        let _ = writeln!(out, "{what} — {verb}");
-        let width = self
-            .services
-            .iter()
-            .map(|s| s.cluster.len() + s.service.len() + 1)
-            .max()
-            .unwrap_or(0);
-        for s in &self.services {
-            let name = format!("{}/{}", s.cluster, s.service);
-            let extra = match (&s.deployment_id, &s.error, &s.new_task_definition) {
-                (_, Some(error), _) => format!(" — error: {error}"),
-                (Some(id), None, Some(revision)) => format!(" — {} deployment {id}", short_name(revision)),
-                (Some(id), None, None) => format!(" — deployment {id}"),
-                (None, None, _) => String::new(),
-            };
-            let _ = writeln!(
-                out,
-                "  {:<10} {name:<width$}  {}: {}{extra}",
-                s.outcome.as_str(),
-                s.reason,
-                s.detail
-            );
-            for (container, to) in &s.to {
-                let from = s.from.get(container).cloned().flatten();
-                let from = from.as_deref().map_or("(unknown)", short_digest);
-                let _ = writeln!(
-                    out,
-                    "  {:<10} {:<width$}  {container}: {from} → {}",
-                    "",
-                    "",
-                    short_digest(to)
-                );
-            }
-            for warning in &s.warnings {
-                let _ = writeln!(out, "  {:<10} {:<width$}  warning: {warning}", "", "");
-            }
-        }
-        for d in &self.drift {
-            let running = d.running_digest.as_deref().map_or("(unresolved)", short_digest);
-            let held = if d.held { " (held: ECS rolled it back)" } else { "" };
-            let _ = writeln!(
-                out,
-                "  drift      {}/{} {}: {} runs {running}, the tag points to {}{held}",
-                d.cluster,
-                d.service,
-                d.container,
-                d.image,
-                short_digest(&d.current_digest)
-            );
-        }
-        for e in &self.scan_errors {
-            let cluster = e.cluster.as_deref().unwrap_or("(all clusters)");
-            let _ = writeln!(out, "  scan error {cluster}: {} failed: {}", e.step, e.error);
-        }
-        let c = &self.counts;
-        let _ = writeln!(
-            out,
-            "{} redeployed, {} planned, {} skipped, {} failed — {} related of {} services scanned in {} clusters",
-            c.redeployed, c.planned, c.skipped, c.failed, c.considered, c.scanned, c.clusters
-        );
-        out
-    }
-
-    /// One line per decision and one summary line, with fields for CloudWatch Logs Insights.
-    pub fn log(&self) {
-        for s in &self.services {
-            let image = s.pushed.join(", ");
-            let decision = s.decision.unwrap_or("none");
-            let method = s.method.map_or("", Method::as_str);
-            let outcome = s.outcome.as_str();
-            match &s.error {
-                Some(error) => warn!(
-                    cluster = %s.cluster, service = %s.service, service_arn = %s.service_arn, image,
-                    decision, method, reason = s.reason, detail = %s.detail, outcome, error = %error, "decision"
-                ),
-                None => info!(
-                    cluster = %s.cluster, service = %s.service, service_arn = %s.service_arn, image,
-                    decision, method, reason = s.reason, detail = %s.detail, outcome,
-                    new_task_definition = s.new_task_definition.as_deref().unwrap_or(""),
-                    deployment_id = s.deployment_id.as_deref().unwrap_or(""), "decision"
-                ),
-            }
-            for warning in &s.warnings {
-                warn!(cluster = %s.cluster, service = %s.service, image, warning = %warning, "decision warning");
-            }
-        }
-        for e in &self.scan_errors {
-            warn!(cluster = e.cluster.as_deref().unwrap_or(""), step = e.step, error = %e.error, "scan error");
-        }
-        let c = &self.counts;
-        let event_ids: Vec<&str> = self.pushes.iter().filter_map(|p| p.event_id.as_deref()).collect();
-        info!(
-            image = self.pushed_uris(),
-            event_id = event_ids.join(","),
-            mode = self.mode.as_str(),
-            clusters = c.clusters,
-            scanned = c.scanned,
-            considered = c.considered,
-            redeployed = c.redeployed,
-            planned = c.planned,
-            skipped = c.skipped,
-            failed = c.failed,
-            scan_errors = c.scan_errors,
-            drifted = c.drifted,
-            notified = c.notified,
-            notify_failed = c.notify_failed,
-            "summary"
-        );
-    }
-}
-
-/// `sha256:` and the first 12 hex digits: enough to tell digests apart on a terminal.
-fn short_digest(digest: &str) -> &str {
-    digest.get(..19).unwrap_or(digest)
-}
-
-/// The containers of the services a sweep push is redeploying (or would), with what they run; and those it holds
-/// because ECS rolled their current digest back.
-fn drift(pushes: &[Push], services: &[ServiceReport]) -> Vec<Drift> {
-    let mut found = Vec::new();
-    let held_code = Reason::RolledBack.code();
-    for s in services.iter().filter(|s| s.reason == held_code) {
-        for push in s.push_positions.iter().filter_map(|&i| pushes.get(i)) {
-            let Some(current) = push.digest.as_ref().filter(|_| push.origin == Origin::Sweep) else {
-                continue;
-            };
-            let image = ImageRef {
-                digest: None,
-                ..push.image()
-            };
-            for container in &s.containers {
-                let running = s.running.get(container).cloned().flatten();
-                if running.as_ref() != Some(current) {
-                    found.push(Drift {
-                        cluster: s.cluster.clone(),
-                        service: s.service.clone(),
-                        container: container.clone(),
-                        image: image.to_string(),
-                        running_digest: running,
-                        current_digest: current.clone(),
-                        held: true,
-                    });
-                }
-            }
-        }
-    }
-    for s in services.iter().filter(|s| s.decision == Some("redeploy")) {
-        for &i in &s.push_positions {
-            let Some(push) = pushes.get(i).filter(|p| p.origin == Origin::Sweep) else {
-                continue;
-            };
-            let image = ImageRef {
-                digest: None,
-                ..push.image()
-            };
-            for (container, current) in s.to.iter().filter(|(_, d)| Some(*d) == push.digest.as_ref()) {
-                found.push(Drift {
-                    cluster: s.cluster.clone(),
-                    service: s.service.clone(),
-                    container: container.clone(),
-                    image: image.to_string(),
-                    running_digest: s.running.get(container).cloned().flatten(),
-                    current_digest: current.clone(),
-                    held: false,
-                });
-            }
-        }
-    }
-    found
 }
 
 fn render(pushes: &[Push], result: ServiceResult) -> ServiceReport {
@@ -477,10 +285,10 @@ fn render(pushes: &[Push], result: ServiceResult) -> ServiceReport {
         cluster: service.cluster,
         service: service.name,
         service_arn: service.arn,
-        decision: task_definition.is_some().then(|| decision.action.as_str()),
+        decision: task_definition.is_some().then_some(decision.action),
         task_definition,
         method: decision.action.method(),
-        reason: decision.reason.code(),
+        reason: decision.reason,
         detail: decision.detail,
         pushed: behind
             .iter()
