@@ -64,6 +64,12 @@ impl Service for Ecr {
     const NAME: &'static str = "ecr";
 }
 
+#[derive(Debug)]
+pub struct Lambda;
+impl Service for Lambda {
+    const NAME: &'static str = "lambda";
+}
+
 /// What kind of failure a call met, as far as retrying it is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -71,6 +77,9 @@ pub enum ErrorKind {
     NotFound,
     InvalidParameter,
     AccessDenied,
+    /// Another operation on the resource is in progress, or the revision a conditional call named moved
+    /// (Lambda's `ResourceConflictException`, `PreconditionFailedException`): it may pass once that ends.
+    Conflict,
     /// Transport failures, timeouts, server errors and anything unclassified.
     Other,
 }
@@ -117,10 +126,14 @@ impl<S: Service> AwsError<S> {
         }
     }
 
-    /// Whether calling again may succeed: throttling and transport or server failures may pass; a
+    /// Whether calling again may succeed: throttling, a conflicting operation and transport or server failures may
+    /// pass; a
     /// missing resource, a refused parameter or a denied permission will not.
     pub fn retryable(&self) -> bool {
-        matches!(self.kind, ErrorKind::Throttling | ErrorKind::Other)
+        matches!(
+            self.kind,
+            ErrorKind::Throttling | ErrorKind::Conflict | ErrorKind::Other
+        )
     }
 }
 

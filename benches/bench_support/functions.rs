@@ -20,11 +20,11 @@ use aws_sdk_lambda::types::{FunctionCode, PackageType};
 use ecs_redeploy::config::{Config, Mode};
 use ecs_redeploy::domain::function::FunctionSelection;
 use ecs_redeploy::domain::push::Push;
-use ecs_redeploy::domain::report::Status;
 use ecs_redeploy::engine::functions::{discover, execute, plan};
 use ecs_redeploy::lambda::LIST_FUNCTIONS_PAGE_MAX;
 use ecs_redeploy::lambda::sdk::SdkLambda;
-use ecs_redeploy::lock::NoLock;
+use ecs_redeploy::lock::dynamodb::DynamoDbLock;
+use ecs_redeploy::report::Status;
 use ecs_redeploy_testkit::fleet::registry;
 use ecs_redeploy_testkit::front::FrontConfig;
 use ecs_redeploy_testkit::harness::Harness;
@@ -137,7 +137,14 @@ pub async fn measure(config: &Config, progress: impl Fn(&str)) -> FunctionsRow {
         .await
         .expect("listed");
     let planned = plan(&scan.functions, &push, &[None], selection);
-    let reports = execute(&lambda, &NoLock, planned, Mode::Apply, config.max_concurrency.get()).await;
+    let reports = execute(
+        &lambda,
+        &None::<DynamoDbLock>,
+        planned,
+        Mode::Apply,
+        config.max_concurrency.get(),
+    )
+    .await;
     let wall = started.elapsed();
     let calls = counts.lock().unwrap_or_else(PoisonError::into_inner).clone();
     progress(&format!("functions: {:.2} s", wall.as_secs_f64()));

@@ -13,7 +13,7 @@
 
 use super::image::{ImageRef, Registry};
 use super::policy::{ServicePolicy, Verdict};
-use super::push::{Origin, Push};
+use super::push::{Push, Trigger};
 use super::reason::Reason;
 use crate::config::Select;
 use crate::ecr::{Platforms, PushedManifest};
@@ -94,7 +94,7 @@ pub fn decide_function(
 ) -> Option<FunctionDecision> {
     let image = ImageRef::parse(&function.image_uri).ok()?;
     let relation = relate(push, &image)?;
-    if push.origin == Origin::Sweep && matches!(relation, Relation::OtherRegistry(_)) {
+    if push.trigger == Trigger::Sweep && matches!(relation, Relation::OtherRegistry(_)) {
         return None;
     }
     let skip = |reason, detail| Some(FunctionDecision::skip(function, reason, detail));
@@ -271,7 +271,7 @@ pub struct FunctionReport {
     /// Their positions in the run's pushes (a batch maps a failure back to its messages).
     #[serde(skip)]
     pub push_positions: Vec<usize>,
-    pub outcome: crate::domain::report::Status,
+    pub outcome: crate::report::Status,
     /// The digest the function ran when decided (`ResolvedImageUri`).
     pub running: Option<String>,
     /// An update: the digest before it …

@@ -14,11 +14,11 @@ use crate::domain::function::{FunctionAction, FunctionDecision, FunctionReport, 
 use crate::domain::image::{ImageRef, Registry};
 use crate::domain::push::Push;
 use crate::domain::reason::Reason;
-use crate::domain::report::Status;
 use crate::ecr::PushedManifest;
 use crate::error_chain;
 use crate::lambda::{Function, LambdaApi, LambdaError, UpdateStatus};
 use crate::lock::{Claim, ClaimState, DeployLock, LockKey};
+use crate::report::Status;
 
 /// Between two `GetFunction`s while an update is `InProgress` (as botocore's `FunctionUpdatedV2` waiter).
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -305,7 +305,7 @@ async fn update<F: LambdaApi>(
         if polls == MAX_POLLS {
             return Err(LambdaError::new(
                 "GetFunction",
-                crate::lambda::LambdaErrorKind::Conflict,
+                crate::aws::ErrorKind::Conflict,
                 format!("the update stayed InProgress for {MAX_POLLS} polls: alias `{alias}` not moved"),
             ));
         }
@@ -321,7 +321,7 @@ async fn update<F: LambdaApi>(
     if let UpdateStatus::Failed(reason) = status {
         return Err(LambdaError::new(
             "UpdateFunctionCode",
-            crate::lambda::LambdaErrorKind::Other,
+            crate::aws::ErrorKind::Other,
             format!(
                 "the update failed ({}): alias `{alias}` not moved",
                 reason.as_deref().unwrap_or("no reason given")

@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
 
-use super::{CodeUpdate, Function, FunctionSummary, LambdaApi, LambdaError, LambdaErrorKind, UpdateStatus};
+use super::{CodeUpdate, Function, FunctionSummary, LambdaApi, LambdaError, UpdateStatus};
+use crate::aws::ErrorKind;
 
 #[derive(Debug, Default)]
 pub struct FakeLambda {
@@ -16,7 +17,7 @@ struct State {
     /// Tag → digest, as `UpdateFunctionCode` resolves `REGISTRY/REPO:TAG` (the whole image URI is the key).
     tags: HashMap<String, String>,
     /// Operation and function ARN → the error kind the next such call fails with.
-    failures: HashMap<(&'static str, String), LambdaErrorKind>,
+    failures: HashMap<(&'static str, String), ErrorKind>,
     /// Functions whose updates stay `InProgress` for this many `GetFunction` calls.
     slow: HashMap<String, usize>,
     calls: Vec<(&'static str, String)>,
@@ -43,7 +44,7 @@ impl FakeLambda {
         self.lock().tags.insert(image_uri.to_owned(), digest.to_owned());
     }
 
-    pub fn fail(&self, operation: &'static str, arn: &str, kind: LambdaErrorKind) {
+    pub fn fail(&self, operation: &'static str, arn: &str, kind: ErrorKind) {
         self.lock().failures.insert((operation, arn.to_owned()), kind);
     }
 
@@ -84,11 +85,7 @@ impl FakeLambda {
 }
 
 fn not_found(operation: &'static str, arn: &str) -> LambdaError {
-    LambdaError::new(
-        operation,
-        LambdaErrorKind::NotFound,
-        format!("Function not found: {arn}"),
-    )
+    LambdaError::new(operation, ErrorKind::NotFound, format!("Function not found: {arn}"))
 }
 
 impl LambdaApi for FakeLambda {
@@ -160,25 +157,17 @@ impl LambdaApi for FakeLambda {
         };
         if function.last_update_status == UpdateStatus::InProgress {
             let message = format!("An update is in progress for resource: {arn}");
-            return Err(LambdaError::new(
-                "UpdateFunctionCode",
-                LambdaErrorKind::Conflict,
-                message,
-            ));
+            return Err(LambdaError::new("UpdateFunctionCode", ErrorKind::Conflict, message));
         }
         if revision_id.is_some() && revision_id != function.revision_id.as_deref() {
             let message = "The Revision Id provided does not match the latest Revision Id".to_owned();
-            return Err(LambdaError::new(
-                "UpdateFunctionCode",
-                LambdaErrorKind::Conflict,
-                message,
-            ));
+            return Err(LambdaError::new("UpdateFunctionCode", ErrorKind::Conflict, message));
         }
         let Some(digest) = digest else {
             let message = format!("Source image {image_uri} does not exist");
             return Err(LambdaError::new(
                 "UpdateFunctionCode",
-                LambdaErrorKind::InvalidParameter,
+                ErrorKind::InvalidParameter,
                 message,
             ));
         };
@@ -203,7 +192,7 @@ impl LambdaApi for FakeLambda {
         let mut state = self.lock();
         if state.functions.get(arn).map(|f| &f.last_update_status) == Some(&UpdateStatus::InProgress) {
             let message = format!("An update is in progress for resource: {arn}");
-            return Err(LambdaError::new("PublishVersion", LambdaErrorKind::Conflict, message));
+            return Err(LambdaError::new("PublishVersion", ErrorKind::Conflict, message));
         }
         let version = state.versions.entry(arn.to_owned()).or_default();
         *version += 1;

@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use thiserror::Error;
-
 #[cfg(test)]
 pub mod fake;
 pub mod pace;
@@ -72,46 +70,8 @@ pub struct CodeUpdate {
     pub last_update_status: UpdateStatus,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LambdaErrorKind {
-    Throttling,
-    /// `ResourceConflictException`: another update of the function is in progress, or its `RevisionId` moved.
-    Conflict,
-    NotFound,
-    InvalidParameter,
-    AccessDenied,
-    /// Transport failures, timeouts, server errors and anything unclassified.
-    Other,
-}
-
-#[derive(Debug, Error)]
-#[error("lambda {operation} failed: {message}")]
-pub struct LambdaError {
-    pub operation: &'static str,
-    pub kind: LambdaErrorKind,
-    pub message: String,
-    #[source]
-    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
-
-impl LambdaError {
-    /// Whether a later attempt can succeed: throttling, a conflicting update in progress, or an unknown failure.
-    pub fn retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            LambdaErrorKind::Throttling | LambdaErrorKind::Conflict | LambdaErrorKind::Other
-        )
-    }
-
-    pub fn new(operation: &'static str, kind: LambdaErrorKind, message: impl Into<String>) -> Self {
-        LambdaError {
-            operation,
-            kind,
-            message: message.into(),
-            source: None,
-        }
-    }
-}
+/// A failed Lambda call (or tagging-API call made for the functions).
+pub type LambdaError = crate::aws::AwsError<crate::aws::Lambda>;
 
 /// What the redeployer needs from AWS Lambda.
 pub trait LambdaApi: Send + Sync {

@@ -3,16 +3,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::types::{self as sdk, PackageType};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
-use tracing::debug;
 
 use super::pace::{LambdaPacer, Quota};
 use super::{
-    CodeUpdate, Function, FunctionSummary, LIST_FUNCTIONS_PAGE_MAX, LambdaApi, LambdaError, LambdaErrorKind,
-    TAGGED_PAGE_MAX, UpdateStatus,
+    CodeUpdate, Function, FunctionSummary, LIST_FUNCTIONS_PAGE_MAX, LambdaApi, LambdaError, TAGGED_PAGE_MAX,
+    UpdateStatus,
 };
+use crate::aws::ErrorKind;
 use crate::ecs::pace::Pacing;
 
 /// The resource type of functions in the Resource Groups Tagging API.
@@ -120,7 +120,7 @@ impl LambdaApi for SdkLambda {
         let Some(configuration) = output.configuration() else {
             return Err(LambdaError::new(
                 "GetFunction",
-                LambdaErrorKind::Other,
+                ErrorKind::Other,
                 "answer has no configuration",
             ));
         };
@@ -130,7 +130,7 @@ impl LambdaApi for SdkLambda {
         let Some(image_uri) = output.code().and_then(|c| c.image_uri()) else {
             return Err(LambdaError::new(
                 "GetFunction",
-                LambdaErrorKind::Other,
+                ErrorKind::Other,
                 "an image function's answer has no Code.ImageUri",
             ));
         };
@@ -198,7 +198,7 @@ impl LambdaApi for SdkLambda {
         output
             .version()
             .map(str::to_owned)
-            .ok_or_else(|| LambdaError::new("PublishVersion", LambdaErrorKind::Other, "answer has no version"))
+            .ok_or_else(|| LambdaError::new("PublishVersion", ErrorKind::Other, "answer has no version"))
     }
 
     async fn update_alias(&self, arn: &str, alias: &str, version: &str) -> Result<(), LambdaError> {
@@ -232,33 +232,19 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let (kind, message) = match error.as_service_error() {
-        Some(service_error) => {
-            let code = service_error.code().unwrap_or("UnknownError");
-            let kind = match code {
-                "TooManyRequestsException" | "ThrottlingException" | "ThrottledException" => {
-                    LambdaErrorKind::Throttling
-                }
-                // An update in progress, or the `RevisionId` the call was conditional on moved.
-                "ResourceConflictException" | "PreconditionFailedException" => LambdaErrorKind::Conflict,
-                "ResourceNotFoundException" => LambdaErrorKind::NotFound,
-                "InvalidParameterValueException" => LambdaErrorKind::InvalidParameter,
-                "AccessDeniedException" => LambdaErrorKind::AccessDenied,
-                _ => LambdaErrorKind::Other,
-            };
-            (
-                kind,
-                format!("{code}: {}", service_error.message().unwrap_or("no message")),
-            )
-        }
-        None => (LambdaErrorKind::Other, crate::error_chain::render(&error)),
-    };
-    debug!(operation, error = %DisplayErrorContext(&error), "lambda call failed");
-    LambdaError {
-        operation,
-        kind,
-        message,
-        source: Some(Box::new(error)),
+    LambdaError::from_sdk(operation, error, classify)
+}
+
+/// Lambda's error codes (botocore lambda/2015-03-31), and the tagging API's throttling.
+fn classify(code: &str) -> ErrorKind {
+    match code {
+        "TooManyRequestsException" | "ThrottlingException" | "ThrottledException" => ErrorKind::Throttling,
+        // An update in progress, or the `RevisionId` the call was conditional on moved.
+        "ResourceConflictException" | "PreconditionFailedException" => ErrorKind::Conflict,
+        "ResourceNotFoundException" => ErrorKind::NotFound,
+        "InvalidParameterValueException" => ErrorKind::InvalidParameter,
+        "AccessDeniedException" => ErrorKind::AccessDenied,
+        _ => ErrorKind::Other,
     }
 }
 

@@ -7,11 +7,11 @@ use ecs_redeploy::config::{Config, Mode};
 use ecs_redeploy::domain::function::{FunctionReport, FunctionSelection};
 use ecs_redeploy::domain::push::Push;
 use ecs_redeploy::domain::reason::Reason;
-use ecs_redeploy::domain::report::Status;
 use ecs_redeploy::ecs::pace::Pacing;
 use ecs_redeploy::engine::functions::{discover, execute, plan};
 use ecs_redeploy::lambda::sdk::SdkLambda;
-use ecs_redeploy::lock::NoLock;
+use ecs_redeploy::lock::dynamodb::DynamoDbLock;
+use ecs_redeploy::report::Status;
 use ecs_redeploy_testkit::fleet::registry;
 use ecs_redeploy_testkit::functions::{alias_version, code_sha256, create_alias, create_image_function};
 use ecs_redeploy_testkit::harness::Harness;
@@ -40,7 +40,7 @@ async fn run(env: &Harness, config: &Config, pushes: &[Push], mode: Mode) -> Vec
         select: config.select,
     };
     let planned = plan(&scan.functions, pushes, &vec![None; pushes.len()], selection);
-    let mut reports = execute(&lambda, &NoLock, planned, mode, 4).await;
+    let mut reports = execute(&lambda, &None::<DynamoDbLock>, planned, mode, 4).await;
     reports.extend(scan.failed);
     reports.sort_by(|a, b| a.function.cmp(&b.function));
     reports

@@ -320,7 +320,7 @@ fn the_alias_tag_names_the_alias_to_move() {
 #[test]
 fn a_sweep_ignores_other_registries() {
     let sweep = Push {
-        origin: Origin::Sweep,
+        trigger: Trigger::Sweep,
         ..pushed("latest")
     };
     assert!(

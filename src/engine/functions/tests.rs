@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::lambda::LambdaErrorKind;
+use crate::aws::ErrorKind;
 use crate::lambda::fake::FakeLambda;
-use crate::lock::NoLock;
 use crate::lock::fake::FakeLock;
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -76,7 +75,7 @@ async fn the_function_on_the_pushed_tag_is_updated_by_tag_and_the_others_are_not
         function("unrelated", "db:latest", &[]),
     ]);
     lambda.resolve(&format!("{REGISTRY}/app:latest"), &digest('a'));
-    let reports = run(&lambda, &NoLock, &[pushed("app", "latest", 'a')], Mode::Apply).await;
+    let reports = run(&lambda, &None::<FakeLock>, &[pushed("app", "latest", 'a')], Mode::Apply).await;
     let worker = entry(&reports, "worker");
     assert_eq!(
         (worker.outcome, worker.reason),
@@ -109,8 +108,8 @@ async fn a_repeat_finds_the_pushed_digest_running() {
     let lambda = FakeLambda::with([function("worker", "app:latest", &[])]);
     lambda.resolve(&format!("{REGISTRY}/app:latest"), &digest('a'));
     let push = [pushed("app", "latest", 'a')];
-    run(&lambda, &NoLock, &push, Mode::Apply).await;
-    let again = run(&lambda, &NoLock, &push, Mode::Apply).await;
+    run(&lambda, &None::<FakeLock>, &push, Mode::Apply).await;
+    let again = run(&lambda, &None::<FakeLock>, &push, Mode::Apply).await;
     assert_eq!(entry(&again, "worker").reason, Reason::AlreadyRunning);
     assert_eq!(lambda.count("UpdateFunctionCode"), 1);
 }
@@ -120,7 +119,7 @@ async fn the_alias_moves_to_a_version_published_once_the_update_is_successful() 
     let lambda = FakeLambda::with([function("worker", "app:latest", &[("ecs-redeploy-alias", "live")])]);
     lambda.resolve(&format!("{REGISTRY}/app:latest"), &digest('a'));
     lambda.slow(&arn("worker"), 3);
-    let reports = run(&lambda, &NoLock, &[pushed("app", "latest", 'a')], Mode::Apply).await;
+    let reports = run(&lambda, &None::<FakeLock>, &[pushed("app", "latest", 'a')], Mode::Apply).await;
     let worker = entry(&reports, "worker");
     assert_eq!(worker.outcome, Status::Redeployed, "{worker:?}");
     assert_eq!(
@@ -152,7 +151,7 @@ async fn a_conflict_fails_that_function_retryably_and_the_others_are_updated() {
         function("c", "app:latest", &[]),
     ]);
     lambda.resolve(&format!("{REGISTRY}/app:latest"), &digest('a'));
-    lambda.fail("UpdateFunctionCode", &arn("b"), LambdaErrorKind::Conflict);
+    lambda.fail("UpdateFunctionCode", &arn("b"), ErrorKind::Conflict);
     let lock = FakeLock::default();
     let reports = run(&lambda, &lock, &[pushed("app", "latest", 'a')], Mode::Apply).await;
     let outcomes: Vec<(&str, Status)> = reports.iter().map(|r| (r.function.as_str(), r.outcome)).collect();
@@ -187,7 +186,7 @@ async fn an_update_in_progress_waits_as_a_retryable_failure_and_makes_no_call() 
         ..function("worker", "app:latest", &[])
     }]);
     lambda.slow(&arn("worker"), 5);
-    let reports = run(&lambda, &NoLock, &[pushed("app", "latest", 'a')], Mode::Apply).await;
+    let reports = run(&lambda, &None::<FakeLock>, &[pushed("app", "latest", 'a')], Mode::Apply).await;
     let worker = entry(&reports, "worker");
     assert_eq!(
         (worker.reason, worker.outcome, worker.retryable),
@@ -212,7 +211,7 @@ async fn the_lock_table_keys_functions_by_arn_and_digest() {
 #[tokio::test]
 async fn a_plan_makes_no_update() {
     let lambda = FakeLambda::with([function("worker", "app:latest", &[])]);
-    let reports = run(&lambda, &NoLock, &[pushed("app", "latest", 'a')], Mode::Plan).await;
+    let reports = run(&lambda, &None::<FakeLock>, &[pushed("app", "latest", 'a')], Mode::Plan).await;
     let worker = entry(&reports, "worker");
     assert_eq!(
         (worker.outcome, worker.to.clone()),
@@ -228,7 +227,13 @@ async fn a_nested_repository_name_is_updated() {
         function("flat", "app:latest", &[]),
     ]);
     lambda.resolve(&format!("{REGISTRY}/team/app:latest"), &digest('a'));
-    let reports = run(&lambda, &NoLock, &[pushed("team/app", "latest", 'a')], Mode::Apply).await;
+    let reports = run(
+        &lambda,
+        &None::<FakeLock>,
+        &[pushed("team/app", "latest", 'a')],
+        Mode::Apply,
+    )
+    .await;
     assert_eq!(entry(&reports, "worker").outcome, Status::Redeployed);
     assert!(reports.iter().all(|r| r.function != "flat"));
 }
@@ -277,8 +282,8 @@ async fn a_function_that_cannot_be_described_is_reported_failed() {
         function("locked", "app:latest", &[]),
     ]);
     lambda.resolve(&format!("{REGISTRY}/app:latest"), &digest('a'));
-    lambda.fail("GetFunction", &arn("locked"), LambdaErrorKind::AccessDenied);
-    let reports = run(&lambda, &NoLock, &[pushed("app", "latest", 'a')], Mode::Apply).await;
+    lambda.fail("GetFunction", &arn("locked"), ErrorKind::AccessDenied);
+    let reports = run(&lambda, &None::<FakeLock>, &[pushed("app", "latest", 'a')], Mode::Apply).await;
     let locked = entry(&reports, "locked");
     assert_eq!(
         (locked.outcome, locked.reason, locked.retryable),

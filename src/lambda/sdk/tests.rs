@@ -157,7 +157,7 @@ async fn a_conflicting_update_is_a_retryable_conflict() {
         .update_function_code(ARN, IMAGE, Some("r1"))
         .await
         .expect_err("conflict");
-    assert_eq!(error.kind, LambdaErrorKind::Conflict);
+    assert_eq!(error.kind, ErrorKind::Conflict);
     assert!(error.retryable());
     assert!(error.message.contains("update is in progress"), "{}", error.message);
 }
