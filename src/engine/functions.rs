@@ -351,7 +351,7 @@ pub fn add_tags_in_use(functions: &[Function], tags: &mut BTreeMap<(Registry, St
 }
 
 /// The ECR registry of a function's account and Region (`arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`).
-fn own_registry(function_arn: &str) -> Option<Registry> {
+pub fn own_registry(function_arn: &str) -> Option<Registry> {
     let mut parts = function_arn.split(':');
     let region = parts.nth(3)?;
     let account = parts.next()?;

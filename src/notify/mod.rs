@@ -33,6 +33,9 @@ pub enum NotificationKind {
     RolloutCompleted,
     /// A deployment the function started failed, or ECS rolled it back.
     RolloutFailed,
+    /// A container-image Lambda function's code was updated to the pushed image.
+    FunctionRedeployed,
+    FunctionRedeployFailed,
 }
 
 impl NotificationKind {
@@ -42,6 +45,8 @@ impl NotificationKind {
             NotificationKind::RedeployFailed => "ECS Service Redeploy Failed",
             NotificationKind::RolloutCompleted => "ECS Service Rollout Completed",
             NotificationKind::RolloutFailed => "ECS Service Rollout Failed",
+            NotificationKind::FunctionRedeployed => "Lambda Function Redeployed",
+            NotificationKind::FunctionRedeployFailed => "Lambda Function Redeploy Failed",
         }
     }
 }
@@ -52,9 +57,10 @@ impl NotificationKind {
 pub struct Notification {
     #[serde(skip)]
     pub kind: NotificationKind,
-    pub cluster: String,
-    pub service: String,
-    pub service_arn: String,
+    /// `None` (`null`) for a Lambda function's event.
+    pub cluster: Option<String>,
+    pub service: Option<String>,
+    pub service_arn: Option<String>,
     pub image: String,
     pub from_digest: Option<String>,
     pub to_digest: Option<String>,
@@ -66,6 +72,11 @@ pub struct Notification {
     pub trigger: Trigger,
     /// The id of the EventBridge event behind a push; `None` for a sweep or an image given on the CLI.
     pub event_id: Option<String>,
+    /// A Lambda function's event only: its name and ARN (a service's event has neither key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_arn: Option<String>,
 }
 
 impl Notification {
@@ -112,7 +123,10 @@ impl Announcement for Notification {
         Notification::detail(self)
     }
     fn service_arn(&self) -> &str {
-        &self.service_arn
+        self.service_arn
+            .as_deref()
+            .or(self.function_arn.as_deref())
+            .unwrap_or_default()
     }
 }
 
@@ -154,9 +168,9 @@ pub fn of_report(report: &Report) -> Vec<Notification> {
             let event_ids: Vec<&str> = pushes.iter().filter_map(|p| p.event_id.as_deref()).collect();
             Some(Notification {
                 kind,
-                cluster: s.cluster.clone(),
-                service: s.service.clone(),
-                service_arn: s.service_arn.clone(),
+                cluster: Some(s.cluster.clone()),
+                service: Some(s.service.clone()),
+                service_arn: Some(s.service_arn.clone()),
                 image: s.pushed.join(", "),
                 from_digest: joined(from),
                 to_digest: joined(to),
@@ -167,8 +181,42 @@ pub fn of_report(report: &Report) -> Vec<Notification> {
                 error: s.error.clone(),
                 trigger,
                 event_id: (!event_ids.is_empty()).then(|| event_ids.join(",")),
+                function: None,
+                function_arn: None,
             })
         })
+        .chain(report.functions.iter().filter_map(|f| {
+            let kind = match f.outcome {
+                Status::Redeployed => NotificationKind::FunctionRedeployed,
+                Status::Failed => NotificationKind::FunctionRedeployFailed,
+                Status::Planned | Status::Skipped => return None,
+            };
+            let pushes: Vec<&PushedImage> = f.push_positions.iter().filter_map(|&i| report.pushes.get(i)).collect();
+            let trigger = if pushes.iter().any(|p| p.trigger == Trigger::Sweep) {
+                Trigger::Sweep
+            } else {
+                Trigger::Push
+            };
+            let event_ids: Vec<&str> = pushes.iter().filter_map(|p| p.event_id.as_deref()).collect();
+            Some(Notification {
+                kind,
+                cluster: None,
+                service: None,
+                service_arn: None,
+                image: f.pushed.join(", "),
+                from_digest: f.from.clone(),
+                to_digest: f.to.clone(),
+                method: None,
+                reason: f.reason,
+                deployment_id: None,
+                new_task_definition: None,
+                error: f.error.clone(),
+                trigger,
+                event_id: (!event_ids.is_empty()).then(|| event_ids.join(",")),
+                function: Some(f.function.clone()),
+                function_arn: Some(f.function_arn.clone()),
+            })
+        }))
         .collect()
 }
 
@@ -215,9 +263,9 @@ mod tests {
     pub(super) fn redeployed() -> Notification {
         Notification {
             kind: NotificationKind::Redeployed,
-            cluster: "prod".into(),
-            service: "web".into(),
-            service_arn: "arn:aws:ecs:us-east-1:123456789012:service/prod/web".into(),
+            cluster: Some("prod".into()),
+            service: Some("web".into()),
+            service_arn: Some("arn:aws:ecs:us-east-1:123456789012:service/prod/web".into()),
             image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:latest".into(),
             from_digest: Some("sha256:aaaa".into()),
             to_digest: Some("sha256:bbbb".into()),
@@ -228,6 +276,8 @@ mod tests {
             error: None,
             trigger: Trigger::Push,
             event_id: Some("13cde686-328b-6117-af20-0e5566167482".into()),
+            function: None,
+            function_arn: None,
         }
     }
 

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::config::Mode;
 use crate::domain::decide::Action;
+use crate::domain::function::FunctionReport;
 use crate::domain::outcome::{Failure, Outcome, ScanFailure, ServiceResult};
 use crate::domain::policy::Method;
 use crate::domain::push::{Push, Trigger};
@@ -150,6 +151,19 @@ pub struct Counts {
     /// Notifications sent (`NOTIFY_BUS`), and those EventBridge did not take: never a failure of the run.
     pub notified: usize,
     pub notify_failed: usize,
+    /// The Lambda functions listed, apart from the services' counts.
+    pub functions: FunctionCounts,
+}
+
+/// The report's functions by outcome, and those a sweep found running another digest than their tag names.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FunctionCounts {
+    pub considered: usize,
+    pub redeployed: usize,
+    pub planned: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub drifted: usize,
 }
 
 /// A container a sweep found running something other than what its tag points to now.
@@ -173,6 +187,9 @@ pub struct Report {
     pub pushes: Vec<PushedImage>,
     pub mode: Mode,
     pub services: Vec<ServiceReport>,
+    /// The container-image Lambda functions related to a push, by name; always there (empty when none relates, or
+    /// with `LAMBDA_FUNCTIONS=disabled`).
+    pub functions: Vec<FunctionReport>,
     /// A sweep's findings: every container that runs something other than its tag's current digest.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<Drift>,
@@ -225,6 +242,7 @@ impl Report {
             drifted: drifted.len(),
             notified: 0,
             notify_failed: 0,
+            functions: FunctionCounts::default(),
         };
         Report {
             trigger,
@@ -232,15 +250,41 @@ impl Report {
             pushes: pushes.iter().map(PushedImage::from).collect(),
             mode,
             services,
+            functions: Vec::new(),
             scan_errors,
             counts,
             rollouts: None,
         }
     }
 
-    /// True when something failed: a service update, or a scan step that may have hidden services.
+    /// The report with the run's Lambda function entries (sorted by name) and their counts. A function whose update
+    /// came from a sweep's reading of its tag had drifted.
+    pub fn with_functions(mut self, mut functions: Vec<FunctionReport>) -> Self {
+        functions.sort_by(|a, b| (&a.function, &a.function_arn).cmp(&(&b.function, &b.function_arn)));
+        let count = |status| functions.iter().filter(|f| f.outcome == status).count();
+        let swept = |f: &FunctionReport| {
+            f.push_positions
+                .iter()
+                .any(|&i| self.pushes.get(i).is_some_and(|p| p.trigger == Trigger::Sweep))
+        };
+        self.counts.functions = FunctionCounts {
+            considered: functions.len(),
+            redeployed: count(Status::Redeployed),
+            planned: count(Status::Planned),
+            skipped: count(Status::Skipped),
+            failed: count(Status::Failed),
+            drifted: functions
+                .iter()
+                .filter(|f| f.decision == Some("redeploy") && swept(f))
+                .count(),
+        };
+        self.functions = functions;
+        self
+    }
+
+    /// True when something failed: a service or function update, or a scan step that may have hidden services.
     pub fn has_failures(&self) -> bool {
-        self.counts.failed > 0 || self.counts.scan_errors > 0
+        self.counts.failed > 0 || self.counts.functions.failed > 0 || self.counts.scan_errors > 0
     }
 
     /// `cluster/service` of every failed service, and the failed scan steps.
@@ -250,6 +294,12 @@ impl Report {
             .iter()
             .filter(|s| s.outcome == Status::Failed)
             .map(|s| format!("{}/{}", s.cluster, s.service));
+        let functions = self
+            .functions
+            .iter()
+            .filter(|f| f.outcome == Status::Failed)
+            .map(|f| format!("function {}", f.function));
+        let services = services.chain(functions);
         let steps = self
             .scan_errors
             .iter()
