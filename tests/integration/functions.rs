@@ -158,3 +158,95 @@ async fn a_plan_and_disabled_leave_the_functions_alone() {
     assert!(disabled.is_empty(), "{disabled:?}");
     assert_eq!(format!("sha256:{}", code_sha256(&env.moto, "worker").await), old);
 }
+
+/// The push event of `repository:tag@digest`, dated now.
+fn event(repository: &str, tag: &str, digest: &str) -> serde_json::Value {
+    let mut event = crate::events::load_now("ecr-push.json");
+    event["detail"]["repository-name"] = repository.into();
+    event["detail"]["image-tag"] = tag.into();
+    event["detail"]["image-digest"] = digest.into();
+    event
+}
+
+fn redeployer(env: &Harness, config: Config) -> ecs_redeploy::engine::Redeployer<ecs_redeploy::ecs::sdk::SdkEcs> {
+    use crate::support::FunctionEcs;
+    ecs_redeploy::engine::Redeployer::new(env.function_ecs(), config)
+        .with_registry(ecs_redeploy::ecr::sdk::SdkEcr::new(env.moto.function_ecr_client()))
+        .with_functions(lambda(env))
+}
+
+#[tokio::test]
+async fn one_push_refreshes_the_service_and_the_function_on_its_tag() {
+    use ecs_redeploy_testkit::fleet::{self, ServiceSpec, deployment_ids, redeployed};
+    use ecs_redeploy_testkit::registry::observe_services;
+    let env = Harness::start().await;
+    let app = format!("{}/app:latest", registry());
+    push_image(&env.moto, &env.front, "app", "latest", "old").await;
+    fleet::seed(&env.seeder(), &[ServiceSpec::new("shop", "web", &[&app])]).await;
+    observe_services(&env.front, &["shop"]).await;
+    create_image_function(&env.moto, "worker", "app:latest", &[]).await;
+    let new = push_image(&env.moto, &env.front, "app", "latest", "new").await;
+
+    let before = deployment_ids(&env.seeder(), &["shop"]).await;
+    let report = crate::support::invoke(&redeployer(&env, config(&[])), &event("app", "latest", &new))
+        .await
+        .expect("delivered");
+    let after = deployment_ids(&env.seeder(), &["shop"]).await;
+    assert_eq!(redeployed(&before, &after), ["shop/web"]);
+    assert_eq!(report.functions.len(), 1, "{:?}", report.functions);
+    let worker = &report.functions[0];
+    assert_eq!(
+        (worker.function.as_str(), worker.outcome),
+        ("worker", Status::Redeployed)
+    );
+    assert_eq!(worker.to.as_deref(), Some(new.as_str()));
+    assert_eq!(format!("sha256:{}", code_sha256(&env.moto, "worker").await), new);
+    assert_eq!(
+        (report.counts.redeployed, report.counts.functions.redeployed),
+        (1, 1),
+        "counted apart"
+    );
+    // The JSON the Lambda returns names every field the report promises.
+    let json = serde_json::to_value(&report).expect("serializable");
+    for key in [
+        "function",
+        "function_arn",
+        "image",
+        "decision",
+        "reason",
+        "outcome",
+        "running",
+        "from",
+        "to",
+        "error",
+    ] {
+        assert!(
+            json["functions"][0].get(key).is_some(),
+            "functions[0] has no `{key}`: {json}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_sweep_catches_a_function_whose_tag_moved_without_an_event() {
+    let env = Harness::start().await;
+    let old = push_image(&env.moto, &env.front, "jobs", "latest", "old").await;
+    create_image_function(&env.moto, "nightly", "jobs:latest", &[]).await;
+    // The push's event was lost: only the sweep can tell.
+    let new = push_image(&env.moto, &env.front, "jobs", "latest", "new").await;
+    let redeployer = redeployer(&env, config(&[]));
+
+    let report = redeployer.sweep(&[], Mode::Apply).await;
+    assert_eq!(report.counts.functions.drifted, 1, "{:?}", report.functions);
+    let nightly = &report.functions[0];
+    assert_eq!(nightly.outcome, Status::Redeployed, "{nightly:?}");
+    assert_eq!(
+        (nightly.from.as_deref(), nightly.to.as_deref()),
+        (Some(old.as_str()), Some(new.as_str()))
+    );
+    assert_eq!(format!("sha256:{}", code_sha256(&env.moto, "nightly").await), new);
+
+    let again = redeployer.sweep(&[], Mode::Apply).await;
+    assert_eq!(again.functions[0].reason, Reason::AlreadyRunning);
+    assert_eq!(again.counts.functions.drifted, 0);
+}
