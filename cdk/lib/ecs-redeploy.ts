@@ -700,7 +700,8 @@ function grantFunctionAccess(role: iam.Role, selection: ServiceSelection, reposi
   role.addToPolicy(
     new iam.PolicyStatement({
       sid: 'ReadImagesForFunctionUpdates',
-      actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+      // With BatchGetImage, which ReadPushedImageIndexes grants on the same repositories in every mode.
+      actions: ['ecr:GetDownloadUrlForLayer'],
       resources: patterns.map((r) => stack.formatArn({ service: 'ecr', resource: `repository/${r}` })),
     }),
   );

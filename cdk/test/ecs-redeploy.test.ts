@@ -494,6 +494,7 @@ describe('EcsRedeploy', () => {
     assert.deepEqual(actions([statement(template, 'UpdateImageFunctions')]).sort(),
       ['lambda:PublishVersion', 'lambda:UpdateAlias', 'lambda:UpdateFunctionCode']);
     const images = statement(template, 'ReadImagesForFunctionUpdates');
+    assert.deepEqual(actions([images]), ['ecr:GetDownloadUrlForLayer']);
     assert.deepEqual((images.Resource as unknown[]).map(arnText),
       ['app', 'team-a/*'].map((r) => `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${r}`));
     assert.equal(Object.keys(template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'FunctionsFailed' } })).length, 1);

@@ -88,7 +88,8 @@ const followsFunctions = (mode) => mode.lambdaFunctions;
  * (botocore lambda/2015-03-31 `requestUri`). `{ operation, name, alias }`, or undefined for a path not listed.
  */
 export function lambdaOperation(method, url) {
-  const path = url.split('?')[0].replace(/\/+$/, '');
+  // moto's recorder writes the absolute URL (`http://HOST:PORT/2015-03-31/…`); the front, the path.
+  const path = url.replace(/^[a-z]+:\/\/[^/]+/, '').split('?')[0].replace(/\/+$/, '');
   const routes = [
     ['GET', /^\/2015-03-31\/functions$/, 'ListFunctions'],
     ['GET', /^\/2015-03-31\/functions\/([^/]+)$/, 'GetFunction'],
@@ -202,8 +203,10 @@ export const CALLS = {
     const repositoryArn = `arn:aws:ecr:${image.region ?? req.region}:${image.registry}:repository/${image.repository}`;
     return [
       authorization(req, 'lambda:UpdateFunctionCode', functionArn(req, req.lambda.name), {}, needed),
-      ...['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'].map((action) =>
-        authorization(req, action, repositoryArn, {}, (mode) => needed(mode) && inRepositories(mode, image.repository))),
+      // BatchGetImage on the repositories in scope is granted in every mode already (the platform check's).
+      authorization(req, 'ecr:BatchGetImage', repositoryArn, {}, (mode) => inRepositories(mode, image.repository)),
+      authorization(req, 'ecr:GetDownloadUrlForLayer', repositoryArn, {},
+        (mode) => needed(mode) && inRepositories(mode, image.repository)),
     ];
   },
   'lambda:PublishVersion': (req) => [
