@@ -314,6 +314,80 @@ mod tests {
     }
 
     #[test]
+    fn a_function_event_has_the_service_keys_null_and_names_the_function() {
+        use crate::domain::function::FunctionReport;
+        use crate::domain::push::Push;
+        use crate::report::Scanned;
+        let push = Push {
+            digest: Some("sha256:bbbb".into()),
+            event_id: Some("e-1".into()),
+            ..Push::of("web", "latest")
+        };
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:hook";
+        let entry = |name: &str, outcome: Status, error: Option<&str>| FunctionReport {
+            function: name.into(),
+            function_arn: arn.into(),
+            image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:latest".into(),
+            decision: Some("redeploy"),
+            reason: Reason::ImageMatch,
+            detail: String::new(),
+            pushed: vec![push.image().to_string()],
+            push_positions: vec![0],
+            outcome,
+            running: Some("sha256:aaaa".into()),
+            from: Some("sha256:aaaa".into()),
+            to: Some("sha256:bbbb".into()),
+            alias: None,
+            version: None,
+            error: error.map(str::to_owned),
+            retryable: None,
+        };
+        let scanned = Scanned {
+            clusters: 0,
+            services: 0,
+        };
+        let report = Report::new(
+            Trigger::Push,
+            std::slice::from_ref(&push),
+            crate::config::Mode::Apply,
+            scanned,
+            Vec::new(),
+            Vec::new(),
+        )
+        .with_functions(vec![
+            entry("hook", Status::Redeployed, None),
+            entry(
+                "other",
+                Status::Failed,
+                Some("lambda UpdateFunctionCode failed: ResourceConflictException: busy"),
+            ),
+            entry("skipped", Status::Skipped, None),
+        ]);
+        let notifications = of_report(&report);
+        let kinds: Vec<&str> = notifications.iter().map(|n| n.kind.detail_type()).collect();
+        assert_eq!(kinds, ["Lambda Function Redeployed", "Lambda Function Redeploy Failed"]);
+        let detail: serde_json::Value = serde_json::from_str(&notifications[0].detail()).unwrap();
+        assert_eq!(
+            detail,
+            serde_json::json!({
+                "cluster": null, "service": null, "service_arn": null,
+                "image": push.image().to_string(),
+                "from_digest": "sha256:aaaa", "to_digest": "sha256:bbbb", "method": null, "reason": "image-match",
+                "deployment_id": null, "new_task_definition": null, "error": null, "trigger": "push",
+                "event_id": "e-1", "function": "hook", "function_arn": arn
+            })
+        );
+        assert_eq!(
+            Announcement::service_arn(&notifications[0]),
+            arn,
+            "the event's resource is the function"
+        );
+        // A service's event keeps its 13 keys: no function keys.
+        let service: serde_json::Value = serde_json::from_str(&redeployed().detail()).unwrap();
+        assert!(service.get("function").is_none() && service.get("function_arn").is_none());
+    }
+
+    #[test]
     fn a_failed_sweep_keeps_absent_values_as_null() {
         let failed = Notification {
             kind: NotificationKind::RedeployFailed,
