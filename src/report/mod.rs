@@ -166,6 +166,17 @@ pub struct FunctionCounts {
     pub drifted: usize,
 }
 
+/// A Lambda function a sweep found running something other than what its tag points to now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FunctionDrift {
+    pub function: String,
+    pub function_arn: String,
+    /// `REGISTRY/REPO:TAG`, as the function names it.
+    pub image: String,
+    pub running_digest: Option<String>,
+    pub current_digest: String,
+}
+
 /// A container a sweep found running something other than what its tag points to now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Drift {
@@ -193,6 +204,9 @@ pub struct Report {
     /// A sweep's findings: every container that runs something other than its tag's current digest.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<Drift>,
+    /// The same for Lambda functions: each one whose resolved digest is not what its tag points to now.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub function_drift: Vec<FunctionDrift>,
     pub scan_errors: Vec<ScanError>,
     pub counts: Counts,
     /// A sweep's part in following deployments: the records whose outcome event was lost, read back from ECS.
@@ -251,6 +265,7 @@ impl Report {
             mode,
             services,
             functions: Vec::new(),
+            function_drift: Vec::new(),
             scan_errors,
             counts,
             rollouts: None,
@@ -267,16 +282,30 @@ impl Report {
                 .iter()
                 .any(|&i| self.pushes.get(i).is_some_and(|p| p.trigger == Trigger::Sweep))
         };
+        self.function_drift = functions
+            .iter()
+            .filter(|f| f.decision == Some("redeploy") && swept(f))
+            .filter_map(|f| {
+                let current = f
+                    .push_positions
+                    .iter()
+                    .find_map(|&i| self.pushes.get(i)?.digest.clone())?;
+                Some(FunctionDrift {
+                    function: f.function.clone(),
+                    function_arn: f.function_arn.clone(),
+                    image: f.image.clone(),
+                    running_digest: f.running.clone(),
+                    current_digest: current,
+                })
+            })
+            .collect();
         self.counts.functions = FunctionCounts {
             considered: functions.len(),
             redeployed: count(Status::Redeployed),
             planned: count(Status::Planned),
             skipped: count(Status::Skipped),
             failed: count(Status::Failed),
-            drifted: functions
-                .iter()
-                .filter(|f| f.decision == Some("redeploy") && swept(f))
-                .count(),
+            drifted: self.function_drift.len(),
         };
         self.functions = functions;
         self

@@ -104,6 +104,16 @@ impl Report {
                 );
             }
         }
+        for d in &self.function_drift {
+            let running = d.running_digest.as_deref().map_or("(unresolved)", short_digest);
+            let _ = writeln!(
+                out,
+                "  drift      function {}: {} runs {running}, the tag points to {}",
+                d.function,
+                d.image,
+                short_digest(&d.current_digest)
+            );
+        }
         for e in &self.scan_errors {
             let cluster = e.cluster.as_deref().unwrap_or("(all clusters)");
             let _ = writeln!(out, "  scan error {cluster}: {} failed: {}", e.step, e.error);

@@ -245,8 +245,19 @@ async fn a_sweep_catches_a_function_whose_tag_moved_without_an_event() {
         (Some(old.as_str()), Some(new.as_str()))
     );
     assert_eq!(format!("sha256:{}", code_sha256(&env.moto, "nightly").await), new);
+    let drift = &report.function_drift;
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert_eq!(
+        (
+            drift[0].function.as_str(),
+            drift[0].running_digest.as_deref(),
+            drift[0].current_digest.as_str()
+        ),
+        ("nightly", Some(old.as_str()), new.as_str())
+    );
 
     let again = redeployer.sweep(&[], Mode::Apply).await;
     assert_eq!(again.functions[0].reason, Reason::AlreadyRunning);
     assert_eq!(again.counts.functions.drifted, 0);
+    assert!(again.function_drift.is_empty());
 }
