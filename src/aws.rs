@@ -77,6 +77,12 @@ impl Service for Dynamodb {
     const NAME: &'static str = "dynamodb";
 }
 
+#[derive(Debug)]
+pub struct Lambda;
+impl Service for Lambda {
+    const NAME: &'static str = "lambda";
+}
+
 /// What kind of failure a call met, as far as retrying it is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -84,6 +90,9 @@ pub enum ErrorKind {
     NotFound,
     InvalidParameter,
     AccessDenied,
+    /// Another operation on the resource is in progress, or the revision a conditional call named moved
+    /// (Lambda's `ResourceConflictException`, `PreconditionFailedException`): it may pass once that ends.
+    Conflict,
     /// Transport failures, timeouts, server errors and anything unclassified.
     Other,
 }
@@ -177,10 +186,13 @@ impl<S: Service> AwsError<S> {
         self.source.as_deref().and_then(|source| source.downcast_ref())
     }
 
-    /// Whether calling again may succeed: throttling and transport or server failures may pass; a
-    /// missing resource, a refused parameter or a denied permission will not.
+    /// Whether calling again may succeed: throttling, a conflicting operation and transport or server failures may
+    /// pass; a missing resource, a refused parameter or a denied permission will not.
     pub fn retryable(&self) -> bool {
-        matches!(self.kind, ErrorKind::Throttling | ErrorKind::Other)
+        matches!(
+            self.kind,
+            ErrorKind::Throttling | ErrorKind::Conflict | ErrorKind::Other
+        )
     }
 }
 

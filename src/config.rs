@@ -48,6 +48,14 @@ pub enum NewRevisions {
     Disabled,
 }
 
+/// `LAMBDA_FUNCTIONS`: whether container-image Lambda functions follow pushes as services do. The stack grants
+/// the Lambda calls only when enabled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LambdaFunctions {
+    Enabled,
+    Disabled,
+}
+
 /// Which clusters are searched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClusterScope {
@@ -78,6 +86,8 @@ pub struct Config {
     pub default_method: Method,
     /// `NEW_REVISIONS`: whether a service may get a new task-definition revision.
     pub new_revisions: NewRevisions,
+    /// `LAMBDA_FUNCTIONS`: whether image functions on the pushed image are updated too.
+    pub lambda_functions: LambdaFunctions,
     /// DynamoDB table that makes concurrent duplicates of one push deploy once; `None`: no lock.
     pub lock_table: Option<String>,
     pub retry_mode: RetryMode,
@@ -136,6 +146,7 @@ impl Config {
         let mode = vars.choice(&DRY_RUN, [Mode::Plan, Mode::Apply])?;
         let default_method = vars.choice(&DEFAULT_ACTION, [Method::Force, Method::Pin])?;
         let new_revisions = vars.choice(&NEW_REVISIONS, [NewRevisions::Enabled, NewRevisions::Disabled])?;
+        let lambda_functions = vars.choice(&LAMBDA_FUNCTIONS, [LambdaFunctions::Enabled, LambdaFunctions::Disabled])?;
         let lock_table = vars.optional(&LOCK_TABLE, is_table_name)?;
         let retry_mode = vars.choice(&RETRY_MODE, [RetryMode::Standard, RetryMode::Adaptive])?;
         let max_attempts = vars.number(&MAX_ATTEMPTS, 1..=10)?;
@@ -156,6 +167,7 @@ impl Config {
             mode,
             default_method,
             new_revisions,
+            lambda_functions,
             lock_table,
             retry_mode,
             max_attempts,

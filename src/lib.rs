@@ -12,6 +12,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod engine;
 pub mod error_chain;
+pub mod lambda;
 pub mod lock;
 pub mod notify;
 pub mod report;

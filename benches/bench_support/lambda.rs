@@ -145,6 +145,9 @@ fn spawn(binary: &Path, runtime: SocketAddr, ecs_endpoint: &str, log: &Path) -> 
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("HOME", "/nonexistent")
         .env("AWS_ENDPOINT_URL_ECS", ecs_endpoint)
+        // Only ECS has an endpoint here: a Lambda client would wait out its connect timeouts on every listing.
+        // The functions row measures the Lambda calls.
+        .env("LAMBDA_FUNCTIONS", "disabled")
         .envs(TUNING.iter().filter_map(|key| Some((*key, std::env::var(key).ok()?))))
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log file"))

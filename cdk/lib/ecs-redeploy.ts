@@ -29,6 +29,11 @@ export type EcsPacing = 'documented' | 'off';
  * and services tagged `pin` or with a `semver:`/`glob:`/`regex:`/`prefix:` policy.
  */
 export type NewRevisions = 'Disabled' | 'Enabled';
+/**
+ * `Enabled` also updates the container-image Lambda functions whose image names the pushed tag (and grants the
+ * Lambda calls that takes); `Disabled` grants none of them.
+ */
+export type LambdaFunctions = 'Disabled' | 'Enabled';
 /** Mode of services whose tag does not choose one: `force` a new deployment, or `pin` a new revision to the digest. */
 export type DefaultAction = 'force' | 'pin';
 /** `Enabled` creates a DynamoDB table so that concurrent duplicate deliveries of a push deploy a service once. */
@@ -116,6 +121,11 @@ export interface EcsRedeployProps {
   /** Default: `Disabled`. */
   readonly newRevisions?: NewRevisions;
   /**
+   * Whether container-image Lambda functions on the pushed tag follow pushes too (`UpdateFunctionCode` by tag; a
+   * version published and the alias moved when tagged `<tagKey>-alias`). Default: `Enabled`.
+   */
+  readonly lambdaFunctions?: LambdaFunctions;
+  /**
    * With `newRevisions: 'Enabled'`: the task and execution roles the function may pass to ECS tasks when it
    * registers a revision (`iam:PassRole`, still only to `ecs-tasks.amazonaws.com`). IAM role ARNs (`role.roleArn`
    * works; `*` may stand for part of a path or name). A revision whose roles are not listed fails to register
@@ -193,6 +203,8 @@ export interface EcsRedeployAlarms {
   readonly functionErrors: cloudwatch.Alarm;
   /** `RolloutsFailed` ≥ 1 with `Trigger=batch`: a deployment the function started failed or was rolled back. */
   readonly failedRollouts?: cloudwatch.Alarm;
+  /** `FunctionsFailed` ≥ 1 with `Trigger=batch`: a queued push failed to update a Lambda function (`lambdaFunctions`). */
+  readonly failedFunctions?: cloudwatch.Alarm;
 }
 
 /**
@@ -271,6 +283,10 @@ export class EcsRedeploy extends Construct {
     grantEcsAccess(role, clusters, props.newRevisions ?? 'Disabled', props.serviceSelection ?? 'matching',
       props.passRoleArns ?? [], dryRun);
     grantImageIndexReads(role, props.repositories ?? []);
+    const lambdaFunctions = props.lambdaFunctions ?? 'Enabled';
+    if (lambdaFunctions === 'Enabled') {
+      grantFunctionAccess(role, props.serviceSelection ?? 'matching', props.repositories ?? [], dryRun);
+    }
     const notifyBus = notificationBus(this, props.notifications ?? true);
     if (notifyBus && !dryRun) {
       role.addToPolicy(
@@ -340,6 +356,8 @@ export class EcsRedeploy extends Construct {
         // Without the grants (newRevisions unset or 'Disabled') a registration is denied on every push: the
         // function skips such services instead.
         NEW_REVISIONS: props.newRevisions === 'Enabled' ? 'enabled' : 'disabled',
+        // Disabled, the role has no Lambda grant: the function then lists no function.
+        LAMBDA_FUNCTIONS: lambdaFunctions === 'Enabled' ? 'enabled' : 'disabled',
         ...(this.lockTable && { LOCK_TABLE: this.lockTable.tableName }),
         RETRY_MODE: props.retryMode ?? 'adaptive',
         ECS_PACING: props.ecsPacing ?? 'documented',
@@ -420,11 +438,11 @@ export class EcsRedeploy extends Construct {
     }
 
     if (props.alarmEmail !== undefined) this.alarmTopic = alarmTopic(this, 'AlarmTopic', props.alarmEmail);
-    this.alarms = this.createAlarms(props.metricsNamespace ?? 'ecs-redeploy');
+    this.alarms = this.createAlarms(props.metricsNamespace ?? 'ecs-redeploy', lambdaFunctions === 'Enabled');
   }
 
   /** The same alarms as the SAM template's; they notify `alarmTopic` when there is one. */
-  private createAlarms(namespace: string): EcsRedeployAlarms {
+  private createAlarms(namespace: string, followsFunctions: boolean): EcsRedeployAlarms {
     const period = Duration.minutes(5);
     const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
       const created = new cloudwatch.Alarm(this, id, {
@@ -469,6 +487,15 @@ export class EcsRedeploy extends Construct {
             'deployed is held: pushes and sweeps will not deploy that digest to the service again. Read the ' +
             'ECS Service Rollout Failed event (status_reason, to_digest) or the service\'s deployments in the ' +
             'console, fix the image and push it; a new digest deploys as usual.'),
+      }),
+      ...(followsFunctions && {
+        failedFunctions: alarm('FailedFunctionsAlarm',
+          new cloudwatch.Metric({
+            namespace, metricName: 'FunctionsFailed', dimensionsMap: { Trigger: 'batch' }, statistic: 'Sum', period,
+          }),
+          'ecs-redeploy failed to update at least one container-image Lambda function from a queued push (metric ' +
+            'FunctionsFailed, Trigger=batch). A retryable failure (an update in progress, throttling) returns the ' +
+            "push to the queue. Read the Lambda Function Redeploy Failed event or the function's decision lines."),
       }),
     };
   }
@@ -663,6 +690,48 @@ function grantImageIndexReads(role: iam.Role, repositories: string[]): void {
   }
 }
 
+/**
+ * Container-image functions on the pushed image: found and read in every mode, updated only when redeploying.
+ * `ListFunctions` supports no resource-level permission (opted-in uses the tagging API, granted with the services');
+ * `GetFunction` returns the tags only with `ListTags` allowed, and without them an opted-out function would look
+ * opted in; `UpdateFunctionCode` with an ECR image needs the caller to read the image too.
+ */
+function grantFunctionAccess(role: iam.Role, selection: ServiceSelection, repositories: string[], dryRun: boolean): void {
+  const stack = Stack.of(role);
+  const acknowledgeWildcard = (resource: string, reason: string) =>
+    Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
+  if (selection === 'matching') {
+    role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'ListImageFunctions', actions: ['lambda:ListFunctions'], resources: ['*'] }),
+    );
+    acknowledgeWildcard('*', 'lambda:ListFunctions supports no resource-level permissions.');
+  }
+  const functions = stack.formatArn({ service: 'lambda', resource: 'function', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  role.addToPolicy(
+    new iam.PolicyStatement({ sid: 'ReadImageFunctions', actions: ['lambda:GetFunction', 'lambda:ListTags'], resources: [functions] }),
+  );
+  acknowledgeWildcard('arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:*',
+    'Functions come and go independently of this stack; only image functions on the pushed image are updated.');
+  if (dryRun) return;
+  role.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'UpdateImageFunctions',
+      // function:* also covers an alias ARN (function:NAME:ALIAS), which UpdateAlias acts on.
+      actions: ['lambda:UpdateFunctionCode', 'lambda:PublishVersion', 'lambda:UpdateAlias'],
+      resources: [functions],
+    }),
+  );
+  const patterns = repositories.length > 0 ? repositories : ['*'];
+  role.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadImagesForFunctionUpdates',
+      // With BatchGetImage, which ReadPushedImageIndexes grants on the same repositories in every mode.
+      actions: ['ecr:GetDownloadUrlForLayer'],
+      resources: patterns.map((r) => stack.formatArn({ service: 'ecr', resource: `repository/${r}` })),
+    }),
+  );
+}
+
 function grantEcsAccess(
   role: iam.Role,
   clusters: string[],
@@ -829,6 +898,7 @@ function validate(props: EcsRedeployProps): void {
   oneOf('deployLock', props.deployLock, ['Enabled', 'Disabled']);
   oneOf('replicatedImages', props.replicatedImages, ['Ignore', 'Redeploy']);
   oneOf('newRevisions', props.newRevisions, ['Disabled', 'Enabled']);
+  oneOf('lambdaFunctions', props.lambdaFunctions, ['Disabled', 'Enabled']);
   const namespace = props.metricsNamespace;
   check(namespace === undefined || (METRICS_NAMESPACE_PATTERN.test(namespace) && !namespace.startsWith('AWS/')),
     `metricsNamespace "${namespace}" must be 1-255 letters, digits, spaces and . - _ / # :, not starting with AWS/`);

@@ -201,6 +201,7 @@ describe('EcsRedeploy', () => {
         reservedConcurrency: 'Unreserved',
         defaultAction: 'pin',
         newRevisions: 'Enabled',
+        lambdaFunctions: 'Disabled',
         deployLock: 'Disabled',
         metricsNamespace: 'team-a/redeploy',
         notifications: false,
@@ -216,6 +217,7 @@ describe('EcsRedeploy', () => {
       DRY_RUN: 'true',
       DEFAULT_ACTION: 'pin',
       NEW_REVISIONS: 'enabled',
+      LAMBDA_FUNCTIONS: 'disabled',
       RETRY_MODE: 'standard',
       ECS_PACING: 'off',
       MAX_ATTEMPTS: '3',
@@ -239,6 +241,7 @@ describe('EcsRedeploy', () => {
       DRY_RUN: 'false',
       DEFAULT_ACTION: 'force',
       NEW_REVISIONS: 'disabled',
+      LAMBDA_FUNCTIONS: 'enabled',
       LOCK_TABLE: { Ref: table },
       RETRY_MODE: 'adaptive',
       ECS_PACING: 'documented',
@@ -493,6 +496,27 @@ describe('EcsRedeploy', () => {
     assert.deepEqual(all.filter((a) => a.includes('*')), []);
   });
 
+  test('image functions: listed, read with their tags and updated on this account\'s functions; none of it when disabled', () => {
+    const template = synth({ repositories: ['app', 'team-a/*'] });
+    assert.deepEqual(actions([statement(template, 'ListImageFunctions')]), ['lambda:ListFunctions']);
+    assert.deepEqual(statement(template, 'ListImageFunctions').Resource, '*');
+    const read = statement(template, 'ReadImageFunctions');
+    assert.deepEqual(actions([read]).sort(), ['lambda:GetFunction', 'lambda:ListTags']);
+    assert.equal(arnText(read.Resource), 'arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:*');
+    assert.deepEqual(actions([statement(template, 'UpdateImageFunctions')]).sort(),
+      ['lambda:PublishVersion', 'lambda:UpdateAlias', 'lambda:UpdateFunctionCode']);
+    const images = statement(template, 'ReadImagesForFunctionUpdates');
+    assert.deepEqual(actions([images]), ['ecr:GetDownloadUrlForLayer']);
+    assert.deepEqual((images.Resource as unknown[]).map(arnText),
+      ['app', 'team-a/*'].map((r) => `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${r}`));
+    assert.equal(Object.keys(template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'FunctionsFailed' } })).length, 1);
+    const optedIn = actions(allowStatements(synth({ serviceSelection: 'opted-in' })));
+    assert.ok(!optedIn.includes('lambda:ListFunctions') && optedIn.includes('lambda:GetFunction'));
+    const disabled = synth({ lambdaFunctions: 'Disabled' });
+    assert.ok(!actions(allowStatements(disabled)).some((a) => a.startsWith('lambda:') || a === 'ecr:GetDownloadUrlForLayer'));
+    assert.deepEqual(disabled.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'FunctionsFailed' } }), {});
+  });
+
   test('opted-in discovery uses the tagging API and lists no cluster', () => {
     const matching = actions([statement(synth(), 'DiscoverServices')]);
     assert.deepEqual(matching.sort(), ['ecs:DescribeTaskDefinition', 'ecs:ListClusters', 'ecs:ListServices']);
@@ -503,7 +527,8 @@ describe('EcsRedeploy', () => {
   test('DryRun grants no ECS, DynamoDB or EventBridge write, whatever else is enabled', () => {
     const granted = actions(allowStatements(synth({ runMode: 'DryRun', newRevisions: 'Enabled' })));
     for (const write of ['ecs:UpdateService', 'ecs:RegisterTaskDefinition', 'ecs:TagResource', 'iam:PassRole',
-      'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'events:PutEvents']) {
+      'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'events:PutEvents',
+      'lambda:UpdateFunctionCode', 'lambda:PublishVersion', 'lambda:UpdateAlias', 'ecr:GetDownloadUrlForLayer']) {
       assert.ok(!granted.includes(write), write);
     }
     assert.ok(granted.includes('ecs:DescribeServices') && granted.includes('ecs:ListServices'));
@@ -691,8 +716,8 @@ describe('EcsRedeploy', () => {
     }
     return found;
   }
-  const alarmNames = ['EventDeadLetterQueueAlarm', 'FailedRolloutsAlarm', 'FailedServicesBatchAlarm', 'FailedServicesPushAlarm',
-    'FunctionErrorsAlarm', 'UndeliveredEventQueueAlarm'];
+  const alarmNames = ['EventDeadLetterQueueAlarm', 'FailedFunctionsAlarm', 'FailedRolloutsAlarm', 'FailedServicesBatchAlarm',
+    'FailedServicesPushAlarm', 'FunctionErrorsAlarm', 'UndeliveredEventQueueAlarm'];
   const oneOccurrenceIn5Minutes = {
     Period: 300, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
   };
@@ -718,6 +743,9 @@ describe('EcsRedeploy', () => {
     assert.equal(alarms.FailedRolloutsAlarm.Statistic, 'Sum');
     assert.deepEqual(alarms.FailedRolloutsAlarm.Dimensions, [{ Name: 'Trigger', Value: 'batch' }]);
     assert.ok(!('FailedRolloutsAlarm' in alarmsOf(synth({ deployLock: 'Disabled' }))), 'no table, no rollouts followed');
+    assert.equal(alarms.FailedFunctionsAlarm.MetricName, 'FunctionsFailed');
+    assert.deepEqual(alarms.FailedFunctionsAlarm.Dimensions, [{ Name: 'Trigger', Value: 'batch' }]);
+    assert.ok(!('FailedFunctionsAlarm' in alarmsOf(synth({ lambdaFunctions: 'Disabled' }))), 'no functions followed');
     for (const [name, queue] of [['EventDeadLetterQueueAlarm', eventDlqId(template)], ['UndeliveredEventQueueAlarm', undeliveredId(template)]]) {
       assert.equal(alarms[name].Namespace, 'AWS/SQS');
       assert.equal(alarms[name].MetricName, 'ApproximateNumberOfMessagesVisible');
@@ -770,9 +798,9 @@ describe('EcsRedeploy', () => {
     const without = new EcsRedeploy(stack, 'Without');
     assert.equal(without.alarmTopic, undefined);
     assert.deepEqual(Object.keys(without.alarms).sort(),
-      ['eventDeadLetterQueue', 'failedRollouts', 'failedServicesBatch', 'failedServicesPush', 'functionErrors',
-        'undeliveredEventQueue']);
-    assert.equal(new Set(Object.values(without.alarms).map((a) => a.node.path)).size, 6);
+      ['eventDeadLetterQueue', 'failedFunctions', 'failedRollouts', 'failedServicesBatch', 'failedServicesPush',
+        'functionErrors', 'undeliveredEventQueue']);
+    assert.equal(new Set(Object.values(without.alarms).map((a) => a.node.path)).size, 7);
     assert.equal(new EcsRedeploy(stack, 'Unlocked', { deployLock: 'Disabled' }).alarms.failedRollouts, undefined);
     const withEmail = new EcsRedeploy(stack, 'With', { alarmEmail: 'ops@example.com' });
     assert.ok(withEmail.alarmTopic);

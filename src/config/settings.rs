@@ -74,6 +74,13 @@ pub const NEW_REVISIONS: Setting = Setting {
     help: "whether services may get new task-definition revisions (pin mode, tag policies); disabled, such a \
            service is skipped as revisions-disabled",
 };
+pub const LAMBDA_FUNCTIONS: Setting = Setting {
+    variable: "LAMBDA_FUNCTIONS",
+    accepts: Accepts::OneOf(&["enabled", "disabled"]),
+    default: WhenUnset::Value("enabled"),
+    help: "whether container-image Lambda functions on the pushed image are updated too (`UpdateFunctionCode`); \
+           disabled, none is listed and the stack grants no Lambda calls",
+};
 pub const LOCK_TABLE: Setting = Setting {
     variable: "LOCK_TABLE",
     accepts: Accepts::Described("a DynamoDB table name (3-255 letters, digits, `_`, `-`, `.`) or its ARN"),
@@ -146,6 +153,7 @@ pub const SETTINGS: &[Setting] = &[
     DRY_RUN,
     DEFAULT_ACTION,
     NEW_REVISIONS,
+    LAMBDA_FUNCTIONS,
     LOCK_TABLE,
     RETRY_MODE,
     MAX_ATTEMPTS,

@@ -14,6 +14,7 @@ fn defaults() {
     assert_eq!(c.mode, Mode::Apply);
     assert_eq!(c.default_method, Method::Force);
     assert_eq!(c.new_revisions, NewRevisions::Enabled);
+    assert_eq!(c.lambda_functions, LambdaFunctions::Enabled);
     assert_eq!(c.lock_table, None);
     assert_eq!(c.retry_mode, RetryMode::Adaptive);
     assert_eq!(c.max_attempts, 5);
@@ -36,6 +37,7 @@ fn reads_every_setting() {
         ("DRY_RUN", "true"),
         ("DEFAULT_ACTION", "pin"),
         ("NEW_REVISIONS", "disabled"),
+        ("LAMBDA_FUNCTIONS", "disabled"),
         ("LOCK_TABLE", "ecs-redeploy-locks"),
         ("RETRY_MODE", "standard"),
         ("MAX_ATTEMPTS", "3"),
@@ -57,6 +59,7 @@ fn reads_every_setting() {
     assert_eq!(c.mode, Mode::Plan);
     assert_eq!(c.default_method, Method::Pin);
     assert_eq!(c.new_revisions, NewRevisions::Disabled);
+    assert_eq!(c.lambda_functions, LambdaFunctions::Disabled);
     assert_eq!(c.lock_table.as_deref(), Some("ecs-redeploy-locks"));
     assert_eq!(c.retry_mode, RetryMode::Standard);
     assert_eq!(c.max_attempts, 3);
@@ -106,6 +109,10 @@ fn errors_name_the_variable_and_accepted_values() {
         (
             ("NEW_REVISIONS", "Enabled"),
             "invalid NEW_REVISIONS=`Enabled`: expected `enabled` or `disabled`",
+        ),
+        (
+            ("LAMBDA_FUNCTIONS", "on"),
+            "invalid LAMBDA_FUNCTIONS=`on`: expected `enabled` or `disabled`",
         ),
         (
             ("MAX_CONCURRENCY", "eight"),

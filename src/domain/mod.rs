@@ -2,6 +2,7 @@
 //! `report` module renders them. No SDK, no async, no clock: time arrives as data.
 
 pub mod decide;
+pub mod function;
 pub mod image;
 pub mod outcome;
 pub mod platform;

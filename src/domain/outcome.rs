@@ -97,4 +97,6 @@ pub enum StepError {
     Ecs(#[from] EcsError),
     #[error(transparent)]
     Ecr(#[from] EcrError),
+    #[error(transparent)]
+    Lambda(#[from] crate::lambda::LambdaError),
 }

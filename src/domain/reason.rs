@@ -40,6 +40,8 @@ pub enum Reason {
     ServiceNotActive,
     /// The pushed image lists no platform the task definition's `runtimePlatform` runs.
     PlatformMismatch,
+    /// The push is an image index (multi-architecture), which a Lambda function cannot run.
+    ImageIndex,
     /// A CodeDeploy or external deployment controller: `UpdateService` cannot redeploy the service.
     UnsupportedController,
     /// `DescribeServices` reports the service `MISSING`: deleted, or a stale tagging-API entry.
@@ -80,6 +82,7 @@ impl Reason {
             Reason::NoDigest => "no-digest",
             Reason::ServiceNotActive => "service-not-active",
             Reason::PlatformMismatch => "platform-mismatch",
+            Reason::ImageIndex => "image-index",
             Reason::UnsupportedController => "unsupported-controller",
             Reason::ServiceNotFound => "service-not-found",
             Reason::NoServiceArn => "no-service-arn",

@@ -3,6 +3,7 @@
 
 mod execute;
 pub mod fleet;
+pub mod functions;
 mod images;
 pub mod outcomes;
 pub mod plan;
@@ -18,13 +19,16 @@ use tracing::warn;
 
 use crate::config::{Config, Mode};
 use crate::domain::decide::Selection;
-use crate::domain::outcome::{Outcome, ServiceResult};
+use crate::domain::function::{FunctionReport, FunctionSelection};
+use crate::domain::outcome::{Outcome, ScanFailure, ServiceResult};
 use crate::domain::push::{Push, Trigger};
 use crate::domain::rollout::RolloutReport;
 use crate::domain::running::{HoldSource, RolledBack};
 use crate::ecr::sdk::SdkEcr;
 use crate::ecr::{EcrApi, PushedManifest};
 use crate::ecs::{EcsApi, EcsUsage, Service, TaskDefinition};
+use crate::lambda::LambdaApi;
+use crate::lambda::sdk::SdkLambda;
 use crate::lock::dynamodb::DynamoDbLock;
 use crate::lock::{DeployLock, DeploymentRecord};
 use crate::notify::sdk::SdkEventBridge;
@@ -46,7 +50,7 @@ struct Started {
 }
 
 /// `L` and `N` are optional ports: `None` when `LOCK_TABLE` or `NOTIFY_BUS` is unset (see their `Option` impls).
-pub struct Redeployer<E, L = Option<DynamoDbLock>, R = SdkEcr, N = Option<SdkEventBridge>> {
+pub struct Redeployer<E, L = Option<DynamoDbLock>, R = SdkEcr, N = Option<SdkEventBridge>, F = SdkLambda> {
     ecs: E,
     lock: L,
     /// Asked what each pushed digest is built for; without it no platform is checked (each redeploy onto a
@@ -63,6 +67,8 @@ pub struct Redeployer<E, L = Option<DynamoDbLock>, R = SdkEcr, N = Option<SdkEve
     clock: Clock,
     /// Where a wave's bake is ended by a delayed message (`WAVE_QUEUE`); `None`: by the sweep.
     waker: Option<std::sync::Arc<crate::wake::sdk::SdkSqsWaker>>,
+    /// The container-image Lambda functions that follow pushes too (`LAMBDA_FUNCTIONS=enabled`); `None`: none.
+    lambda: Option<F>,
 }
 
 /// Where the engine reads the time from.
@@ -87,13 +93,14 @@ impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
             notifier: None,
             clock: std::sync::Arc::new(Utc::now),
             waker: None,
+            lambda: None,
         }
     }
 }
 
-impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
+impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier, F: LambdaApi> Redeployer<E, L, R, N, F> {
     /// The same redeployer, asking `ecr` what pushed images are built for.
-    pub fn with_registry<R2: EcrApi>(self, ecr: R2) -> Redeployer<E, L, R2, N> {
+    pub fn with_registry<R2: EcrApi>(self, ecr: R2) -> Redeployer<E, L, R2, N, F> {
         Redeployer {
             ecs: self.ecs,
             lock: self.lock,
@@ -104,11 +111,12 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             notifier: self.notifier,
             clock: self.clock,
             waker: self.waker,
+            lambda: self.lambda,
         }
     }
 
     /// The same redeployer, telling `notifier` of every service an `apply` redeployed or failed.
-    pub fn with_notifier<N2: Notifier>(self, notifier: N2) -> Redeployer<E, L, R, N2> {
+    pub fn with_notifier<N2: Notifier>(self, notifier: N2) -> Redeployer<E, L, R, N2, F> {
         Redeployer {
             ecs: self.ecs,
             lock: self.lock,
@@ -119,6 +127,24 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             notifier,
             clock: self.clock,
             waker: self.waker,
+            lambda: self.lambda,
+        }
+    }
+
+    /// The same redeployer, updating the container-image Lambda functions `lambda` finds on a pushed image too
+    /// (when `LAMBDA_FUNCTIONS=enabled`).
+    pub fn with_functions<F2: LambdaApi>(self, lambda: F2) -> Redeployer<E, L, R, N, F2> {
+        Redeployer {
+            ecs: self.ecs,
+            lock: self.lock,
+            ecr: self.ecr,
+            config: self.config,
+            task_definitions: self.task_definitions,
+            manifests: self.manifests,
+            notifier: self.notifier,
+            clock: self.clock,
+            waker: self.waker,
+            lambda: Some(lambda),
         }
     }
 
@@ -152,7 +178,11 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
 
     /// trigger → scan → (a sweep's findings) → observe → plan → execute → report → notify, for every push at once.
     async fn run_all(&self, events: &[Push], trigger: Trigger, mode: Mode) -> Report {
-        let fleet = fleet::scan(&self.ecs, &self.config, &self.task_definitions).await;
+        // The functions are found alongside the fleet scan: neither waits for the other.
+        let (fleet, discovered) = tokio::join!(
+            fleet::scan(&self.ecs, &self.config, &self.task_definitions),
+            self.discover_functions(trigger, events),
+        );
         let scanned = fleet.scanned();
         let found = self.sweep_findings(trigger, &fleet.services).await;
         let pushes = [events, &found.pushes].concat();
@@ -162,13 +192,98 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
         let mut planned = self.plan(&pushes, &manifests, &fleet.services, &seen);
         let rollouts = self.gate_waves(&mut planned, &pushes, &seen);
         let (results, started) = self.execute(planned, fleet.unexamined, found.not_checkable, mode).await;
-        let scan_failures = fleet.scan_failures.into_iter().chain(found.failures).collect();
-        let mut report = Report::new(trigger, &pushes, mode, scanned, results, scan_failures);
+        // The functions' own sweep findings (tags no service follows) come after the services' pushes, so that the
+        // services' push positions stay as they are.
+        let (functions, function_pushes, function_failures) =
+            self.follow_functions(trigger, &pushes, discovered, mode).await;
+        let all_pushes = [pushes.as_slice(), &function_pushes].concat();
+        let scan_failures = fleet
+            .scan_failures
+            .into_iter()
+            .chain(found.failures)
+            .chain(function_failures)
+            .collect();
+        let mut report =
+            Report::new(trigger, &all_pushes, mode, scanned, results, scan_failures).with_functions(functions);
         self.notify(&mut report, &started).await;
         self.announce_waves(&mut report, rollouts, mode).await;
         self.close_lost_after_sweep(trigger, mode, &mut report).await;
         report.log();
         report
+    }
+
+    /// The image functions that may relate to the run's pushes (all of them for a sweep, which asks their tags).
+    async fn discover_functions(
+        &self,
+        trigger: Trigger,
+        events: &[Push],
+    ) -> Result<functions::FunctionScan, ScanFailure> {
+        let Some(lambda) = &self.lambda else {
+            return Ok(functions::FunctionScan::default());
+        };
+        let pushes = match trigger {
+            Trigger::Sweep => None,
+            Trigger::Push => Some(events),
+        };
+        functions::discover(lambda, &self.config, pushes, self.limit())
+            .await
+            .map_err(|error| ScanFailure {
+                cluster: None,
+                step: "list-functions",
+                error: error.into(),
+            })
+    }
+
+    /// discovered → (a sweep: the tags only functions follow, asked of ECR) → manifests → plan → execute. The
+    /// function entries, the pushes only functions follow, and the steps that failed.
+    async fn follow_functions(
+        &self,
+        trigger: Trigger,
+        pushes: &[Push],
+        discovered: Result<functions::FunctionScan, ScanFailure>,
+        mode: Mode,
+    ) -> (Vec<FunctionReport>, Vec<Push>, Vec<ScanFailure>) {
+        let (Some(lambda), Ok(scan)) = (&self.lambda, discovered.as_ref()) else {
+            return (Vec::new(), Vec::new(), discovered.err().into_iter().collect());
+        };
+        let mut failures = Vec::new();
+        let mut own_pushes = Vec::new();
+        if trigger == Trigger::Sweep
+            && let Some(ecr) = &self.ecr
+        {
+            let mut tags = std::collections::BTreeMap::new();
+            functions::add_tags_in_use(&scan.functions, &mut tags);
+            // Tags a service follows too were asked already.
+            for push in pushes {
+                if let Some(set) = tags.get_mut(&(push.registry.clone(), push.repository.clone())) {
+                    set.remove(&push.tag);
+                }
+            }
+            tags.retain(|_, set| !set.is_empty());
+            let (found, failed) = sweep::current(ecr, &tags, &self.manifests, self.limit()).await;
+            own_pushes = found;
+            failures = failed;
+        }
+        let all = [pushes, &own_pushes].concat();
+        let manifests = match &self.ecr {
+            Some(ecr) if !scan.functions.is_empty() => {
+                let own = scan
+                    .functions
+                    .iter()
+                    .filter_map(|f| functions::own_registry(&f.arn))
+                    .collect();
+                self.manifests.load(ecr, &all, &own, self.limit()).await
+            }
+            _ => vec![None; all.len()],
+        };
+        let selection = FunctionSelection {
+            tag_key: &self.config.tag_key,
+            select: self.config.select,
+        };
+        let planned = functions::plan(&scan.functions, &all, &manifests, selection);
+        let mut reports = functions::execute(lambda, &self.lock, planned, mode, self.limit()).await;
+        reports.extend(scan.failed.iter().cloned());
+        (reports, own_pushes, failures)
     }
 
     /// What the pushed digests are built for (the registry's manifests), when some service relates to a push.
@@ -425,13 +540,14 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
             .filter(|n| n.kind == NotificationKind::Redeployed)
             .filter_map(|n| {
                 let deployment_id = n.deployment_id.clone()?;
+                let service_arn = n.service_arn.clone()?;
                 let serde_json::Value::Object(detail) = serde_json::to_value(n).ok()? else {
                     return None;
                 };
                 Some(DeploymentRecord {
-                    service_arn: n.service_arn.clone(),
+                    service_deployment_arn: service_deployments.get(&service_arn).cloned().flatten(),
+                    service_arn,
                     deployment_id,
-                    service_deployment_arn: service_deployments.get(&n.service_arn).cloned().flatten(),
                     started_at,
                     to_digest: n.to_digest.clone(),
                     detail,

@@ -26,6 +26,7 @@ use crate::domain::image::Registry;
 use crate::domain::push::Trigger;
 use crate::ecr::EcrApi;
 use crate::ecs::EcsApi;
+use crate::lambda::LambdaApi;
 use crate::lock::{Claim, DeployLock, LockKey};
 use crate::notify::{Delivery, HaltNotification, NotificationKind, Notifier, RolloutNotification};
 use crate::wake;
@@ -178,7 +179,7 @@ fn cluster_name(cluster_arn: &str) -> &str {
     cluster_arn.rsplit('/').next().unwrap_or(cluster_arn)
 }
 
-impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier> Redeployer<E, L, R, N> {
+impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier, F: LambdaApi> Redeployer<E, L, R, N, F> {
     /// Announces each halted rollout once per digest: the first run to claim `halt#IMAGE#DIGEST` in the lock table
     /// notifies (without a table every run that finds the halt does). Returns the delivery.
     pub(super) async fn announce_halts(&self, rollouts: &[DigestRollout]) -> Delivery {

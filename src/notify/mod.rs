@@ -35,6 +35,9 @@ pub enum NotificationKind {
     RolloutFailed,
     /// A staged rollout stopped: a service of an earlier wave failed to deploy the digest.
     RolloutHalted,
+    /// A container-image Lambda function's code was updated to the pushed image.
+    FunctionRedeployed,
+    FunctionRedeployFailed,
 }
 
 impl NotificationKind {
@@ -45,6 +48,8 @@ impl NotificationKind {
             NotificationKind::RolloutCompleted => "ECS Service Rollout Completed",
             NotificationKind::RolloutFailed => "ECS Service Rollout Failed",
             NotificationKind::RolloutHalted => "ECS Rollout Halted",
+            NotificationKind::FunctionRedeployed => "Lambda Function Redeployed",
+            NotificationKind::FunctionRedeployFailed => "Lambda Function Redeploy Failed",
         }
     }
 }
@@ -55,9 +60,10 @@ impl NotificationKind {
 pub struct Notification {
     #[serde(skip)]
     pub kind: NotificationKind,
-    pub cluster: String,
-    pub service: String,
-    pub service_arn: String,
+    /// `None` (`null`) for a Lambda function's event.
+    pub cluster: Option<String>,
+    pub service: Option<String>,
+    pub service_arn: Option<String>,
     pub image: String,
     pub from_digest: Option<String>,
     pub to_digest: Option<String>,
@@ -71,6 +77,11 @@ pub struct Notification {
     pub event_id: Option<String>,
     /// The service's wave in a staged rollout; `None` without the wave tag.
     pub wave: Option<crate::domain::wave::Wave>,
+    /// A Lambda function's event only: its name and ARN (a service's event has neither key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_arn: Option<String>,
 }
 
 impl Notification {
@@ -141,7 +152,10 @@ impl Announcement for Notification {
         Notification::detail(self)
     }
     fn service_arn(&self) -> &str {
-        &self.service_arn
+        self.service_arn
+            .as_deref()
+            .or(self.function_arn.as_deref())
+            .unwrap_or_default()
     }
 }
 
@@ -183,9 +197,9 @@ pub fn of_report(report: &Report) -> Vec<Notification> {
             let event_ids: Vec<&str> = pushes.iter().filter_map(|p| p.event_id.as_deref()).collect();
             Some(Notification {
                 kind,
-                cluster: s.cluster.clone(),
-                service: s.service.clone(),
-                service_arn: s.service_arn.clone(),
+                cluster: Some(s.cluster.clone()),
+                service: Some(s.service.clone()),
+                service_arn: Some(s.service_arn.clone()),
                 image: s.pushed.join(", "),
                 from_digest: joined(from),
                 to_digest: joined(to),
@@ -197,8 +211,43 @@ pub fn of_report(report: &Report) -> Vec<Notification> {
                 trigger,
                 event_id: (!event_ids.is_empty()).then(|| event_ids.join(",")),
                 wave: s.wave,
+                function: None,
+                function_arn: None,
             })
         })
+        .chain(report.functions.iter().filter_map(|f| {
+            let kind = match f.outcome {
+                Status::Redeployed => NotificationKind::FunctionRedeployed,
+                Status::Failed => NotificationKind::FunctionRedeployFailed,
+                Status::Planned | Status::Skipped => return None,
+            };
+            let pushes: Vec<&PushedImage> = f.push_positions.iter().filter_map(|&i| report.pushes.get(i)).collect();
+            let trigger = if pushes.iter().any(|p| p.trigger == Trigger::Sweep) {
+                Trigger::Sweep
+            } else {
+                Trigger::Push
+            };
+            let event_ids: Vec<&str> = pushes.iter().filter_map(|p| p.event_id.as_deref()).collect();
+            Some(Notification {
+                kind,
+                wave: None,
+                cluster: None,
+                service: None,
+                service_arn: None,
+                image: f.pushed.join(", "),
+                from_digest: f.from.clone(),
+                to_digest: f.to.clone(),
+                method: None,
+                reason: f.reason,
+                deployment_id: None,
+                new_task_definition: None,
+                error: f.error.clone(),
+                trigger,
+                event_id: (!event_ids.is_empty()).then(|| event_ids.join(",")),
+                function: Some(f.function.clone()),
+                function_arn: Some(f.function_arn.clone()),
+            })
+        }))
         .collect()
 }
 
@@ -255,9 +304,9 @@ mod tests {
     pub(super) fn redeployed() -> Notification {
         Notification {
             kind: NotificationKind::Redeployed,
-            cluster: "prod".into(),
-            service: "web".into(),
-            service_arn: "arn:aws:ecs:us-east-1:123456789012:service/prod/web".into(),
+            cluster: Some("prod".into()),
+            service: Some("web".into()),
+            service_arn: Some("arn:aws:ecs:us-east-1:123456789012:service/prod/web".into()),
             image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:latest".into(),
             from_digest: Some("sha256:aaaa".into()),
             to_digest: Some("sha256:bbbb".into()),
@@ -269,6 +318,8 @@ mod tests {
             trigger: Trigger::Push,
             event_id: Some("13cde686-328b-6117-af20-0e5566167482".into()),
             wave: None,
+            function: None,
+            function_arn: None,
         }
     }
 
@@ -303,6 +354,80 @@ mod tests {
                 "wave": null
             })
         );
+    }
+
+    #[test]
+    fn a_function_event_has_the_service_keys_null_and_names_the_function() {
+        use crate::domain::function::FunctionReport;
+        use crate::domain::push::Push;
+        use crate::report::Scanned;
+        let push = Push {
+            digest: Some("sha256:bbbb".into()),
+            event_id: Some("e-1".into()),
+            ..Push::of("web", "latest")
+        };
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:hook";
+        let entry = |name: &str, outcome: Status, error: Option<&str>| FunctionReport {
+            function: name.into(),
+            function_arn: arn.into(),
+            image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:latest".into(),
+            decision: Some("redeploy"),
+            reason: Reason::ImageMatch,
+            detail: String::new(),
+            pushed: vec![push.image().to_string()],
+            push_positions: vec![0],
+            outcome,
+            running: Some("sha256:aaaa".into()),
+            from: Some("sha256:aaaa".into()),
+            to: Some("sha256:bbbb".into()),
+            alias: None,
+            version: None,
+            error: error.map(str::to_owned),
+            retryable: None,
+        };
+        let scanned = Scanned {
+            clusters: 0,
+            services: 0,
+        };
+        let report = Report::new(
+            Trigger::Push,
+            std::slice::from_ref(&push),
+            crate::config::Mode::Apply,
+            scanned,
+            Vec::new(),
+            Vec::new(),
+        )
+        .with_functions(vec![
+            entry("hook", Status::Redeployed, None),
+            entry(
+                "other",
+                Status::Failed,
+                Some("lambda UpdateFunctionCode failed: ResourceConflictException: busy"),
+            ),
+            entry("skipped", Status::Skipped, None),
+        ]);
+        let notifications = of_report(&report);
+        let kinds: Vec<&str> = notifications.iter().map(|n| n.kind.detail_type()).collect();
+        assert_eq!(kinds, ["Lambda Function Redeployed", "Lambda Function Redeploy Failed"]);
+        let detail: serde_json::Value = serde_json::from_str(&notifications[0].detail()).unwrap();
+        assert_eq!(
+            detail,
+            serde_json::json!({
+                "cluster": null, "service": null, "service_arn": null,
+                "image": push.image().to_string(),
+                "from_digest": "sha256:aaaa", "to_digest": "sha256:bbbb", "method": null, "reason": "image-match",
+                "deployment_id": null, "new_task_definition": null, "error": null, "trigger": "push",
+                "event_id": "e-1", "wave": null, "function": "hook", "function_arn": arn
+            })
+        );
+        assert_eq!(
+            Announcement::service_arn(&notifications[0]),
+            arn,
+            "the event's resource is the function"
+        );
+        // A service's event keeps its 14 keys: no function keys.
+        let service: serde_json::Value = serde_json::from_str(&redeployed().detail()).unwrap();
+        assert!(service.get("function").is_none() && service.get("function_arn").is_none());
     }
 
     #[test]

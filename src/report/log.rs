@@ -31,6 +31,23 @@ impl Report {
                 warn!(cluster = %s.cluster, service = %s.service, image, warning = %warning, "decision warning");
             }
         }
+        for f in &self.functions {
+            let image = f.pushed.join(", ");
+            let decision = f.decision.unwrap_or("none");
+            let (from, to) = (f.from.as_deref().unwrap_or(""), f.to.as_deref().unwrap_or(""));
+            match &f.error {
+                Some(error) => warn!(
+                    function = %f.function, function_arn = %f.function_arn, image, decision, reason = f.reason.code(),
+                    detail = %f.detail, outcome = f.outcome.as_str(), error = %error, "function decision"
+                ),
+                None => info!(
+                    function = %f.function, function_arn = %f.function_arn, image, decision, reason = f.reason.code(),
+                    detail = %f.detail, outcome = f.outcome.as_str(), from, to,
+                    alias = f.alias.as_deref().unwrap_or(""), version = f.version.as_deref().unwrap_or(""),
+                    "function decision"
+                ),
+            }
+        }
         for e in &self.scan_errors {
             warn!(cluster = e.cluster.as_deref().unwrap_or(""), step = e.step, error = %e.error, "scan error");
         }
@@ -51,6 +68,12 @@ impl Report {
             drifted = c.drifted,
             notified = c.notified,
             notify_failed = c.notify_failed,
+            functions_considered = c.functions.considered,
+            functions_redeployed = c.functions.redeployed,
+            functions_planned = c.functions.planned,
+            functions_skipped = c.functions.skipped,
+            functions_failed = c.functions.failed,
+            functions_drifted = c.functions.drifted,
             "summary"
         );
     }

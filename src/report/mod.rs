@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::config::Mode;
 use crate::domain::decide::Action;
+use crate::domain::function::FunctionReport;
 use crate::domain::outcome::{Failure, Outcome, ScanFailure, ServiceResult};
 use crate::domain::policy::Method;
 use crate::domain::push::{Push, Trigger};
@@ -155,6 +156,30 @@ pub struct Counts {
     /// Notifications sent (`NOTIFY_BUS`), and those EventBridge did not take: never a failure of the run.
     pub notified: usize,
     pub notify_failed: usize,
+    /// The Lambda functions listed, apart from the services' counts.
+    pub functions: FunctionCounts,
+}
+
+/// The report's functions by outcome, and those a sweep found running another digest than their tag names.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FunctionCounts {
+    pub considered: usize,
+    pub redeployed: usize,
+    pub planned: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub drifted: usize,
+}
+
+/// A Lambda function a sweep found running something other than what its tag points to now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FunctionDrift {
+    pub function: String,
+    pub function_arn: String,
+    /// `REGISTRY/REPO:TAG`, as the function names it.
+    pub image: String,
+    pub running_digest: Option<String>,
+    pub current_digest: String,
 }
 
 /// A container a sweep found running something other than what its tag points to now.
@@ -178,9 +203,15 @@ pub struct Report {
     pub pushes: Vec<PushedImage>,
     pub mode: Mode,
     pub services: Vec<ServiceReport>,
+    /// The container-image Lambda functions related to a push, by name; always there (empty when none relates, or
+    /// with `LAMBDA_FUNCTIONS=disabled`).
+    pub functions: Vec<FunctionReport>,
     /// A sweep's findings: every container that runs something other than its tag's current digest.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<Drift>,
+    /// The same for Lambda functions: each one whose resolved digest is not what its tag points to now.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub function_drift: Vec<FunctionDrift>,
     pub scan_errors: Vec<ScanError>,
     pub counts: Counts,
     /// A sweep's part in following deployments: the records whose outcome event was lost, read back from ECS.
@@ -235,6 +266,7 @@ impl Report {
             halted: services.iter().filter(|s| s.reason == Reason::WaveHalted).count(),
             notified: 0,
             notify_failed: 0,
+            functions: FunctionCounts::default(),
         };
         Report {
             trigger,
@@ -242,6 +274,8 @@ impl Report {
             pushes: pushes.iter().map(PushedImage::from).collect(),
             mode,
             services,
+            functions: Vec::new(),
+            function_drift: Vec::new(),
             scan_errors,
             counts,
             rollouts: None,
@@ -249,9 +283,48 @@ impl Report {
         }
     }
 
-    /// True when something failed: a service update, or a scan step that may have hidden services.
+    /// The report with the run's Lambda function entries (sorted by name) and their counts. A function whose update
+    /// came from a sweep's reading of its tag had drifted.
+    pub fn with_functions(mut self, mut functions: Vec<FunctionReport>) -> Self {
+        functions.sort_by(|a, b| (&a.function, &a.function_arn).cmp(&(&b.function, &b.function_arn)));
+        let count = |status| functions.iter().filter(|f| f.outcome == status).count();
+        let swept = |f: &FunctionReport| {
+            f.push_positions
+                .iter()
+                .any(|&i| self.pushes.get(i).is_some_and(|p| p.trigger == Trigger::Sweep))
+        };
+        self.function_drift = functions
+            .iter()
+            .filter(|f| f.decision == Some("redeploy") && swept(f))
+            .filter_map(|f| {
+                let current = f
+                    .push_positions
+                    .iter()
+                    .find_map(|&i| self.pushes.get(i)?.digest.clone())?;
+                Some(FunctionDrift {
+                    function: f.function.clone(),
+                    function_arn: f.function_arn.clone(),
+                    image: f.image.clone(),
+                    running_digest: f.running.clone(),
+                    current_digest: current,
+                })
+            })
+            .collect();
+        self.counts.functions = FunctionCounts {
+            considered: functions.len(),
+            redeployed: count(Status::Redeployed),
+            planned: count(Status::Planned),
+            skipped: count(Status::Skipped),
+            failed: count(Status::Failed),
+            drifted: self.function_drift.len(),
+        };
+        self.functions = functions;
+        self
+    }
+
+    /// True when something failed: a service or function update, or a scan step that may have hidden services.
     pub fn has_failures(&self) -> bool {
-        self.counts.failed > 0 || self.counts.scan_errors > 0
+        self.counts.failed > 0 || self.counts.functions.failed > 0 || self.counts.scan_errors > 0
     }
 
     /// `cluster/service` of every failed service, and the failed scan steps.
@@ -261,6 +334,12 @@ impl Report {
             .iter()
             .filter(|s| s.outcome == Status::Failed)
             .map(|s| format!("{}/{}", s.cluster, s.service));
+        let functions = self
+            .functions
+            .iter()
+            .filter(|f| f.outcome == Status::Failed)
+            .map(|f| format!("function {}", f.function));
+        let services = services.chain(functions);
         let steps = self
             .scan_errors
             .iter()

@@ -79,6 +79,41 @@ impl Report {
                 short_digest(&d.current_digest)
             );
         }
+        for f in &self.functions {
+            let extra = match (&f.error, &f.alias, &f.version) {
+                (Some(error), _, _) => format!(" — error: {error}"),
+                (None, Some(alias), Some(version)) => format!(" — alias {alias} → version {version}"),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<10} function {}  {}: {}{extra}",
+                f.outcome.as_str(),
+                f.function,
+                f.reason.code(),
+                f.detail
+            );
+            if let (Some(from), Some(to)) = (&f.from, &f.to) {
+                let _ = writeln!(
+                    out,
+                    "  {:<10} function {}  {} → {}",
+                    "",
+                    f.function,
+                    short_digest(from),
+                    short_digest(to)
+                );
+            }
+        }
+        for d in &self.function_drift {
+            let running = d.running_digest.as_deref().map_or("(unresolved)", short_digest);
+            let _ = writeln!(
+                out,
+                "  drift      function {}: {} runs {running}, the tag points to {}",
+                d.function,
+                d.image,
+                short_digest(&d.current_digest)
+            );
+        }
         for e in &self.scan_errors {
             let cluster = e.cluster.as_deref().unwrap_or("(all clusters)");
             let _ = writeln!(out, "  scan error {cluster}: {} failed: {}", e.step, e.error);
@@ -89,6 +124,14 @@ impl Report {
             "{} redeployed, {} planned, {} skipped, {} failed — {} related of {} services scanned in {} clusters",
             c.redeployed, c.planned, c.skipped, c.failed, c.considered, c.scanned, c.clusters
         );
+        let f = &c.functions;
+        if f.considered > 0 {
+            let _ = writeln!(
+                out,
+                "Lambda functions: {} redeployed, {} planned, {} skipped, {} failed of {} related",
+                f.redeployed, f.planned, f.skipped, f.failed, f.considered
+            );
+        }
         out
     }
 }

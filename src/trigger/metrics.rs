@@ -46,6 +46,9 @@ pub struct InvocationMetrics {
     /// Staged rollouts: services held as `waiting-for-wave`, and as `wave-halted`.
     waiting: usize,
     halted: usize,
+    /// Container-image Lambda functions updated, and those whose update failed (apart from the services).
+    functions_redeployed: usize,
+    functions_failed: usize,
     /// Rollouts of the function's own deployments notified as completed, and as failed or rolled back.
     rollouts_completed: usize,
     rollouts_failed: usize,
@@ -80,6 +83,8 @@ impl InvocationMetrics {
         });
         InvocationMetrics {
             trigger,
+            functions_redeployed: counts.map_or(0, |c| c.functions.redeployed),
+            functions_failed: counts.map_or(0, |c| c.functions.failed),
             redeployed,
             skipped,
             failed,
@@ -98,7 +103,7 @@ impl InvocationMetrics {
     /// The EMF line: metrics as root members, declared under `_aws`, with `Trigger` as the one dimension.
     /// `RolloutSeconds` is an array of values (one per rollout, as EMF allows), declared only when there is one.
     pub fn emf(&self, namespace: &str, at: DateTime<Utc>) -> String {
-        let values: [(&str, &str, f64); 12] = [
+        let values: [(&str, &str, f64); 14] = [
             ("Redeployed", "Count", self.redeployed as f64),
             ("Skipped", "Count", self.skipped as f64),
             ("Failed", "Count", self.failed as f64),
@@ -111,6 +116,8 @@ impl InvocationMetrics {
             ("RolloutsFailed", "Count", self.rollouts_failed as f64),
             ("Waiting", "Count", self.waiting as f64),
             ("Halted", "Count", self.halted as f64),
+            ("FunctionsRedeployed", "Count", self.functions_redeployed as f64),
+            ("FunctionsFailed", "Count", self.functions_failed as f64),
         ];
         let mut declared: Vec<Value> = values
             .iter()
@@ -163,6 +170,13 @@ mod tests {
             halted: 1,
             notified: 4,
             notify_failed: 1,
+            functions: crate::report::FunctionCounts {
+                considered: 4,
+                redeployed: 2,
+                failed: 1,
+                skipped: 1,
+                ..Default::default()
+            },
         };
         let usage = EcsUsage {
             attempts: 42,
@@ -186,14 +200,16 @@ mod tests {
                             {"Name": "EcsCalls", "Unit": "Count"}, {"Name": "Throttled", "Unit": "Count"},
                             {"Name": "DurationMs", "Unit": "Milliseconds"},
                             {"Name": "RolloutsCompleted", "Unit": "Count"}, {"Name": "RolloutsFailed", "Unit": "Count"},
-                            {"Name": "Waiting", "Unit": "Count"}, {"Name": "Halted", "Unit": "Count"}
+                            {"Name": "Waiting", "Unit": "Count"}, {"Name": "Halted", "Unit": "Count"},
+                            {"Name": "FunctionsRedeployed", "Unit": "Count"}, {"Name": "FunctionsFailed", "Unit": "Count"}
                         ]
                     }]
                 },
                 "Trigger": "batch",
                 "Redeployed": 3.0, "Skipped": 3.0, "Failed": 2.0, "Drift": 2.0, "NotifyFailed": 1.0,
                 "EcsCalls": 42.0, "Throttled": 2.0, "DurationMs": 1500.0,
-                "RolloutsCompleted": 0.0, "RolloutsFailed": 0.0, "Waiting": 2.0, "Halted": 1.0
+                "RolloutsCompleted": 0.0, "RolloutsFailed": 0.0, "Waiting": 2.0, "Halted": 1.0,
+                "FunctionsRedeployed": 2.0, "FunctionsFailed": 1.0
             })
         );
     }

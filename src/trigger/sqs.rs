@@ -164,13 +164,26 @@ pub async fn process_batch<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier>(
         };
         // The sweep's pushes follow the batch's own in the report.
         owners.resize(report.pushes.len(), sweeps.clone());
-        let failures = report.services.iter().filter(|s| s.outcome == Status::Failed);
-        // A failed scan step or an unexamined service may hide any push's services: all are retried.
-        let unattributable = !report.scan_errors.is_empty() || failures.clone().any(|s| s.push_positions.is_empty());
+        // Failed services and functions, by the pushes they were decided for.
+        let failures = report
+            .services
+            .iter()
+            .filter(|s| s.outcome == Status::Failed)
+            .map(|s| &s.push_positions)
+            .chain(
+                report
+                    .functions
+                    .iter()
+                    .filter(|f| f.outcome == Status::Failed)
+                    .map(|f| &f.push_positions),
+            );
+        // A failed scan step, or a service or function that could not be examined, may hide any push's: all are
+        // retried.
+        let unattributable = !report.scan_errors.is_empty() || failures.clone().any(Vec::is_empty);
         if unattributable {
             failed.extend(owners.iter().flatten().copied());
         } else {
-            failed.extend(failures.flat_map(|s| s.push_positions.iter().flat_map(|&i| owners[i].iter().copied())));
+            failed.extend(failures.flat_map(|positions| positions.iter().flat_map(|&i| owners[i].iter().copied())));
         }
         Some(report)
     };

@@ -4,6 +4,7 @@
 
 pub mod fleet;
 pub mod front;
+pub mod functions;
 pub mod harness;
 pub mod moto;
 pub mod registry;

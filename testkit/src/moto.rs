@@ -86,6 +86,9 @@ impl Moto {
         // announces it on stderr. Its per-request log lines keep coming there: a thread drains them.
         let mut command = Command::new(&path);
         request_log::record_moto(&mut command);
+        // moto's Lambda then resolves an image function's tag through its own ECR (`CodeSha256` becomes the
+        // image's digest) instead of hashing the URI.
+        command.env("MOTO_LAMBDA_STUB_ECR", "false");
         let mut child = command
             .args(leading_args)
             .args(["-H", "127.0.0.1", "-p", "0"])
@@ -180,6 +183,49 @@ impl Moto {
     /// The function's ECR client (see [`Moto::function_sdk_config`]).
     pub fn function_ecr_client(&self) -> aws_sdk_ecr::Client {
         aws_sdk_ecr::Client::new(&self.function_sdk_config())
+    }
+
+    /// A Lambda client of the test account, for seeding and reading back functions.
+    pub fn lambda_client(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&sdk_config(&self.endpoint))
+    }
+
+    /// The function's Lambda client (see [`Moto::function_sdk_config`]).
+    pub fn function_lambda_client(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.function_sdk_config())
+    }
+
+    /// Creates an IAM role Lambda functions can be created with (moto checks that a function's role exists) and
+    /// returns its ARN. A raw IAM query request: the testkit needs no IAM client for one call.
+    pub fn create_lambda_role(&self, name: &str) -> String {
+        let address = self.endpoint.trim_start_matches("http://");
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let encoded: String = policy
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let body = format!("Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument={encoded}");
+        let mut stream = TcpStream::connect(address).expect("moto is reachable");
+        write!(
+            stream,
+            "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/iam/aws4_request, \
+             SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("request sent");
+        let mut response = String::new();
+        BufReader::new(stream)
+            .read_to_string(&mut response)
+            .expect("response read");
+        assert!(
+            response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
+            "IAM CreateRole: {response}"
+        );
+        format!("arn:aws:iam::{ACCOUNT}:role/{name}")
     }
 
     /// The function's DynamoDB client (see [`Moto::function_sdk_config`]).

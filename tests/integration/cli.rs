@@ -19,6 +19,8 @@ async fn run(harness: &Harness, args: &[&str], vars: &[(&str, &str)]) -> Output 
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("AWS_ENDPOINT_URL", harness.front.endpoint_url())
+        // The front serves ECS only; the functions are looked for in moto (none there).
+        .env("AWS_ENDPOINT_URL_LAMBDA", &harness.moto.endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", REGION)

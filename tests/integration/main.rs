@@ -8,6 +8,7 @@ mod cross_account;
 mod digests;
 mod events;
 mod faults;
+mod functions;
 mod lock;
 mod notifications;
 mod outcomes;

@@ -75,6 +75,42 @@ function serviceHistory(req, action, arns) {
   });
 }
 
+/** A function as a Lambda request path names it (a name, or an ARN, URL-encoded): its unqualified ARN. */
+function functionArn(req, nameOrArn) {
+  const decoded = decodeURIComponent(nameOrArn);
+  if (decoded.startsWith('arn:')) return decoded.split(':').slice(0, 7).join(':');
+  return `arn:aws:lambda:${req.region}:${ACCOUNT}:function:${decoded}`;
+}
+const followsFunctions = (mode) => mode.lambdaFunctions;
+
+/**
+ * Lambda's REST-JSON requests carry no X-Amz-Target: the operation is in the method and path
+ * (botocore lambda/2015-03-31 `requestUri`). `{ operation, name, alias }`, or undefined for a path not listed.
+ */
+export function lambdaOperation(method, url) {
+  // moto's recorder writes the absolute URL (`http://HOST:PORT/2015-03-31/…`); the front, the path.
+  const path = url.replace(/^[a-z]+:\/\/[^/]+/, '').split('?')[0].replace(/\/+$/, '');
+  const routes = [
+    ['GET', /^\/2015-03-31\/functions$/, 'ListFunctions'],
+    ['GET', /^\/2015-03-31\/functions\/([^/]+)$/, 'GetFunction'],
+    ['PUT', /^\/2015-03-31\/functions\/([^/]+)\/code$/, 'UpdateFunctionCode'],
+    ['POST', /^\/2015-03-31\/functions\/([^/]+)\/versions$/, 'PublishVersion'],
+    ['PUT', /^\/2015-03-31\/functions\/([^/]+)\/aliases\/([^/]+)$/, 'UpdateAlias'],
+  ];
+  for (const [verb, pattern, operation] of routes) {
+    const match = method === verb && pattern.exec(path);
+    if (match) return { operation, name: match[1], alias: match[2] };
+  }
+  return undefined;
+}
+
+/** The repository an image URI names in this account's registry (`ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG`). */
+function imageRepository(imageUri) {
+  const [host, ...path] = imageUri.split('/');
+  const repository = path.join('/').split('@')[0].replace(/:[^:/]*$/, '');
+  return { registry: host.split('.')[0], region: host.split('.')[3], repository };
+}
+
 export const CALLS = {
   // Discovery. None of these acts on a resource: "*" is the only resource IAM accepts.
   'ecs:ListClusters': (req) => [
@@ -150,6 +186,38 @@ export const CALLS = {
       (mode) => mode.lockTable !== undefined), lockTable: true },
   ]])),
 
+  // Container-image Lambda functions (LAMBDA_FUNCTIONS=enabled). ListFunctions acts on no resource; the others on
+  // the function (UpdateAlias on the alias ARN, function:NAME:ALIAS). GetFunction returns tags only with
+  // lambda:ListTags allowed: authorized with it. UpdateFunctionCode with an ECR image also needs the caller to read
+  // the image (ecr:BatchGetImage, ecr:GetDownloadUrlForLayer on its repository).
+  'lambda:ListFunctions': (req) => [
+    authorization(req, 'lambda:ListFunctions', '*', {}, (mode) => followsFunctions(mode) && mode.select === 'matching'),
+  ],
+  'lambda:GetFunction': (req) => {
+    const arn = functionArn(req, req.lambda.name);
+    return ['lambda:GetFunction', 'lambda:ListTags'].map((action) => authorization(req, action, arn, {}, followsFunctions));
+  },
+  'lambda:UpdateFunctionCode': (req, body) => {
+    const needed = (mode) => followsFunctions(mode) && writes(mode);
+    const image = imageRepository(body.ImageUri ?? '');
+    const repositoryArn = `arn:aws:ecr:${image.region ?? req.region}:${image.registry}:repository/${image.repository}`;
+    return [
+      authorization(req, 'lambda:UpdateFunctionCode', functionArn(req, req.lambda.name), {}, needed),
+      // BatchGetImage on the repositories in scope is granted in every mode already (the platform check's).
+      authorization(req, 'ecr:BatchGetImage', repositoryArn, {}, (mode) => inRepositories(mode, image.repository)),
+      authorization(req, 'ecr:GetDownloadUrlForLayer', repositoryArn, {},
+        (mode) => needed(mode) && inRepositories(mode, image.repository)),
+    ];
+  },
+  'lambda:PublishVersion': (req) => [
+    authorization(req, 'lambda:PublishVersion', functionArn(req, req.lambda.name), {},
+      (mode) => followsFunctions(mode) && writes(mode)),
+  ],
+  'lambda:UpdateAlias': (req) => [
+    authorization(req, 'lambda:UpdateAlias', `${functionArn(req, req.lambda.name)}:${decodeURIComponent(req.lambda.alias)}`, {},
+      (mode) => followsFunctions(mode) && writes(mode)),
+  ],
+
   // Notifications. The function puts them only on the bus NOTIFY_BUS names, which the stack sets: evaluated on it.
   'events:PutEvents': (req) => [
     { ...authorization(req, 'events:PutEvents', NOTIFY_BUS_PLACEHOLDER, {}, (mode) => writes(mode) && mode.bus !== undefined),
@@ -186,6 +254,13 @@ export const SYNTHETIC = [
   ['a notification', 'events', 'PutEvents', { Entries: [{ EventBusName: 'default' }] }],
   ['a wave bake\'s wake', 'sqs', 'SendMessage', { QueueUrl: `https://sqs.us-east-1.amazonaws.com/${ACCOUNT}/WAVE_QUEUE`, DelaySeconds: 600 }],
   ['a read of a repository outside RepositoryFilter', 'ecr', 'BatchGetImage', { repositoryName: 'other/thing' }],
+  ['a listing of the functions', 'lambda', 'ListFunctions', {}],
+  ['an image function\'s update', 'lambda', 'UpdateFunctionCode',
+    { ImageUri: `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/app:latest` }, { name: 'worker' }],
+  ['an image function\'s update from a repository outside RepositoryFilter', 'lambda', 'UpdateFunctionCode',
+    { ImageUri: `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/other/thing:latest` }, { name: 'worker' }],
+  ['a version of an image function', 'lambda', 'PublishVersion', {}, { name: 'worker' }],
+  ['an alias of an image function moved', 'lambda', 'UpdateAlias', { FunctionVersion: '2' }, { name: 'worker', alias: 'live' }],
 ];
 
 /** Authorizations nothing the function does needs, in any mode. */
@@ -206,5 +281,8 @@ export const NEVER = (region) => [
   ['a message to another queue', 'sqs:SendMessage', `arn:aws:sqs:${region}:${ACCOUNT}:other`, {}],
   ['a rule', 'events:PutRule', `arn:aws:events:${region}:${ACCOUNT}:rule/anything`, {}],
   ['an update in another Region', 'ecs:UpdateService', `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/shop/web`, { 'ecs:cluster': `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/shop`, 'aws:RequestedRegion': 'eu-west-1' }],
+  ['a function\'s deletion', 'lambda:DeleteFunction', `arn:aws:lambda:${region}:${ACCOUNT}:function:worker`, {}],
+  ['a function\'s configuration', 'lambda:UpdateFunctionConfiguration', `arn:aws:lambda:${region}:${ACCOUNT}:function:worker`, {}],
+  ['another account\'s function', 'lambda:UpdateFunctionCode', `arn:aws:lambda:${region}:210987654321:function:worker`, {}],
   ['another Region\'s registry', 'ecr:BatchGetImage', `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/app`, { 'aws:RequestedRegion': 'eu-west-1' }],
 ];

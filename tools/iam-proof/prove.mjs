@@ -9,7 +9,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { ACCOUNT, REGION, CALLS, SYNTHETIC, NEVER, LOCK_TABLE_PLACEHOLDER, NOTIFY_BUS_PLACEHOLDER, WAVE_QUEUE_PLACEHOLDER } from './calls.mjs';
+import { ACCOUNT, REGION, CALLS, SYNTHETIC, NEVER, LOCK_TABLE_PLACEHOLDER, NOTIFY_BUS_PLACEHOLDER, WAVE_QUEUE_PLACEHOLDER, lambdaOperation } from './calls.mjs';
 
 const FUNCTION_ACCESS_KEY = 'AKIAECSREDEPLOYFUNCTION';
 const FRONT_HEADER = 'x-testkit-front';
@@ -42,11 +42,13 @@ function recordedRequests(dir) {
       const [, , region, service] = credential;
       const target = headers['x-amz-target'];
       const body = entry.body_encoded ? Buffer.from(entry.body, 'base64').toString('utf8') : entry.body;
+      const lambda = service === 'lambda' ? lambdaOperation(entry.method, entry.url) : undefined;
       requests.push({
         service,
         region,
-        operation: target ? target.split('.').pop() : `${entry.method} ${entry.url}`,
+        operation: lambda?.operation ?? (target ? target.split('.').pop() : `${entry.method} ${entry.url}`),
         body: body ? JSON.parse(body) : {},
+        lambda,
         file,
       });
     }
@@ -59,7 +61,7 @@ if (requests.length === 0) {
   console.error(`iam-proof: no request of the function in ${requestsDir} (${files} files): run the tests with ECS_REDEPLOY_REQUEST_LOG`);
   process.exit(1);
 }
-const synthetic = SYNTHETIC.map(([why, service, operation, body]) => ({ service, region: REGION, operation, body, why }));
+const synthetic = SYNTHETIC.map(([why, service, operation, body, lambda]) => ({ service, region: REGION, operation, body, lambda, why }));
 
 /** Every authorization of every request, deduplicated; the unmapped requests fail the proof. */
 function authorizationsOf(list, origin) {
@@ -98,6 +100,7 @@ function modeOf(set) {
     clusters: env.CLUSTERS ? String(env.CLUSTERS).split(',') : [],
     dryRun: env.DRY_RUN === 'true',
     newRevisions: env.NEW_REVISIONS === 'enabled',
+    lambdaFunctions: env.LAMBDA_FUNCTIONS === 'enabled',
     lockTable: set.lockTableArn ?? undefined,
     waveQueue: set.waveQueueArn ?? undefined,
     bus: env.NOTIFY_BUS ? busArn(env.NOTIFY_BUS) : undefined,

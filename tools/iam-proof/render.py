@@ -32,6 +32,7 @@ SAM_SETS = {
     "sam-scoped-matching": {"Clusters": "shop,prod", "NewRevisions": "Enabled"},
     "sam-dry-run": {"RunMode": "DryRun", "NewRevisions": "Enabled"},
     "sam-no-notifications-no-lock": {"Notifications": "Disabled", "DeployLock": "Disabled"},
+    "sam-no-functions": {"LambdaFunctions": "Disabled"},
 }
 
 

@@ -22,6 +22,7 @@ const cases: Case[] = [
     props: (stack) => ({ notifications: events.EventBus.fromEventBusArn(stack, 'Bus', CUSTOM_BUS) }),
     describe: { notifications: CUSTOM_BUS },
   },
+  { name: 'cdk-no-functions', props: () => ({ lambdaFunctions: 'Disabled' }), describe: { lambdaFunctions: 'Disabled' } },
 ];
 
 const out = cases.map(({ name, props, describe }) => {

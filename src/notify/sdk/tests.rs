@@ -37,9 +37,9 @@ fn notification(i: usize) -> Notification {
         } else {
             NotificationKind::Redeployed
         },
-        cluster: "prod".into(),
-        service_arn: format!("arn:aws:ecs:us-east-1:123456789012:service/prod/{service}"),
-        service,
+        cluster: Some("prod".into()),
+        service_arn: Some(format!("arn:aws:ecs:us-east-1:123456789012:service/prod/{service}")),
+        service: Some(service),
         image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:latest".into(),
         from_digest: Some("sha256:aaaa".into()),
         to_digest: (!failed).then(|| "sha256:bbbb".into()),
@@ -51,6 +51,8 @@ fn notification(i: usize) -> Notification {
         trigger: Trigger::Sweep,
         event_id: None,
         wave: None,
+        function: None,
+        function_arn: None,
     }
 }
 
@@ -92,7 +94,10 @@ async fn sends_in_calls_of_ten_entries_with_source_detail_type_bus_and_detail() 
         assert_eq!(entry.event_bus_name(), Some(BUS));
         assert_eq!(entry.source(), Some("ecs-redeploy"));
         assert_eq!(entry.detail_type(), Some(notification.kind.detail_type()));
-        assert_eq!(entry.resources(), std::slice::from_ref(&notification.service_arn));
+        assert_eq!(
+            entry.resources(),
+            [notification.service_arn.clone().expect("a service's event")]
+        );
         let detail: serde_json::Value = serde_json::from_str(entry.detail().unwrap()).unwrap();
         assert_eq!(detail, serde_json::to_value(notification).unwrap());
     }

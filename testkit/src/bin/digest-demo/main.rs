@@ -5,6 +5,8 @@
 //! 1. A push of app:latest after which `checkout` was deployed and rolled back by its circuit breaker: ECS gave up
 //!    on that digest there, so ecs-redeploy holds it (`rolled-back`) instead of starting the crashing tasks again;
 //!    `web` is redeployed.
+//!    The container-image Lambda function `app-webhook` on app:latest is updated by the same push: Lambda resolves
+//!    the tag again, and its `CodeSha256` becomes the pushed digest.
 //! 2. A fixed app:latest: another digest, so `checkout` is deployed as usual.
 //! 3. A push of app-worker:latest whose event is lost: the sweep finds `jobs` running the old digest.
 //! 4. The sweep again: nothing to do.
@@ -19,6 +21,7 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use ecs_redeploy_testkit::fleet::{self, ACCOUNT, REGION, ServiceSpec, registry};
+use ecs_redeploy_testkit::functions::{code_sha256, create_image_function};
 use ecs_redeploy_testkit::harness::Harness;
 use ecs_redeploy_testkit::registry::{deploy_and_roll_back, observe_services, push_image};
 
@@ -45,6 +48,7 @@ async fn main() -> ExitCode {
     ];
     fleet::seed(&env.seeder(), &services).await;
     observe_services(&env.front, &["shop", "pay"]).await;
+    create_image_function(&env.moto, "app-webhook", "app:latest", &[]).await;
     println!("\nDigest truth: a local ECS (moto behind the strict ECS front, which records service revisions).");
 
     let new_app = push_image(&env.moto, &env.front, "app", "latest", "app v2").await;
@@ -58,7 +62,23 @@ async fn main() -> ExitCode {
     );
     println!("to the revision that runs the old digest. ECS gave up on the pushed digest there: ecs-redeploy holds it");
     println!("(rolled-back) rather than start the failing tasks again, and redeploys web:\n");
+    let before = code_sha256(&env.moto, "app-webhook").await;
     let mut ok = run(&binary, &env, &["apply", "--event", &event.to_string_lossy()], &[]).await;
+    let after = code_sha256(&env.moto, "app-webhook").await;
+    let refreshed = format!("sha256:{after}") == new_app;
+    println!(
+        "
+The Lambda function app-webhook (a container image on app:latest) was refreshed by the same push:
+           CodeSha256 {} -> {}{}",
+        short(&before),
+        short(&after),
+        if refreshed {
+            " (the pushed digest)"
+        } else {
+            " (NOT the pushed digest)"
+        }
+    );
+    ok &= refreshed;
 
     let fixed = push_image(&env.moto, &env.front, "app", "latest", "app v3").await;
     let fixed_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -79,6 +99,12 @@ async fn main() -> ExitCode {
     ok &= outcome::demo(&binary, &env).await;
     ok &= waves::demo(&binary, &env).await;
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// The first 12 hex digits of a digest, as `docker images` shows them.
+fn short(sha: &str) -> &str {
+    let hex = sha.strip_prefix("sha256:").unwrap_or(sha);
+    &hex[..hex.len().min(12)]
 }
 
 fn push_event(repository: &str, digest: &str, time: &str) -> String {
