@@ -1,6 +1,8 @@
 //! The engine: for a set of pushes, scan the fleet once, plan one action per service, execute the
 //! plan and report every service's outcome.
 
+mod build;
+mod deployments;
 mod execute;
 pub mod fleet;
 pub mod functions;
@@ -15,32 +17,26 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tracing::warn;
 
 use crate::config::{Config, Mode};
 use crate::domain::decide::Selection;
 use crate::domain::function::{FunctionReport, FunctionSelection};
 use crate::domain::outcome::{Outcome, ScanFailure, ServiceResult};
 use crate::domain::push::{Push, Trigger};
-use crate::domain::rollout::RolloutReport;
-use crate::domain::running::{HoldSource, RolledBack};
 use crate::ecr::sdk::SdkEcr;
 use crate::ecr::{EcrApi, PushedManifest};
 use crate::ecs::{EcsApi, EcsUsage, Service, TaskDefinition};
 use crate::lambda::LambdaApi;
 use crate::lambda::sdk::SdkLambda;
+use crate::lock::DeployLock;
 use crate::lock::dynamodb::DynamoDbLock;
-use crate::lock::{DeployLock, DeploymentRecord};
 use crate::notify::sdk::SdkEventBridge;
-use crate::notify::{self, Notification, NotificationKind, Notifier, RolloutNotification};
+use crate::notify::{self, Notifier};
 use crate::report::Report;
-use crate::trigger::deployment::DeploymentChange;
-use futures_util::StreamExt;
 
 use execute::Executor;
 use fleet::{TaskDefinitionCache, Unexamined};
 use images::ManifestCache;
-use outcomes::Follower;
 use plan::Planned;
 
 /// The deployments a run started: their service deployments by service ARN, and when.
@@ -74,92 +70,7 @@ pub struct Redeployer<E, L = Option<DynamoDbLock>, R = SdkEcr, N = Option<SdkEve
 /// Where the engine reads the time from.
 pub type Clock = std::sync::Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-impl<E: EcsApi> Redeployer<E> {
-    /// Without a lock table, registry or bus.
-    pub fn new(ecs: E, config: Config) -> Self {
-        Redeployer::with_lock(ecs, None, config)
-    }
-}
-
-impl<E: EcsApi, L: DeployLock> Redeployer<E, L> {
-    pub fn with_lock(ecs: E, lock: L, config: Config) -> Self {
-        Redeployer {
-            ecs,
-            lock,
-            ecr: None,
-            config,
-            task_definitions: TaskDefinitionCache::default(),
-            manifests: ManifestCache::default(),
-            notifier: None,
-            clock: std::sync::Arc::new(Utc::now),
-            waker: None,
-            lambda: None,
-        }
-    }
-}
-
 impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier, F: LambdaApi> Redeployer<E, L, R, N, F> {
-    /// The same redeployer, asking `ecr` what pushed images are built for.
-    pub fn with_registry<R2: EcrApi>(self, ecr: R2) -> Redeployer<E, L, R2, N, F> {
-        Redeployer {
-            ecs: self.ecs,
-            lock: self.lock,
-            ecr: Some(ecr),
-            config: self.config,
-            task_definitions: self.task_definitions,
-            manifests: self.manifests,
-            notifier: self.notifier,
-            clock: self.clock,
-            waker: self.waker,
-            lambda: self.lambda,
-        }
-    }
-
-    /// The same redeployer, telling `notifier` of every service an `apply` redeployed or failed.
-    pub fn with_notifier<N2: Notifier>(self, notifier: N2) -> Redeployer<E, L, R, N2, F> {
-        Redeployer {
-            ecs: self.ecs,
-            lock: self.lock,
-            ecr: self.ecr,
-            config: self.config,
-            task_definitions: self.task_definitions,
-            manifests: self.manifests,
-            notifier,
-            clock: self.clock,
-            waker: self.waker,
-            lambda: self.lambda,
-        }
-    }
-
-    /// The same redeployer, updating the container-image Lambda functions `lambda` finds on a pushed image too
-    /// (when `LAMBDA_FUNCTIONS=enabled`).
-    pub fn with_functions<F2: LambdaApi>(self, lambda: F2) -> Redeployer<E, L, R, N, F2> {
-        Redeployer {
-            ecs: self.ecs,
-            lock: self.lock,
-            ecr: self.ecr,
-            config: self.config,
-            task_definitions: self.task_definitions,
-            manifests: self.manifests,
-            notifier: self.notifier,
-            clock: self.clock,
-            waker: self.waker,
-            lambda: Some(lambda),
-        }
-    }
-
-    /// The same redeployer, reading the time from `clock` (a test's ECS clock) instead of the wall clock.
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// The same redeployer, ending waves' bakes with a delayed message through `waker`.
-    pub fn with_waker(mut self, waker: crate::wake::sdk::SdkSqsWaker) -> Self {
-        self.waker = Some(std::sync::Arc::new(waker));
-        self
-    }
-
     /// The mode `apply` runs in: `DRY_RUN=true` turns it into a plan.
     pub fn apply_mode(&self) -> Mode {
         self.config.mode
@@ -420,154 +331,6 @@ impl<E: EcsApi, L: DeployLock, R: EcrApi, N: Notifier, F: LambdaApi> Redeployer<
             let delivery = self.notifier.send(&notifications).await;
             report.counts.notified = delivery.sent;
             report.counts.notify_failed = delivery.failed;
-        }
-    }
-
-    /// Follows one deployment event to its outcome: notifies it if the function started the deployment and no
-    /// one notified it yet.
-    pub async fn follow(&self, change: &DeploymentChange, now: DateTime<Utc>) -> RolloutReport {
-        self.follow_rollout(change, now).await.0
-    }
-
-    /// [`Self::follow`], and the pushes that move a staged rollout on when the event finished (or failed) a wave:
-    /// the caller runs them (with its batch's pushes: one fleet scan).
-    pub async fn follow_rollout(&self, change: &DeploymentChange, now: DateTime<Utc>) -> (RolloutReport, Vec<Push>) {
-        let (report, notifications) = self.follower().follow(change, now).await;
-        let moving_on = self.moving_on(&notifications).await;
-        (self.announce(report, &notifications).await, moving_on)
-    }
-
-    /// The sweep's part in following deployments: closes, and notifies, the records still open
-    /// [`outcomes::LOST_EVENT_AFTER`] before `now` whose deployment ECS's record says has ended.
-    pub async fn close_lost(&self, now: DateTime<Utc>) -> RolloutReport {
-        let (report, notifications) = self.follower().close_lost(now).await;
-        self.announce(report, &notifications).await
-    }
-
-    /// With the lock table: the rolled-back digests the function's own records hold for services whose current
-    /// deployment no longer tells of the rollback (a later, unrelated deployment became current). A record naming
-    /// several digests (several containers) is not mapped back to its containers and holds nothing.
-    async fn add_own_holds(
-        &self,
-        related: &[&Service],
-        fleet: &[(Service, Arc<TaskDefinition>)],
-        rolled_back: &mut HashMap<String, RolledBack>,
-    ) {
-        if !self.lock.tracks_deployments() {
-            return;
-        }
-        let arns: Vec<String> = related
-            .iter()
-            .filter(|s| !rolled_back.contains_key(&s.arn))
-            .map(|s| s.arn.clone())
-            .collect();
-        if arns.is_empty() {
-            return;
-        }
-        let holds = match self.lock.rolled_back(&arns).await {
-            Ok(holds) => holds,
-            Err(error) => {
-                warn!(error = %crate::error_chain::render(&error), "the function's rolled-back records cannot be read; ECS's current deployments still hold");
-                return;
-            }
-        };
-        for hold in holds {
-            let Some((_, task_definition)) = fleet.iter().find(|(s, _)| s.arn == hold.service_arn) else {
-                continue;
-            };
-            if hold.digest.contains(',') {
-                continue;
-            }
-            let digests = task_definition
-                .containers
-                .iter()
-                .map(|c| (c.name.clone(), Some(hold.digest.clone())))
-                .collect();
-            rolled_back.insert(
-                hold.service_arn.clone(),
-                RolledBack {
-                    deployment: hold
-                        .service_deployment_arn
-                        .clone()
-                        .unwrap_or(hold.deployment_id.clone()),
-                    status: None,
-                    status_reason: hold.status_reason.clone(),
-                    at: hold.at,
-                    target_revision: String::new(),
-                    target_created_at: None,
-                    digests,
-                    source: HoldSource::OwnRecord,
-                },
-            );
-        }
-    }
-
-    /// Whether deployments are recorded and followed (a lock table is configured).
-    pub fn tracks_deployments(&self) -> bool {
-        self.lock.tracks_deployments()
-    }
-
-    fn follower(&self) -> Follower<'_, E, L> {
-        Follower {
-            ecs: &self.ecs,
-            lock: &self.lock,
-            limit: self.config.max_concurrency.get(),
-        }
-    }
-
-    async fn announce(&self, mut report: RolloutReport, notifications: &[RolloutNotification]) -> RolloutReport {
-        if !notifications.is_empty() {
-            let delivery = self.notifier.send_rollouts(notifications).await;
-            report.counts.notified = delivery.sent;
-            report.counts.notify_failed = delivery.failed;
-        }
-        report
-    }
-
-    /// With the lock table, records every deployment the run started, so its outcome can be followed. A record that
-    /// cannot be written is logged: the deployment happened either way, only its outcome goes unannounced.
-    async fn record_deployments(
-        &self,
-        notifications: &[Notification],
-        service_deployments: &HashMap<String, Option<String>>,
-        started_at: DateTime<Utc>,
-    ) {
-        if !self.lock.tracks_deployments() {
-            return;
-        }
-        let records = notifications
-            .iter()
-            .filter(|n| n.kind == NotificationKind::Redeployed)
-            .filter_map(|n| {
-                let deployment_id = n.deployment_id.clone()?;
-                let service_arn = n.service_arn.clone()?;
-                let serde_json::Value::Object(detail) = serde_json::to_value(n).ok()? else {
-                    return None;
-                };
-                Some(DeploymentRecord {
-                    service_deployment_arn: service_deployments.get(&service_arn).cloned().flatten(),
-                    service_arn,
-                    deployment_id,
-                    started_at,
-                    to_digest: n.to_digest.clone(),
-                    detail,
-                })
-            });
-        let limit = self.config.max_concurrency.get();
-        let written: Vec<_> = futures_util::stream::iter(records)
-            .map(|record| async move { (self.lock.record_deployment(&record).await, record) })
-            .buffer_unordered(limit)
-            .collect()
-            .await;
-        for (result, record) in written {
-            if let Err(error) = result {
-                warn!(
-                    service_arn = %record.service_arn,
-                    deployment_id = %record.deployment_id,
-                    error = %crate::error_chain::render(&error),
-                    "the deployment was not recorded; its outcome will not be announced"
-                );
-            }
         }
     }
 
