@@ -73,29 +73,17 @@ impl<E, L, R, N, F> Redeployer<E, L, R, N, F> {
         self,
         ports: impl FnOnce(Option<R>, N, Option<F>) -> (Option<R2>, N2, Option<F2>),
     ) -> Redeployer<E, L, R2, N2, F2> {
-        let Redeployer {
-            ecs,
-            lock,
-            ecr,
-            config,
-            task_definitions,
-            manifests,
-            notifier,
-            clock,
-            waker,
-            lambda,
-        } = self;
-        let (ecr, notifier, lambda) = ports(ecr, notifier, lambda);
+        let (ecr, notifier, lambda) = ports(self.ecr, self.notifier, self.lambda);
         Redeployer {
-            ecs,
-            lock,
+            ecs: self.ecs,
+            lock: self.lock,
             ecr,
-            config,
-            task_definitions,
-            manifests,
+            config: self.config,
+            task_definitions: self.task_definitions,
+            manifests: self.manifests,
             notifier,
-            clock,
-            waker,
+            clock: self.clock,
+            waker: self.waker,
             lambda,
         }
     }
