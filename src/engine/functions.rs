@@ -353,8 +353,9 @@ enum Work {
     },
 }
 
-/// `PublishVersion` of the code `$LATEST` runs, conditional on its `CodeSha256` being the pushed digest (Lambda
-/// returns the latest version, publishing none, when `$LATEST` has not changed since it), then `UpdateAlias`.
+/// `PublishVersion` of the code `$LATEST` runs, conditional on its `CodeSha256` being the pushed digest, then
+/// `UpdateAlias`. "Lambda doesn't publish a version if the function's configuration and code haven't changed since
+/// the last version" (Lambda API reference, PublishVersion): a retry after a publish that succeeded adds none.
 async fn move_alias<F: LambdaApi>(
     lambda: &F,
     function: &Function,
