@@ -17,7 +17,7 @@ use super::push::{Push, Trigger};
 use super::reason::Reason;
 use crate::config::Select;
 use crate::ecr::{Platforms, PushedManifest};
-use crate::lambda::{Function, UpdateStatus};
+use crate::lambda::{AliasTarget, Function, UpdateStatus};
 
 /// How functions are selected: the same tag key and `SELECT` as services.
 #[derive(Clone, Copy, Debug)]
@@ -34,6 +34,12 @@ pub enum FunctionAction {
         image_uri: String,
         alias: Option<String>,
     },
+    /// The function already runs the pushed digest at `$LATEST`, and has an alias: the engine reads what the
+    /// alias runs and moves it when it lags ([`decide_alias`]) — a publish or alias move that failed after a
+    /// successful update is finished by the next attempt, not left behind forever.
+    CheckAlias {
+        alias: String,
+    },
     /// An update of the function is under way: a retry decides again once it ended.
     Wait,
     Skip,
@@ -42,7 +48,7 @@ pub enum FunctionAction {
 impl FunctionAction {
     pub fn as_str(&self) -> &'static str {
         match self {
-            FunctionAction::Update { .. } => "redeploy",
+            FunctionAction::Update { .. } | FunctionAction::CheckAlias { .. } => "redeploy",
             FunctionAction::Wait => "wait",
             FunctionAction::Skip => "skip",
         }
@@ -187,6 +193,15 @@ pub fn decide_function(
     if let (Some(running), Some(pushed)) = (function.running_digest(), &push.digest)
         && running == pushed
     {
+        if let Some(alias) = alias {
+            return Some(FunctionDecision {
+                action: FunctionAction::CheckAlias { alias },
+                reason,
+                detail: format!("the function runs the pushed digest {pushed}; its alias may not yet"),
+                running: Some(running.to_owned()),
+                to: Some(pushed.clone()),
+            });
+        }
         return skip(
             Reason::AlreadyRunning,
             format!("the function runs the pushed digest {pushed}"),
@@ -210,6 +225,36 @@ pub fn decide_function(
         running: function.running_digest().map(str::to_owned),
         to: push.digest.clone(),
     })
+}
+
+/// What to do with the alias of a function that runs the pushed digest at `$LATEST`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AliasStep {
+    /// Publish a version (of the code `$LATEST` runs) and point the alias at it.
+    Move,
+    Skip(Reason, String),
+}
+
+/// `target`: what the alias runs, `None` when the function has no such alias (permanent until someone creates
+/// it: a skip, not a failure a retry would repeat forever).
+pub fn decide_alias(alias: &str, pushed: &str, target: Option<&AliasTarget>) -> AliasStep {
+    match target {
+        None => AliasStep::Skip(
+            Reason::AliasNotFound,
+            format!(
+                "the function has no alias `{alias}` (its `-alias` tag names it): create the alias, or remove the \
+                 tag"
+            ),
+        ),
+        Some(target) if target.digest.as_deref() == Some(pushed) => AliasStep::Skip(
+            Reason::AlreadyRunning,
+            format!(
+                "the function and its alias `{alias}` (version {}) run the pushed digest {pushed}",
+                target.version
+            ),
+        ),
+        Some(_) => AliasStep::Move,
+    }
 }
 
 /// Same rules as a container's: the whole repository in the same registry (any host form), implied `latest`.

@@ -44,6 +44,8 @@ pub enum Reason {
     ImageIndex,
     /// A CodeDeploy or external deployment controller: `UpdateService` cannot redeploy the service.
     UnsupportedController,
+    /// A function's `-alias` tag names an alias the function does not have.
+    AliasNotFound,
     /// `DescribeServices` reports the service `MISSING`: deleted, or a stale tagging-API entry.
     ServiceNotFound,
     /// `DescribeServices` described the service without an ARN, which every call and the lock need.
@@ -84,6 +86,7 @@ impl Reason {
             Reason::PlatformMismatch => "platform-mismatch",
             Reason::ImageIndex => "image-index",
             Reason::UnsupportedController => "unsupported-controller",
+            Reason::AliasNotFound => "alias-not-found",
             Reason::ServiceNotFound => "service-not-found",
             Reason::NoServiceArn => "no-service-arn",
             Reason::OldArnFormat => "old-arn-format",

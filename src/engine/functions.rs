@@ -10,7 +10,9 @@ use futures_util::{StreamExt, stream};
 use tracing::{info, warn};
 
 use crate::config::{Config, LambdaFunctions, Mode, Select};
-use crate::domain::function::{FunctionAction, FunctionDecision, FunctionReport, FunctionSelection, decide_function};
+use crate::domain::function::{
+    AliasStep, FunctionAction, FunctionDecision, FunctionReport, FunctionSelection, decide_alias, decide_function,
+};
 use crate::domain::image::{ImageRef, Registry};
 use crate::domain::push::Push;
 use crate::domain::reason::Reason;
@@ -134,8 +136,9 @@ pub fn plan(
 ) -> Vec<PlannedFunction> {
     let rank = |d: &FunctionDecision| match d.action {
         FunctionAction::Update { .. } => (0, d.reason),
-        FunctionAction::Wait => (1, d.reason),
-        FunctionAction::Skip => (2, d.reason),
+        FunctionAction::CheckAlias { .. } => (1, d.reason),
+        FunctionAction::Wait => (2, d.reason),
+        FunctionAction::Skip => (3, d.reason),
     };
     functions
         .iter()
@@ -203,7 +206,7 @@ async fn execute_one<F: LambdaApi, L: DeployLock>(
         error: None,
         retryable: None,
     };
-    let (image_uri, alias) = match &decision.action {
+    let work = match &decision.action {
         FunctionAction::Skip => return report,
         FunctionAction::Wait => {
             // Not this run's to finish: a retry (or the sweep) decides again once the update ended.
@@ -212,14 +215,56 @@ async fn execute_one<F: LambdaApi, L: DeployLock>(
             report.retryable = Some(true);
             return report;
         }
-        FunctionAction::Update { image_uri, alias } => (image_uri.clone(), alias.clone()),
+        FunctionAction::Update { image_uri, alias } => Work::Update {
+            image_uri: image_uri.clone(),
+            alias: alias.clone(),
+        },
+        FunctionAction::CheckAlias { alias } => {
+            let Some(pushed) = push.digest.clone() else {
+                return report;
+            };
+            let target = match lambda.get_alias_target(&function.arn, alias).await {
+                Ok(target) => target,
+                Err(error) => {
+                    warn!(function_arn = %function.arn, alias, error = %error_chain::render(&error), "the alias could not be read");
+                    report.outcome = Status::Failed;
+                    report.retryable = Some(error.retryable());
+                    report.error = Some(error_chain::render(&error));
+                    return report;
+                }
+            };
+            match decide_alias(alias, &pushed, target.as_ref()) {
+                AliasStep::Skip(reason, detail) => {
+                    report.decision = Some("skip");
+                    report.reason = reason;
+                    report.detail = detail;
+                    return report;
+                }
+                AliasStep::Move => {
+                    report.from = target.and_then(|t| t.digest);
+                    report.alias = Some(alias.clone());
+                    report.detail = format!("alias `{alias}` lags the function, which runs the pushed digest {pushed}");
+                    if mode == Mode::Plan {
+                        report.outcome = Status::Planned;
+                        report.to = Some(pushed);
+                        return report;
+                    }
+                    Work::MoveAlias {
+                        alias: alias.clone(),
+                        pushed,
+                    }
+                }
+            }
+        }
     };
-    report.from = decision.running.clone();
-    report.alias = alias.clone();
-    if mode == Mode::Plan {
-        report.outcome = Status::Planned;
-        report.to = decision.to.clone();
-        return report;
+    if let Work::Update { alias, .. } = &work {
+        report.from = decision.running.clone();
+        report.alias = alias.clone();
+        if mode == Mode::Plan {
+            report.outcome = Status::Planned;
+            report.to = decision.to.clone();
+            return report;
+        }
     }
     let key = push.digest.as_ref().map(|digest| LockKey::new(&function.arn, digest));
     if let Some(key) = &key {
@@ -245,7 +290,12 @@ async fn execute_one<F: LambdaApi, L: DeployLock>(
             }
         }
     }
-    let result = update(lambda, &function, &image_uri, alias.as_deref()).await;
+    let result = match &work {
+        Work::Update { image_uri, alias } => update(lambda, &function, image_uri, alias.as_deref()).await,
+        Work::MoveAlias { alias, pushed } => move_alias(lambda, &function, alias, pushed)
+            .await
+            .map(|version| (Some(pushed.clone()), Some(version))),
+    };
     match result {
         Ok((resolved, version)) => {
             if let Some(key) = &key
@@ -258,7 +308,19 @@ async fn execute_one<F: LambdaApi, L: DeployLock>(
             {
                 warn!(function_arn = %function.arn, resolved, pushed, "Lambda resolved the tag to another digest: it moved again");
             }
-            info!(function_arn = %function.arn, image_uri, to = resolved.as_deref(), "function updated");
+            match &work {
+                Work::Update { image_uri, .. } => {
+                    info!(function_arn = %function.arn, image_uri, to = resolved.as_deref(), "function updated");
+                }
+                Work::MoveAlias { alias, .. } => {
+                    info!(function_arn = %function.arn, alias, version = version.as_deref(), "alias moved");
+                    if let Some(version) = &version {
+                        report.detail = format!(
+                            "alias `{alias}` moved to version {version}: the function already ran the pushed digest"
+                        );
+                    }
+                }
+            }
             report.outcome = Status::Redeployed;
             report.to = resolved.or_else(|| push.digest.clone());
             report.version = version;
@@ -276,6 +338,34 @@ async fn execute_one<F: LambdaApi, L: DeployLock>(
         }
     }
     report
+}
+
+/// What a function's execution does once claimed.
+enum Work {
+    Update {
+        image_uri: String,
+        alias: Option<String>,
+    },
+    /// `$LATEST` runs `pushed` already; the alias lags (a publish or move failed after the update).
+    MoveAlias {
+        alias: String,
+        pushed: String,
+    },
+}
+
+/// `PublishVersion` of the code `$LATEST` runs, conditional on its `CodeSha256` being the pushed digest, then
+/// `UpdateAlias`. "Lambda doesn't publish a version if the function's configuration and code haven't changed since
+/// the last version" (Lambda API reference, PublishVersion): a retry after a publish that succeeded adds none.
+async fn move_alias<F: LambdaApi>(
+    lambda: &F,
+    function: &Function,
+    alias: &str,
+    pushed: &str,
+) -> Result<String, LambdaError> {
+    let code_sha256 = pushed.strip_prefix("sha256:").unwrap_or(pushed);
+    let version = lambda.publish_version(&function.arn, Some(code_sha256)).await?;
+    lambda.update_alias(&function.arn, alias, &version).await?;
+    Ok(version)
 }
 
 /// `UpdateFunctionCode`, then with an alias: wait for `Successful`, publish, move the alias. The digest Lambda

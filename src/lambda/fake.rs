@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
 
-use super::{CodeUpdate, Function, FunctionSummary, LambdaApi, LambdaError, UpdateStatus};
+use super::{AliasTarget, CodeUpdate, Function, FunctionSummary, LambdaApi, LambdaError, UpdateStatus};
 use crate::aws::ErrorKind;
 
 #[derive(Debug, Default)]
@@ -22,6 +22,8 @@ struct State {
     slow: HashMap<String, usize>,
     calls: Vec<(&'static str, String)>,
     versions: HashMap<String, u32>,
+    /// (function ARN, version) → the digest the version runs.
+    version_digests: HashMap<(String, String), Option<String>>,
     aliases: BTreeMap<(String, String), String>,
     images_known: HashMap<String, (String, String)>,
 }
@@ -59,6 +61,19 @@ impl FakeLambda {
 
     pub fn alias(&self, arn: &str, alias: &str) -> Option<String> {
         self.lock().aliases.get(&(arn.to_owned(), alias.to_owned())).cloned()
+    }
+
+    /// An alias already pointing at a published `version` that runs `digest`.
+    pub fn put_alias(&self, arn: &str, alias: &str, version: u32, digest: &str) {
+        let mut state = self.lock();
+        let latest = state.versions.entry(arn.to_owned()).or_default();
+        *latest = (*latest).max(version);
+        state
+            .version_digests
+            .insert((arn.to_owned(), version.to_string()), Some(digest.to_owned()));
+        state
+            .aliases
+            .insert((arn.to_owned(), alias.to_owned()), version.to_string());
     }
 
     /// The calls made, as (operation, function ARN or `*`).
@@ -142,6 +157,22 @@ impl LambdaApi for FakeLambda {
         Ok(Some(function))
     }
 
+    async fn get_alias_target(&self, arn: &str, alias: &str) -> Result<Option<AliasTarget>, LambdaError> {
+        self.call("GetFunction", arn)?;
+        let state = self.lock();
+        let Some(version) = state.aliases.get(&(arn.to_owned(), alias.to_owned())) else {
+            return Ok(None);
+        };
+        Ok(Some(AliasTarget {
+            version: version.clone(),
+            digest: state
+                .version_digests
+                .get(&(arn.to_owned(), version.clone()))
+                .cloned()
+                .flatten(),
+        }))
+    }
+
     async fn update_function_code(
         &self,
         arn: &str,
@@ -194,9 +225,16 @@ impl LambdaApi for FakeLambda {
             let message = format!("An update is in progress for resource: {arn}");
             return Err(LambdaError::new("PublishVersion", ErrorKind::Conflict, message));
         }
+        let digest = state
+            .functions
+            .get(arn)
+            .and_then(Function::running_digest)
+            .map(str::to_owned);
         let version = state.versions.entry(arn.to_owned()).or_default();
         *version += 1;
-        Ok(version.to_string())
+        let version = version.to_string();
+        state.version_digests.insert((arn.to_owned(), version.clone()), digest);
+        Ok(version)
     }
 
     async fn update_alias(&self, arn: &str, alias: &str, version: &str) -> Result<(), LambdaError> {

@@ -53,12 +53,22 @@ pub struct Function {
 impl Function {
     /// The digest the function runs, from `ResolvedImageUri` (`…@sha256:…`).
     pub fn running_digest(&self) -> Option<&str> {
-        self.resolved_image_uri
-            .as_deref()
-            .and_then(|uri| uri.rsplit_once('@'))
-            .map(|(_, digest)| digest)
-            .filter(|digest| digest.starts_with("sha256:"))
+        self.resolved_image_uri.as_deref().and_then(resolved_digest)
     }
+}
+
+/// What an alias runs: the version it points to and that version's image digest (`ResolvedImageUri`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AliasTarget {
+    pub version: String,
+    pub digest: Option<String>,
+}
+
+/// The digest of a resolved image URI (`…@sha256:…`).
+pub fn resolved_digest(uri: &str) -> Option<&str> {
+    uri.rsplit_once('@')
+        .map(|(_, digest)| digest)
+        .filter(|digest| digest.starts_with("sha256:"))
 }
 
 /// What `UpdateFunctionCode` answered.
@@ -87,6 +97,15 @@ pub trait LambdaApi: Send + Sync {
 
     /// `GetFunction`; `None` for a function that is not an image function.
     fn get_function(&self, arn: &str) -> impl Future<Output = Result<Option<Function>, LambdaError>> + Send;
+
+    /// `GetFunction` with `Qualifier` = `alias`: the version the alias points to and the image it runs; `None`
+    /// when the function has no such alias (`ResourceNotFoundException`). `GetFunction` on `function:*` covers
+    /// the alias ARN, so this needs no other permission than discovery's.
+    fn get_alias_target(
+        &self,
+        arn: &str,
+        alias: &str,
+    ) -> impl Future<Output = Result<Option<AliasTarget>, LambdaError>> + Send;
 
     /// `UpdateFunctionCode` with `image_uri` (by tag: Lambda resolves it), conditional on `revision_id`.
     fn update_function_code(

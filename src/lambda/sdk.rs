@@ -9,8 +9,8 @@ use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use super::pace::{LambdaPacer, Quota};
 use super::{
-    CodeUpdate, Function, FunctionSummary, LIST_FUNCTIONS_PAGE_MAX, LambdaApi, LambdaError, TAGGED_PAGE_MAX,
-    UpdateStatus,
+    AliasTarget, CodeUpdate, Function, FunctionSummary, LIST_FUNCTIONS_PAGE_MAX, LambdaApi, LambdaError,
+    TAGGED_PAGE_MAX, UpdateStatus,
 };
 use crate::aws::ErrorKind;
 use crate::ecs::pace::Pacing;
@@ -154,6 +154,37 @@ impl LambdaApi for SdkLambda {
         };
         self.remember(&function);
         Ok(Some(function))
+    }
+
+    async fn get_alias_target(&self, arn: &str, alias: &str) -> Result<Option<AliasTarget>, LambdaError> {
+        let answer = self
+            .pacer
+            .call(
+                Quota::GetFunction,
+                self.client.get_function().function_name(arn).qualifier(alias).send(),
+            )
+            .await
+            .map_err(|e| lambda_error("GetFunction", e));
+        let output = match answer {
+            Ok(output) => output,
+            Err(error) if error.kind == ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let Some(version) = output.configuration().and_then(|c| c.version()) else {
+            return Err(LambdaError::new(
+                "GetFunction",
+                ErrorKind::Other,
+                "an alias's answer has no Configuration.Version",
+            ));
+        };
+        Ok(Some(AliasTarget {
+            version: version.to_owned(),
+            digest: output
+                .code()
+                .and_then(|c| c.resolved_image_uri())
+                .and_then(super::resolved_digest)
+                .map(str::to_owned),
+        }))
     }
 
     async fn update_function_code(

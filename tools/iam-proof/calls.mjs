@@ -97,9 +97,11 @@ export function lambdaOperation(method, url) {
     ['POST', /^\/2015-03-31\/functions\/([^/]+)\/versions$/, 'PublishVersion'],
     ['PUT', /^\/2015-03-31\/functions\/([^/]+)\/aliases\/([^/]+)$/, 'UpdateAlias'],
   ];
+  // GetFunction of an alias (the alias check of a function already on the pushed digest) names it in `Qualifier`.
+  const qualifier = new URLSearchParams(url.split('?')[1] ?? '').get('Qualifier') ?? undefined;
   for (const [verb, pattern, operation] of routes) {
     const match = method === verb && pattern.exec(path);
-    if (match) return { operation, name: match[1], alias: match[2] };
+    if (match) return { operation, name: match[1], alias: match[2] ?? qualifier };
   }
   return undefined;
 }
@@ -194,7 +196,9 @@ export const CALLS = {
     authorization(req, 'lambda:ListFunctions', '*', {}, (mode) => followsFunctions(mode) && mode.select === 'matching'),
   ],
   'lambda:GetFunction': (req) => {
-    const arn = functionArn(req, req.lambda.name);
+    // With a Qualifier (an alias) the resource is the alias ARN, function:NAME:ALIAS.
+    const qualified = req.lambda.alias === undefined ? '' : `:${decodeURIComponent(req.lambda.alias)}`;
+    const arn = functionArn(req, req.lambda.name) + qualified;
     return ['lambda:GetFunction', 'lambda:ListTags'].map((action) => authorization(req, action, arn, {}, followsFunctions));
   },
   'lambda:UpdateFunctionCode': (req, body) => {

@@ -335,3 +335,45 @@ fn a_sweep_ignores_other_registries() {
         Some(Reason::ImageMatch)
     );
 }
+
+#[test]
+fn a_function_running_the_pushed_digest_checks_its_alias() {
+    let image = format!("{REGISTRY}/app:latest");
+    let running_pushed = Function {
+        resolved_image_uri: Some(format!("{REGISTRY}/app@{}", digest('a'))),
+        ..function(&image, &[("ecs-redeploy-alias", "live")])
+    };
+    let decision = decide(&pushed("latest"), &running_pushed).expect("related");
+    assert_eq!(
+        (decision.action, decision.reason),
+        (FunctionAction::CheckAlias { alias: "live".into() }, Reason::ImageMatch)
+    );
+    assert_eq!(decision.to, Some(digest('a')));
+}
+
+#[test]
+fn the_alias_moves_only_when_it_runs_another_digest() {
+    let pushed = digest('a');
+    let at = |d: Option<String>| AliasTarget {
+        version: "3".into(),
+        digest: d,
+    };
+    // (what the alias runs, expected step's reason code; None = move)
+    let rows: [(Option<AliasTarget>, Option<&str>); 4] = [
+        (Some(at(Some(digest('a')))), Some("already-running")),
+        (Some(at(Some(digest('0')))), None),
+        (Some(at(None)), None),
+        (None, Some("alias-not-found")),
+    ];
+    for (target, expected) in rows {
+        let step = decide_alias("live", &pushed, target.as_ref());
+        match (&step, expected) {
+            (AliasStep::Move, None) => {}
+            (AliasStep::Skip(reason, detail), Some(code)) => {
+                assert_eq!(reason.code(), code, "{target:?}");
+                assert!(detail.contains("`live`"), "{detail}");
+            }
+            _ => panic!("{target:?}: {step:?}, expected {expected:?}"),
+        }
+    }
+}

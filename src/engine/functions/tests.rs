@@ -322,3 +322,102 @@ fn a_sweep_follows_the_tags_functions_use_in_their_own_registry() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_alias_move_that_failed_after_the_update_is_finished_by_the_next_run_once() {
+    let lambda = FakeLambda::with([function("worker", "app:latest", &[("ecs-redeploy-alias", "live")])]);
+    lambda.resolve(&format!("{REGISTRY}/app:latest"), &digest('a'));
+    lambda.put_alias(&arn("worker"), "live", 1, &digest('0'));
+    lambda.fail("UpdateAlias", &arn("worker"), ErrorKind::Throttling);
+    let lock = FakeLock::default();
+    let push = [pushed("app", "latest", 'a')];
+
+    let first = run(&lambda, &lock, &push, Mode::Apply).await;
+    let worker = entry(&first, "worker");
+    assert_eq!(
+        (worker.outcome, worker.retryable),
+        (Status::Failed, Some(true)),
+        "{worker:?}"
+    );
+    assert_eq!(lambda.alias(&arn("worker"), "live").as_deref(), Some("1"));
+    assert_eq!(
+        lambda.function(&arn("worker")).running_digest(),
+        Some(digest('a').as_str())
+    );
+    assert_eq!(
+        *lock.released.lock().unwrap(),
+        [arn("worker")],
+        "the failed attempt released its claim"
+    );
+
+    // $LATEST runs the pushed digest now; the alias still lags: the retry publishes and moves it.
+    let second = run(&lambda, &lock, &push, Mode::Apply).await;
+    let worker = entry(&second, "worker");
+    assert_eq!(worker.outcome, Status::Redeployed, "{worker:?}");
+    assert_eq!(
+        (worker.alias.as_deref(), worker.version.as_deref()),
+        (Some("live"), Some("3"))
+    );
+    assert_eq!(
+        (worker.from.clone(), worker.to.clone()),
+        (Some(digest('0')), Some(digest('a')))
+    );
+    assert!(
+        worker.detail.contains("alias `live` moved to version 3"),
+        "{}",
+        worker.detail
+    );
+    assert_eq!(lambda.alias(&arn("worker"), "live").as_deref(), Some("3"));
+    assert_eq!(lambda.count("UpdateFunctionCode"), 1);
+    assert_eq!(
+        *lock.completed.lock().unwrap(),
+        [arn("worker")],
+        "the alias move is claimed and completed"
+    );
+
+    // The alias runs the pushed digest: a third run leaves it.
+    let third = run(&lambda, &lock, &push, Mode::Apply).await;
+    let worker = entry(&third, "worker");
+    assert_eq!(
+        (worker.outcome, worker.reason),
+        (Status::Skipped, Reason::AlreadyRunning),
+        "{worker:?}"
+    );
+    assert_eq!(lambda.count("PublishVersion"), 2);
+    assert_eq!(lambda.count("UpdateAlias"), 2);
+}
+
+#[tokio::test]
+async fn an_alias_already_on_the_pushed_digest_is_left_and_a_missing_one_is_skipped() {
+    let lambda = FakeLambda::with([
+        Function {
+            resolved_image_uri: Some(format!("{REGISTRY}/app@{}", digest('a'))),
+            ..function("current", "app:latest", &[("ecs-redeploy-alias", "live")])
+        },
+        Function {
+            resolved_image_uri: Some(format!("{REGISTRY}/app@{}", digest('a'))),
+            ..function("aliasless", "app:latest", &[("ecs-redeploy-alias", "live")])
+        },
+    ]);
+    lambda.put_alias(&arn("current"), "live", 4, &digest('a'));
+    let reports = run(&lambda, &None::<FakeLock>, &[pushed("app", "latest", 'a')], Mode::Apply).await;
+    let current = entry(&reports, "current");
+    assert_eq!(
+        (current.decision, current.reason, current.outcome),
+        (Some("skip"), Reason::AlreadyRunning, Status::Skipped),
+        "{current:?}"
+    );
+    let aliasless = entry(&reports, "aliasless");
+    assert_eq!(
+        (
+            aliasless.decision,
+            aliasless.reason,
+            aliasless.outcome,
+            aliasless.error.clone()
+        ),
+        (Some("skip"), Reason::AliasNotFound, Status::Skipped, None),
+        "{aliasless:?}"
+    );
+    assert!(aliasless.detail.contains("no alias `live`"), "{}", aliasless.detail);
+    assert_eq!(lambda.count("PublishVersion") + lambda.count("UpdateAlias"), 0);
+}

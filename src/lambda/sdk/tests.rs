@@ -183,3 +183,53 @@ async fn update_function_code_reports_the_resolved_digest_and_status() {
     assert_eq!(update.code_sha256, Some("c".repeat(64)));
     assert_eq!(update.last_update_status, UpdateStatus::InProgress);
 }
+
+#[tokio::test]
+async fn get_alias_target_asks_get_function_with_the_alias_and_a_missing_alias_is_none() {
+    let live = mock!(aws_sdk_lambda::Client::get_function)
+        .match_requests(|r| r.function_name() == Some(ARN) && r.qualifier() == Some("live"))
+        .then_output(|| {
+            GetFunctionOutput::builder()
+                .configuration(
+                    FunctionConfiguration::builder()
+                        .function_arn(format!("{ARN}:7"))
+                        .package_type(PackageType::Image)
+                        .version("7")
+                        .build(),
+                )
+                .code(
+                    FunctionCodeLocation::builder()
+                        .image_uri(IMAGE)
+                        .resolved_image_uri(format!(
+                            "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:{}",
+                            "b".repeat(64)
+                        ))
+                        .build(),
+                )
+                .build()
+        });
+    let missing = mock!(aws_sdk_lambda::Client::get_function)
+        .match_requests(|r| r.qualifier() == Some("gone"))
+        .then_error(|| {
+            aws_sdk_lambda::operation::get_function::GetFunctionError::ResourceNotFoundException(
+                aws_sdk_lambda::types::error::ResourceNotFoundException::builder()
+                    .meta(
+                        ErrorMetadata::builder()
+                            .code("ResourceNotFoundException")
+                            .message("Function not found: worker:gone")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+    let lambda = lambda(RuleMode::MatchAny, &[&live, &missing]);
+    assert_eq!(
+        lambda.get_alias_target(ARN, "live").await.expect("read"),
+        Some(AliasTarget {
+            version: "7".into(),
+            digest: Some(format!("sha256:{}", "b".repeat(64))),
+        })
+    );
+    assert_eq!(lambda.get_alias_target(ARN, "gone").await.expect("read"), None);
+    assert_eq!((live.num_calls(), missing.num_calls()), (1, 1));
+}
