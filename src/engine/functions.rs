@@ -1,7 +1,6 @@
-//! Container-image Lambda functions: found once per run (bounded concurrency), decided (pure, per push), and
-//! updated — claimed in the lock table like a service (function ARN + digest), `UpdateFunctionCode` by tag, and
-//! with the alias tag a version published and the alias moved once the update is `Successful`. A failure of one
-//! function is that function's entry; the others go on.
+//! Container-image Lambda functions: found once per run (bounded concurrency), decided (pure, per push), updated —
+//! claimed like a service (function ARN + digest), `UpdateFunctionCode` by tag, with the alias tag a version
+//! published and the alias moved once `Successful`. A failed function is its own entry; the others go on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -37,10 +36,9 @@ pub struct FunctionScan {
     pub listed: usize,
 }
 
-/// Every image function that may relate to one of `pushes` (`None`: a sweep, whose pushes are the tags the
-/// functions use): with `SELECT=opted-in` those the tagging API finds with `TAG_KEY`, otherwise every one
-/// `ListFunctions` lists. A function whose image is known for its current `RevisionId` and unrelated to every push
-/// is not described again. `Err`: the listing failed, so nothing is known about any function.
+/// Every image function that may relate to one of `pushes` (`None`: a sweep, the tags the functions use): with
+/// `SELECT=opted-in` those the tagging API finds with `TAG_KEY`, else all `ListFunctions` lists; one whose image is
+/// known for its `RevisionId` and unrelated to every push is not described again. `Err`: the listing failed.
 pub async fn discover<F: LambdaApi>(
     lambda: &F,
     config: &Config,
