@@ -66,6 +66,8 @@ impl Report {
             failed = c.failed,
             scan_errors = c.scan_errors,
             drifted = c.drifted,
+            waiting = c.waiting,
+            halted = c.halted,
             notified = c.notified,
             notify_failed = c.notify_failed,
             functions_considered = c.functions.considered,

@@ -285,7 +285,8 @@ def run_checks(ecs, port):
     counts = report.get("counts", {})
     want = {"clusters": 2, "scanned": len(FLEET), "considered": len(LISTED), "redeployed": len(REDEPLOYED),
             "planned": 0, "skipped": len(LISTED) - len(REDEPLOYED), "failed": 0, "scan_errors": 0, "drifted": 0,
-            "notified": 0, "notify_failed": 0}
+            "waiting": 0, "halted": 0, "notified": 0, "notify_failed": 0,
+            "functions": {k: 0 for k in ("considered", "redeployed", "planned", "skipped", "failed", "drifted")}}
     check("ecr-push.json: counts", counts == want, f"got {counts}, want {want}")
     worker = next((s for s in report.get("services", []) if s["service"] == "worker"), {})
     check("ecr-push.json: worker's matching container named", worker.get("containers") == ["c1"], worker)
@@ -358,10 +359,11 @@ def check_logs(log_text, replicated, report):
     # the sweep.
     invocations = len(IGNORED) + 5
     declared = [m["_aws"]["CloudWatchMetrics"][0] for m in metrics]
-    # Eight metrics of every invocation, and the two rollout counts; RolloutSeconds only where a rollout ended.
-    check("metrics: one EMF record per invocation, namespace ecs-redeploy, dimension Trigger, ten metrics",
+    # Eight metrics of every invocation, the two rollout counts, the two wave counts (Waiting, Halted) and the two
+    # function counts; RolloutSeconds only where a rollout ended.
+    check("metrics: one EMF record per invocation, namespace ecs-redeploy, dimension Trigger, fourteen metrics",
           len(metrics) == invocations
-          and all(d["Namespace"] == "ecs-redeploy" and d["Dimensions"] == [["Trigger"]] and len(d["Metrics"]) == 10
+          and all(d["Namespace"] == "ecs-redeploy" and d["Dimensions"] == [["Trigger"]] and len(d["Metrics"]) == 14
                   for d in declared), f"{len(metrics)} records, want {invocations}: {declared[:1]}")
     by_trigger = Counter(m.get("Trigger") for m in metrics)
     # The completed and failed deployment events are followed (then not tracked: no lock table) as deployments; the
@@ -400,8 +402,11 @@ def check_logs(log_text, replicated, report):
           f"logged {logged}, reported {wanted}")
     summaries = summaries[1:2]
     fields = summaries[0].get("fields", {}) if summaries else {}
+    # The log line flattens the report's nested function counts as functions_<count>.
+    counts = dict(report.get("counts", {}))
+    counts.update({f"functions_{k}": v for k, v in counts.pop("functions", {}).items()})
     check("logs: summary counts match the report",
-          bool(report.get("counts")) and all(fields.get(k) == v for k, v in report["counts"].items()), fields)
+          bool(report.get("counts")) and all(fields.get(k) == v for k, v in counts.items()), fields)
     ignored = Counter(p["fields"].get("reason") for p in records if message(p) == "event ignored")
     check("logs: one `event ignored` line per ignored event, with its reason",
           ignored == Counter(IGNORED.values()), ignored)
