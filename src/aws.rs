@@ -83,6 +83,33 @@ impl Service for Lambda {
     const NAME: &'static str = "lambda";
 }
 
+/// The ARNs of every resource of `resource_type` (`ecs:service`, `lambda:function`) tagged `tag_key`, all pages of
+/// the tagging API at its page maximum; the ECS and Lambda adapters share it for `SELECT=opted-in`.
+pub async fn tagged_arns(
+    tagging: &aws_sdk_resourcegroupstagging::Client,
+    resource_type: &str,
+    tag_key: &str,
+    page_max: i32,
+) -> Result<Vec<String>, SdkError<aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesError>> {
+    let filter = aws_sdk_resourcegroupstagging::types::TagFilter::builder()
+        .key(tag_key)
+        .build();
+    let mappings = tagging
+        .get_resources()
+        .resource_type_filters(resource_type)
+        .tag_filters(filter)
+        .resources_per_page(page_max)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await?;
+    Ok(mappings
+        .iter()
+        .filter_map(|m| m.resource_arn().map(str::to_owned))
+        .collect())
+}
+
 /// What kind of failure a call met, as far as retrying it is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {

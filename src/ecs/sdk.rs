@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_sdk_ecs::types::ServiceField;
-use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use super::pace::{Category, Pacer, Pacing};
 use super::usage::{CountAttempts, UsageCounter};
@@ -110,23 +109,9 @@ impl EcsApi for SdkEcs {
     }
 
     async fn list_tagged_services(&self, tag_key: &str) -> Result<Vec<String>, EcsError> {
-        let filter = TagFilter::builder().key(tag_key).build();
-        let mappings = self
-            .tagging
-            .get_resources()
-            .resource_type_filters("ecs:service")
-            .tag_filters(filter)
-            .resources_per_page(TAGGED_PAGE_MAX)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
+        crate::aws::tagged_arns(&self.tagging, "ecs:service", tag_key, TAGGED_PAGE_MAX)
             .await
-            .map_err(|e| ecs_error("GetResources", e))?;
-        Ok(mappings
-            .iter()
-            .filter_map(|m| m.resource_arn().map(str::to_owned))
-            .collect())
+            .map_err(|e| ecs_error("GetResources", e))
     }
 
     async fn describe_services(&self, cluster: &str, services: &[String]) -> Result<DescribedServices, EcsError> {

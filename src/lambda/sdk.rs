@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::types::{self as sdk, PackageType};
-use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use super::pace::{LambdaPacer, Quota};
 use super::{
@@ -85,23 +84,9 @@ impl LambdaApi for SdkLambda {
     }
 
     async fn list_tagged_functions(&self, tag_key: &str) -> Result<Vec<String>, LambdaError> {
-        let filter = TagFilter::builder().key(tag_key).build();
-        let mappings = self
-            .tagging
-            .get_resources()
-            .resource_type_filters(TAGGED_RESOURCE_TYPE)
-            .tag_filters(filter)
-            .resources_per_page(TAGGED_PAGE_MAX)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
+        crate::aws::tagged_arns(&self.tagging, TAGGED_RESOURCE_TYPE, tag_key, TAGGED_PAGE_MAX)
             .await
-            .map_err(|e| lambda_error("GetResources", e))?;
-        Ok(mappings
-            .iter()
-            .filter_map(|m| m.resource_arn().map(str::to_owned))
-            .collect())
+            .map_err(|e| lambda_error("GetResources", e))
     }
 
     fn known_image(&self, summary: &FunctionSummary) -> Option<String> {
